@@ -1,0 +1,40 @@
+# The human entry points (README "Quick start"). Everything else is CMake + ctest + scripts/.
+#   make demo    build, generate a demo electorate once, start the embedded server on :8000
+#   make test    install what is missing, build, run every test suite (unit, integration, browser)
+#   make bench   benchmarks (QUICK=1 for the short smoke version)
+
+BUILD_DIR ?= build/release
+PRESET    ?= release
+JOBS      ?= $(shell nproc)
+SCRUTIN   := $(BUILD_DIR)/src/apps/scrutin
+
+.PHONY: all deps build demo test bench clean format asan
+
+all: build
+
+deps:
+	@scripts/install-deps --quiet
+
+build: deps
+	@cmake --preset $(PRESET) >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+demo: build
+	@scripts/demo $(SCRUTIN)
+
+# ctest prints the closing count line ("100% tests passed, 0 tests failed out of N").
+test: build
+	@scripts/e2e-deps
+	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900 $(CTEST_ARGS)
+
+bench: build
+	@scripts/bench $(if $(QUICK),--quick,)
+
+asan:
+	@$(MAKE) test PRESET=asan BUILD_DIR=build/asan
+
+format:
+	@find src tests bench -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i
+
+clean:
+	rm -rf build

@@ -1,0 +1,23 @@
+// The subcommands of the `scrutin` binary. Each Add*Command registers its CLI11 subcommand and
+// the callback that runs it; a callback reports failure by throwing CommandError (one clear line
+// for the operator, exit code 1) and never prints a NAS or code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <stdexcept>
+
+namespace scrutin::apps {
+
+struct CommandError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Offline phase.
+void AddVotersCommand(CLI::App& app);   // voters generate
+void AddKeygenCommand(CLI::App& app);   // keygen
+void AddHashgenCommand(CLI::App& app);  // hashgen
+
+// Online phase.
+void AddServeCommand(CLI::App& app);  // serve (embedded shape)
+
+}  // namespace scrutin::apps

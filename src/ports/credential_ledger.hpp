@@ -1,0 +1,62 @@
+// CredentialLedger: who may vote, and who already has. The one piece of shared state the vote
+// decision needs: for each eligible credential digest, whether it has been claimed (and by which
+// request, as a ClaimTag) and how many attempts it has seen.
+//
+// Implementations: MemoryCredentialLedger (embedded shape, in-process, rebuilt from SQLite at start)
+// and RedisCredentialLedger (distributed shape, one atomic script per vote).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "core/digest.hpp"
+#include "core/result.hpp"
+
+namespace scrutin::ports {
+
+struct ClaimRequest {
+  core::Digest digest;
+  std::string claim_tag;  // core::ClaimTag(request_id)
+};
+
+struct ClaimOutcome {
+  enum class Kind : std::uint8_t {
+    kIneligible,      // digest not in the eligibility database
+    kClaimed,         // first claim: this request now holds the credential
+    kReplayed,        // the credential is held by this same claim tag (a redelivery)
+    kAlreadyClaimed,  // held by another request: a duplicate attempt
+  };
+  Kind kind = Kind::kIneligible;
+  // kClaimed/kReplayed: attempts so far (1 for a fresh claim); kAlreadyClaimed: attempts including
+  // this one (the first duplicate sees 2); kIneligible: 1.
+  std::uint32_t attempt_count = 0;
+};
+
+class CredentialLedger {
+ public:
+  virtual ~CredentialLedger() = default;
+
+  // Decides each request in order, atomically per request: within one batch a later request sees
+  // the effects of earlier ones (two requests for one digest: the second is kAlreadyClaimed).
+  // On success writes out[i] for every in[i]. On failure (backend unreachable) returns an error;
+  // requests may then be partly applied, which is safe because replaying a request with the same
+  // claim tag yields kReplayed, never a second claim.
+  // REQUIRES: out.size() == in.size().
+  // Thread-safety: implementation-defined; see each implementation.
+  virtual core::Status ClaimBatch(std::span<const ClaimRequest> in,
+                                  std::span<ClaimOutcome> out) = 0;
+
+  // Reverts the effects of the immediately preceding ClaimBatch(in) whose outcomes were `out`,
+  // used when the batch could not be made durable downstream so the voters can simply retry.
+  // Ledgers that are durable on their own (Redis) return an error: their callers rely on
+  // redelivery with the same claim tag instead.
+  // REQUIRES: no ClaimBatch since the one being reverted.
+  virtual core::Status Revert(std::span<const ClaimRequest> in,
+                              std::span<const ClaimOutcome> out) = 0;
+};
+
+using CredentialLedgerPtr = std::unique_ptr<CredentialLedger>;
+
+}  // namespace scrutin::ports
