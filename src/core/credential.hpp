@@ -1,0 +1,55 @@
+// The credential digest: what the offline phase computes for every registry row and the online
+// phase recomputes from what the voter types. DESIGN.md "The credential and the hash".
+//
+//   hmac-sha256 (default): HMAC-SHA256(election_key, nas "|" code "|" law_id)
+//   sha256 (original design): SHA-256(nas "|" code "|" law_id)
+//
+// Inputs are the normalised forms (see normalise.hpp): 9 NAS digits, upper-case code.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "core/digest.hpp"
+#include "core/result.hpp"
+
+namespace scrutin::core {
+
+enum class HashScheme : std::uint8_t { kHmacSha256, kSha256 };
+
+// "hmac-sha256" / "sha256".
+std::string_view ToString(HashScheme s);
+std::optional<HashScheme> ParseHashScheme(std::string_view s);
+
+// Election keys are 32 random bytes, stored as 64 lowercase hex characters and a newline.
+inline constexpr std::size_t kElectionKeySize = 32;
+
+// Reads a key file written by `scrutin keygen`. Error (one sentence, no key material) when the
+// file is missing, unreadable, or not exactly 64 hex characters (a trailing newline allowed).
+Result<std::vector<std::uint8_t>> LoadElectionKey(const std::filesystem::path& path);
+
+// Computes credential digests. Immutable after creation; Hash() is const and thread-safe.
+// The HMAC inner/outer states are precomputed once, so one digest costs two SHA-256 blocks.
+class CredentialHasher {
+ public:
+  // kHmacSha256 REQUIRES a key of kElectionKeySize bytes (error otherwise); kSha256 ignores it.
+  static Result<CredentialHasher> Create(HashScheme scheme, std::span<const std::uint8_t> key);
+
+  // REQUIRES: normalised inputs.
+  Digest Hash(std::string_view nas, std::string_view code, std::string_view law_id) const;
+
+  HashScheme scheme() const { return scheme_; }
+
+ private:
+  CredentialHasher() = default;
+  HashScheme scheme_ = HashScheme::kSha256;
+  // SHA-256 chaining state after absorbing (key ^ ipad) and (key ^ opad): 8 words each.
+  std::uint32_t inner_[8]{};
+  std::uint32_t outer_[8]{};
+};
+
+}  // namespace scrutin::core
