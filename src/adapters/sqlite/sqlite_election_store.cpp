@@ -1,0 +1,418 @@
+#include "adapters/sqlite/sqlite_election_store.hpp"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "adapters/sqlite/sqlite_db.hpp"
+
+namespace scrutin::adapters::sqlite {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+// Version 1. Digests are lowercase hex TEXT, as in PostgreSQL, so auditors query both alike.
+constexpr std::string_view kSchemaV1 = R"sql(
+CREATE TABLE scrutin_meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE vote_results (
+  law_id     TEXT PRIMARY KEY,
+  oui_count  INTEGER NOT NULL DEFAULT 0,
+  non_count  INTEGER NOT NULL DEFAULT 0,
+  updated_at TEXT NOT NULL
+);
+
+-- Every attempt: accepted, duplicate, invalid. Never the choice (ballot secrecy).
+CREATE TABLE vote_audit (
+  id            INTEGER PRIMARY KEY,
+  request_key   TEXT NOT NULL UNIQUE,
+  vote_hash     TEXT NOT NULL,
+  law_id        TEXT NOT NULL,
+  status        TEXT NOT NULL CHECK (status IN ('accepted', 'duplicate', 'invalid')),
+  attempt_count INTEGER NOT NULL,
+  timestamp     TEXT NOT NULL
+);
+CREATE INDEX idx_vote_audit_hash ON vote_audit (vote_hash);
+CREATE INDEX idx_vote_audit_law_timestamp ON vote_audit (law_id, timestamp);
+
+-- attempt_count counts every attempt of the credential on its law, the accepted one included.
+CREATE TABLE duplicate_attempts (
+  vote_hash     TEXT PRIMARY KEY,
+  law_id        TEXT NOT NULL,
+  attempt_count INTEGER NOT NULL,
+  first_attempt TEXT NOT NULL,
+  last_attempt  TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- The voted set. claim_tag identifies the claiming request without revealing its id.
+CREATE TABLE accepted_credentials (
+  vote_hash TEXT PRIMARY KEY,
+  law_id    TEXT NOT NULL,
+  claim_tag TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Secret ballots: no digest, no time, stored in receipt order (not in arrival order).
+CREATE TABLE ballots (
+  receipt TEXT PRIMARY KEY,
+  law_id  TEXT NOT NULL,
+  choice  TEXT NOT NULL CHECK (choice IN ('oui', 'non'))
+) WITHOUT ROWID;
+
+CREATE TABLE request_status (
+  status_key    TEXT PRIMARY KEY,
+  law_id        TEXT NOT NULL,
+  status        TEXT NOT NULL,
+  attempt_count INTEGER NOT NULL,
+  expires_at    TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX idx_request_status_expires ON request_status (expires_at);
+)sql";
+
+// ---------------------------------------------------------------------------------------------
+class SqliteVoteRecorder final : public ports::VoteRecorder {
+ public:
+  SqliteVoteRecorder(Connection conn, const core::Ballot& ballot, std::chrono::seconds retention)
+      : conn_(std::move(conn)) {
+    for (const auto& law : ballot.laws()) {
+      expires_at_[law.id] = core::FormatTimestamp(law.closes_at + retention);
+    }
+  }
+
+  core::Status Prepare() {
+    struct {
+      Statement* stmt;
+      std::string_view sql;
+    } all[] = {
+        {&begin_, "BEGIN IMMEDIATE"},
+        {&commit_, "COMMIT"},
+        {&rollback_, "ROLLBACK"},
+        {&audit_,
+         "INSERT INTO vote_audit (request_key, vote_hash, law_id, status, attempt_count, "
+         "timestamp) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (request_key) DO NOTHING"},
+        {&status_,
+         "INSERT INTO request_status (status_key, law_id, status, attempt_count, expires_at) "
+         "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (status_key) DO NOTHING"},
+        {&accept_,
+         "INSERT INTO accepted_credentials (vote_hash, law_id, claim_tag) VALUES (?1, ?2, ?3) "
+         "ON CONFLICT (vote_hash) DO NOTHING"},
+        {&ballot_,
+         "INSERT INTO ballots (receipt, law_id, choice) VALUES (?1, ?2, ?3) "
+         "ON CONFLICT (receipt) DO NOTHING"},
+        {&duplicate_,
+         "INSERT INTO duplicate_attempts (vote_hash, law_id, attempt_count, first_attempt, "
+         "last_attempt) VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (vote_hash) DO UPDATE SET "
+         "attempt_count = max(attempt_count, excluded.attempt_count), "
+         "last_attempt = max(last_attempt, excluded.last_attempt)"},
+        {&tally_,
+         "UPDATE vote_results SET oui_count = oui_count + ?2, non_count = non_count + ?3, "
+         "updated_at = ?4 WHERE law_id = ?1"},
+        {&purge_, "DELETE FROM request_status WHERE expires_at < ?1"},
+    };
+    for (auto& s : all) {
+      auto st = conn_.Prepare(s.sql);
+      if (!st) return core::Fail(st.error());
+      *s.stmt = std::move(*st);
+    }
+    return {};
+  }
+
+  core::Status Record(std::span<const core::VoteEnvelope> votes,
+                      std::span<const core::Decision> decisions) override {
+    if (auto st = begin_.Run(); !st) return st;
+    auto st = RecordInTransaction(votes, decisions);
+    if (st) st = commit_.Run();
+    if (!st) {
+      (void)rollback_.Run();  // fails harmlessly when COMMIT already rolled back
+      return core::Fail("cannot record votes: " + st.error());
+    }
+    MaybePurgeExpired();
+    return {};
+  }
+
+ private:
+  core::Status RecordInTransaction(std::span<const core::VoteEnvelope> votes,
+                                   std::span<const core::Decision> decisions) {
+    tallies_.clear();
+    std::string now = core::FormatTimestamp(core::Clock::now());
+    for (std::size_t i = 0; i < votes.size(); ++i) {
+      const auto& v = votes[i];
+      const auto& d = decisions[i];
+      std::string hash = v.digest.ToHex();
+      std::string received = core::FormatTimestamp(v.received_at);
+      std::string_view status = core::ToString(d.status);
+      std::string key = core::StatusKey(v.request_id);
+
+      auto& audit = audit_.Bind(1, key).Bind(2, hash).Bind(3, v.law_id).Bind(4, status);
+      if (auto st = audit.Bind(5, std::int64_t{d.attempt_count}).Bind(6, received).Run(); !st) {
+        return st;
+      }
+      auto expires = expires_at_.find(v.law_id);
+      if (expires == expires_at_.end()) return core::Fail("vote for a law not on the ballot");
+      status_.Bind(1, key).Bind(2, v.law_id).Bind(3, status);
+      if (auto st = status_.Bind(4, std::int64_t{d.attempt_count}).Bind(5, expires->second).Run();
+          !st) {
+        return st;
+      }
+
+      if (d.status == core::VoteStatus::kAccepted) {
+        accept_.Bind(1, hash).Bind(2, v.law_id).Bind(3, core::ClaimTag(v.request_id));
+        if (auto st = accept_.Run(); !st) return st;
+        if (conn_.Changes() == 1) {  // a new claim, not a redelivery: count it once
+          ballot_.Bind(1, core::Receipt(v.request_id)).Bind(2, v.law_id);
+          if (auto st = ballot_.Bind(3, core::ToString(v.choice)).Run(); !st) return st;
+          auto& t = tallies_[v.law_id];
+          (v.choice == core::Choice::kOui ? t.first : t.second) += 1;
+        }
+      } else if (d.status == core::VoteStatus::kDuplicate) {
+        duplicate_.Bind(1, hash).Bind(2, v.law_id).Bind(3, std::int64_t{d.attempt_count});
+        if (auto st = duplicate_.Bind(4, received).Run(); !st) return st;
+      }
+    }
+    for (const auto& [law, counts] : tallies_) {
+      tally_.Bind(1, law).Bind(2, counts.first).Bind(3, counts.second).Bind(4, now);
+      if (auto st = tally_.Run(); !st) return st;
+    }
+    return {};
+  }
+
+  // Expired request statuses are deleted at most once a minute, outside vote transactions.
+  void MaybePurgeExpired() {
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_purge_ < std::chrono::minutes(1)) return;
+    last_purge_ = now;
+    (void)purge_.Bind(1, core::FormatTimestamp(core::Clock::now())).Run();
+  }
+
+  Connection conn_;
+  std::map<std::string, std::string> expires_at_;
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> tallies_;
+  std::chrono::steady_clock::time_point last_purge_ = std::chrono::steady_clock::now();
+  Statement begin_, commit_, rollback_, audit_, status_, accept_, ballot_, duplicate_, tally_,
+      purge_;
+};
+
+// ---------------------------------------------------------------------------------------------
+class SqliteVoteQueries final : public ports::VoteQueries {
+ public:
+  explicit SqliteVoteQueries(std::filesystem::path file) : file_(std::move(file)) {}
+
+  core::Result<std::optional<ports::StatusRecord>> FindStatus(const core::RequestId& id) override {
+    auto lease = Acquire();
+    if (!lease) return core::Fail(lease.error());
+    auto& s = (*lease)->find_status;
+    s.Bind(1, core::StatusKey(id)).Bind(2, core::FormatTimestamp(core::Clock::now()));
+    auto row = s.Step();
+    std::optional<ports::StatusRecord> out;
+    if (row && *row) {
+      ports::StatusRecord rec;
+      rec.law_id = std::string(s.Text(0));
+      rec.status = core::ParseVoteStatus(s.Text(1)).value_or(core::VoteStatus::kPending);
+      rec.attempt_count = static_cast<std::uint32_t>(s.Int(2));
+      out = std::move(rec);
+    }
+    s.Reset();
+    Release(std::move(*lease));
+    if (!row) return core::Fail(row.error());
+    return out;
+  }
+
+  core::Result<ports::Tally> FindTally(const std::string& law_id) override {
+    auto lease = Acquire();
+    if (!lease) return core::Fail(lease.error());
+    auto& s = (*lease)->find_tally;
+    s.Bind(1, law_id);
+    auto row = s.Step();
+    ports::Tally tally;
+    tally.law_id = law_id;
+    if (row && *row) {
+      tally.oui = static_cast<std::uint64_t>(s.Int(0));
+      tally.non = static_cast<std::uint64_t>(s.Int(1));
+      tally.updated_at = core::ParseTimestamp(s.Text(2)).value_or(core::Timestamp{});
+    }
+    s.Reset();
+    Release(std::move(*lease));
+    if (!row) return core::Fail(row.error());
+    return tally;
+  }
+
+ private:
+  struct Reader {
+    Connection conn;
+    Statement find_status;
+    Statement find_tally;
+  };
+  using ReaderPtr = std::unique_ptr<Reader>;
+
+  core::Result<ReaderPtr> Acquire() {
+    {
+      std::lock_guard lock(mu_);
+      if (!idle_.empty()) {
+        auto r = std::move(idle_.back());
+        idle_.pop_back();
+        return r;
+      }
+    }
+    auto conn = Connection::Open(file_, Connection::Mode::kReadOnly);
+    if (!conn) return core::Fail(conn.error());
+    auto status = conn->Prepare(
+        "SELECT law_id, status, attempt_count FROM request_status "
+        "WHERE status_key = ?1 AND expires_at > ?2");
+    if (!status) return core::Fail(status.error());
+    auto tally =
+        conn->Prepare("SELECT oui_count, non_count, updated_at FROM vote_results WHERE law_id = ?1");
+    if (!tally) return core::Fail(tally.error());
+    return std::make_unique<Reader>(
+        Reader{std::move(*conn), std::move(*status), std::move(*tally)});
+  }
+
+  void Release(ReaderPtr r) {
+    std::lock_guard lock(mu_);
+    idle_.push_back(std::move(r));
+  }
+
+  std::filesystem::path file_;
+  std::mutex mu_;
+  std::vector<ReaderPtr> idle_;  // GUARDED_BY(mu_)
+};
+
+core::Result<std::string> ReadMeta(Connection& conn, std::string_view key) {
+  auto s = conn.Prepare("SELECT value FROM scrutin_meta WHERE key = ?1");
+  if (!s) return core::Fail(s.error());
+  s->Bind(1, key);
+  auto row = s->Step();
+  if (!row) return core::Fail(row.error());
+  return *row ? std::string(s->Text(0)) : std::string();
+}
+
+core::Status WriteMeta(Connection& conn, std::string_view key, std::string_view value) {
+  auto s = conn.Prepare(
+      "INSERT INTO scrutin_meta (key, value) VALUES (?1, ?2) "
+      "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+  if (!s) return core::Fail(s.error());
+  return s->Bind(1, key).Bind(2, value).Run();
+}
+
+core::Status Migrate(Connection& conn) {
+  auto version = conn.Prepare("PRAGMA user_version");
+  if (!version) return core::Fail(version.error());
+  auto row = version->Step();
+  if (!row) return core::Fail(row.error());
+  int current = static_cast<int>(version->Int(0));
+  version->Reset();
+  if (current > kSchemaVersion) {
+    return core::Fail(fmt::format(
+        "the database has schema version {}, newer than this scrutin knows ({}): upgrade scrutin",
+        current, kSchemaVersion));
+  }
+  if (current == kSchemaVersion) return {};
+  if (auto st = conn.Exec("BEGIN IMMEDIATE"); !st) return st;
+  core::Status st = conn.Exec(kSchemaV1);
+  if (st) st = conn.Exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion));
+  if (st) st = conn.Exec("COMMIT");
+  if (!st) {
+    (void)conn.Exec("ROLLBACK");
+    return core::Fail("cannot create the schema: " + st.error());
+  }
+  return {};
+}
+
+}  // namespace
+
+struct SqliteElectionStore::Impl {
+  Connection writer;  // used for recovery reads before it moves into the recorder
+  std::unique_ptr<SqliteVoteRecorder> recorder;
+  std::unique_ptr<SqliteVoteQueries> queries;
+};
+
+SqliteElectionStore::SqliteElectionStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SqliteElectionStore::~SqliteElectionStore() = default;
+
+core::Result<std::unique_ptr<SqliteElectionStore>> SqliteElectionStore::Open(
+    const SqliteStoreOptions& options, const core::Ballot& ballot) {
+  auto conn = Connection::Open(options.file, Connection::Mode::kReadWrite);
+  if (!conn) return core::Fail(conn.error());
+  // WAL: readers never block the writer. synchronous=FULL: every commit is fsync'ed before it
+  // returns (guarantee 1). secure_delete: purged statuses are overwritten, not left in free pages.
+  for (std::string_view pragma :
+       {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", "PRAGMA secure_delete = ON",
+        "PRAGMA foreign_keys = ON"}) {
+    if (auto st = conn->Exec(pragma); !st) {
+      return core::Fail(fmt::format("cannot configure {}: {}", options.file.string(), st.error()));
+    }
+  }
+  if (auto st = Migrate(*conn); !st) return core::Fail(st.error());
+
+  auto recorded = ReadMeta(*conn, "eligibility_fingerprint");
+  if (!recorded) return core::Fail(recorded.error());
+  if (recorded->empty()) {
+    if (auto st = WriteMeta(*conn, "eligibility_fingerprint", options.eligibility_fingerprint);
+        !st) {
+      return core::Fail(st.error());
+    }
+  } else if (*recorded != options.eligibility_fingerprint) {
+    return core::Fail(fmt::format(
+        "{} was recorded against another eligibility database; use the hash database it was "
+        "created with, or a new data directory",
+        options.file.string()));
+  }
+
+  // One tally row per law on the ballot, so results read zeroes before the first vote.
+  auto seed = conn->Prepare(
+      "INSERT INTO vote_results (law_id, updated_at) VALUES (?1, ?2) "
+      "ON CONFLICT (law_id) DO NOTHING");
+  if (!seed) return core::Fail(seed.error());
+  std::string now = core::FormatTimestamp(core::Clock::now());
+  for (const auto& law : ballot.laws()) {
+    if (auto st = seed->Bind(1, law.id).Bind(2, now).Run(); !st) return core::Fail(st.error());
+  }
+
+  auto impl = std::make_unique<Impl>(Impl{std::move(*conn), nullptr, nullptr});
+  auto writer = Connection::Open(options.file, Connection::Mode::kReadWrite);
+  if (!writer) return core::Fail(writer.error());
+  if (auto st = writer->Exec("PRAGMA synchronous = FULL"); !st) return core::Fail(st.error());
+  if (auto st = writer->Exec("PRAGMA secure_delete = ON"); !st) return core::Fail(st.error());
+  impl->recorder =
+      std::make_unique<SqliteVoteRecorder>(std::move(*writer), ballot, options.status_retention);
+  if (auto st = impl->recorder->Prepare(); !st) return core::Fail(st.error());
+  impl->queries = std::make_unique<SqliteVoteQueries>(options.file);
+  return std::unique_ptr<SqliteElectionStore>(new SqliteElectionStore(std::move(impl)));
+}
+
+ports::VoteRecorder& SqliteElectionStore::recorder() { return *impl_->recorder; }
+ports::VoteQueries& SqliteElectionStore::queries() { return *impl_->queries; }
+
+core::Status SqliteElectionStore::ForEachClaim(
+    const std::function<core::Status(const core::Digest&, std::string_view)>& fn) {
+  auto s = impl_->writer.Prepare("SELECT vote_hash, claim_tag FROM accepted_credentials");
+  if (!s) return core::Fail(s.error());
+  for (;;) {
+    auto row = s->Step();
+    if (!row) return core::Fail(row.error());
+    if (!*row) return {};
+    auto digest = core::Digest::FromHex(s->Text(0));
+    if (!digest) return core::Fail(std::string("accepted_credentials holds a malformed digest"));
+    if (auto st = fn(*digest, s->Text(1)); !st) return st;
+  }
+}
+
+core::Status SqliteElectionStore::ForEachAttempts(
+    const std::function<core::Status(const core::Digest&, std::uint32_t)>& fn) {
+  auto s = impl_->writer.Prepare("SELECT vote_hash, attempt_count FROM duplicate_attempts");
+  if (!s) return core::Fail(s.error());
+  for (;;) {
+    auto row = s->Step();
+    if (!row) return core::Fail(row.error());
+    if (!*row) return {};
+    auto digest = core::Digest::FromHex(s->Text(0));
+    if (!digest) return core::Fail(std::string("duplicate_attempts holds a malformed digest"));
+    if (auto st = fn(*digest, static_cast<std::uint32_t>(s->Int(1))); !st) return st;
+  }
+}
+
+}  // namespace scrutin::adapters::sqlite

@@ -1,0 +1,187 @@
+#include "adapters/sqlite/sqlite_election_store.hpp"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+namespace scrutin::adapters::sqlite {
+namespace {
+
+namespace fs = std::filesystem;
+using core::VoteStatus;
+
+core::Ballot TwoLaws() {
+  auto now = core::Clock::now();
+  core::Law a{"L2025-001", "Loi A", "Act A", now - std::chrono::hours(1),
+              now + std::chrono::hours(1), core::ResultsPolicy::kLive};
+  core::Law b{"L2025-002", "Loi B", "Act B", now - std::chrono::hours(1),
+              now + std::chrono::hours(1), core::ResultsPolicy::kLive};
+  return core::Ballot({a, b});
+}
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("scrutin-sqlite-test-" + core::RequestId::Generate().ToString());
+    fs::create_directories(dir_);
+    options_.file = dir_ / "scrutin.db";
+    options_.eligibility_fingerprint = "fp-1";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::unique_ptr<SqliteElectionStore> Open() {
+    auto store = SqliteElectionStore::Open(options_, ballot_);
+    EXPECT_TRUE(store) << (store ? "" : store.error());
+    return store ? std::move(*store) : nullptr;
+  }
+
+  static core::VoteEnvelope Vote(std::uint8_t tag, const char* law, core::Choice choice) {
+    core::VoteEnvelope v;
+    v.request_id = core::RequestId::Generate();
+    v.digest.bytes[0] = tag;
+    v.law_id = law;
+    v.choice = choice;
+    v.received_at = core::Clock::now();
+    return v;
+  }
+
+  static core::Decision Decided(VoteStatus s, std::uint32_t attempts = 1, bool replay = false) {
+    core::Decision d;
+    d.status = s;
+    d.attempt_count = attempts;
+    d.replay = replay;
+    return d;
+  }
+
+  std::int64_t Count(const std::string& sql) {
+    sqlite3* db = nullptr;
+    sqlite3_open_v2(options_.file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+    sqlite3_stmt* s = nullptr;
+    sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr);
+    std::int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return n;
+  }
+
+  fs::path dir_;
+  SqliteStoreOptions options_;
+  core::Ballot ballot_ = TwoLaws();
+};
+
+TEST_F(SqliteStoreTest, RecordsAStatusAuditRowBallotAndTallyPerAcceptedVote) {
+  auto store = Open();
+  std::vector<core::VoteEnvelope> votes = {Vote(1, "L2025-001", core::Choice::kOui),
+                                           Vote(2, "L2025-001", core::Choice::kNon),
+                                           Vote(3, "L2025-002", core::Choice::kOui),
+                                           Vote(1, "L2025-001", core::Choice::kNon),
+                                           Vote(9, "L2025-001", core::Choice::kOui)};
+  std::vector<core::Decision> decisions = {
+      Decided(VoteStatus::kAccepted), Decided(VoteStatus::kAccepted),
+      Decided(VoteStatus::kAccepted), Decided(VoteStatus::kDuplicate, 2),
+      Decided(VoteStatus::kInvalid)};
+  ASSERT_TRUE(store->recorder().Record(votes, decisions));
+
+  auto tally = store->queries().FindTally("L2025-001");
+  ASSERT_TRUE(tally);
+  EXPECT_EQ(tally->oui, 1u);
+  EXPECT_EQ(tally->non, 1u);
+  EXPECT_EQ(store->queries().FindTally("L2025-002")->oui, 1u);
+
+  auto status = store->queries().FindStatus(votes[3].request_id);
+  ASSERT_TRUE(status);
+  ASSERT_TRUE(status->has_value());
+  EXPECT_EQ((*status)->status, VoteStatus::kDuplicate);
+  EXPECT_EQ((*status)->attempt_count, 2u);
+  EXPECT_EQ((*status)->law_id, "L2025-001");
+  EXPECT_FALSE(store->queries().FindStatus(core::RequestId::Generate())->has_value());
+
+  EXPECT_EQ(Count("SELECT count(*) FROM vote_audit"), 5);
+  EXPECT_EQ(Count("SELECT count(*) FROM ballots"), 3);
+  EXPECT_EQ(Count("SELECT count(*) FROM accepted_credentials"), 3);
+  EXPECT_EQ(Count("SELECT attempt_count FROM duplicate_attempts"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM ballots WHERE receipt = '" +
+                  core::Receipt(votes[0].request_id) + "'"),
+            1);
+}
+
+TEST_F(SqliteStoreTest, RecordingTheSameBatchTwiceCountsNothingTwice) {
+  auto store = Open();
+  std::vector<core::VoteEnvelope> votes = {Vote(1, "L2025-001", core::Choice::kOui),
+                                           Vote(2, "L2025-002", core::Choice::kNon)};
+  std::vector<core::Decision> decisions = {Decided(VoteStatus::kAccepted),
+                                           Decided(VoteStatus::kAccepted)};
+  ASSERT_TRUE(store->recorder().Record(votes, decisions));
+  decisions = {Decided(VoteStatus::kAccepted, 1, true), Decided(VoteStatus::kAccepted, 1, true)};
+  ASSERT_TRUE(store->recorder().Record(votes, decisions));
+  EXPECT_EQ(store->queries().FindTally("L2025-001")->oui, 1u);
+  EXPECT_EQ(store->queries().FindTally("L2025-002")->non, 1u);
+  EXPECT_EQ(Count("SELECT count(*) FROM vote_audit"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM ballots"), 2);
+}
+
+TEST_F(SqliteStoreTest, ClaimsAndAttemptsSurviveReopening) {
+  std::vector<core::VoteEnvelope> votes = {Vote(1, "L2025-001", core::Choice::kOui),
+                                           Vote(1, "L2025-001", core::Choice::kOui),
+                                           Vote(1, "L2025-001", core::Choice::kOui)};
+  {
+    auto store = Open();
+    std::vector<core::Decision> decisions = {Decided(VoteStatus::kAccepted),
+                                             Decided(VoteStatus::kDuplicate, 2),
+                                             Decided(VoteStatus::kDuplicate, 3)};
+    ASSERT_TRUE(store->recorder().Record(votes, decisions));
+  }
+  auto store = Open();
+  int claims = 0;
+  ASSERT_TRUE(store->ForEachClaim([&](const core::Digest& d, std::string_view tag) {
+    EXPECT_EQ(d, votes[0].digest);
+    EXPECT_EQ(tag, core::ClaimTag(votes[0].request_id));
+    ++claims;
+    return core::Status();
+  }));
+  EXPECT_EQ(claims, 1);
+  std::uint32_t attempts = 0;
+  ASSERT_TRUE(store->ForEachAttempts([&](const core::Digest&, std::uint32_t n) {
+    attempts = n;
+    return core::Status();
+  }));
+  EXPECT_EQ(attempts, 3u);
+  EXPECT_EQ(store->queries().FindTally("L2025-001")->oui, 1u);
+}
+
+TEST_F(SqliteStoreTest, RefusesADataDirectoryOfAnotherEligibilityDatabase) {
+  Open();
+  options_.eligibility_fingerprint = "fp-2";
+  auto store = SqliteElectionStore::Open(options_, ballot_);
+  ASSERT_FALSE(store);
+  EXPECT_NE(store.error().find("another eligibility database"), std::string::npos);
+}
+
+TEST_F(SqliteStoreTest, NoTableLinksADigestToAChoice) {
+  auto store = Open();
+  std::vector<core::VoteEnvelope> votes = {Vote(1, "L2025-001", core::Choice::kOui)};
+  std::vector<core::Decision> decisions = {Decided(VoteStatus::kAccepted)};
+  ASSERT_TRUE(store->recorder().Record(votes, decisions));
+  std::string hash = votes[0].digest.ToHex();
+  // The digest appears only in tables without a choice; the ballot holds neither digest nor id.
+  EXPECT_EQ(Count("SELECT count(*) FROM ballots WHERE receipt = '" + hash + "'"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM pragma_table_info('vote_audit') WHERE name IN "
+                  "('vote', 'choice')"),
+            0);
+  EXPECT_EQ(Count("SELECT count(*) FROM pragma_table_info('ballots') WHERE name IN "
+                  "('vote_hash', 'timestamp', 'request_key')"),
+            0);
+  // Nothing stored holds the request id itself.
+  std::ifstream db(options_.file, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(db)), {});
+  std::ifstream wal(options_.file.string() + "-wal", std::ios::binary);
+  bytes.append((std::istreambuf_iterator<char>(wal)), {});
+  EXPECT_EQ(bytes.find(votes[0].request_id.ToString()), std::string::npos);
+}
+
+}  // namespace
+}  // namespace scrutin::adapters::sqlite

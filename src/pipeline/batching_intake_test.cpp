@@ -1,0 +1,173 @@
+#include "pipeline/batching_intake.hpp"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <set>
+
+#include "core/request_id.hpp"
+
+namespace scrutin::pipeline {
+namespace {
+
+using Kind = ports::IntakeResult::Kind;
+
+// An in-memory ledger for these tests: a digest is eligible when its first byte is non-zero.
+class TestLedger : public ports::CredentialLedger {
+ public:
+  core::Status ClaimBatch(std::span<const ports::ClaimRequest> in,
+                          std::span<ports::ClaimOutcome> out) override {
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      auto key = in[i].digest.ToHex();
+      if (in[i].digest.bytes[0] == 0) {
+        out[i] = {ports::ClaimOutcome::Kind::kIneligible, 1};
+      } else if (auto it = claims.find(key); it == claims.end()) {
+        claims[key] = {in[i].claim_tag, 1};
+        out[i] = {ports::ClaimOutcome::Kind::kClaimed, 1};
+      } else {
+        out[i] = {ports::ClaimOutcome::Kind::kAlreadyClaimed, ++it->second.second};
+      }
+    }
+    return {};
+  }
+  core::Status Revert(std::span<const ports::ClaimRequest> in,
+                      std::span<const ports::ClaimOutcome> out) override {
+    for (std::size_t i = in.size(); i-- > 0;) {
+      auto key = in[i].digest.ToHex();
+      if (out[i].kind == ports::ClaimOutcome::Kind::kClaimed) claims.erase(key);
+      if (out[i].kind == ports::ClaimOutcome::Kind::kAlreadyClaimed) --claims[key].second;
+    }
+    return {};
+  }
+  std::map<std::string, std::pair<std::string, std::uint32_t>> claims;
+};
+
+class TestRecorder : public ports::VoteRecorder {
+ public:
+  core::Status Record(std::span<const core::VoteEnvelope> votes,
+                      std::span<const core::Decision>) override {
+    std::lock_guard lock(mu);
+    if (fail) return core::Fail(std::string("disk full"));
+    batches.push_back(votes.size());
+    recorded += votes.size();
+    return {};
+  }
+  std::mutex mu;
+  bool fail = false;
+  std::vector<std::size_t> batches;
+  std::size_t recorded = 0;
+};
+
+core::VoteEnvelope Vote(std::uint8_t first_byte, std::uint8_t second_byte = 0) {
+  core::VoteEnvelope v;
+  v.request_id = core::RequestId::Generate();
+  v.digest.bytes[0] = first_byte;
+  v.digest.bytes[1] = second_byte;
+  v.law_id = "L2025-001";
+  return v;
+}
+
+ports::IntakeResult SubmitAndWait(BatchingVoteIntake& intake, core::VoteEnvelope v) {
+  std::promise<ports::IntakeResult> p;
+  auto f = p.get_future();
+  intake.Submit(std::move(v), [&](ports::IntakeResult r) { p.set_value(r); });
+  return f.get();
+}
+
+TEST(BatchingIntakeTest, AnswersOnlyAfterRecordingWithTheDecision) {
+  TestLedger ledger;
+  TestRecorder recorder;
+  BatchingVoteIntake intake(ledger, recorder, {});
+  auto r = SubmitAndWait(intake, Vote(1));
+  EXPECT_EQ(r.kind, Kind::kDurable);
+  EXPECT_EQ(r.decision.status, core::VoteStatus::kAccepted);
+  EXPECT_EQ(recorder.recorded, 1u);
+  r = SubmitAndWait(intake, Vote(1));
+  EXPECT_EQ(r.decision.status, core::VoteStatus::kDuplicate);
+  EXPECT_EQ(r.decision.attempt_count, 2u);
+  r = SubmitAndWait(intake, Vote(0));
+  EXPECT_EQ(r.decision.status, core::VoteStatus::kInvalid);
+}
+
+TEST(BatchingIntakeTest, FailedCommitAnswersUnavailableAndForgetsTheClaims) {
+  TestLedger ledger;
+  TestRecorder recorder;
+  BatchingVoteIntake intake(ledger, recorder, {});
+  recorder.fail = true;
+  auto r = SubmitAndWait(intake, Vote(5));
+  EXPECT_EQ(r.kind, Kind::kUnavailable);
+  EXPECT_GE(r.retry_after.count(), 1);
+  auto health = intake.Health();
+  EXPECT_FALSE(health[0].ok);
+  EXPECT_EQ(health[0].detail, "disk full");
+  recorder.fail = false;
+  // The retried vote is a first vote, not a duplicate of the lost one.
+  r = SubmitAndWait(intake, Vote(5));
+  EXPECT_EQ(r.kind, Kind::kDurable);
+  EXPECT_EQ(r.decision.status, core::VoteStatus::kAccepted);
+  EXPECT_TRUE(intake.Health()[0].ok);
+}
+
+TEST(BatchingIntakeTest, ConcurrentSubmittersShareBatchesAndEveryoneIsAnswered) {
+  TestLedger ledger;
+  TestRecorder recorder;
+  BatchingVoteIntake intake(ledger, recorder, {.max_batch = 64});
+  constexpr int kThreads = 8, kPerThread = 500;
+  std::atomic<int> accepted{0}, answered{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto r = SubmitAndWait(intake, Vote(static_cast<std::uint8_t>(1 + t),
+                                            static_cast<std::uint8_t>(i % 250)));
+        ++answered;
+        if (r.decision.status == core::VoteStatus::kAccepted) ++accepted;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(answered.load(), kThreads * kPerThread);
+  EXPECT_EQ(accepted.load(), kThreads * 250);  // 250 distinct digests per thread
+  for (auto size : recorder.batches) EXPECT_LE(size, 64u);
+}
+
+TEST(BatchingIntakeTest, FullQueueAnswersOverloaded) {
+  TestLedger ledger;
+  TestRecorder recorder;
+  std::mutex gate;
+  gate.lock();  // holds the writer inside the first batch's listener
+  BatchingVoteIntake intake(ledger, recorder, {.max_batch = 1, .max_queue = 2},
+                            [&](auto, auto, auto) {
+                              gate.lock();
+                              gate.unlock();
+                            });
+  std::atomic<int> done{0};
+  auto count = [&](ports::IntakeResult) { ++done; };
+  intake.Submit(Vote(1), count);  // taken by the writer, which then blocks
+  while (intake.queue_depth() != 0) std::this_thread::yield();
+  intake.Submit(Vote(2), count);
+  intake.Submit(Vote(3), count);
+  auto r = SubmitAndWait(intake, Vote(4));
+  EXPECT_EQ(r.kind, Kind::kOverloaded);
+  gate.unlock();
+  intake.Stop();
+  EXPECT_EQ(done.load(), 3);
+}
+
+TEST(BatchingIntakeTest, StopDrainsTheQueueThenRefuses) {
+  TestLedger ledger;
+  TestRecorder recorder;
+  BatchingVoteIntake intake(ledger, recorder, {});
+  std::atomic<int> durable{0};
+  for (int i = 1; i <= 100; ++i) {
+    intake.Submit(Vote(static_cast<std::uint8_t>(i)), [&](ports::IntakeResult r) {
+      if (r.kind == Kind::kDurable) ++durable;
+    });
+  }
+  intake.Stop();
+  EXPECT_EQ(durable.load(), 100);
+  EXPECT_EQ(SubmitAndWait(intake, Vote(200)).kind, Kind::kUnavailable);
+}
+
+}  // namespace
+}  // namespace scrutin::pipeline
