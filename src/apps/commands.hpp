@@ -20,4 +20,7 @@ void AddHashgenCommand(CLI::App& app);  // hashgen
 // Online phase.
 void AddServeCommand(CLI::App& app);  // serve (embedded shape)
 
+// Measurement.
+void AddLoadgenCommand(CLI::App& app);  // loadgen
+
 }  // namespace scrutin::apps

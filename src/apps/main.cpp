@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   scrutin::apps::AddKeygenCommand(app);
   scrutin::apps::AddHashgenCommand(app);
   scrutin::apps::AddServeCommand(app);
+  scrutin::apps::AddLoadgenCommand(app);
 
   try {
     app.parse(argc, argv);
