@@ -21,10 +21,12 @@ function(scrutin_module name)
   add_library(scrutin::${name} ALIAS ${target})
 endfunction()
 
-# scrutin_tests(<name> LABEL <unit|pg|redis|rmq|...> SOURCES ... [DEPS ...])
+# scrutin_tests(<name> LABEL <unit|pg|redis|rmq|...> SOURCES ... [DEPS ...] [SERVERS <kind>...])
 # One GoogleTest executable per call; every TEST becomes a ctest case carrying LABEL.
+# LABEL pg, redis or rmq (or an explicit SERVERS list of pg/redis/redis-cluster/rmq) makes the
+# cases require a real server started by the fixtures below (scrutin_server_tests).
 function(scrutin_tests name)
-  cmake_parse_arguments(ARG "" "LABEL" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "LABEL" "SOURCES;DEPS;SERVERS" ${ARGN})
   if(NOT SCRUTIN_BUILD_TESTS)
     return()
   endif()
@@ -34,5 +36,92 @@ function(scrutin_tests name)
   target_compile_definitions(${target} PRIVATE
     SCRUTIN_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     SCRUTIN_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  if(NOT ARG_SERVERS AND ARG_LABEL MATCHES "^(pg|redis|rmq)$")
+    set(ARG_SERVERS ${ARG_LABEL})
+  endif()
+  if(ARG_SERVERS)
+    scrutin_server_tests(${target} LABEL ${ARG_LABEL} SERVERS ${ARG_SERVERS})
+    return()
+  endif()
   gtest_discover_tests(${target} PROPERTIES LABELS "${ARG_LABEL}" DISCOVERY_TIMEOUT 60)
 endfunction()
+
+# ---------------------------------------------------------------------------------------------
+# Real servers for the suites that need one (`*_pgtest`, `*_redistest`, `*_rmqtest`).
+#
+# Each server kind (pg, redis, redis-cluster, rmq) gets a ctest fixture `server_<kind>`: a setup
+# test `servers.<kind>.start` runs scripts/servers/start into <build>/test-servers/<kind>/ and a
+# cleanup test `servers.<kind>.stop` stops it by PID. A suite that requires the fixture finds the
+# server's settings (REDIS_URL, REDIS_CLUSTER_NODES, PG_URL, AMQP_URL, ...) in
+# $SCRUTIN_TEST_SERVERS_DIR/<kind>/env; tests/support/server_env.hpp reads them. ctest adds the
+# setup and cleanup tests by itself when only some tests are selected (e.g. `ctest -L redis`).
+
+set(SCRUTIN_TEST_SERVERS_DIR ${PROJECT_BINARY_DIR}/test-servers)
+
+# The ctest label of a server kind: redis-cluster suites run under `redis`.
+function(_scrutin_server_label kind out)
+  if(kind STREQUAL "redis-cluster")
+    set(${out} redis PARENT_SCOPE)
+  else()
+    set(${out} ${kind} PARENT_SCOPE)
+  endif()
+endfunction()
+
+# scrutin_server_fixture(<pg|redis|redis-cluster|rmq>): registers the fixture once per build tree.
+function(scrutin_server_fixture kind)
+  if(NOT kind MATCHES "^(pg|redis|redis-cluster|rmq)$")
+    message(FATAL_ERROR "scrutin_server_fixture: unknown server kind '${kind}'")
+  endif()
+  get_property(done GLOBAL PROPERTY SCRUTIN_SERVER_FIXTURE_${kind})
+  if(done OR NOT SCRUTIN_BUILD_TESTS)
+    return()
+  endif()
+  set_property(GLOBAL PROPERTY SCRUTIN_SERVER_FIXTURE_${kind} TRUE)
+  _scrutin_server_label(${kind} label)
+  add_test(NAME servers.${kind}.start
+    COMMAND ${PROJECT_SOURCE_DIR}/scripts/servers/start --fresh ${kind} ${SCRUTIN_TEST_SERVERS_DIR})
+  add_test(NAME servers.${kind}.stop
+    COMMAND ${PROJECT_SOURCE_DIR}/scripts/servers/stop ${SCRUTIN_TEST_SERVERS_DIR} ${kind})
+  set_tests_properties(servers.${kind}.start PROPERTIES
+    FIXTURES_SETUP server_${kind} LABELS ${label} TIMEOUT 120)
+  set_tests_properties(servers.${kind}.stop PROPERTIES
+    FIXTURES_CLEANUP server_${kind} LABELS ${label} TIMEOUT 120)
+endfunction()
+
+# scrutin_server_tests(<target> SERVERS <kind>... LABEL <label>): discovers the GoogleTest cases of
+# <target> as ctest tests that require the servers' fixtures and see SCRUTIN_TEST_SERVERS_DIR.
+# scrutin_tests() calls it when its LABEL is pg, redis or rmq (or SERVERS is given).
+function(scrutin_server_tests target)
+  cmake_parse_arguments(ARG "" "LABEL" "SERVERS" ${ARGN})
+  set(fixtures "")
+  foreach(kind IN LISTS ARG_SERVERS)
+    scrutin_server_fixture(${kind})
+    list(APPEND fixtures server_${kind})
+  endforeach()
+  target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
+  target_compile_definitions(${target} PRIVATE
+    SCRUTIN_TEST_SERVERS_DIR="${SCRUTIN_TEST_SERVERS_DIR}")
+  # A list inside PROPERTIES would be split by gtest_discover_tests: join it with the escaped
+  # separator that survives into the generated set_tests_properties() call.
+  string(REPLACE ";" "\\;" fixtures_arg "${fixtures}")
+  gtest_discover_tests(${target} DISCOVERY_TIMEOUT 60 PROPERTIES
+    LABELS "${ARG_LABEL}"
+    FIXTURES_REQUIRED "${fixtures_arg}"
+    ENVIRONMENT "SCRUTIN_TEST_SERVERS_DIR=${SCRUTIN_TEST_SERVERS_DIR}"
+    TIMEOUT 600)
+endfunction()
+
+# Smoke tests of the server scripts themselves, one per kind: start, answer, stop, nothing left.
+# Deferred to the end of the top-level CMakeLists so that enable_testing() has run.
+function(_scrutin_register_server_smoke_tests)
+  if(NOT SCRUTIN_BUILD_TESTS)
+    return()
+  endif()
+  foreach(kind pg redis redis-cluster rmq)
+    _scrutin_server_label(${kind} label)
+    add_test(NAME servers.${kind}.smoke
+      COMMAND ${PROJECT_SOURCE_DIR}/scripts/servers/smoke ${kind})
+    set_tests_properties(servers.${kind}.smoke PROPERTIES LABELS ${label} TIMEOUT 180)
+  endforeach()
+endfunction()
+cmake_language(DEFER DIRECTORY ${PROJECT_SOURCE_DIR} CALL _scrutin_register_server_smoke_tests)

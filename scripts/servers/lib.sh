@@ -1,0 +1,97 @@
+# Shared helpers of scripts/servers/start, stop and smoke (sourced, not run).
+#
+# Layout of a server directory DIR (one subdirectory per kind started in it):
+#   DIR/<kind>/env    the KEY=VALUE lines `start` printed (what tests read)
+#   DIR/<kind>/pids   one "<role> <pid>" line per process to stop, written as each one starts
+#   DIR/<kind>/...    the server's own data, configuration and log files
+# Everything is stopped by PID; nothing is ever stopped by name.
+
+SERVERS_KINDS="pg redis redis-cluster rmq"
+
+log() { echo "servers: $*" >&2; }
+die() {
+  echo "servers: error: $*" >&2
+  exit 1
+}
+
+# Canonical kind name for the accepted aliases.
+canonical_kind() {
+  case "$1" in
+    pg | postgres | postgresql) echo pg ;;
+    redis) echo redis ;;
+    redis-cluster | cluster) echo redis-cluster ;;
+    rmq | rabbitmq | rabbit) echo rmq ;;
+    *) return 1 ;;
+  esac
+}
+
+# True while PID names a live process. A zombie counts as gone: PID 1 here does not reap orphans.
+alive() {
+  local state
+  state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  [[ -n "$state" && "$state" != Z* ]]
+}
+
+# wait_gone PID SECONDS: true once PID is gone, false when the time runs out.
+wait_gone() {
+  local pid=$1 deadline=$((SECONDS + $2))
+  while alive "$pid"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.1
+  done
+}
+
+# True when something listens on 127.0.0.1:PORT (or on any address at that port).
+port_in_use() {
+  [[ -n "$(ss -ltnH "sport = :$1" 2>/dev/null)" ]]
+}
+
+# pick_port LOW HIGH [OFFSET...]: prints a port P in [LOW, HIGH) such that P and every P+OFFSET are
+# free. Ports below 32768 stay clear of Linux's default ephemeral range. A race with another
+# process is still possible: callers retry when the server fails to bind.
+pick_port() {
+  local low=$1 high=$2
+  shift 2
+  local p offset ok tries
+  for ((tries = 0; tries < 200; tries++)); do
+    p=$((low + (RANDOM * 32768 + RANDOM) % (high - low)))
+    ok=1
+    for offset in 0 "$@"; do
+      if port_in_use $((p + offset)); then
+        ok=0
+        break
+      fi
+    done
+    if ((ok)); then
+      echo "$p"
+      return 0
+    fi
+  done
+  die "no free port found in [$low, $high)"
+}
+
+# Records a process to stop later.
+record_pid() {  # DIR ROLE PID
+  echo "$2 $3" >>"$1/pids"
+}
+
+# Prints the last lines of a log file to stderr, for failure messages.
+log_tail() {
+  local f=$1
+  if [[ -f "$f" ]]; then
+    echo "---- last lines of $f ----" >&2
+    tail -n "${2:-25}" "$f" >&2
+    echo "----" >&2
+  else
+    echo "(no log file at $f)" >&2
+  fi
+}
+
+# Pid of the process listening on 127.0.0.1:PORT, from ss (empty when unknown).
+listener_pid() {
+  ss -ltnpH "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n 1
+}
+
+random_hex() {  # BYTES
+  od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'
+}
