@@ -85,6 +85,8 @@ def drive(base_url, ledger, stop, errors):
                              {"nas": nas, "code": code, "law_id": law, "vote": choice})
         except Exception:  # noqa: BLE001 - refused, reset, timeout: all mean "no answer"
             ledger.add(item, Attempt(answered=False))
+            if conn is not None:
+                conn.close()
             conn = None
             time.sleep(0.01)
             continue
@@ -99,10 +101,13 @@ def drive(base_url, ledger, stop, errors):
                     a.attempt_count = body.get("attempt_count") or 0
                     a.receipt = body.get("receipt") or ""
             except Exception:  # noqa: BLE001
+                conn.close()
                 conn = None
         elif r.status != 503:
             errors.append(f"unexpected {r.status} for a well-formed vote: {r.text()[:200]}")
         ledger.add(item, a)
+    if conn is not None:
+        conn.close()
 
 
 class CrashSafetyTest(unittest.TestCase):
