@@ -41,6 +41,8 @@ class CredentialHasher {
 
   // REQUIRES: normalised inputs.
   Digest Hash(std::string_view nas, std::string_view code, std::string_view law_id) const;
+  // The same digest over an already assembled message "nas|code|law_id".
+  Digest HashMessage(std::string_view message) const;
 
   HashScheme scheme() const { return scheme_; }
 

@@ -6,8 +6,9 @@
 //
 //   manifest.json  {"version":1, "scheme":"hmac-sha256", "format":"bin", "count":N,
 //                   "shards":[{"file":"hash_database_000.bin", "count":n, "sha256":"<hex>"}, ...]}
-//   json shards    hash_database_NNN.json  {"scheme":..., "shard":N, "count":n, "hashes":["<hex>",...]}
-//   bin shards     hash_database_NNN.bin   see hash_database.cpp for the layout (header, sorted
+//   json shards    hash_database_NNN.json  {"scheme":..., "shard":N, "count":n,
+//   "hashes":["<hex>",...]} bin shards     hash_database_NNN.bin   see hash_database.cpp for the
+//   layout (header, sorted
 //                                          32-byte digests, trailer checksum)
 // Digests are sorted ascending across the whole database (shard k holds the k-th slice).
 #pragma once
@@ -15,6 +16,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -43,8 +45,12 @@ struct Manifest {
   std::vector<ShardInfo> shards;
 };
 
+// Sorts digests ascending, using up to `threads` threads (1 = the calling thread only).
+void SortDigests(std::span<Digest> digests, unsigned threads);
+
 // Writes a complete database into `dir` (created if needed; refuses a directory that already holds
-// a manifest.json). Digests are sorted and de-duplicated first. Files are written under temporary
+// a manifest.json; removes leftover shard files of an earlier failed write). Digests are sorted
+// (unless already sorted) and de-duplicated first. Files are written under temporary
 // names and renamed into place, manifest last, so a failure never leaves a database that looks
 // complete. `progress` (may be empty) is called with the number of digests written so far.
 Result<Manifest> WriteHashDatabase(const std::filesystem::path& dir, HashScheme scheme,

@@ -12,13 +12,15 @@
 namespace scrutin::core {
 
 struct RegistryRow {
-  std::string nas;     // normalised: 9 digits
-  std::string code;    // normalised: upper case
+  std::string nas;   // normalised: 9 digits
+  std::string code;  // normalised: upper case
   std::string law_id;
 };
 
 // Reads a registry CSV. Accepts LF or CRLF line ends, a UTF-8 BOM, surrounding spaces, and
-// double-quoted fields. Each bad row is an error naming its 1-based line number and the reason
+// double-quoted fields; blank lines are skipped; the three columns may come in any order given by
+// the header (names case-insensitive); a line is at most 4 KiB. Open() fails on a missing or bad
+// header. Each bad row is an error naming its 1-based line number and the reason
 // (e.g. "line 17: nas: checksum"), never the row's content.
 class RegistryReader {
  public:
@@ -26,7 +28,10 @@ class RegistryReader {
   virtual ~RegistryReader() = default;
 
   // Next row into `row`: true on a row, false at the end; error on a bad row or a read failure.
+  // After a bad row the reader has moved past it, so the caller may go on to collect further
+  // errors; after a read failure broken() is true and Next() keeps returning that error.
   virtual Result<bool> Next(RegistryRow& row) = 0;
+  virtual bool broken() const = 0;
   // Bytes consumed so far and the file size, for progress display.
   virtual std::uint64_t bytes_read() const = 0;
   virtual std::uint64_t file_size() const = 0;
