@@ -1,0 +1,141 @@
+#include "adapters/redis/redis_credential_ledger.hpp"
+
+#include <openssl/evp.h>
+
+#include <vector>
+
+#include "core/digest.hpp"
+
+namespace scrutin::redis {
+namespace {
+
+using core::Fail;
+using Kind = ports::ClaimOutcome::Kind;
+
+// KEYS[1] bucket, ARGV[1] field (digest suffix), ARGV[2] claim tag (16 raw bytes).
+// Returns {kind, attempts}: 0 ineligible, 1 claimed, 2 replayed, 3 already claimed.
+constexpr std::string_view kClaimScript = R"lua(
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v then return {0, 1} end
+if v == '' then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '1')
+  return {1, 1}
+end
+local holder = string.sub(v, 1, 16)
+local n = tonumber(string.sub(v, 17)) or 1
+if holder == ARGV[2] then return {2, n} end
+n = n + 1
+redis.call('HSET', KEYS[1], ARGV[1], holder .. string.format('%d', n))
+return {3, n}
+)lua";
+
+std::string Sha1Hex(std::string_view text) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(text.data(), text.size(), md, &len, EVP_sha1(), nullptr);
+  return core::HexEncode(md, len);
+}
+
+// Loads the script on every master so that EVALSHA normally finds it.
+core::Status LoadScript(RedisClient& client) {
+  for (const auto& node : client.Masters()) {
+    auto reply = client.ExecuteOn(node, Command::Keyless({"SCRIPT", "LOAD", kClaimScript}));
+    if (!reply.ok()) return Fail(reply.error());
+    if (reply->is_error()) return Fail("redis " + node.ToString() + ": SCRIPT LOAD: " + reply->str);
+  }
+  return {};
+}
+
+core::Result<ports::ClaimOutcome> ParseOutcome(const Reply& reply) {
+  if (reply.is_error()) return Fail("redis: claim script failed: " + reply.str);
+  if (reply.type != Reply::Type::kArray || reply.elements.size() != 2 ||
+      reply.elements[0].type != Reply::Type::kInteger ||
+      reply.elements[1].type != Reply::Type::kInteger || reply.elements[0].integer < 0 ||
+      reply.elements[0].integer > 3 || reply.elements[1].integer < 1) {
+    return Fail(std::string("redis: unexpected reply from the claim script"));
+  }
+  ports::ClaimOutcome out;
+  out.kind = static_cast<Kind>(reply.elements[0].integer);
+  out.attempt_count = static_cast<std::uint32_t>(
+      std::min<long long>(reply.elements[1].integer, std::numeric_limits<std::uint32_t>::max()));
+  return out;
+}
+
+}  // namespace
+
+std::string_view ClaimScript() { return kClaimScript; }
+
+const std::string& ClaimScriptSha() {
+  static const std::string sha = Sha1Hex(kClaimScript);
+  return sha;
+}
+
+core::Result<std::unique_ptr<RedisCredentialLedger>> RedisCredentialLedger::Open(
+    std::shared_ptr<RedisClientPool> pool, std::string_view prefix) {
+  auto lease = pool->Acquire();
+  if (!lease.ok()) return Fail(lease.error());
+  auto layout = ReadLedgerLayout(**lease, prefix);
+  if (!layout.ok()) return Fail(layout.error());
+  if (auto st = LoadScript(**lease); !st.ok()) return Fail(st.error());
+  return std::unique_ptr<RedisCredentialLedger>(
+      new RedisCredentialLedger(std::move(pool), std::move(*layout)));
+}
+
+core::Status RedisCredentialLedger::ClaimBatch(std::span<const ports::ClaimRequest> in,
+                                               std::span<ports::ClaimOutcome> out) {
+  if (in.size() != out.size()) return Fail(std::string("ClaimBatch: in and out sizes differ"));
+  if (in.empty()) return {};
+  std::vector<Command> commands(in.size());
+  const std::string& sha = ClaimScriptSha();
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    std::string tag(kClaimTagBytes, '\0');
+    if (!core::HexDecode(in[i].claim_tag, reinterpret_cast<std::uint8_t*>(tag.data()), tag.size())) {
+      return Fail("ClaimBatch: request " + std::to_string(i) +
+                  " has a claim tag that is not 32 hex characters");
+    }
+    auto& c = commands[i];
+    c.args = {"EVALSHA", sha, "1", layout_.BucketKey(in[i].digest), LedgerLayout::Field(in[i].digest),
+              std::move(tag)};
+    c.key_arg = 3;
+  }
+  auto lease = pool_->Acquire();
+  if (!lease.ok()) return Fail(lease.error());
+  RedisClient& client = **lease;
+  std::vector<Reply> replies(commands.size());
+  if (auto st = client.Execute(commands, replies); !st.ok()) return st;
+
+  // A node that lost its script cache (restart, failover, SCRIPT FLUSH) answers NOSCRIPT: send those
+  // requests again with the script's text, in their order.
+  std::vector<Command> retry;
+  std::vector<std::size_t> retry_index;
+  for (std::size_t i = 0; i < replies.size(); ++i) {
+    if (replies[i].is_error() && replies[i].str.rfind("NOSCRIPT", 0) == 0) {
+      Command c = commands[i];
+      c.args[0] = "EVAL";
+      c.args[1] = std::string(kClaimScript);
+      retry.push_back(std::move(c));
+      retry_index.push_back(i);
+    }
+  }
+  if (!retry.empty()) {
+    std::vector<Reply> again(retry.size());
+    if (auto st = client.Execute(retry, again); !st.ok()) return st;
+    for (std::size_t k = 0; k < retry.size(); ++k) replies[retry_index[k]] = std::move(again[k]);
+    (void)LoadScript(client);  // so that the next batches use EVALSHA again
+  }
+  for (std::size_t i = 0; i < replies.size(); ++i) {
+    auto outcome = ParseOutcome(replies[i]);
+    if (!outcome.ok()) return Fail(outcome.error());
+    out[i] = *outcome;
+  }
+  return {};
+}
+
+core::Status RedisCredentialLedger::Revert(std::span<const ports::ClaimRequest>,
+                                           std::span<const ports::ClaimOutcome>) {
+  return Fail(std::string(
+      "RedisCredentialLedger cannot revert: its claims are durable; redeliver the votes with the "
+      "same claim tags instead (they are answered as replays)"));
+}
+
+}  // namespace scrutin::redis

@@ -1,0 +1,56 @@
+// RedisCredentialLedger: the credential ledger of the distributed shape, shared by every validator,
+// in Redis (one node or a cluster) with the layout of ledger_layout.hpp.
+//
+// Each claim is one EVALSHA of a small Lua script on the digest's bucket: it looks the digest up,
+// and atomically decides ineligible / claimed / replayed (the same claim tag already holds it) /
+// already claimed (another tag holds it: the attempt count is incremented and returned). A batch
+// is pipelined, grouped per node in a cluster; requests for the same digest land on the same key,
+// hence the same node, in order.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+
+#include "adapters/redis/ledger_layout.hpp"
+#include "adapters/redis/redis_client.hpp"
+#include "core/result.hpp"
+#include "ports/credential_ledger.hpp"
+
+namespace scrutin::redis {
+
+class RedisCredentialLedger final : public ports::CredentialLedger {
+ public:
+  // Opens the ledger loaded under `prefix`: reads its layout and loads the script on every
+  // master. Error when the eligibility database was not loaded there, or Redis is unreachable.
+  static core::Result<std::unique_ptr<RedisCredentialLedger>> Open(
+      std::shared_ptr<RedisClientPool> pool, std::string_view prefix = kDefaultPrefix);
+
+  // See ports::CredentialLedger. Every claim_tag must be core::ClaimTag(...) (32 hex characters):
+  // an error is returned, before anything is sent, otherwise. Errors are Redis being unreachable or
+  // timing out (some requests of the batch may then have been applied; replaying them with the
+  // same claim tags is safe) or an unexpected script reply.
+  // Thread-safe: each call leases its own client from the pool.
+  core::Status ClaimBatch(std::span<const ports::ClaimRequest> in,
+                          std::span<ports::ClaimOutcome> out) override;
+
+  // Always an error: Redis keeps the claims durably; callers rely on redelivery with the same
+  // claim tag, which ClaimBatch answers with kReplayed.
+  core::Status Revert(std::span<const ports::ClaimRequest> in,
+                      std::span<const ports::ClaimOutcome> out) override;
+
+  const LedgerLayout& layout() const { return layout_; }
+
+ private:
+  RedisCredentialLedger(std::shared_ptr<RedisClientPool> pool, LedgerLayout layout)
+      : pool_(std::move(pool)), layout_(std::move(layout)) {}
+
+  std::shared_ptr<RedisClientPool> pool_;
+  const LedgerLayout layout_;
+};
+
+// The claim script and its SHA-1 (as EVALSHA wants it), exposed for tests and tooling.
+std::string_view ClaimScript();
+const std::string& ClaimScriptSha();
+
+}  // namespace scrutin::redis

@@ -1,0 +1,435 @@
+// The Redis credential ledger, loader and status store against a real Redis: every test runs on
+// the single node and on the 3-master cluster started by the ctest fixtures.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "adapters/redis/eligibility_loader.hpp"
+#include "adapters/redis/redis_credential_ledger.hpp"
+#include "adapters/redis/redis_status_store.hpp"
+#include "adapters/redis/redis_test_support.hpp"
+
+namespace scrutin::redis {
+namespace {
+
+using testing::Mode;
+using testing::RandomDigests;
+using testing::Tag;
+using Kind = ports::ClaimOutcome::Kind;
+
+class RedisLedgerTest : public ::testing::TestWithParam<Mode> {
+ protected:
+  void SetUp() override {
+    std::string why;
+    target_ = testing::TargetFor(GetParam(), why);
+    ASSERT_FALSE(target_.nodes.empty()) << why;
+    auto pool = RedisClientPool::Create(target_, ClientOptions{}, 8);
+    ASSERT_TRUE(pool.ok()) << pool.error();
+    pool_ = *pool;
+    auto lease = pool_->Acquire();
+    ASSERT_TRUE(lease.ok()) << lease.error();
+    prefix_ = testing::UniquePrefix();
+  }
+
+  // Loads `digests` under this test's prefix and opens a ledger on them.
+  std::unique_ptr<RedisCredentialLedger> LoadAndOpen(const std::vector<core::Digest>& digests,
+                                                     LoadReport* report = nullptr) {
+    auto lease = pool_->Acquire();
+    EXPECT_TRUE(lease.ok());
+    if (!lease.ok()) return nullptr;
+    LoadOptions options;
+    options.prefix = prefix_;
+    auto loaded = LoadEligibility(**lease, digests, options);
+    EXPECT_TRUE(loaded.ok()) << loaded.error();
+    if (!loaded.ok()) return nullptr;
+    if (report != nullptr) *report = *loaded;
+    auto ledger = RedisCredentialLedger::Open(pool_, prefix_);
+    EXPECT_TRUE(ledger.ok()) << ledger.error();
+    return ledger.ok() ? std::move(*ledger) : nullptr;
+  }
+
+  static ports::ClaimOutcome ClaimOne(RedisCredentialLedger& ledger, const core::Digest& d,
+                                      const std::string& tag) {
+    ports::ClaimRequest in{d, tag};
+    ports::ClaimOutcome out;
+    auto st = ledger.ClaimBatch(std::span(&in, 1), std::span(&out, 1));
+    EXPECT_TRUE(st.ok()) << st.error();
+    return out;
+  }
+
+  RedisTarget target_;
+  std::shared_ptr<RedisClientPool> pool_;
+  std::string prefix_;
+};
+
+TEST_P(RedisLedgerTest, ClaimReplayDuplicateAndIneligible) {
+  auto digests = RandomDigests(1000);
+  auto ledger = LoadAndOpen(digests);
+  ASSERT_NE(ledger, nullptr);
+  const auto& d = digests[17];
+  const std::string first = Tag();
+
+  auto claimed = ClaimOne(*ledger, d, first);
+  EXPECT_EQ(claimed.kind, Kind::kClaimed);
+  EXPECT_EQ(claimed.attempt_count, 1u);
+
+  // A redelivery of the same request finds its own claim.
+  auto replay = ClaimOne(*ledger, d, first);
+  EXPECT_EQ(replay.kind, Kind::kReplayed);
+  EXPECT_EQ(replay.attempt_count, 1u);
+
+  // Other requests with the same credential are duplicates, counted.
+  auto dup1 = ClaimOne(*ledger, d, Tag());
+  EXPECT_EQ(dup1.kind, Kind::kAlreadyClaimed);
+  EXPECT_EQ(dup1.attempt_count, 2u);
+  auto dup2 = ClaimOne(*ledger, d, Tag());
+  EXPECT_EQ(dup2.kind, Kind::kAlreadyClaimed);
+  EXPECT_EQ(dup2.attempt_count, 3u);
+
+  // The holder is still the first request, with the attempts so far.
+  auto replay2 = ClaimOne(*ledger, d, first);
+  EXPECT_EQ(replay2.kind, Kind::kReplayed);
+  EXPECT_EQ(replay2.attempt_count, 3u);
+
+  // A digest not in the database, twice: ineligible, attempt 1, nothing stored.
+  auto stranger = RandomDigests(1)[0];
+  for (int i = 0; i < 2; ++i) {
+    auto inel = ClaimOne(*ledger, stranger, Tag());
+    EXPECT_EQ(inel.kind, Kind::kIneligible);
+    EXPECT_EQ(inel.attempt_count, 1u);
+  }
+
+  // Another eligible digest is independent.
+  EXPECT_EQ(ClaimOne(*ledger, digests[18], Tag()).kind, Kind::kClaimed);
+}
+
+TEST_P(RedisLedgerTest, BatchDecidesInOrderAndSeesEarlierRequests) {
+  auto digests = RandomDigests(5000);
+  auto ledger = LoadAndOpen(digests);
+  ASSERT_NE(ledger, nullptr);
+  // 500 distinct digests (spread over every node), each claimed twice in the same batch, plus
+  // ineligible ones interleaved.
+  std::vector<ports::ClaimRequest> in;
+  auto strangers = RandomDigests(100);
+  for (int i = 0; i < 500; ++i) in.push_back({digests[i * 10], Tag()});
+  for (int i = 0; i < 500; ++i) {
+    in.push_back({digests[i * 10], Tag()});
+    if (i % 5 == 0) in.push_back({strangers[i / 5], Tag()});
+  }
+  std::vector<ports::ClaimOutcome> out(in.size());
+  auto st = ledger->ClaimBatch(in, out);
+  ASSERT_TRUE(st.ok()) << st.error();
+  for (int i = 0; i < 500; ++i) {
+    EXPECT_EQ(out[i].kind, Kind::kClaimed) << i;
+    EXPECT_EQ(out[i].attempt_count, 1u);
+  }
+  int duplicates = 0;
+  int ineligible = 0;
+  for (std::size_t i = 500; i < out.size(); ++i) {
+    if (out[i].kind == Kind::kAlreadyClaimed) {
+      EXPECT_EQ(out[i].attempt_count, 2u);
+      ++duplicates;
+    } else {
+      EXPECT_EQ(out[i].kind, Kind::kIneligible);
+      ++ineligible;
+    }
+  }
+  EXPECT_EQ(duplicates, 500);
+  EXPECT_EQ(ineligible, 100);
+
+  // Replaying the whole batch (a redelivery after a crash) claims nothing new: the first halves are
+  // replays, the duplicates are counted again (attempt 3), the strangers stay ineligible.
+  std::vector<ports::ClaimOutcome> again(in.size());
+  ASSERT_TRUE(ledger->ClaimBatch(in, again).ok());
+  for (int i = 0; i < 500; ++i) EXPECT_EQ(again[i].kind, Kind::kReplayed) << i;
+  for (std::size_t i = 500; i < again.size(); ++i) EXPECT_NE(again[i].kind, Kind::kClaimed);
+}
+
+TEST_P(RedisLedgerTest, ReloadingKeepsClaims) {
+  auto digests = RandomDigests(3000);
+  LoadReport first;
+  auto ledger = LoadAndOpen(digests, &first);
+  ASSERT_NE(ledger, nullptr);
+  EXPECT_EQ(first.digests, 3000u);
+  EXPECT_EQ(first.added, 3000u);
+  EXPECT_EQ(first.ledger_total, 3000u);
+  const std::string tag = Tag();
+  ASSERT_EQ(ClaimOne(*ledger, digests[5], tag).kind, Kind::kClaimed);
+  ASSERT_EQ(ClaimOne(*ledger, digests[5], Tag()).kind, Kind::kAlreadyClaimed);
+
+  // Same database again, plus 1000 more and a repeated digest: only the new ones are added.
+  auto more = digests;
+  auto extra = RandomDigests(1000);
+  more.insert(more.end(), extra.begin(), extra.end());
+  more.push_back(digests[0]);
+  LoadReport second;
+  auto reopened = LoadAndOpen(more, &second);
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(second.digests, 4000u);
+  EXPECT_EQ(second.added, 1000u);
+  EXPECT_EQ(second.ledger_total, 4000u);
+  EXPECT_EQ(second.bucket_bits, first.bucket_bits);
+
+  auto replay = ClaimOne(*reopened, digests[5], tag);
+  EXPECT_EQ(replay.kind, Kind::kReplayed);
+  EXPECT_EQ(replay.attempt_count, 2u);
+  EXPECT_EQ(ClaimOne(*reopened, extra[3], Tag()).kind, Kind::kClaimed);
+}
+
+TEST_P(RedisLedgerTest, ManyThreadsClaimingOneCredentialYieldExactlyOneClaim) {
+  auto digests = RandomDigests(200);
+  auto ledger = LoadAndOpen(digests);
+  ASSERT_NE(ledger, nullptr);
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 25;
+  std::atomic<int> claimed{0};
+  std::atomic<int> failures{0};
+  std::mutex mu;
+  std::set<std::uint32_t> duplicate_counts;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kPerThread; ++i) {
+        ports::ClaimRequest in{digests[42], Tag()};
+        ports::ClaimOutcome out;
+        if (!ledger->ClaimBatch(std::span(&in, 1), std::span(&out, 1)).ok()) {
+          ++failures;
+          continue;
+        }
+        if (out.kind == Kind::kClaimed) {
+          ++claimed;
+        } else {
+          std::lock_guard lock(mu);
+          EXPECT_EQ(out.kind, Kind::kAlreadyClaimed);
+          EXPECT_TRUE(duplicate_counts.insert(out.attempt_count).second) << out.attempt_count;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(claimed.load(), 1);
+  // Every duplicate saw a distinct count: 2 .. N.
+  ASSERT_EQ(duplicate_counts.size(), std::size_t{kThreads * kPerThread - 1});
+  EXPECT_EQ(*duplicate_counts.begin(), 2u);
+  EXPECT_EQ(*duplicate_counts.rbegin(), std::uint32_t{kThreads * kPerThread});
+}
+
+TEST_P(RedisLedgerTest, FallsBackToEvalWhenTheScriptCacheWasFlushed) {
+  auto digests = RandomDigests(100);
+  auto ledger = LoadAndOpen(digests);
+  ASSERT_NE(ledger, nullptr);
+  {
+    auto lease = pool_->Acquire();
+    ASSERT_TRUE(lease.ok());
+    for (const auto& node : (*lease)->Masters()) {
+      auto r = (*lease)->ExecuteOn(node, Command::Keyless({"SCRIPT", "FLUSH"}));
+      ASSERT_TRUE(r.ok()) << r.error();
+    }
+  }
+  EXPECT_EQ(ClaimOne(*ledger, digests[1], Tag()).kind, Kind::kClaimed);
+  EXPECT_EQ(ClaimOne(*ledger, digests[1], Tag()).kind, Kind::kAlreadyClaimed);
+}
+
+TEST_P(RedisLedgerTest, RecoversAfterItsConnectionsAreKilled) {
+  auto digests = RandomDigests(100);
+  auto ledger = LoadAndOpen(digests);
+  ASSERT_NE(ledger, nullptr);
+  ASSERT_EQ(ClaimOne(*ledger, digests[0], Tag()).kind, Kind::kClaimed);
+  {
+    // Drop every other client connection (ours in the pool included).
+    auto killer = RedisClient::Connect(target_);
+    ASSERT_TRUE(killer.ok()) << killer.error();
+    for (const auto& node : (*killer)->Masters()) {
+      auto r = (*killer)->ExecuteOn(node,
+                                    Command::Keyless({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"}));
+      ASSERT_TRUE(r.ok()) << r.error();
+    }
+  }
+  // The first batch may fail on a dead connection (its requests may or may not have run); the
+  // client reconnects and the next one succeeds. Replaying with the same tag is safe.
+  const std::string tag = Tag();
+  ports::ClaimRequest in{digests[1], tag};
+  ports::ClaimOutcome out;
+  bool ok = false;
+  for (int attempt = 0; attempt < 3 && !ok; ++attempt) {
+    ok = ledger->ClaimBatch(std::span(&in, 1), std::span(&out, 1)).ok();
+  }
+  ASSERT_TRUE(ok);
+  EXPECT_TRUE(out.kind == Kind::kClaimed || out.kind == Kind::kReplayed);
+  EXPECT_EQ(ClaimOne(*ledger, digests[1], tag).kind, Kind::kReplayed);
+}
+
+TEST_P(RedisLedgerTest, RejectsMalformedClaimTagsBeforeSendingAnything) {
+  auto digests = RandomDigests(10);
+  auto ledger = LoadAndOpen(digests);
+  ASSERT_NE(ledger, nullptr);
+  std::vector<ports::ClaimRequest> in = {{digests[0], Tag()}, {digests[1], "not-a-tag"}};
+  std::vector<ports::ClaimOutcome> out(2);
+  auto st = ledger->ClaimBatch(in, out);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().find("claim tag"), std::string::npos);
+  // Nothing was applied: the first digest is still free.
+  EXPECT_EQ(ClaimOne(*ledger, digests[0], Tag()).kind, Kind::kClaimed);
+}
+
+TEST_P(RedisLedgerTest, RevertIsRefused) {
+  auto digests = RandomDigests(10);
+  auto ledger = LoadAndOpen(digests);
+  ASSERT_NE(ledger, nullptr);
+  std::vector<ports::ClaimRequest> in = {{digests[0], Tag()}};
+  std::vector<ports::ClaimOutcome> out(1);
+  ASSERT_TRUE(ledger->ClaimBatch(in, out).ok());
+  EXPECT_FALSE(ledger->Revert(in, out).ok());
+  // The claim stands.
+  EXPECT_EQ(ClaimOne(*ledger, digests[0], in[0].claim_tag).kind, Kind::kReplayed);
+}
+
+TEST_P(RedisLedgerTest, OpeningAnUnloadedPrefixFailsClearly) {
+  auto ledger = RedisCredentialLedger::Open(pool_, prefix_ + "nothing:");
+  ASSERT_FALSE(ledger.ok());
+  EXPECT_NE(ledger.error().find("load-hashes"), std::string::npos) << ledger.error();
+}
+
+TEST_P(RedisLedgerTest, StatusStoreWritesReadsAndExpires) {
+  RedisStatusStore store(pool_, std::chrono::hours(1), prefix_);
+  auto a = core::RequestId::Generate();
+  auto b = core::RequestId::Generate();
+  auto unknown = core::RequestId::Generate();
+  std::vector<StatusEntry> entries = {
+      {a, {"L2025-001", core::VoteStatus::kAccepted, 1}, {}},
+      {b, {"L2025-002", core::VoteStatus::kDuplicate, 4}, core::Clock::now() + std::chrono::minutes(5)},
+  };
+  ASSERT_TRUE(store.Put(entries).ok());
+
+  auto found = store.FindStatus(a);
+  ASSERT_TRUE(found.ok()) << found.error();
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->law_id, "L2025-001");
+  EXPECT_EQ((*found)->status, core::VoteStatus::kAccepted);
+  EXPECT_EQ((*found)->attempt_count, 1u);
+  auto dup = store.FindStatus(b);
+  ASSERT_TRUE(dup.ok() && dup->has_value());
+  EXPECT_EQ((*dup)->status, core::VoteStatus::kDuplicate);
+  EXPECT_EQ((*dup)->attempt_count, 4u);
+
+  auto none = store.FindStatus(unknown);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+
+  // "pending" written only if absent never overwrites a final status.
+  std::vector<StatusEntry> pending = {{a, {"L2025-001", core::VoteStatus::kPending, 0}, {}},
+                                      {unknown, {"L2025-001", core::VoteStatus::kPending, 0}, {}}};
+  ASSERT_TRUE(store.Put(pending, /*only_if_absent=*/true).ok());
+  EXPECT_EQ((*store.FindStatus(a))->status, core::VoteStatus::kAccepted);
+  EXPECT_EQ((*store.FindStatus(unknown))->status, core::VoteStatus::kPending);
+
+  // Records carry an expiry: the default TTL, or the writer's time.
+  auto lease = pool_->Acquire();
+  ASSERT_TRUE(lease.ok());
+  auto ttl_a = (*lease)->Execute(Command::Keyed(1, {"PTTL", store.Key(a)}));
+  ASSERT_TRUE(ttl_a.ok());
+  EXPECT_GT(ttl_a->integer, 3500 * 1000);
+  EXPECT_LE(ttl_a->integer, 3600 * 1000);
+  auto ttl_b = (*lease)->Execute(Command::Keyed(1, {"PTTL", store.Key(b)}));
+  ASSERT_TRUE(ttl_b.ok());
+  EXPECT_GT(ttl_b->integer, 4 * 60 * 1000);
+  EXPECT_LE(ttl_b->integer, 5 * 60 * 1000);
+
+  // An expiry in the past: the record is gone at once.
+  std::vector<StatusEntry> expired = {
+      {b, {"L2025-002", core::VoteStatus::kDuplicate, 5}, core::Clock::now() - std::chrono::seconds(1)}};
+  ASSERT_TRUE(store.Put(expired).ok());
+  auto gone = store.FindStatus(b);
+  ASSERT_TRUE(gone.ok());
+  EXPECT_FALSE(gone->has_value());
+
+  EXPECT_FALSE(store.FindTally("L2025-001").ok());
+}
+
+TEST_P(RedisLedgerTest, StatusStoreReportsMalformedRecords) {
+  RedisStatusStore store(pool_, std::chrono::hours(1), prefix_);
+  auto id = core::RequestId::Generate();
+  auto lease = pool_->Acquire();
+  ASSERT_TRUE(lease.ok());
+  ASSERT_TRUE((*lease)->Execute(Command::Keyed(1, {"SET", store.Key(id), "garbage", "EX", "60"})).ok());
+  EXPECT_FALSE(store.FindStatus(id).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Redis, RedisLedgerTest, ::testing::Values(Mode::kSingle, Mode::kCluster),
+                         testing::ModeName);
+
+// Memory per voter on a single node, measured on 200k digests. The 8M figure is bench's job; this
+// guards the layout (listpack buckets, 16-byte fields) against regressions.
+TEST(RedisLedgerMemoryTest, StaysUnderEightyBytesPerVoter) {
+  std::string why;
+  auto target = testing::TargetFor(Mode::kSingle, why);
+  ASSERT_FALSE(target.nodes.empty()) << why;
+  auto client = RedisClient::Connect(target);
+  ASSERT_TRUE(client.ok()) << client.error();
+  constexpr std::size_t kVoters = 200000;
+  auto digests = RandomDigests(kVoters);
+  std::sort(digests.begin(), digests.end());
+  LoadOptions options;
+  options.prefix = testing::UniquePrefix();
+  std::uint64_t last_progress = 0;
+  options.progress = [&](std::uint64_t done, std::uint64_t total) {
+    EXPECT_GE(done, last_progress);
+    EXPECT_EQ(total, kVoters);
+    last_progress = done;
+  };
+  auto before = UsedMemory(**client);
+  ASSERT_TRUE(before.ok()) << before.error();
+  auto report = LoadEligibility(**client, digests, options);
+  ASSERT_TRUE(report.ok()) << report.error();
+  EXPECT_EQ(last_progress, kVoters);
+  EXPECT_EQ(report->added, kVoters);
+  EXPECT_TRUE(report->listpack_configured);
+  EXPECT_LE(report->largest_bucket, static_cast<std::uint32_t>(kListpackEntries));
+
+  // Sum the memory of this test's keys only (other tests may share the server).
+  LedgerLayout layout;
+  layout.prefix = options.prefix;
+  layout.bucket_bits = report->bucket_bits;
+  auto measure = [&](const char* label) {
+    std::vector<Command> commands;
+    for (std::uint64_t b = 0; b < (std::uint64_t{1} << layout.bucket_bits); ++b) {
+      commands.push_back(Command::Keyed(2, {"MEMORY", "USAGE", layout.BucketKey(b), "SAMPLES", "0"}));
+    }
+    std::vector<Reply> replies(commands.size());
+    EXPECT_TRUE((*client)->Execute(commands, replies).ok());
+    std::uint64_t bytes = 0;
+    for (const auto& r : replies) bytes += r.type == Reply::Type::kInteger ? r.integer : 0;
+    auto encoding = (*client)->Execute(Command::Keyed(2, {"OBJECT", "ENCODING", layout.BucketKey(digests[0])}));
+    EXPECT_TRUE(encoding.ok());
+    EXPECT_EQ(encoding->str, "listpack");
+    double per_voter = static_cast<double>(bytes) / kVoters;
+    std::printf("[ memory   ] %s: %zu voters, %u buckets (largest %u), %.1f bytes per voter\n", label,
+                kVoters, 1u << layout.bucket_bits, report->largest_bucket, per_voter);
+    return per_voter;
+  };
+  EXPECT_LE(measure("loaded"), 80.0);
+  auto after = UsedMemory(**client);
+  ASSERT_TRUE(after.ok());
+  std::printf("[ memory   ] used_memory grew by %.1f bytes per voter (server-wide, approximate)\n",
+              (static_cast<double>(*after) - static_cast<double>(*before)) / kVoters);
+
+  // Everyone voted: each value now holds a claim tag and a count.
+  auto pool = RedisClientPool::Create(target);
+  ASSERT_TRUE(pool.ok());
+  auto ledger = RedisCredentialLedger::Open(*pool, options.prefix);
+  ASSERT_TRUE(ledger.ok()) << ledger.error();
+  for (std::size_t i = 0; i < kVoters; i += 5000) {
+    std::vector<ports::ClaimRequest> in;
+    for (std::size_t k = i; k < i + 5000; ++k) in.push_back({digests[k], Tag()});
+    std::vector<ports::ClaimOutcome> out(in.size());
+    ASSERT_TRUE((*ledger)->ClaimBatch(in, out).ok());
+  }
+  EXPECT_LE(measure("all claimed"), 80.0);
+}
+
+}  // namespace
+}  // namespace scrutin::redis

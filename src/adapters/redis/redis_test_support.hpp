@@ -1,0 +1,65 @@
+// Shared set-up of the Redis suites: a client pool on the server the ctest fixture started (single
+// node or 3-master cluster), random digests, and a fresh key prefix per test so that tests running
+// in parallel on one server never see each other's keys.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "adapters/redis/redis_client.hpp"
+#include "core/digest.hpp"
+#include "core/request_id.hpp"
+#include "support/server_env.hpp"
+
+namespace scrutin::redis::testing {
+
+enum class Mode { kSingle, kCluster };
+
+inline std::string ModeName(const ::testing::TestParamInfo<Mode>& info) {
+  return info.param == Mode::kSingle ? "Single" : "Cluster";
+}
+
+// The target of the fixture's server; empty nodes (and a failure message in `why`) when none.
+inline RedisTarget TargetFor(Mode mode, std::string& why) {
+  const char* kind = mode == Mode::kSingle ? "redis" : "redis-cluster";
+  const char* key = mode == Mode::kSingle ? "REDIS_URL" : "REDIS_CLUSTER_NODES";
+  std::string url = scrutin::testing::ServerSetting(kind, key);
+  if (url.empty()) {
+    why = scrutin::testing::ServerHint(kind, key);
+    return {};
+  }
+  auto target = ParseRedisTarget(url);
+  if (!target.ok()) {
+    why = target.error();
+    return {};
+  }
+  return *target;
+}
+
+inline std::mt19937_64& Rng() {
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  return rng;
+}
+
+inline std::string UniquePrefix() {
+  return "t" + std::to_string(Rng()() % 1000000000000ULL) + ":";
+}
+
+inline std::vector<core::Digest> RandomDigests(std::size_t n) {
+  std::vector<core::Digest> out(n);
+  for (auto& d : out) {
+    for (std::size_t i = 0; i < d.bytes.size(); i += 8) {
+      std::uint64_t v = Rng()();
+      for (std::size_t k = 0; k < 8; ++k) d.bytes[i + k] = static_cast<std::uint8_t>(v >> (8 * k));
+    }
+  }
+  return out;
+}
+
+inline std::string Tag() { return core::ClaimTag(core::RequestId::Generate()); }
+
+}  // namespace scrutin::redis::testing
