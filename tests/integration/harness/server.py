@@ -174,7 +174,7 @@ class Server:
     """`scrutin serve` as a child process. Not thread-safe (one test thread drives it)."""
 
     def __init__(self, electorate: Electorate, laws_file, data_dir, log_path, rate_limit=0,
-                 threads=None, extra_args=(), env=None):
+                 threads=None, extra_args=(), env=None, flags_via_env=False):
         self.electorate = electorate
         self.laws_file = laws_file
         self.data_dir = data_dir
@@ -183,6 +183,8 @@ class Server:
         self.threads = threads
         self.extra_args = list(extra_args)
         self.env = env
+        # True: pass every flag as SCRUTIN_<FLAG> instead of on the command line.
+        self.flags_via_env = flags_via_env
         self.proc = None
         self.port = None
         os.makedirs(data_dir, exist_ok=True)
@@ -191,15 +193,28 @@ class Server:
     def base_url(self):
         return f"http://127.0.0.1:{self.port}"
 
-    def command(self):
-        cmd = [self.electorate.binary, "serve", "--hashes", self.electorate.hashes_dir,
-               "--laws", self.laws_file, "--data", self.data_dir,
-               "--listen", f"127.0.0.1:{self.port}", "--rate-limit", str(self.rate_limit)]
+    def flags(self):
+        flags = {"hashes": self.electorate.hashes_dir, "laws": self.laws_file,
+                 "data": self.data_dir, "listen": f"127.0.0.1:{self.port}",
+                 "rate-limit": str(self.rate_limit)}
         if self.electorate.key_file:
-            cmd += ["--key-file", self.electorate.key_file]
+            flags["key-file"] = self.electorate.key_file
         if self.threads:
-            cmd += ["--threads", str(self.threads)]
+            flags["threads"] = str(self.threads)
+        return flags
+
+    def command(self):
+        cmd = [self.electorate.binary, "serve"]
+        if not self.flags_via_env:
+            for k, v in self.flags().items():
+                cmd += [f"--{k}", v]
         return cmd + self.extra_args
+
+    def flag_env(self):
+        """SCRUTIN_<FLAG> variables for flags_via_env (e.g. SCRUTIN_RATE_LIMIT)."""
+        if not self.flags_via_env:
+            return {}
+        return {"SCRUTIN_" + k.upper().replace("-", "_"): v for k, v in self.flags().items()}
 
     def log_tail(self, n=4000):
         try:
@@ -228,7 +243,8 @@ class Server:
             with open(self.log_path, "ab") as log:
                 log.write(f"\n# harness: starting {' '.join(self.command())}\n".encode())
                 log.flush()
-                self.proc = subprocess.Popen(self.command(), stdout=log, stderr=log, env=env,
+                self.proc = subprocess.Popen(self.command(), stdout=log, stderr=log,
+                                             env={**env, **self.flag_env()},
                                              stdin=subprocess.DEVNULL)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:

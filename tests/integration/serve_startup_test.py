@@ -1,0 +1,202 @@
+#!/usr/bin/python3
+"""`scrutin serve` start-up, configuration and clean restarts (embedded shape).
+
+- Refuses to start, with a clear message and a non-zero exit, on: an unknown key in laws.toml (a
+  typo must not silently change an election), an hmac-sha256 eligibility database without
+  --key-file, a tampered eligibility shard (manifest checksums), a missing --hashes directory.
+- Every flag can come from the environment (SCRUTIN_<FLAG>).
+- The compatibility scheme (sha256, no key) and the json shard format serve votes too.
+- SIGTERM and SIGINT stop it with exit 0; after a clean restart on the same --data, statuses,
+  duplicates and results are as before.
+"""
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+
+
+class ServeStartupTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="scrutin-startup-")
+        cls.ballot = harness.standard_ballot()
+        cls.law = cls.ballot["open_a"].law_id
+        cls.electorate = harness.Electorate(os.path.join(cls.tmp, "electorate"),
+                                            [law.law_id for law in cls.ballot.values()],
+                                            count=300)
+        cls.laws_file = harness.write_laws(os.path.join(cls.tmp, "laws.toml"),
+                                           cls.ballot.values())
+
+    @classmethod
+    def tearDownClass(cls):
+        if os.environ.get("SCRUTIN_KEEP_TMP") != "1":
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def new_dir(self, name):
+        return tempfile.mkdtemp(prefix=f"{name}-", dir=self.tmp)
+
+    def serve_must_fail(self, args, mentions, timeout=20):
+        """Runs `scrutin serve args`; it must exit non-zero before `timeout` and its output must
+        contain every string in `mentions` (case-insensitive)."""
+        port = harness.free_port()
+        cmd = [self.electorate.binary, "serve", "--listen", f"127.0.0.1:{port}", *args]
+        try:
+            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.fail(f"serve kept running with a bad configuration: {' '.join(cmd)}")
+        out = p.stdout.decode("utf-8", errors="replace")
+        self.assertNotEqual(p.returncode, 0, f"serve accepted a bad configuration:\n{out}")
+        for m in mentions:
+            self.assertIn(m.lower(), out.lower(), f"the error should mention {m!r}:\n{out}")
+        self.assertNotIn("Traceback", out)
+        self.assertLess(len(out), 20000, "a configuration error should be short")
+        return out
+
+    def base_args(self, **override):
+        args = {"--hashes": self.electorate.hashes_dir, "--laws": self.laws_file,
+                "--data": self.new_dir("data"), "--key-file": self.electorate.key_file}
+        args.update(override)
+        out = []
+        for k, v in args.items():
+            if v is not None:
+                out += [k, v]
+        return out
+
+    def test_unknown_key_in_laws_toml(self):
+        bad = os.path.join(self.new_dir("laws"), "laws.toml")
+        with open(self.laws_file, encoding="utf-8") as f:
+            text = f.read()
+        with open(bad, "w", encoding="utf-8") as f:
+            f.write(text.replace("closes_at =", 'titel_fr = "typo"\ncloses_at =', 1))
+        self.serve_must_fail(self.base_args(**{"--laws": bad}), ["titel_fr"])
+
+    def test_malformed_law_id_and_inverted_window(self):
+        d = self.new_dir("laws")
+        bad = os.path.join(d, "bad-id.toml")
+        with open(self.laws_file, encoding="utf-8") as f:
+            text = f.read()
+        with open(bad, "w", encoding="utf-8") as f:
+            f.write(text.replace(f'id = "{self.law}"', 'id = "law-one"', 1))
+        self.serve_must_fail(self.base_args(**{"--laws": bad}), ["law-one"])
+        spec = self.ballot["open_a"]
+        inverted = harness.LawSpec(spec.law_id, "a", "b", spec.closes_at, spec.opens_at)
+        bad2 = harness.write_laws(os.path.join(d, "inverted.toml"), [inverted])
+        self.serve_must_fail(self.base_args(**{"--laws": bad2}), [spec.law_id])
+
+    def test_hmac_database_without_key_is_refused(self):
+        self.serve_must_fail(self.base_args(**{"--key-file": None}), ["key"])
+
+    def test_tampered_shard_is_refused(self):
+        copy = os.path.join(self.new_dir("hashes"), "hashes")
+        shutil.copytree(self.electorate.hashes_dir, copy)
+        shards = sorted(os.path.join(copy, n) for n in os.listdir(copy) if n != "manifest.json")
+        self.assertTrue(shards, "hashgen wrote no shard next to manifest.json")
+        with open(shards[0], "r+b") as f:
+            data = bytearray(f.read())
+            data[len(data) // 2] ^= 0x01
+            f.seek(0)
+            f.write(data)
+        self.serve_must_fail(self.base_args(**{"--hashes": copy}), [])
+
+    def test_missing_hashes_directory(self):
+        missing = os.path.join(self.tmp, "does-not-exist")
+        self.serve_must_fail(self.base_args(**{"--hashes": missing}), ["does-not-exist"])
+
+    def test_flags_from_environment(self):
+        server = harness.Server(self.electorate, self.laws_file, self.new_dir("data"),
+                                os.path.join(self.tmp, "env.log"), rate_limit=0,
+                                flags_via_env=True)
+        server.start()
+        try:
+            t = harness.Client(server.base_url)
+            voter = self.electorate.registry.voters[0]
+            r = t.post_vote({"nas": voter.nas, "code": voter.code, "law_id": self.law,
+                             "vote": "oui"})
+            self.assertEqual(r.status, 202, r)
+        finally:
+            self.assertEqual(server.stop(), 0)
+
+    def test_sha256_scheme_and_json_shards(self):
+        e = harness.Electorate(os.path.join(self.new_dir("el"), "e"), [self.law], count=200,
+                               seed=7, scheme="sha256", fmt="json")
+        self.assertIsNone(e.key_file)
+        server = harness.Server(e, self.laws_file, self.new_dir("data"),
+                                os.path.join(self.tmp, "sha.log"))
+        server.start()
+        try:
+            c = harness.Client(server.base_url)
+            voter = e.registry.voters[3]
+            r = c.post_vote({"nas": voter.nas, "code": voter.code, "law_id": self.law,
+                             "vote": "non"})
+            self.assertEqual(r.status, 202, r)
+            final = c.get(f"/api/v1/vote/{r.json()['request_id']}").json()
+            self.assertEqual(final["status"], "accepted")
+            nas, code = harness.unregistered_credential(e.registry, random.Random())
+            r = c.post_vote({"nas": nas, "code": code, "law_id": self.law, "vote": "non"})
+            final = c.get(f"/api/v1/vote/{r.json()['request_id']}").json()
+            self.assertEqual(final["status"], "invalid")
+        finally:
+            self.assertEqual(server.stop(), 0)
+
+    def test_sigint_exits_zero(self):
+        server = harness.Server(self.electorate, self.laws_file, self.new_dir("data"),
+                                os.path.join(self.tmp, "sigint.log"))
+        server.start()
+        server.proc.send_signal(signal.SIGINT)
+        try:
+            server.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            self.fail("serve ignored SIGINT")
+        self.assertEqual(server.proc.returncode, 0)
+
+    def test_clean_restart_keeps_everything(self):
+        server = harness.Server(self.electorate, self.laws_file, self.new_dir("data"),
+                                os.path.join(self.tmp, "restart.log"))
+        server.start()
+        c = harness.Client(server.base_url)
+        voters = self.electorate.registry.voters[10:30]
+        ids = {}
+        for i, v in enumerate(voters):
+            choice = "oui" if i % 3 else "non"
+            r = c.post_vote({"nas": v.nas, "code": v.code, "law_id": self.law, "vote": choice})
+            self.assertEqual(r.status, 202, r)
+            ids[r.json()["request_id"]] = c.get(f"/api/v1/vote/{r.json()['request_id']}").json()
+        v0 = voters[0]
+        r = c.post_vote({"nas": v0.nas, "code": v0.code, "law_id": self.law, "vote": "oui"})
+        ids[r.json()["request_id"]] = c.get(f"/api/v1/vote/{r.json()['request_id']}").json()
+        before = c.get(f"/api/v1/results/{self.law}").json()
+        self.assertEqual((before["oui"], before["non"]), (13, 7))
+        self.assertEqual(server.stop(), 0)
+
+        start = time.monotonic()
+        server.start()
+        print(f"\nrestart took {time.monotonic() - start:.2f}s", file=sys.stderr)
+        c = harness.Client(server.base_url)
+        try:
+            for rid, body in ids.items():
+                self.assertEqual(c.get(f"/api/v1/vote/{rid}").json(), body)
+            after = c.get(f"/api/v1/results/{self.law}").json()
+            self.assertEqual((after["oui"], after["non"]), (before["oui"], before["non"]))
+            # The voted set and attempt counts were rebuilt: the next attempt is the third.
+            r = c.post_vote({"nas": v0.nas, "code": v0.code, "law_id": self.law, "vote": "non"})
+            final = c.get(f"/api/v1/vote/{r.json()['request_id']}").json()
+            self.assertEqual((final["status"], final["attempt_count"]), ("duplicate", 3))
+        finally:
+            self.assertEqual(server.stop(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
