@@ -1,10 +1,382 @@
+// `scrutin hashgen`: the offline phase. Reads the voter registry, computes every credential digest
+// (on all cores), checks that no voter is listed twice for a law, and writes the eligibility
+// database (core/hash_database.hpp). Nothing is written unless the whole registry is valid.
+#include <openssl/crypto.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
 #include "apps/commands.hpp"
+#include "apps/progress.hpp"
+#include "core/credential.hpp"
+#include "core/hash_database.hpp"
+#include "core/normalise.hpp"
+#include "core/registry.hpp"
 
 namespace scrutin::apps {
+namespace {
+
+namespace fs = std::filesystem;
+
+// "nas|code|law_id" of a normalised row: 9 + 1 + 6 + 1 + 9 bytes.
+constexpr std::size_t kMessageSize = 26;
+constexpr std::size_t kBatchRows = 16384;
+constexpr std::size_t kMaxErrorsShown = 20;
+// The shortest possible registry row (message plus its line end): bounds the row count from the
+// file size, so the digest array is reserved once.
+constexpr std::uint64_t kMinRowBytes = kMessageSize + 1;
+constexpr std::uint64_t kMaxInitialReserve = std::uint64_t{1} << 26;
+
+struct HashgenOptions {
+  std::string voters;
+  std::string key_file;
+  std::string scheme = "hmac-sha256";
+  std::string out;
+  std::uint64_t shard_size = 1'000'000;
+  std::string format = "bin";
+  unsigned threads = 0;
+};
+
+struct Batch {
+  std::vector<std::array<char, kMessageSize>> messages =
+      std::vector<std::array<char, kMessageSize>>(kBatchRows);
+  std::size_t size = 0;
+  core::Digest* out = nullptr;
+};
+
+// A small blocking queue of batch pointers; `nullptr` tells a worker to stop.
+class BatchQueue {
+ public:
+  void Push(Batch* b) {
+    {
+      std::lock_guard lock(mu_);
+      q_.push_back(b);
+    }
+    cv_.notify_one();
+  }
+  Batch* Pop() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !q_.empty(); });
+    Batch* b = q_.front();
+    q_.pop_front();
+    return b;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Batch*> q_;
+};
+
+// Hashes batches on worker threads into a digest array owned by the caller. The array may only
+// grow (reallocate) while no batch is in flight, which Drain() ensures.
+class HashPool {
+ public:
+  HashPool(const core::CredentialHasher& hasher, unsigned threads) : hasher_(hasher) {
+    const unsigned pool = 2 * threads + 2;  // enough to keep every worker and the reader busy
+    for (unsigned i = 0; i < pool; ++i) {
+      batches_.push_back(std::make_unique<Batch>());
+      free_.Push(batches_.back().get());
+    }
+    for (unsigned i = 0; i < threads; ++i) workers_.emplace_back([this] { Work(); });
+  }
+  ~HashPool() {
+    for (std::size_t i = 0; i < workers_.size(); ++i) work_.Push(nullptr);
+    for (auto& t : workers_) t.join();
+    for (auto& b : batches_) OPENSSL_cleanse(b->messages.data(), b->messages.size() * kMessageSize);
+  }
+
+  Batch* Acquire() { return free_.Pop(); }
+  void Submit(Batch* b) {
+    {
+      std::lock_guard lock(mu_);
+      ++in_flight_;
+    }
+    work_.Push(b);
+  }
+  void Release(Batch* b) {
+    b->size = 0;
+    free_.Push(b);
+  }
+  void Drain() {
+    std::unique_lock lock(mu_);
+    idle_.wait(lock, [&] { return in_flight_ == 0; });
+  }
+
+ private:
+  void Work() {
+    while (Batch* b = work_.Pop()) {
+      for (std::size_t i = 0; i < b->size; ++i) {
+        b->out[i] = hasher_.HashMessage(std::string_view(b->messages[i].data(), kMessageSize));
+      }
+      OPENSSL_cleanse(b->messages.data(), b->size * kMessageSize);
+      Release(b);
+      std::lock_guard lock(mu_);
+      if (--in_flight_ == 0) idle_.notify_all();
+    }
+  }
+
+  const core::CredentialHasher& hasher_;
+  std::vector<std::unique_ptr<Batch>> batches_;
+  BatchQueue free_, work_;
+  std::mutex mu_;
+  std::condition_variable idle_;
+  std::size_t in_flight_ = 0;
+  std::vector<std::thread> workers_;
+};
+
+// A voter's identity for one law, for finding voters listed twice: law number (< 2^28) and NAS
+// (< 2^30) packed into 58 bits.
+std::uint64_t VoterLawKey(const core::RegistryRow& row) {
+  std::uint64_t nas = 0;
+  for (char c : row.nas) nas = nas * 10 + static_cast<std::uint64_t>(c - '0');
+  const std::string& l = row.law_id;  // [A-Z][0-9]{4}-[0-9]{3}
+  std::uint64_t law = static_cast<std::uint64_t>(l[0] - 'A');
+  for (std::size_t i : {1, 2, 3, 4, 6, 7, 8})
+    law = law * 10 + static_cast<std::uint64_t>(l[i] - '0');
+  return law << 30 | nas;
+}
+
+std::string LawFromKey(std::uint64_t key) {
+  std::uint64_t law = key >> 30;
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%c%04llu-%03llu", static_cast<char>('A' + law / 10'000'000),
+                static_cast<unsigned long long>(law / 1000 % 10000),
+                static_cast<unsigned long long>(law % 1000));
+  return buf;
+}
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+// Fails early, before hours of work, when the output directory cannot be used.
+void CheckOutputDir(const fs::path& out) {
+  std::error_code ec;
+  if (fs::exists(out / "manifest.json", ec)) {
+    throw CommandError("'" + out.string() + "' already holds a hash database (manifest.json); " +
+                       "choose another --out directory or remove it first");
+  }
+  fs::path probe = out;
+  while (!probe.empty() && !fs::exists(probe, ec)) probe = probe.parent_path();
+  if (probe.empty()) probe = ".";
+  if (!fs::is_directory(probe, ec)) {
+    throw CommandError("--out '" + out.string() + "': '" + probe.string() + "' is not a directory");
+  }
+  if (::access(probe.c_str(), W_OK | X_OK) != 0) {
+    throw CommandError("--out '" + out.string() + "': cannot write in '" + probe.string() + "'");
+  }
+}
+
+std::unique_ptr<core::RegistryReader> OpenRegistry(const std::string& path) {
+  auto reader = core::RegistryReader::Open(path);
+  if (!reader) throw CommandError("registry '" + path + "': " + reader.error());
+  return std::move(*reader);
+}
+
+// Second pass, only when the first found voters listed twice: names the lines involved.
+void ReportRepeatedVoters(const std::string& path, const std::vector<std::uint64_t>& repeated) {
+  std::unordered_map<std::uint64_t, std::uint64_t> first_line;
+  for (std::uint64_t k : repeated) first_line.emplace(k, 0);
+  auto reader = OpenRegistry(path);
+  core::RegistryRow row;
+  std::size_t shown = 0;
+  while (shown < kMaxErrorsShown) {
+    auto r = reader->Next(row);
+    if (!r) {
+      if (reader->broken()) break;
+      continue;
+    }
+    if (!*r) break;
+    auto it = first_line.find(VoterLawKey(row));
+    if (it == first_line.end()) continue;
+    if (it->second == 0) {
+      it->second = reader->line();
+    } else {
+      std::fprintf(stderr,
+                   "scrutin: %s: line %llu: nas: listed again for law %s (first at line %llu)\n",
+                   path.c_str(), static_cast<unsigned long long>(reader->line()),
+                   row.law_id.c_str(), static_cast<unsigned long long>(it->second));
+      ++shown;
+    }
+  }
+  core::Wipe(row.nas);
+  core::Wipe(row.code);
+}
+
+void RunHashgen(const HashgenOptions& o) {
+  const auto start = std::chrono::steady_clock::now();
+  auto scheme = core::ParseHashScheme(o.scheme);
+  if (!scheme) throw CommandError("--scheme must be hmac-sha256 or sha256, not '" + o.scheme + "'");
+  auto format = core::ParseShardFormat(o.format);
+  if (!format) throw CommandError("--format must be bin or json, not '" + o.format + "'");
+  if (o.shard_size == 0) throw CommandError("--shard-size must be at least 1");
+  const unsigned threads =
+      o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+
+  std::vector<std::uint8_t> key;
+  if (*scheme == core::HashScheme::kHmacSha256) {
+    if (o.key_file.empty()) {
+      throw CommandError("--key-file is required with --scheme hmac-sha256 " +
+                         std::string("(create one with `scrutin keygen --out FILE`)"));
+    }
+    auto loaded = core::LoadElectionKey(o.key_file);
+    if (!loaded) throw CommandError(loaded.error());
+    key = std::move(*loaded);
+  } else if (!o.key_file.empty()) {
+    std::fprintf(stderr, "scrutin: note: --key-file is not used by --scheme sha256\n");
+  }
+  auto hasher = core::CredentialHasher::Create(*scheme, key);
+  OPENSSL_cleanse(key.data(), key.size());
+  if (!hasher) throw CommandError(hasher.error());
+  CheckOutputDir(o.out);
+
+  auto reader = OpenRegistry(o.voters);
+  const std::uint64_t estimate =
+      std::min(reader->file_size() / kMinRowBytes + 1, kMaxInitialReserve);
+  std::vector<core::Digest> digests;
+  std::vector<std::uint64_t> keys;
+  digests.reserve(estimate);  // address space only: pages are touched as digests arrive
+  keys.reserve(estimate);
+
+  std::uint64_t rows = 0, bad = 0;
+  {
+    HashPool pool(*hasher, threads);
+    ProgressBar bar("reading", reader->file_size() >> 20, "MiB");
+    auto submit = [&](Batch* b) {
+      if (digests.size() + b->size > digests.capacity()) {
+        pool.Drain();  // no worker holds a pointer into the array while it moves
+        digests.reserve(std::max(digests.capacity() * 2, digests.size() + b->size));
+      }
+      const std::size_t off = digests.size();
+      digests.resize(off + b->size);
+      b->out = digests.data() + off;
+      pool.Submit(b);
+    };
+    Batch* batch = pool.Acquire();
+    core::RegistryRow row;
+    while (true) {
+      auto r = reader->Next(row);
+      if (!r) {
+        if (reader->broken()) throw CommandError("registry '" + o.voters + "': " + r.error());
+        if (++bad <= kMaxErrorsShown) {
+          std::fprintf(stderr, "scrutin: %s: %s\n", o.voters.c_str(), r.error().c_str());
+        }
+        continue;
+      }
+      if (!*r) break;
+      ++rows;
+      keys.push_back(VoterLawKey(row));
+      if (bad == 0) {  // after a bad row nothing will be written: only look for more errors
+        char* m = batch->messages[batch->size++].data();
+        std::memcpy(m, row.nas.data(), 9);
+        m[9] = '|';
+        std::memcpy(m + 10, row.code.data(), 6);
+        m[16] = '|';
+        std::memcpy(m + 17, row.law_id.data(), 9);
+        if (batch->size == kBatchRows) {
+          submit(batch);
+          batch = pool.Acquire();
+        }
+      }
+      if ((rows & 0xffff) == 0) bar.Update(reader->bytes_read() >> 20);
+    }
+    if (batch->size > 0) {
+      submit(batch);
+    } else {
+      pool.Release(batch);
+    }
+    pool.Drain();
+    core::Wipe(row.nas);
+    core::Wipe(row.code);
+    bar.Update(reader->bytes_read() >> 20);
+    bar.Finish();
+  }
+  reader.reset();
+
+  if (bad > 0) {
+    throw CommandError("registry '" + o.voters + "' has " + std::to_string(bad) + " bad row" +
+                       (bad > 1 ? "s" : "") +
+                       (bad > kMaxErrorsShown ? " (the first " + std::to_string(kMaxErrorsShown) +
+                                                    " are listed above)"
+                                              : "") +
+                       "; nothing written");
+  }
+  if (rows == 0) {
+    throw CommandError("registry '" + o.voters + "' has a header but no rows; nothing written");
+  }
+
+  // Sort the digests (for the database) and the voter keys (to find repeats) side by side.
+  std::thread key_sorter([&] { std::sort(keys.begin(), keys.end()); });
+  core::SortDigests(digests, threads);
+  key_sorter.join();
+  std::vector<std::uint64_t> repeated;
+  std::uint64_t repeats = 0;
+  for (std::size_t i = 1; i < keys.size(); ++i) {
+    if (keys[i] == keys[i - 1]) {
+      ++repeats;
+      if (repeated.size() < kMaxErrorsShown && (repeated.empty() || repeated.back() != keys[i])) {
+        repeated.push_back(keys[i]);
+      }
+    }
+  }
+  if (repeats > 0) {
+    ReportRepeatedVoters(o.voters, repeated);
+    throw CommandError("registry '" + o.voters + "' lists " + std::to_string(repeats) +
+                       " row(s) for a NAS already listed for the same law (e.g. law " +
+                       LawFromKey(repeated.front()) +
+                       "); each voter must appear once per law; nothing written");
+  }
+  std::vector<std::uint64_t>().swap(keys);
+
+  const auto write_start = std::chrono::steady_clock::now();
+  ProgressBar bar("writing", digests.size(), "digests");
+  auto manifest = core::WriteHashDatabase(o.out, *scheme, *format, o.shard_size, digests,
+                                          [&](std::uint64_t n) { bar.Update(n); });
+  bar.Finish();
+  if (!manifest) throw CommandError("cannot write the hash database: " + manifest.error());
+  std::printf(
+      "hashgen: %llu rows -> %llu digests (%s, %s, %zu shard%s) in %s; total %s (writing %s)\n",
+      static_cast<unsigned long long>(rows), static_cast<unsigned long long>(manifest->count),
+      std::string(core::ToString(*scheme)).c_str(), std::string(core::ToString(*format)).c_str(),
+      manifest->shards.size(), manifest->shards.size() == 1 ? "" : "s", o.out.c_str(),
+      FormatDuration(Seconds(start)).c_str(), FormatDuration(Seconds(write_start)).c_str());
+}
+
+}  // namespace
 
 void AddHashgenCommand(CLI::App& app) {
-  auto* cmd = app.add_subcommand("hashgen", "(being built)");
-  cmd->callback([] { throw CommandError("'hashgen' is not built yet"); });
+  auto* cmd = app.add_subcommand(
+      "hashgen", "Build the eligibility database (credential digests) from a voter registry CSV");
+  auto o = std::make_shared<HashgenOptions>();
+  cmd->add_option("--voters", o->voters, "Registry CSV with header nas,code,law_id")->required();
+  cmd->add_option("--key-file", o->key_file,
+                  "Election key from `scrutin keygen` (required for hmac-sha256)");
+  cmd->add_option("--scheme", o->scheme, "hmac-sha256 (default) or sha256 (original design)")
+      ->capture_default_str();
+  cmd->add_option("--out", o->out, "Directory for manifest.json and the shards")->required();
+  cmd->add_option("--shard-size", o->shard_size, "Digests per shard")
+      ->capture_default_str()
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 32));
+  cmd->add_option("--format", o->format, "Shard format: bin (compact, default) or json")
+      ->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Hashing threads (default: one per core)")
+      ->check(CLI::Range(1u, 256u));
+  cmd->callback([o] { RunHashgen(*o); });
 }
 
 }  // namespace scrutin::apps
