@@ -82,9 +82,11 @@ std::string ProgressBar::Render(std::string_view label, std::uint64_t done, std:
     const double fraction = static_cast<double>(done) / static_cast<double>(total);
     char pct[8];
     std::snprintf(pct, sizeof pct, "%3d%%", static_cast<int>(fraction * 100));
-    // Whatever room is left after the text goes to the bar, between 10 and 50 cells.
-    int room = width - 1 - static_cast<int>(out.size() + right.size()) - 4 - 6;
-    int cells = std::clamp(room, 10, 50);
+    // The bar gets the room left beside a fixed budget for the text on its right, so that it
+    // keeps its width while that text changes.
+    constexpr int kRightBudget = 56;
+    int room = width - 1 - static_cast<int>(out.size()) - kRightBudget;
+    int cells = std::clamp(room, 10, 40);
     int filled = static_cast<int>(fraction * cells);
     out += '[';
     out.append(static_cast<std::size_t>(filled), '#');
