@@ -49,9 +49,10 @@ endfunction()
 # ---------------------------------------------------------------------------------------------
 # Real servers for the suites that need one (`*_pgtest`, `*_redistest`, `*_rmqtest`).
 #
-# Each server kind (pg, redis, redis-cluster, rmq) gets a ctest fixture `server_<kind>`: a setup
-# test `servers.<kind>.start` runs scripts/servers/start into <build>/test-servers/<kind>/ and a
-# cleanup test `servers.<kind>.stop` stops it by PID. A suite that requires the fixture finds the
+# Each server kind (pg, redis, redis-cluster, rmq) a suite needs gets a setup test
+# `servers.<kind>.start` that runs scripts/servers/start into <build>/test-servers/<kind>/ and a
+# cleanup test `servers.<kind>.stop` that stops it by PID; each suite requires one fixture
+# (servers_for_<target>) that the start/stop tests of all its kinds provide. A suite finds the
 # server's settings (REDIS_URL, REDIS_CLUSTER_NODES, PG_URL, AMQP_URL, ...) in
 # $SCRUTIN_TEST_SERVERS_DIR/<kind>/env; tests/support/server_env.hpp reads them. ctest adds the
 # setup and cleanup tests by itself when only some tests are selected (e.g. `ctest -L redis`).
@@ -67,25 +68,15 @@ function(_scrutin_server_label kind out)
   endif()
 endfunction()
 
-# scrutin_server_fixture(<pg|redis|redis-cluster|rmq>): registers the fixture once per build tree.
-function(scrutin_server_fixture kind)
+# scrutin_server_fixture(<pg|redis|redis-cluster|rmq> <fixture>): makes the start/stop tests of
+# that server kind set up and clean up <fixture>. The tests themselves are added at the end of the
+# top-level directory (below): ctest properties can only be set where a test was added, and every
+# suite that needs the kind must reach the same start/stop pair.
+function(scrutin_server_fixture kind fixture)
   if(NOT kind MATCHES "^(pg|redis|redis-cluster|rmq)$")
     message(FATAL_ERROR "scrutin_server_fixture: unknown server kind '${kind}'")
   endif()
-  get_property(done GLOBAL PROPERTY SCRUTIN_SERVER_FIXTURE_${kind})
-  if(done OR NOT SCRUTIN_BUILD_TESTS)
-    return()
-  endif()
-  set_property(GLOBAL PROPERTY SCRUTIN_SERVER_FIXTURE_${kind} TRUE)
-  _scrutin_server_label(${kind} label)
-  add_test(NAME servers.${kind}.start
-    COMMAND ${PROJECT_SOURCE_DIR}/scripts/servers/start --fresh ${kind} ${SCRUTIN_TEST_SERVERS_DIR})
-  add_test(NAME servers.${kind}.stop
-    COMMAND ${PROJECT_SOURCE_DIR}/scripts/servers/stop ${SCRUTIN_TEST_SERVERS_DIR} ${kind})
-  set_tests_properties(servers.${kind}.start PROPERTIES
-    FIXTURES_SETUP server_${kind} LABELS ${label} TIMEOUT 120)
-  set_tests_properties(servers.${kind}.stop PROPERTIES
-    FIXTURES_CLEANUP server_${kind} LABELS ${label} TIMEOUT 120)
+  set_property(GLOBAL APPEND PROPERTY SCRUTIN_SERVER_FIXTURES_${kind} ${fixture})
 endfunction()
 
 # scrutin_server_tests(<target> SERVERS <kind>... LABEL <label>): discovers the GoogleTest cases of
@@ -93,30 +84,49 @@ endfunction()
 # scrutin_tests() calls it when its LABEL is pg, redis or rmq (or SERVERS is given).
 function(scrutin_server_tests target)
   cmake_parse_arguments(ARG "" "LABEL" "SERVERS" ${ARGN})
-  set(fixtures "")
+  # One fixture per suite, set up by the start test of every kind it needs: gtest_discover_tests
+  # cannot pass a list-valued FIXTURES_REQUIRED through.
+  set(fixture servers_for_${target})
   foreach(kind IN LISTS ARG_SERVERS)
-    scrutin_server_fixture(${kind})
-    list(APPEND fixtures server_${kind})
+    scrutin_server_fixture(${kind} ${fixture})
   endforeach()
   target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
   target_compile_definitions(${target} PRIVATE
     SCRUTIN_TEST_SERVERS_DIR="${SCRUTIN_TEST_SERVERS_DIR}")
-  # A list inside PROPERTIES would be split by gtest_discover_tests: join it with the escaped
-  # separator that survives into the generated set_tests_properties() call.
-  string(REPLACE ";" "\\;" fixtures_arg "${fixtures}")
   gtest_discover_tests(${target} DISCOVERY_TIMEOUT 60 PROPERTIES
     LABELS "${ARG_LABEL}"
-    FIXTURES_REQUIRED "${fixtures_arg}"
+    FIXTURES_REQUIRED ${fixture}
     ENVIRONMENT "SCRUTIN_TEST_SERVERS_DIR=${SCRUTIN_TEST_SERVERS_DIR}"
     TIMEOUT 600)
 endfunction()
 
-# Smoke tests of the server scripts themselves, one per kind: start, answer, stop, nothing left.
-# Deferred to the end of the top-level CMakeLists so that enable_testing() has run.
-function(_scrutin_register_server_smoke_tests)
+# The start/stop fixture tests of every server kind some suite needs (see scrutin_server_fixture).
+function(_scrutin_register_server_fixtures)
+  foreach(kind pg redis redis-cluster rmq)
+    get_property(fixtures GLOBAL PROPERTY SCRUTIN_SERVER_FIXTURES_${kind})
+    if(NOT fixtures)
+      continue()
+    endif()
+    _scrutin_server_label(${kind} label)
+    add_test(NAME servers.${kind}.start
+      COMMAND ${PROJECT_SOURCE_DIR}/scripts/servers/start --fresh ${kind} ${SCRUTIN_TEST_SERVERS_DIR})
+    add_test(NAME servers.${kind}.stop
+      COMMAND ${PROJECT_SOURCE_DIR}/scripts/servers/stop ${SCRUTIN_TEST_SERVERS_DIR} ${kind})
+    set_tests_properties(servers.${kind}.start PROPERTIES
+      FIXTURES_SETUP "${fixtures}" LABELS ${label} TIMEOUT 120)
+    set_tests_properties(servers.${kind}.stop PROPERTIES
+      FIXTURES_CLEANUP "${fixtures}" LABELS ${label} TIMEOUT 120)
+  endforeach()
+endfunction()
+
+# The fixtures' start/stop tests, and smoke tests of the server scripts themselves, one per kind
+# (start, answer, stop, nothing left). Deferred to the end of the top-level CMakeLists, after
+# every suite has said what it needs and enable_testing() has run.
+function(_scrutin_register_server_tests)
   if(NOT SCRUTIN_BUILD_TESTS)
     return()
   endif()
+  _scrutin_register_server_fixtures()
   foreach(kind pg redis redis-cluster rmq)
     _scrutin_server_label(${kind} label)
     add_test(NAME servers.${kind}.smoke
@@ -124,4 +134,4 @@ function(_scrutin_register_server_smoke_tests)
     set_tests_properties(servers.${kind}.smoke PROPERTIES LABELS ${label} TIMEOUT 180)
   endforeach()
 endfunction()
-cmake_language(DEFER DIRECTORY ${PROJECT_SOURCE_DIR} CALL _scrutin_register_server_smoke_tests)
+cmake_language(DEFER DIRECTORY ${PROJECT_SOURCE_DIR} CALL _scrutin_register_server_tests)

@@ -40,8 +40,8 @@ inline std::string ServerSetting(std::string_view kind, const std::string& key) 
 inline std::string ServerHint(std::string_view kind, std::string_view key) {
   return std::string(key) + " is not set and no " + std::string(kind) +
          " server was started by the ctest fixture: run the suite through ctest, or start one with "
-         "`scripts/servers/start " + std::string(kind) + " DIR` and export its " +
-         std::string(key);
+         "`scripts/servers/start " +
+         std::string(kind) + " DIR` and export its " + std::string(key);
 }
 
 }  // namespace scrutin::testing

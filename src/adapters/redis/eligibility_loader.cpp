@@ -56,8 +56,8 @@ core::Status ConfigureListpack(RedisClient& client) {
                                 std::to_string(kListpackValue)}));
     if (!reply.ok()) return Fail(reply.error());
     if (reply->is_error()) {
-      return Fail("redis " + node.ToString() + ": CONFIG SET hash-max-listpack-entries refused: " +
-                  reply->str);
+      return Fail("redis " + node.ToString() +
+                  ": CONFIG SET hash-max-listpack-entries refused: " + reply->str);
     }
   }
   return {};
@@ -71,7 +71,8 @@ core::Result<std::uint64_t> UsedMemory(RedisClient& client) {
     if (reply->is_error()) return Fail("redis " + node.ToString() + ": INFO memory: " + reply->str);
     static constexpr std::string_view kKey = "used_memory:";
     auto pos = reply->str.find(kKey);
-    if (pos == std::string::npos) return Fail("redis " + node.ToString() + ": no used_memory in INFO");
+    if (pos == std::string::npos)
+      return Fail("redis " + node.ToString() + ": no used_memory in INFO");
     pos += kKey.size();
     auto end = reply->str.find_first_of("\r\n", pos);
     auto v = ParseUnsigned(std::string_view(reply->str).substr(pos, end - pos));
@@ -87,7 +88,8 @@ std::uint32_t ChooseBucketBits(std::span<const core::Digest> digests, std::uint3
   for (; bits < 24; ++bits) {
     std::vector<std::uint32_t> counts(std::size_t{1} << bits, 0);
     std::uint32_t largest = 0;
-    for (const auto& d : digests) largest = std::max(largest, ++counts[d.Prefix64() >> (64 - bits)]);
+    for (const auto& d : digests)
+      largest = std::max(largest, ++counts[d.Prefix64() >> (64 - bits)]);
     if (largest <= max_entries) break;
   }
   return bits;
@@ -119,9 +121,10 @@ core::Result<LoadReport> LoadEligibility(RedisClient& client, std::span<const co
   if (existing.ok()) {
     layout = *existing;
   } else {
-    std::uint32_t bits = options.bucket_bits != 0
-                             ? options.bucket_bits
-                             : ChooseBucketBits(digests, std::max<std::uint32_t>(limit * 7 / 8, 16));
+    std::uint32_t bits =
+        options.bucket_bits != 0
+            ? options.bucket_bits
+            : ChooseBucketBits(digests, std::max<std::uint32_t>(limit * 7 / 8, 16));
     if (bits < 1 || bits > 24) return Fail("bucket_bits must be within 1..24");
     auto set = client.Execute(
         Command::Keyed(1, {"HSETNX", layout.MetaKey(), "bucket_bits", std::to_string(bits)}));
@@ -190,8 +193,8 @@ core::Result<LoadReport> LoadEligibility(RedisClient& client, std::span<const co
     if (options.progress) options.progress(done, digests.size());
   }
 
-  auto total = client.Execute(Command::Keyed(
-      1, {"HINCRBY", layout.MetaKey(), "count", std::to_string(report.added)}));
+  auto total = client.Execute(
+      Command::Keyed(1, {"HINCRBY", layout.MetaKey(), "count", std::to_string(report.added)}));
   if (!total.ok()) return Fail(total.error());
   if (total->is_error()) return Fail("redis: updating " + layout.MetaKey() + ": " + total->str);
   report.ledger_total = static_cast<std::uint64_t>(total->integer);

@@ -33,9 +33,9 @@ struct LoadOptions {
 };
 
 struct LoadReport {
-  std::uint64_t digests = 0;        // distinct digests given
-  std::uint64_t added = 0;          // newly inserted (the rest were present already)
-  std::uint64_t ledger_total = 0;   // entries in the ledger after the load
+  std::uint64_t digests = 0;       // distinct digests given
+  std::uint64_t added = 0;         // newly inserted (the rest were present already)
+  std::uint64_t ledger_total = 0;  // entries in the ledger after the load
   std::uint32_t bucket_bits = 0;
   std::uint32_t largest_bucket = 0;  // entries of the largest bucket this load touched
   bool listpack_configured = false;  // CONFIG SET succeeded on every master

@@ -21,7 +21,8 @@ core::Result<LedgerLayout> ReadLedgerLayout(RedisClient& client, std::string_vie
   layout.prefix = std::string(prefix);
   auto reply = client.Execute(Command::Keyed(1, {"HGET", layout.MetaKey(), "bucket_bits"}));
   if (!reply.ok()) return core::Fail(reply.error());
-  if (reply->is_error()) return core::Fail("redis: reading " + layout.MetaKey() + ": " + reply->str);
+  if (reply->is_error())
+    return core::Fail("redis: reading " + layout.MetaKey() + ": " + reply->str);
   if (reply->is_nil()) {
     return core::Fail("no eligibility database is loaded in Redis under prefix '" + layout.prefix +
                       "' (run `scrutin load-hashes` first)");

@@ -47,8 +47,9 @@ struct LedgerLayout {
   std::string BucketKey(std::uint64_t bucket) const;
   std::string BucketKey(const core::Digest& d) const { return BucketKey(Bucket(d)); }
   static std::string Field(const core::Digest& d) {
-    return std::string(reinterpret_cast<const char*>(d.bytes.data()) + (core::Digest::kSize - kFieldBytes),
-                       kFieldBytes);
+    return std::string(
+        reinterpret_cast<const char*>(d.bytes.data()) + (core::Digest::kSize - kFieldBytes),
+        kFieldBytes);
   }
   std::string MetaKey() const { return prefix + "ledger"; }
 };

@@ -93,7 +93,8 @@ core::Result<Endpoint> ParseEndpoint(std::string_view text) {
   ep.host = std::string(text.substr(0, colon));
   auto port_text = text.substr(colon + 1);
   // CLUSTER SLOTS / MOVED may carry "host:port@cport" in some versions.
-  if (auto at = port_text.find('@'); at != std::string_view::npos) port_text = port_text.substr(0, at);
+  if (auto at = port_text.find('@'); at != std::string_view::npos)
+    port_text = port_text.substr(0, at);
   auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), ep.port);
   if (ec != std::errc() || ptr != port_text.data() + port_text.size() || ep.port < 1 ||
       ep.port > 65535) {
@@ -120,7 +121,8 @@ core::Result<RedisTarget> ParseRedisTarget(std::string_view url) {
     auto userinfo = rest.substr(0, at);
     rest.remove_prefix(at + 1);
     auto colon = userinfo.find(':');
-    t.password = std::string(colon == std::string_view::npos ? userinfo : userinfo.substr(colon + 1));
+    t.password =
+        std::string(colon == std::string_view::npos ? userinfo : userinfo.substr(colon + 1));
   }
   if (auto slash = rest.find('/'); slash != std::string_view::npos) {
     auto db_text = rest.substr(slash + 1);
@@ -184,8 +186,8 @@ core::Result<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
   std::unique_ptr<RedisConnection> conn(new RedisConnection());
   conn->endpoint_ = endpoint;
   conn->ctx_ = new Context;
-  redisContext* c =
-      redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port, ToTimeval(options.connect_timeout));
+  redisContext* c = redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port,
+                                            ToTimeval(options.connect_timeout));
   conn->ctx_->c = c;
   if (c == nullptr) return Fail("redis " + endpoint.ToString() + ": out of memory connecting");
   if (c->err != 0) {
@@ -255,6 +257,19 @@ core::Result<Reply> RedisConnection::Read() {
   return reply;
 }
 
+core::Status RedisConnection::Flush() {
+  if (broken_) return Fail("redis " + endpoint_.ToString() + ": connection is broken");
+  int done = 0;
+  while (done == 0) {
+    if (redisBufferWrite(ctx_->c, &done) != REDIS_OK) {
+      broken_ = true;
+      return Fail("redis " + endpoint_.ToString() + ": write failed: " +
+                  (ctx_->c->err != 0 ? std::string(ctx_->c->errstr) : std::string("unknown")));
+    }
+  }
+  return {};
+}
+
 core::Result<Reply> RedisConnection::Run(const Command& command) {
   Append(command);
   return Read();
@@ -308,7 +323,8 @@ core::Result<RedisConnection*> RedisClient::Conn(std::size_t index) {
     last_error = conn.error();
     node.failures = std::min(node.failures + 1, 16);
     auto backoff = std::chrono::milliseconds(25) * (1 << std::min(node.failures - 1, 10));
-    node.retry_at = SteadyClock::now() + std::min<std::chrono::milliseconds>(backoff, options_.max_backoff);
+    node.retry_at =
+        SteadyClock::now() + std::min<std::chrono::milliseconds>(backoff, options_.max_backoff);
   }
   return Fail(last_error);
 }
@@ -360,8 +376,8 @@ core::Status RedisClient::RefreshSlots() {
       if (ep.host.empty() || ep.host == "?") ep.host = nodes_[i].endpoint.host;
       std::size_t idx = NodeIndex(ep);
       if (std::find(masters.begin(), masters.end(), idx) == masters.end()) masters.push_back(idx);
-      for (long long s = std::max(0LL, from.integer); s <= std::min<long long>(to.integer, kClusterSlots - 1);
-           ++s) {
+      for (long long s = std::max(0LL, from.integer);
+           s <= std::min<long long>(to.integer, kClusterSlots - 1); ++s) {
         slots[s] = static_cast<std::int16_t>(idx);
       }
     }
@@ -412,60 +428,97 @@ core::Status RedisClient::Execute(std::span<const Command> commands, std::span<R
   for (int round = 0; !todo.empty(); ++round) {
     if (round > options_.max_redirects) {
       return Fail("redis: " + std::to_string(todo.size()) + " command(s) still redirected after " +
-                  std::to_string(options_.max_redirects) + " attempts (cluster resharding or down?)");
+                  std::to_string(options_.max_redirects) +
+                  " attempts (cluster resharding or down?)");
     }
     again.clear();
     bool refresh = false;
     bool transient = false;
-    // One pipeline per node, in the commands' order within it.
-    std::vector<int> order;
+    // One pipeline per node, in the commands' order within it. Every node's pipeline is written
+    // before any reply is read, so the nodes work in parallel: one round trip in all.
+    struct Group {
+      int node;
+      RedisConnection* conn;
+      std::vector<Item> items;
+    };
+    std::vector<Group> groups;
     for (const auto& item : todo) {
-      if (std::find(order.begin(), order.end(), item.node) == order.end()) order.push_back(item.node);
-    }
-    for (int node : order) {
-      group.clear();
-      for (const auto& item : todo) {
-        if (item.node == node) group.push_back(item);
+      auto g = std::find_if(groups.begin(), groups.end(),
+                            [&](const Group& x) { return x.node == item.node; });
+      if (g == groups.end()) {
+        groups.push_back({item.node, nullptr, {}});
+        g = groups.end() - 1;
       }
-      auto conn = Conn(static_cast<std::size_t>(node));
+      g->items.push_back(item);
+    }
+    // After an I/O error the replies still in flight on the other connections of this round
+    // cannot be matched to their commands any more: drop those connections too.
+    auto drop_all = [&] {
+      for (auto& g : groups) {
+        if (g.conn != nullptr) nodes_[g.node].conn.reset();
+      }
+    };
+    for (auto& g : groups) {
+      auto conn = Conn(static_cast<std::size_t>(g.node));
       if (!conn.ok()) {
         // Conn() already retried with backoff; one more round after a map refresh covers a
         // failover, more would only make the caller wait.
-        if (!target_.cluster || ++unreachable_rounds > 1) return Fail(conn.error());
-        // The node may have failed over: re-read the map and route these again.
+        if (!target_.cluster || ++unreachable_rounds > 1) {
+          drop_all();
+          return Fail(conn.error());
+        }
         refresh = true;
-        for (auto item : group) again.push_back({item.index, -1, false});
+        for (const auto& item : g.items) again.push_back({item.index, -1, false});
         continue;
       }
-      RedisConnection* c = *conn;
-      for (const auto& item : group) {
-        if (item.asking) c->Append(kAsking);
-        c->Append(commands[item.index]);
+      g.conn = *conn;
+      for (const auto& item : g.items) {
+        if (item.asking) g.conn->Append(kAsking);
+        g.conn->Append(commands[item.index]);
       }
-      for (const auto& item : group) {
+    }
+    for (auto& g : groups) {
+      if (g.conn == nullptr) continue;
+      if (auto st = g.conn->Flush(); !st.ok()) {
+        drop_all();
+        return st;
+      }
+    }
+    std::string failure;
+    for (auto& g : groups) {
+      if (g.conn == nullptr) continue;
+      for (const auto& item : g.items) {
         if (item.asking) {
-          auto asking = c->Read();
-          if (!asking.ok()) return Fail(asking.error());
+          auto asking = g.conn->Read();
+          if (!asking.ok()) {
+            drop_all();
+            return Fail(asking.error());
+          }
         }
-        auto reply = c->Read();
-        if (!reply.ok()) return Fail(reply.error());
+        auto reply = g.conn->Read();
+        if (!reply.ok()) {
+          drop_all();
+          return Fail(reply.error());
+        }
         if (reply->is_error()) {
           std::string_view err = reply->str;
-          if (StartsWith(err, "MOVED ")) {
+          const bool moved = StartsWith(err, "MOVED ");
+          if (moved || StartsWith(err, "ASK ")) {
             auto ep = RedirectTarget(err);
-            if (!ep) return Fail("redis: malformed redirection '" + reply->str + "'");
+            if (!ep) {
+              // Keep reading this pipeline so the connection stays in step; fail afterwards.
+              failure = "redis: malformed redirection '" + reply->str + "'";
+              continue;
+            }
             int target = static_cast<int>(NodeIndex(*ep));
-            slots_[KeySlot(commands[item.index].key())] = static_cast<std::int16_t>(target);
-            ++moved_;
-            refresh = true;
-            again.push_back({item.index, target, false});
-            continue;
-          }
-          if (StartsWith(err, "ASK ")) {
-            auto ep = RedirectTarget(err);
-            if (!ep) return Fail("redis: malformed redirection '" + reply->str + "'");
-            ++ask_;
-            again.push_back({item.index, static_cast<int>(NodeIndex(*ep)), true});
+            if (moved) {
+              slots_[KeySlot(commands[item.index].key())] = static_cast<std::int16_t>(target);
+              ++moved_;
+              refresh = true;
+            } else {
+              ++ask_;
+            }
+            again.push_back({item.index, target, !moved});
             continue;
           }
           if (StartsWith(err, "TRYAGAIN") || StartsWith(err, "CLUSTERDOWN") ||
@@ -478,6 +531,7 @@ core::Status RedisClient::Execute(std::span<const Command> commands, std::span<R
         out[item.index] = std::move(*reply);
       }
     }
+    if (!failure.empty()) return Fail(failure);
     if (refresh) {
       // A failed refresh keeps the MOVED hints; the next round tries again.
       (void)RefreshSlots();
@@ -486,8 +540,8 @@ core::Status RedisClient::Execute(std::span<const Command> commands, std::span<R
       }
     }
     if (transient) {
-      auto pause = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(10) * (1 << std::min(round, 6)),
-                                                      options_.max_backoff);
+      auto pause = std::min<std::chrono::milliseconds>(
+          std::chrono::milliseconds(10) * (1 << std::min(round, 6)), options_.max_backoff);
       std::this_thread::sleep_for(pause);
     }
     // Keep the commands' order within each node for the next round.

@@ -1,10 +1,10 @@
 // A synchronous Redis client over hiredis 0.14 that speaks to one node or to a Redis Cluster.
 //
-// hiredis 0.14 has neither cluster support nor TLS, so the cluster part is ours: every command names
-// the argument that holds its key, the client computes the key's slot (CRC16 with {hash tags}),
-// sends it to the master serving that slot according to its copy of CLUSTER SLOTS, and follows
-// MOVED (update the map, refresh it, resend), ASK (ASKING then resend to the importing node),
-// TRYAGAIN / CLUSTERDOWN / LOADING (back off, resend), and node failures (reconnect with
+// hiredis 0.14 has neither cluster support nor TLS, so the cluster part is ours: every command
+// names the argument that holds its key, the client computes the key's slot (CRC16 with {hash
+// tags}), sends it to the master serving that slot according to its copy of CLUSTER SLOTS, and
+// follows MOVED (update the map, refresh it, resend), ASK (ASKING then resend to the importing
+// node), TRYAGAIN / CLUSTERDOWN / LOADING (back off, resend), and node failures (reconnect with
 // exponential backoff, refresh the map). Commands are pipelined: Execute() sends a whole span of
 // commands, grouped per node, and reads all replies in one round trip per node.
 //
@@ -109,6 +109,9 @@ class RedisConnection {
 
   // Appends one command to the output buffer; nothing is sent until Read().
   void Append(const Command& command);
+  // Writes everything appended so far (Read() would do it too); lets a caller start several nodes
+  // on their pipelines before waiting for any. Error (and broken()) on I/O failure or timeout.
+  core::Status Flush();
   // Flushes what was appended and reads the next reply. Error (and broken()) on I/O failure or
   // timeout.
   core::Result<Reply> Read();
@@ -169,7 +172,7 @@ class RedisClient {
 
   RedisTarget target_;
   ClientOptions options_;
-  std::vector<Node> nodes_;                       // index is stable; grows as nodes are learned
+  std::vector<Node> nodes_;                        // index is stable; grows as nodes are learned
   std::array<std::int16_t, kClusterSlots> slots_;  // slot -> index in nodes_, -1 unknown
   std::vector<std::size_t> masters_;
   std::uint64_t moved_ = 0;

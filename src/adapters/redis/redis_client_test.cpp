@@ -1,10 +1,11 @@
+#include "adapters/redis/redis_client.hpp"
+
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "adapters/redis/eligibility_loader.hpp"
 #include "adapters/redis/ledger_layout.hpp"
-#include "adapters/redis/redis_client.hpp"
 #include "adapters/redis/redis_status_store.hpp"
 
 namespace scrutin::redis {

@@ -114,8 +114,8 @@ TEST_F(RedisClusterTest, BucketsSpreadOverEveryMaster) {
   EXPECT_EQ(per_master.size(), 3u);
   // And the keys really are on the nodes: every master holds some of this test's buckets.
   for (const auto& node : admin_->Masters()) {
-    auto r = admin_->ExecuteOn(node, Command::Keyless({"SCAN", "0", "MATCH", prefix_ + "{e:*", "COUNT",
-                                                       "100000"}));
+    auto r = admin_->ExecuteOn(
+        node, Command::Keyless({"SCAN", "0", "MATCH", prefix_ + "{e:*", "COUNT", "100000"}));
     ASSERT_TRUE(r.ok()) << r.error();
     ASSERT_EQ(r->elements.size(), 2u);
     EXPECT_GT(r->elements[1].elements.size(), 0u) << node.ToString() << " holds no bucket";
@@ -132,7 +132,7 @@ TEST_F(RedisClusterTest, FollowsMovedAfterASlotChangedOwner) {
   // Warm the pool's only client (its slot map is now the pre-move one).
   ports::ClaimRequest warm{digests[1], Tag()};
   ports::ClaimOutcome warm_out;
-  ASSERT_TRUE((*ledger)->ClaimBatch(std::span(&warm, 1), std::span(&warm_out, 1)).ok());
+  SCRUTIN_ASSERT_OK((*ledger)->ClaimBatch(std::span(&warm, 1), std::span(&warm_out, 1)));
 
   const core::Digest& d = digests[0];
   const std::uint16_t slot = KeySlot(layout.BucketKey(d));
@@ -154,7 +154,7 @@ TEST_F(RedisClusterTest, FollowsMovedAfterASlotChangedOwner) {
   }
   ports::ClaimRequest in{d, Tag()};
   ports::ClaimOutcome out;
-  ASSERT_TRUE((*ledger)->ClaimBatch(std::span(&in, 1), std::span(&out, 1)).ok());
+  SCRUTIN_ASSERT_OK((*ledger)->ClaimBatch(std::span(&in, 1), std::span(&out, 1)));
   EXPECT_EQ(out.kind, Kind::kClaimed);
   auto after = pool->Acquire();
   ASSERT_TRUE(after.ok());
@@ -192,7 +192,7 @@ TEST_F(RedisClusterTest, FollowsAskWhileASlotIsMigrating) {
   }
   // The claim landed on the new owner and is seen from there.
   ports::ClaimRequest dup{d, Tag()};
-  ASSERT_TRUE((*ledger)->ClaimBatch(std::span(&dup, 1), std::span(&out, 1)).ok());
+  SCRUTIN_ASSERT_OK((*ledger)->ClaimBatch(std::span(&dup, 1), std::span(&out, 1)));
   EXPECT_EQ(out.kind, Kind::kAlreadyClaimed);
   EXPECT_EQ(out.attempt_count, 2u);
 }
@@ -209,7 +209,7 @@ TEST_F(RedisClusterTest, PipelinedBatchOverEveryNodeKeepsPerKeyOrder) {
     for (int i = 0; i < 300; ++i) in.push_back({digests[i], Tag()});
   }
   std::vector<ports::ClaimOutcome> out(in.size());
-  ASSERT_TRUE((*ledger)->ClaimBatch(in, out).ok());
+  SCRUTIN_ASSERT_OK((*ledger)->ClaimBatch(in, out));
   for (int i = 0; i < 300; ++i) {
     EXPECT_EQ(out[i].kind, Kind::kClaimed);
     EXPECT_EQ(out[300 + i].kind, Kind::kAlreadyClaimed);

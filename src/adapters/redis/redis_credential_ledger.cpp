@@ -89,13 +89,15 @@ core::Status RedisCredentialLedger::ClaimBatch(std::span<const ports::ClaimReque
   const std::string& sha = ClaimScriptSha();
   for (std::size_t i = 0; i < in.size(); ++i) {
     std::string tag(kClaimTagBytes, '\0');
-    if (!core::HexDecode(in[i].claim_tag, reinterpret_cast<std::uint8_t*>(tag.data()), tag.size())) {
+    if (!core::HexDecode(in[i].claim_tag, reinterpret_cast<std::uint8_t*>(tag.data()),
+                         tag.size())) {
       return Fail("ClaimBatch: request " + std::to_string(i) +
                   " has a claim tag that is not 32 hex characters");
     }
     auto& c = commands[i];
-    c.args = {"EVALSHA", sha, "1", layout_.BucketKey(in[i].digest), LedgerLayout::Field(in[i].digest),
-              std::move(tag)};
+    c.args = {
+        "EVALSHA",     sha, "1", layout_.BucketKey(in[i].digest), LedgerLayout::Field(in[i].digest),
+        std::move(tag)};
     c.key_arg = 3;
   }
   auto lease = pool_->Acquire();
@@ -104,8 +106,8 @@ core::Status RedisCredentialLedger::ClaimBatch(std::span<const ports::ClaimReque
   std::vector<Reply> replies(commands.size());
   if (auto st = client.Execute(commands, replies); !st.ok()) return st;
 
-  // A node that lost its script cache (restart, failover, SCRIPT FLUSH) answers NOSCRIPT: send those
-  // requests again with the script's text, in their order.
+  // A node that lost its script cache (restart, failover, SCRIPT FLUSH) answers NOSCRIPT: send
+  // those requests again with the script's text, in their order.
   std::vector<Command> retry;
   std::vector<std::size_t> retry_index;
   for (std::size_t i = 0; i < replies.size(); ++i) {

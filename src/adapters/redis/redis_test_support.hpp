@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -18,6 +19,11 @@
 namespace scrutin::redis::testing {
 
 enum class Mode { kSingle, kCluster };
+
+// So that ctest's test names read "... # GetParam() = cluster".
+inline void PrintTo(Mode mode, std::ostream* os) {
+  *os << (mode == Mode::kSingle ? "single" : "cluster");
+}
 
 inline std::string ModeName(const ::testing::TestParamInfo<Mode>& info) {
   return info.param == Mode::kSingle ? "Single" : "Cluster";
@@ -45,9 +51,7 @@ inline std::mt19937_64& Rng() {
   return rng;
 }
 
-inline std::string UniquePrefix() {
-  return "t" + std::to_string(Rng()() % 1000000000000ULL) + ":";
-}
+inline std::string UniquePrefix() { return "t" + std::to_string(Rng()() % 1000000000000ULL) + ":"; }
 
 inline std::vector<core::Digest> RandomDigests(std::size_t n) {
   std::vector<core::Digest> out(n);
@@ -63,3 +67,10 @@ inline std::vector<core::Digest> RandomDigests(std::size_t n) {
 inline std::string Tag() { return core::ClaimTag(core::RequestId::Generate()); }
 
 }  // namespace scrutin::redis::testing
+
+// ASSERT that a core::Status / core::Result is ok, printing its error otherwise.
+#define SCRUTIN_ASSERT_OK(expr)                                   \
+  do {                                                            \
+    auto scrutin_status_ = (expr);                                \
+    ASSERT_TRUE(scrutin_status_.ok()) << scrutin_status_.error(); \
+  } while (0)
