@@ -17,7 +17,6 @@
 #include <optional>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "apps/commands.hpp"
@@ -139,26 +138,48 @@ class HashPool {
   std::vector<std::thread> workers_;
 };
 
-// A voter's identity for one law, for finding voters listed twice: law number (< 2^28) and NAS
-// (< 2^30) packed into 58 bits.
-std::uint64_t VoterLawKey(const core::RegistryRow& row) {
-  std::uint64_t nas = 0;
-  for (char c : row.nas) nas = nas * 10 + static_cast<std::uint64_t>(c - '0');
-  const std::string& l = row.law_id;  // [A-Z][0-9]{4}-[0-9]{3}
-  std::uint64_t law = static_cast<std::uint64_t>(l[0] - 'A');
-  for (std::size_t i : {1, 2, 3, 4, 6, 7, 8})
-    law = law * 10 + static_cast<std::uint64_t>(l[i] - '0');
-  return law << 30 | nas;
-}
+// Which (law, NAS) pairs the registry has listed so far, to refuse a voter listed twice for a
+// law (two codes would mean two votes). One bitmap of 10^8 bits (12.5 MB) per law, indexed by the
+// NAS's first 8 digits: the ninth is the Luhn check digit, fixed by the other eight.
+class SeenVoters {
+ public:
+  static constexpr std::size_t kMaxLaws = 64;
 
-std::string LawFromKey(std::uint64_t key) {
-  std::uint64_t law = key >> 30;
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%c%04llu-%03llu", static_cast<char>('A' + law / 10'000'000),
-                static_cast<unsigned long long>(law / 1000 % 10000),
-                static_cast<unsigned long long>(law % 1000));
-  return buf;
-}
+  // False when this NAS was already listed for this law. REQUIRES: a normalised row.
+  bool Insert(const core::RegistryRow& row) {
+    std::vector<std::uint64_t>& bits = Bitmap(row.law_id);
+    std::uint32_t body = 0;
+    for (std::size_t i = 0; i < 8; ++i)
+      body = body * 10 + static_cast<std::uint32_t>(row.nas[i] - '0');
+    std::uint64_t& word = bits[body / 64];
+    const std::uint64_t mask = std::uint64_t{1} << (body % 64);
+    if (word & mask) return false;
+    word |= mask;
+    return true;
+  }
+
+ private:
+  std::vector<std::uint64_t>& Bitmap(const std::string& law) {
+    if (last_ != nullptr && law == last_law_) return *last_;
+    auto it =
+        std::find_if(laws_.begin(), laws_.end(), [&](const auto& l) { return l.first == law; });
+    if (it == laws_.end()) {
+      if (laws_.size() == kMaxLaws) {
+        throw CommandError("the registry names more than " + std::to_string(kMaxLaws) +
+                           " laws; hashgen handles at most that many per run");
+      }
+      laws_.emplace_back(law, std::vector<std::uint64_t>(100'000'000 / 64 + 1));
+      it = laws_.end() - 1;
+    }
+    last_law_ = law;
+    last_ = &it->second;
+    return it->second;
+  }
+
+  std::deque<std::pair<std::string, std::vector<std::uint64_t>>> laws_;  // stable addresses
+  std::string last_law_;
+  std::vector<std::uint64_t>* last_ = nullptr;
+};
 
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
@@ -186,36 +207,6 @@ std::unique_ptr<core::RegistryReader> OpenRegistry(const std::string& path) {
   auto reader = core::RegistryReader::Open(path);
   if (!reader) throw CommandError("registry '" + path + "': " + reader.error());
   return std::move(*reader);
-}
-
-// Second pass, only when the first found voters listed twice: names the lines involved.
-void ReportRepeatedVoters(const std::string& path, const std::vector<std::uint64_t>& repeated) {
-  std::unordered_map<std::uint64_t, std::uint64_t> first_line;
-  for (std::uint64_t k : repeated) first_line.emplace(k, 0);
-  auto reader = OpenRegistry(path);
-  core::RegistryRow row;
-  std::size_t shown = 0;
-  while (shown < kMaxErrorsShown) {
-    auto r = reader->Next(row);
-    if (!r) {
-      if (reader->broken()) break;
-      continue;
-    }
-    if (!*r) break;
-    auto it = first_line.find(VoterLawKey(row));
-    if (it == first_line.end()) continue;
-    if (it->second == 0) {
-      it->second = reader->line();
-    } else {
-      std::fprintf(stderr,
-                   "scrutin: %s: line %llu: nas: listed again for law %s (first at line %llu)\n",
-                   path.c_str(), static_cast<unsigned long long>(reader->line()),
-                   row.law_id.c_str(), static_cast<unsigned long long>(it->second));
-      ++shown;
-    }
-  }
-  core::Wipe(row.nas);
-  core::Wipe(row.code);
 }
 
 void RunHashgen(const HashgenOptions& o) {
@@ -249,11 +240,10 @@ void RunHashgen(const HashgenOptions& o) {
   const std::uint64_t estimate =
       std::min(reader->file_size() / kMinRowBytes + 1, kMaxInitialReserve);
   std::vector<core::Digest> digests;
-  std::vector<std::uint64_t> keys;
   digests.reserve(estimate);  // address space only: pages are touched as digests arrive
-  keys.reserve(estimate);
 
-  std::uint64_t rows = 0, bad = 0;
+  std::uint64_t rows = 0, bad = 0, repeats = 0;
+  SeenVoters seen;
   {
     HashPool pool(*hasher, threads);
     ProgressBar bar("reading", reader->file_size() >> 20, "MiB");
@@ -280,7 +270,15 @@ void RunHashgen(const HashgenOptions& o) {
       }
       if (!*r) break;
       ++rows;
-      keys.push_back(VoterLawKey(row));
+      if (!seen.Insert(row)) {
+        ++repeats;
+        if (++bad <= kMaxErrorsShown) {
+          std::fprintf(stderr, "scrutin: %s: line %llu: nas: already listed for law %s\n",
+                       o.voters.c_str(), static_cast<unsigned long long>(reader->line()),
+                       row.law_id.c_str());
+        }
+        continue;
+      }
       if (bad == 0) {  // after a bad row nothing will be written: only look for more errors
         char* m = batch->messages[batch->size++].data();
         std::memcpy(m, row.nas.data(), 9);
@@ -309,39 +307,22 @@ void RunHashgen(const HashgenOptions& o) {
   reader.reset();
 
   if (bad > 0) {
-    throw CommandError("registry '" + o.voters + "' has " + std::to_string(bad) + " bad row" +
-                       (bad > 1 ? "s" : "") +
-                       (bad > kMaxErrorsShown ? " (the first " + std::to_string(kMaxErrorsShown) +
-                                                    " are listed above)"
-                                              : "") +
-                       "; nothing written");
+    std::string msg = "registry '" + o.voters + "' has " + std::to_string(bad) + " bad row" +
+                      (bad > 1 ? "s" : "");
+    if (repeats > 0) {
+      msg += " (" + std::to_string(repeats) + " repeating a NAS already listed for the same law: " +
+             "each voter must appear once per law)";
+    }
+    if (bad > kMaxErrorsShown) {
+      msg += "; the first " + std::to_string(kMaxErrorsShown) + " are listed above";
+    }
+    throw CommandError(msg + "; nothing written");
   }
   if (rows == 0) {
     throw CommandError("registry '" + o.voters + "' has a header but no rows; nothing written");
   }
 
-  // Sort the digests (for the database) and the voter keys (to find repeats) side by side.
-  std::thread key_sorter([&] { std::sort(keys.begin(), keys.end()); });
   core::SortDigests(digests, threads);
-  key_sorter.join();
-  std::vector<std::uint64_t> repeated;
-  std::uint64_t repeats = 0;
-  for (std::size_t i = 1; i < keys.size(); ++i) {
-    if (keys[i] == keys[i - 1]) {
-      ++repeats;
-      if (repeated.size() < kMaxErrorsShown && (repeated.empty() || repeated.back() != keys[i])) {
-        repeated.push_back(keys[i]);
-      }
-    }
-  }
-  if (repeats > 0) {
-    ReportRepeatedVoters(o.voters, repeated);
-    throw CommandError("registry '" + o.voters + "' lists " + std::to_string(repeats) +
-                       " row(s) for a NAS already listed for the same law (e.g. law " +
-                       LawFromKey(repeated.front()) +
-                       "); each voter must appear once per law; nothing written");
-  }
-  std::vector<std::uint64_t>().swap(keys);
 
   const auto write_start = std::chrono::steady_clock::now();
   ProgressBar bar("writing", digests.size(), "digests");

@@ -277,8 +277,8 @@ class OfflineCliTest(unittest.TestCase):
         db = os.path.join(self.tmp, "db-repeat")
         p = run("hashgen", "--voters", self.write("repeat.csv", content), "--scheme", "sha256",
                 "--out", db, check=False)
-        self.assertRefused(p, "once per law")
-        self.assertIn("line 5: nas: listed again for law L2025-001 (first at line 2)", p.stderr)
+        self.assertRefused(p, "1 bad row", "once per law", "nothing written")
+        self.assertIn("line 5: nas: already listed for law L2025-001", p.stderr)
         self.assertNotIn("ZZZZZZ", p.stderr)
         self.assertNoDatabase(db)
 
