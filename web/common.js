@@ -232,6 +232,11 @@
     return new Intl.NumberFormat(LOCALES[lang]).format(n);
   }
 
+  // 'one' | 'other' (CLDR plural category of n in the current language: 0 is singular in French).
+  function plural(n) {
+    return new Intl.PluralRules(LOCALES[lang]).select(n) === 'one' ? 'one' : 'other';
+  }
+
   function formatPercent(fraction) {
     return new Intl.NumberFormat(LOCALES[lang], {
       style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1,
@@ -283,7 +288,7 @@
 
   root.Scrutin = {
     getLang, setLang, onLangChange, t, tNodes, applyStatic, element, api, fetchLaws, lawTitle,
-    lawState, retryAfterSeconds, formatDateTime, formatTime, formatNumber, formatPercent,
+    lawState, retryAfterSeconds, formatDateTime, formatTime, formatNumber, formatPercent, plural,
     nasDigits, luhnValid, checkNas, checkCode, initPage,
   };
 })(window);

@@ -105,7 +105,8 @@
         'été compté. Vérifiez les deux valeurs sur votre lettre, puis réessayez.',
       'outcome.closed.h': 'Le vote sur cette loi est fermé',
       'outcome.closed.body':
-        'Votre vote n’a pas été enregistré : le vote sur {law} est ouvert du {opens} au {closes}.',
+        'Votre vote n’a pas été enregistré : le vote sur {law} n’est possible que du {opens} ' +
+        'au {closes}.',
       'outcome.closed.body.nolaw':
         'Votre vote n’a pas été enregistré : le vote sur {law} n’est pas ouvert en ce moment.',
       'outcome.busy.h': 'Service très sollicité',
@@ -149,7 +150,8 @@
         'Impossible de charger la liste des lois. Nouvel essai automatique dans quelques secondes.',
       'results.oui': 'OUI',
       'results.non': 'NON',
-      'results.votes': '{n} votes ({pct})',
+      'results.votes.one': '{n} vote ({pct})',
+      'results.votes.other': '{n} votes ({pct})',
       'results.total': 'Votes comptés : {n}',
       'results.live': 'Résultats provisoires, mis à jour à {time}',
       'results.final': 'Résultats définitifs',
@@ -158,7 +160,6 @@
       'results.unavailable':
         'Résultats momentanément indisponibles. Nouvel essai automatique.',
       'results.unknown': 'Le service de résultats ne connaît pas cette loi.',
-      'results.updated': 'Résultats de {law} mis à jour.',
       'results.published': 'Les résultats de {law} sont publiés.',
     },
 
@@ -259,7 +260,7 @@
         'Check both values on your letter, then try again.',
       'outcome.closed.h': 'Voting on this law is closed',
       'outcome.closed.body':
-        'Your vote was not recorded: voting on {law} is open from {opens} to {closes}.',
+        'Your vote was not recorded: voting on {law} is only possible from {opens} to {closes}.',
       'outcome.closed.body.nolaw':
         'Your vote was not recorded: voting on {law} is not open at the moment.',
       'outcome.busy.h': 'Service busy',
@@ -302,7 +303,8 @@
         'The list of laws could not be loaded. Trying again automatically in a few seconds.',
       'results.oui': 'OUI (yes)',
       'results.non': 'NON (no)',
-      'results.votes': '{n} votes ({pct})',
+      'results.votes.one': '{n} vote ({pct})',
+      'results.votes.other': '{n} votes ({pct})',
       'results.total': 'Votes counted: {n}',
       'results.live': 'Provisional results, updated at {time}',
       'results.final': 'Final results',
@@ -310,7 +312,6 @@
         'Results for this law will be published when voting closes, on {date}.',
       'results.unavailable': 'Results temporarily unavailable. Trying again automatically.',
       'results.unknown': 'The results service does not know this law.',
-      'results.updated': 'Results for {law} updated.',
       'results.published': 'Results for {law} are published.',
     },
   };

@@ -85,10 +85,12 @@
       };
       r.failures = 0;
       r.nextAt = r.data.final ? Infinity : now + LIVE_MS;
-      if (before === 'embargo' || (r.data.final && !(r.prevFinal))) {
+      // Announce changes of state seen on this page, not the state found on arrival.
+      if (before === 'embargo' || (r.data.final && r.seen && !r.prevFinal)) {
         announce(S.t('results.published', { law: law.law_id }));
       }
       r.prevFinal = r.data.final;
+      r.seen = true;
     } else if (res && res.status === 403 && b.error === 'results_embargoed') {
       r.kind = 'embargo';
       r.available_at = b.available_at || law.closes_at;
@@ -164,7 +166,7 @@
         el('span', { class: 'bar-name', text: S.t('results.' + which) }),
         el('span', {
           class: 'bar-value', 'data-count': String(count),
-          text: S.t('results.votes', {
+          text: S.t('results.votes.' + S.plural(count), {
             n: S.formatNumber(count), pct: S.formatPercent(share),
           }),
         })),
@@ -219,7 +221,10 @@
 
   function init() {
     S.initPage();
-    S.onLangChange(renderAll);
+    S.onLangChange(() => {
+      $('announcer').textContent = ''; // A stale announcement must not linger in the old language.
+      renderAll();
+    });
     renderAll();
     loadLaws().then(tick);
     setInterval(tick, TICK_MS);

@@ -282,7 +282,7 @@
     if (!lawId || !vote) return;
     $('review-heading').replaceChildren(S.tNodes('review.h', {
       choice: el('strong', { class: 'choice-' + vote, text: vote.toUpperCase() }),
-      law: el('strong', { text: lawId }),
+      law: el('strong', { class: 'law-ref', text: lawId }),
     }));
     $('review-title').textContent = S.lawTitle(lawById(lawId));
   }
@@ -496,7 +496,7 @@
     if (!o) return;
     live.className = 'panel ' + PANEL_CLASS[o.kind];
     live.dataset.outcome = o.kind;
-    const law = el('strong', { text: o.law_id || '' });
+    const law = el('strong', { class: 'law-ref', text: o.law_id || '' });
     const heading = (key) => el('h2', { class: 'outcome-heading' }, S.t(key));
     const para = (key, params) => el('p', null, S.tNodes(key, params));
 
@@ -657,6 +657,7 @@
   // ---- Wiring --------------------------------------------------------------------------------
 
   function onLanguageChange() {
+    $('announcer').textContent = ''; // A stale announcement must not linger in the old language.
     renderLaws();
     renderFieldErrors(false);
     if (state.step === 'review') renderReview();
