@@ -1,0 +1,108 @@
+// Api: the routes of shared/API.md (and docs/openapi.yaml) as a Handler for http::Server — the
+// same code in both shapes; what differs is the VoteIntake and VoteQueries it is given.
+//
+//   POST /api/v1/vote             parse, check the window, hash, hand to the intake, answer 202
+//                                 only once the intake says the vote is durable (503 otherwise)
+//   GET  /api/v1/vote/{id}        a request's status (and receipt when accepted)
+//   GET  /api/v1/results/{law}    a law's tally (403 while embargoed)
+//   GET  /api/v1/laws             the ballot
+//   GET  /api/v1/health           the intake's dependency checks (503 when one fails)
+//   GET  /metrics                 Prometheus exposition
+//   GET  /...                     the web UI's static files (a placeholder page without a web root)
+//
+// Credentials: the NAS and code exist in the request body and in the parsed VoteRequest only while
+// the vote is being handled; both are wiped before Handle returns, and no response, log line or
+// metric label ever contains them.
+//
+// Thread-safety: Handle may run on any number of server threads at once. VoteQueries calls are
+// made on the calling server thread (they are expected to be fast, local reads).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/ballot.hpp"
+#include "core/credential.hpp"
+#include "core/result.hpp"
+#include "core/vote.hpp"
+#include "http/rate_limiter.hpp"
+#include "http/server.hpp"
+#include "http/static_files.hpp"
+#include "metrics/vote_metrics.hpp"
+#include "ports/vote_intake.hpp"
+#include "ports/vote_queries.hpp"
+
+namespace scrutin::http {
+
+struct ApiConfig {
+  // Everything referenced must outlive the Api.
+  const core::Ballot& ballot;
+  const core::CredentialHasher& hasher;
+  ports::VoteIntake& intake;
+  ports::VoteQueries& queries;
+  metrics::VoteMetrics& metrics;
+  std::string shape = "embedded";  // reported by /api/v1/health
+  // POST /api/v1/vote admissions per second for this instance (0: unlimited), and the burst
+  // admitted at once after a quiet period (0: one second's worth).
+  double rate_limit = 1000;
+  double rate_burst = 0;
+  // Directory of the web UI; empty: a built-in placeholder page at "/".
+  std::filesystem::path web_root;
+  // The wall clock used for voting windows, embargoes and timestamps; empty: the system clock.
+  std::function<core::Timestamp()> clock;
+};
+
+class Api final : public Handler {
+ public:
+  // Error (one sentence) when the web root cannot be loaded.
+  static core::Result<std::unique_ptr<Api>> Create(ApiConfig config);
+
+  void Handle(Request& request, Responder responder) override;
+
+  // The routes, as the api_request_duration_seconds{route} label values.
+  enum class Route : std::uint8_t {
+    kVote,
+    kVoteStatus,
+    kResults,
+    kLaws,
+    kHealth,
+    kMetrics,
+    kStatic,
+    kNotFound,
+    kCount
+  };
+
+ private:
+  Api(ApiConfig config, StaticFiles files);
+
+  struct PendingVote;
+  class Exchange;
+
+  void HandleVote(Exchange& ex);
+  void HandleVoteStatus(Exchange& ex, std::string_view id);
+  void HandleResults(Exchange& ex, std::string_view law_id);
+  void HandleLaws(Exchange& ex);
+  void HandleHealth(Exchange& ex);
+  void HandleMetrics(Exchange& ex);
+  void HandleStatic(Exchange& ex, std::string_view path);
+  void OnIntakeResult(PendingVote& pending, const ports::IntakeResult& result);
+
+  core::Timestamp Now() const;
+  metrics::Histogram& DurationHistogram(Route route, unsigned status);
+
+  static constexpr std::size_t kStatusSlots = 16;  // known status codes + "other"
+  ApiConfig config_;
+  StaticFiles files_;
+  RateLimiter limiter_;
+  std::string laws_json_;  // the ballot never changes: rendered once
+  // api_request_duration_seconds children, resolved on first use (the family lookup locks).
+  std::array<std::array<std::atomic<metrics::Histogram*>, kStatusSlots>,
+             static_cast<std::size_t>(Route::kCount)>
+      durations_{};
+};
+
+}  // namespace scrutin::http

@@ -1,0 +1,450 @@
+#include "http/server.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "http/test_client.hpp"
+#include "http/wiping_buffer.hpp"
+
+namespace scrutin::http {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Header;
+using testing::TestClient;
+
+// Answers "<METHOD> <target> <body size>" at once, except:
+//   /hold   keeps the responder until Release() (answered then from the test's thread)
+//   /throw  throws; /drop destroys the responder without answering
+class TestHandler : public Handler {
+ public:
+  void Handle(Request& req, Responder responder) override {
+    std::string target(req.target().data(), req.target().size());
+    ++handled;
+    if (target == "/hold") {
+      std::lock_guard lock(mu_);
+      held_.push_back(std::move(responder));
+      cv_.notify_all();
+      return;
+    }
+    if (target == "/throw") throw std::runtime_error("boom");
+    if (target == "/drop") return;
+    Response r;
+    r.content_type = "text/plain";
+    r.body = std::string(req.method_string().data(), req.method_string().size()) + " " + target +
+             " " + std::to_string(req.body().size());
+    r.AddHeader("X-Test", "1");
+    responder.Send(std::move(r));
+  }
+
+  bool WaitHeld(std::size_t n, std::chrono::milliseconds wait = 5s) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, wait, [&] { return held_.size() >= n; });
+  }
+
+  // Answers the oldest held request from the calling thread.
+  void Release(unsigned status = 200) {
+    Responder r = [&] {
+      std::lock_guard lock(mu_);
+      Responder front = std::move(held_.front());
+      held_.pop_front();
+      return front;
+    }();
+    Response resp;
+    resp.status = status;
+    resp.body = "released";
+    r.Send(std::move(resp));
+  }
+
+  std::atomic<int> handled{0};
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Responder> held_;
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void StartServer(ServerOptions options = {}) {
+    if (options.threads == 0) options.threads = 2;
+    options.log = [this](std::string_view event, std::string_view) {
+      std::lock_guard lock(log_mu_);
+      events_.emplace_back(event);
+    };
+    server_ = std::make_unique<Server>(std::move(options), handler_);
+    auto bound = server_->Start({boost::asio::ip::make_address("127.0.0.1"), 0});
+    ASSERT_TRUE(bound.ok()) << bound.error();
+    port_ = bound->port();
+  }
+
+  void TearDown() override {
+    if (server_) server_->Stop(1s);
+  }
+
+  TestHandler handler_;
+  std::unique_ptr<Server> server_;
+  unsigned short port_ = 0;
+  std::mutex log_mu_;
+  std::vector<std::string> events_;
+};
+
+TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  StartServer();
+  TestClient c(port_);
+  for (int i = 0; i < 5; ++i) {
+    auto r = c.Request("GET", "/x" + std::to_string(i));
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(r->result_int(), 200u);
+    EXPECT_EQ(r->body(), "GET /x" + std::to_string(i) + " 0");
+    EXPECT_EQ(Header(*r, "X-Test"), "1");
+    EXPECT_EQ(Header(*r, "Content-Type"), "text/plain");
+    EXPECT_FALSE(Header(*r, "Date").empty());
+    EXPECT_TRUE(r->keep_alive());
+  }
+  EXPECT_EQ(server_->connections(), 1u);
+}
+
+TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  StartServer();
+  TestClient c(port_);
+  ASSERT_TRUE(c.Send(
+      "GET /a HTTP/1.1\r\nHost: t\r\n\r\nPOST /b HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\n"
+      "xyzGET /c HTTP/1.1\r\nHost: t\r\n\r\n"));
+  for (std::string want : {"GET /a 0", "POST /b 3", "GET /c 0"}) {
+    auto r = c.Read();
+    ASSERT_TRUE(r) << want;
+    EXPECT_EQ(r->body(), want);
+  }
+}
+
+TEST_F(ServerTest, HeadHasContentLengthButNoBody) {
+  StartServer();
+  TestClient c(port_);
+  auto r = c.Request("HEAD", "/page");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(Header(*r, "Content-Length"), std::to_string(std::string("HEAD /page 0").size()));
+  EXPECT_EQ(r->body(), "");
+  // The connection is still in sync: no body bytes were sent.
+  auto next = c.Request("GET", "/after");
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->body(), "GET /after 0");
+}
+
+TEST_F(ServerTest, Http10ClosesUnlessKeepAliveAsked) {
+  StartServer();
+  {
+    TestClient c(port_);
+    ASSERT_TRUE(c.Send("GET /old HTTP/1.0\r\n\r\n"));
+    auto r = c.Read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(Header(*r, "Connection"), "close");
+    EXPECT_TRUE(c.WaitClosed(2s));
+  }
+  TestClient c(port_);
+  ASSERT_TRUE(c.Send("GET /old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(Header(*r, "Connection"), "keep-alive");
+  ASSERT_TRUE(c.Send("GET /again HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+  EXPECT_TRUE(c.Read());
+}
+
+TEST_F(ServerTest, OversizedHeaderGets431AndClose) {
+  StartServer();
+  TestClient c(port_);
+  std::string big = "GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(9000, 'a') + "\r\n\r\n";
+  c.Send(big);
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 431u);
+  EXPECT_NE(r->body().find("\"error\":\"header_too_large\""), std::string::npos);
+  EXPECT_TRUE(c.WaitClosed(3s));
+  // A long target counts against the same limit.
+  TestClient c2(port_);
+  c2.Send("GET /" + std::string(20000, 'a') + " HTTP/1.1\r\nHost: t\r\n\r\n");
+  auto r2 = c2.Read();
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->result_int(), 431u);
+}
+
+TEST_F(ServerTest, DeclaredBodyOverLimitIsRefusedBeforeReadingIt) {
+  StartServer();
+  TestClient c(port_);
+  ASSERT_TRUE(
+      c.Send("POST /v HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+             "Content-Length: 100000000\r\n\r\n{\"nas\":"));
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 413u);
+  EXPECT_EQ(Header(*r, "Connection"), "close");
+  EXPECT_NE(r->body().find("\"error\":\"payload_too_large\""), std::string::npos);
+  EXPECT_EQ(handler_.handled.load(), 0);
+}
+
+TEST_F(ServerTest, BodyAtLimitIsAcceptedAndOneByteMoreIsNot) {
+  StartServer();
+  TestClient c(port_);
+  auto ok = c.Request("POST", "/v", std::string(4096, ' '));
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->result_int(), 200u);
+  EXPECT_EQ(ok->body(), "POST /v 4096");
+  auto big = c.Request("POST", "/v", std::string(4097, ' '));
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->result_int(), 413u);
+}
+
+TEST_F(ServerTest, ChunkedBodyOverLimitIsRefusedWhileReading) {
+  StartServer();
+  TestClient c(port_);
+  std::string chunk(1000, ' ');
+  std::string body;
+  for (int i = 0; i < 8; ++i) body += "3e8\r\n" + chunk + "\r\n";
+  body += "0\r\n\r\n";
+  c.Send("POST /v HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" + body);
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 413u);
+  EXPECT_EQ(handler_.handled.load(), 0);
+}
+
+TEST_F(ServerTest, MalformedRequestsGet400AndTheServerGoesOn) {
+  StartServer();
+  for (std::string junk :
+       {std::string("\x01\x02garbage\r\n\r\n"), std::string("GET / HTTP/9.9\r\n\r\n"),
+        std::string("POST /v HTTP/1.1\r\nContent-Length: -5\r\n\r\n")}) {
+    TestClient c(port_);
+    c.Send(junk);
+    auto r = c.Read();
+    ASSERT_TRUE(r) << junk;
+    EXPECT_EQ(r->result_int(), 400u) << junk;
+    EXPECT_NE(r->body().find("\"error\":\"bad_request\""), std::string::npos);
+  }
+  TestClient c(port_);
+  auto r = c.Request("GET", "/still-here");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 200u);
+}
+
+TEST_F(ServerTest, Expect100ContinueIsHonoured) {
+  StartServer();
+  TestClient c(port_);
+  ASSERT_TRUE(
+      c.Send("POST /v HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"));
+  auto interim = c.Read();
+  ASSERT_TRUE(interim);
+  EXPECT_EQ(interim->result_int(), 100u);
+  ASSERT_TRUE(c.Send("hello"));
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body(), "POST /v 5");
+}
+
+TEST_F(ServerTest, IdleConnectionIsClosedAfterIdleTimeout) {
+  ServerOptions o;
+  o.idle_timeout = 300ms;
+  o.sweep_period = 50ms;
+  StartServer(o);
+  TestClient c(port_);
+  ASSERT_TRUE(c.Request("GET", "/x"));
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c.WaitClosed(3s));
+  auto waited = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(waited, 250ms);
+  EXPECT_LT(waited, 2s);
+}
+
+TEST_F(ServerTest, SlowClientIsCutOffByRequestTimeout) {
+  ServerOptions o;
+  o.idle_timeout = 10s;
+  o.request_timeout = 300ms;
+  o.sweep_period = 50ms;
+  StartServer(o);
+  TestClient c(port_);
+  // A slowloris client: the header trickles in and never completes.
+  ASSERT_TRUE(c.Send("GET /slow HTTP/1.1\r\n"));
+  std::this_thread::sleep_for(100ms);
+  c.Send("Host: t\r\n");
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c.WaitClosed(3s));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  EXPECT_EQ(handler_.handled.load(), 0);
+}
+
+TEST_F(ServerTest, ResponseMayComeFromAnotherThread) {
+  StartServer();
+  TestClient c(port_);
+  ASSERT_TRUE(c.Send("GET /hold HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(handler_.WaitHeld(1));
+  std::thread([&] { handler_.Release(201); }).join();
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 201u);
+  EXPECT_EQ(r->body(), "released");
+  // And the connection goes on.
+  auto next = c.Request("GET", "/next");
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->body(), "GET /next 0");
+}
+
+TEST_F(ServerTest, HandlerFailuresBecome500) {
+  StartServer();
+  TestClient c(port_);
+  for (const char* target : {"/throw", "/drop"}) {
+    auto r = c.Request("GET", target);
+    ASSERT_TRUE(r) << target;
+    EXPECT_EQ(r->result_int(), 500u) << target;
+    EXPECT_NE(r->body().find("\"error\":\"internal_error\""), std::string::npos);
+  }
+  std::lock_guard lock(log_mu_);
+  EXPECT_NE(std::find(events_.begin(), events_.end(), "handler_exception"), events_.end());
+}
+
+TEST_F(ServerTest, ConnectionsBeyondTheLimitAreClosed) {
+  ServerOptions o;
+  o.max_connections = 2;
+  StartServer(o);
+  auto a = std::make_unique<TestClient>(port_);
+  TestClient b(port_);
+  ASSERT_TRUE(a->Request("GET", "/a"));
+  ASSERT_TRUE(b.Request("GET", "/b"));
+  TestClient third(port_);
+  third.Send("GET /c HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_FALSE(third.Read());
+  // Once one closes, new connections are served again.
+  a.reset();
+  for (int i = 0; i < 200 && server_->connections() > 1; ++i) std::this_thread::sleep_for(10ms);
+  TestClient fourth(port_);
+  EXPECT_TRUE(fourth.Request("GET", "/d"));
+}
+
+TEST_F(ServerTest, ManyConcurrentConnections) {
+  StartServer();
+  constexpr int kClients = 32;
+  constexpr int kRequests = 50;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kClients; ++t) {
+    threads.emplace_back([&, t] {
+      TestClient c(port_);
+      for (int i = 0; i < kRequests; ++i) {
+        std::string target = "/c" + std::to_string(t) + "/" + std::to_string(i);
+        auto r = c.Request("GET", target);
+        if (r && r->body() == "GET " + target + " 0") ++ok;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), kClients * kRequests);
+}
+
+TEST_F(ServerTest, GracefulStopFinishesInFlightRequestAndClosesIdleOnes) {
+  StartServer();
+  TestClient idle(port_);
+  ASSERT_TRUE(idle.Request("GET", "/warm"));
+  auto busy = std::make_unique<TestClient>(port_);
+  ASSERT_TRUE(busy->Send("GET /hold HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(handler_.WaitHeld(1));
+
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    server_->Stop(5s);
+    stopped = true;
+  });
+  EXPECT_TRUE(idle.WaitClosed(2s));  // idle keep-alive connections go at once
+  EXPECT_FALSE(stopped.load());      // but the in-flight request holds the stop
+  EXPECT_TRUE(server_->stopping());
+  handler_.Release();
+  auto r = busy->Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body(), "released");
+  EXPECT_EQ(Header(*r, "Connection"), "close");
+  EXPECT_TRUE(busy->WaitClosed(2s));
+  busy.reset();
+  stopper.join();
+  EXPECT_TRUE(stopped.load());
+  EXPECT_THROW(TestClient late(port_), std::runtime_error);  // no longer accepting
+}
+
+TEST_F(ServerTest, StopGivesUpOnRequestsAfterTheGracePeriod) {
+  StartServer();
+  TestClient busy(port_);
+  ASSERT_TRUE(busy.Send("GET /hold HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(handler_.WaitHeld(1));
+  auto t0 = std::chrono::steady_clock::now();
+  server_->Stop(200ms);
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(took, 150ms);
+  EXPECT_LT(took, 3s);
+  EXPECT_TRUE(busy.WaitClosed(1s));
+  handler_.Release();  // a late answer to a closed connection is harmless
+  server_.reset();
+}
+
+TEST(ParseListenAddressTest, AcceptsTheDocumentedForms) {
+  auto a = ParseListenAddress("127.0.0.1:8000");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->port(), 8000);
+  EXPECT_EQ(a->address().to_string(), "127.0.0.1");
+  auto b = ParseListenAddress("[::1]:9");
+  ASSERT_TRUE(b.ok());
+  EXPECT_TRUE(b->address().is_v6());
+  auto c = ParseListenAddress(":8080");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->address().to_string(), "0.0.0.0");
+  auto d = ParseListenAddress("localhost:1");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->address().to_string(), "127.0.0.1");
+  for (const char* bad : {"", "8000", "127.0.0.1", "127.0.0.1:", "127.0.0.1:99999", "host:80",
+                          "::1:80", "[::1]80", "1.2.3.4:8x"}) {
+    auto r = ParseListenAddress(bad);
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) {
+      EXPECT_NE(r.error().find("host:port"), std::string::npos);
+    }
+  }
+}
+
+TEST(StartTest, ReportsAnAddressInUse) {
+  TestHandler h;
+  ServerOptions one;
+  one.threads = 1;
+  Server first(one, h);
+  auto bound = first.Start({boost::asio::ip::make_address("127.0.0.1"), 0});
+  ASSERT_TRUE(bound.ok());
+  Server second(one, h);
+  auto again = second.Start(*bound);
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.error().find("127.0.0.1:" + std::to_string(bound->port())), std::string::npos);
+}
+
+TEST(WipingBufferTest, ConsumedAndCompactedBytesAreZeroed) {
+  WipingBuffer b(16);
+  auto fill = [&](std::string_view s) {
+    auto mb = b.prepare(s.size());
+    std::memcpy(mb.data(), s.data(), s.size());
+    b.commit(s.size());
+  };
+  fill("0123456789");
+  const char* base = static_cast<const char*>(b.data().data());
+  b.consume(4);
+  EXPECT_EQ(std::string(base, 4), std::string(4, '\0'));
+  EXPECT_EQ(std::string(static_cast<const char*>(b.data().data()), b.size()), "456789");
+  // Needs 8 bytes at the end but only 6 remain: the live bytes move to the front.
+  fill("abcdefgh");
+  EXPECT_EQ(std::string(static_cast<const char*>(b.data().data()), b.size()), "456789abcdefgh");
+  EXPECT_EQ(b.data().data(), static_cast<const void*>(base));
+  b.consume(b.size());
+  EXPECT_EQ(b.size(), 0u);
+  EXPECT_EQ(std::string(base, 16), std::string(16, '\0'));
+  EXPECT_THROW(b.prepare(17), std::length_error);
+}
+
+}  // namespace
+}  // namespace scrutin::http
