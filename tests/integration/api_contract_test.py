@@ -570,6 +570,16 @@ class A6ResultsTest(ContractCase):
         available = harness.parse_rfc3339(body["available_at"])
         self.assertEqual(available, harness.parse_rfc3339(T.law_info[law]["closes_at"]))
 
+    def test_embargo_not_bypassed_through_metrics(self):
+        """/metrics must not publish an embargoed law's counts before its close either."""
+        law = T.law("embargoed", self)
+        if T.registry is not None:
+            cast_fresh(law, "non")
+        text = T.client.get("/metrics").text()
+        leaks = [(labels, value) for name, labels, value in parse_exposition(self, text)
+                 if name == "votes_by_law" and labels.get("law_id") == law and value != 0]
+        self.assertEqual(leaks, [], "votes_by_law shows the count of an embargoed law")
+
 
 class A7LawsHealthMetricsTest(ContractCase):
     def test_laws(self):
@@ -684,6 +694,27 @@ class A8ErrorRoutesTest(ContractCase):
         r = T.client.request("DELETE", f"/api/v1/results/{T.law('open_a', self)}")
         self.assertIn(r.status, (404, 405), r)
         self.assertErrorBody(r, r.status)
+
+    def test_idle_and_half_sent_connections_do_not_block_others(self):
+        socks = []
+        try:
+            for i in range(150):
+                s = socket.create_connection((T.client.host, T.client.port), timeout=5)
+                if i % 3 == 0:
+                    s.sendall(b"POST /api/v1/vote HTTP/1.1\r\nHost: t\r\nContent-Le")
+                elif i % 3 == 1:
+                    s.sendall(b"POST /api/v1/vote HTTP/1.1\r\nHost: t\r\n"
+                              b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+                socks.append(s)
+            start = time.monotonic()
+            for _ in range(10):
+                self.assertEqual(T.client.get("/api/v1/health", timeout=5).status, 200)
+                r = T.client.post_vote({"nas": "1"}, timeout=5)
+                self.assertEqual(r.status, 400)
+            self.assertLess(time.monotonic() - start, 5.0, "slow clients slowed everyone down")
+        finally:
+            for s in socks:
+                s.close()
 
     def test_server_keeps_serving_after_garbage(self):
         for junk in (b"\x00\x01\x02garbage\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n",

@@ -118,7 +118,7 @@ class CrashSafetyTest(unittest.TestCase):
         self.law_a = self.ballot["open_a"].law_id
         self.law_b = self.ballot["open_b"].law_id
         self.electorate = harness.Electorate(os.path.join(self.tmp, "electorate"),
-                                             [self.law_a, self.law_b], count=3000)
+                                             [self.law_a, self.law_b], count=8000)
         laws = harness.write_laws(os.path.join(self.tmp, "laws.toml"), self.ballot.values())
         self.server = harness.Server(self.electorate, laws, os.path.join(self.tmp, "data"),
                                      os.path.join(self.tmp, "serve.log"))
