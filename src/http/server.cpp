@@ -1,5 +1,6 @@
 #include "http/server.hpp"
 
+#include <string.h>
 #include <strings.h>
 
 #include <array>
@@ -230,6 +231,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void OnParseError(beast::error_code ec) {
+    WipeParsedBody();
     if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
       return SendServerError(431, "header_too_large",
                              "The request header is too large (at most " +
@@ -277,6 +279,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Response r;
     r.status = status;
     r.body = ErrorBody(code, message);
+    r.AddHeader("Cache-Control", "no-store");
     response_ = std::move(r);
     has_response_ = true;
     WriteResponse();
@@ -332,6 +335,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (state_ == State::kClosed) return;
     response_.body.clear();
     response_.headers.clear();
+    // The handler may have wiped the body already; make sure whatever it did.
+    if (!request_.body().empty()) explicit_bzero(request_.body().data(), request_.body().size());
     request_ = {};
     if (ec) return Close();
     if (close_after_write_) return LingeringClose();
@@ -358,6 +363,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
                               self->buffer_.Clear();
                               self->Drain();
                             });
+  }
+
+  // A request refused half-way may have left part of its body in the parser.
+  void WipeParsedBody() {
+    if (!parser_) return;
+    std::string& body = parser_->get().body();
+    if (!body.empty()) explicit_bzero(body.data(), body.size());
   }
 
   static thread_local Connection* tls_in_handler_;
