@@ -173,6 +173,35 @@ TEST(HashDatabaseFormatTest, JsonShardIsTheOriginalFormat) {
   fs::remove_all(dir);
 }
 
+TEST(HashDatabaseFormatTest, JsonShardFromAnotherWriterIsAccepted) {
+  // The original design's tools may format the same document differently (spaces, indentation,
+  // key order, upper-case hex): only the content matters.
+  const fs::path dir =
+      fs::temp_directory_path() / ("scrutin_hashdb_json2_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  auto digests = RandomDigests(2, 8);
+  std::sort(digests.begin(), digests.end());
+  std::string upper = digests[1].ToHex();
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  std::string shard = "{\n  \"hashes\": [\n    \"" + digests[0].ToHex() + "\",\n    \"" + upper +
+                      "\"\n  ],\n  \"count\": 2,\n  \"shard\": 0,\n  \"scheme\": \"sha256\"\n}";
+  fs::create_directories(dir);
+  Spit(dir / "hash_database_000.json", shard);
+  std::uint8_t sha[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const std::uint8_t*>(shard.data()), shard.size(), sha);
+  Spit(dir / "manifest.json",
+       "{\"version\":1,\"scheme\":\"sha256\",\"format\":\"json\",\"count\":2,\"shards\":[{\"file\":"
+       "\"hash_database_000.json\",\"count\":2,\"sha256\":\"" +
+           HexEncode(sha, sizeof sha) + "\"}]}");
+  auto m = ReadManifest(dir);
+  ASSERT_TRUE(m.ok()) << m.error();
+  std::vector<Digest> got;
+  auto s = ReadHashDatabase(dir, *m, got);
+  ASSERT_TRUE(s.ok()) << s.error();
+  EXPECT_EQ(got, digests);
+  fs::remove_all(dir);
+}
+
 TEST(HashDatabaseFormatTest, BinShardLayout) {
   const fs::path dir =
       fs::temp_directory_path() / ("scrutin_hashdb_bin_" + std::to_string(::getpid()));
