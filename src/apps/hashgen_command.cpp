@@ -12,6 +12,7 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -141,44 +142,78 @@ class HashPool {
 // Which (law, NAS) pairs the registry has listed so far, to refuse a voter listed twice for a
 // law (two codes would mean two votes). One bitmap of 10^8 bits (12.5 MB) per law, indexed by the
 // NAS's first 8 digits: the ninth is the Luhn check digit, fixed by the other eight.
+//
+// Bitmap words are touched at random, so each check would wait on a cache miss; instead each row's
+// word is prefetched when the row is added and tested kLag rows later, in the order added.
 class SeenVoters {
  public:
   static constexpr std::size_t kMaxLaws = 64;
+  // Called for each row whose NAS was already listed for its law.
+  using RepeatFn = std::function<void(std::uint64_t line, const std::string& law_id)>;
 
-  // False when this NAS was already listed for this law. REQUIRES: a normalised row.
-  bool Insert(const core::RegistryRow& row) {
-    std::vector<std::uint64_t>& bits = Bitmap(row.law_id);
+  explicit SeenVoters(RepeatFn on_repeat) : on_repeat_(std::move(on_repeat)) {}
+
+  // REQUIRES: a normalised row.
+  void Add(const core::RegistryRow& row, std::uint64_t line) {
+    Law& law = Find(row.law_id);
     std::uint32_t body = 0;
-    for (std::size_t i = 0; i < 8; ++i)
+    for (std::size_t i = 0; i < 8; ++i) {
       body = body * 10 + static_cast<std::uint32_t>(row.nas[i] - '0');
-    std::uint64_t& word = bits[body / 64];
-    const std::uint64_t mask = std::uint64_t{1} << (body % 64);
-    if (word & mask) return false;
-    word |= mask;
-    return true;
+    }
+    Pending& p = ring_[added_++ % kLag];
+    if (added_ > kLag) Check(p);
+    p = {&law.bits[body / 64], std::uint64_t{1} << (body % 64), line, &law.id};
+    __builtin_prefetch(p.word, 1);
+  }
+
+  // Checks the rows still pending. Call once after the last Add().
+  void Flush() {
+    const std::uint64_t first = added_ > kLag ? added_ - kLag : 0;
+    for (std::uint64_t i = first; i < added_; ++i) Check(ring_[i % kLag]);
+    added_ = 0;
   }
 
  private:
-  std::vector<std::uint64_t>& Bitmap(const std::string& law) {
-    if (last_ != nullptr && law == last_law_) return *last_;
-    auto it =
-        std::find_if(laws_.begin(), laws_.end(), [&](const auto& l) { return l.first == law; });
+  static constexpr std::size_t kLag = 32;
+  struct Law {
+    std::string id;
+    std::vector<std::uint64_t> bits;
+  };
+  struct Pending {
+    std::uint64_t* word;
+    std::uint64_t mask;
+    std::uint64_t line;
+    const std::string* law_id;
+  };
+
+  void Check(const Pending& p) {
+    if (*p.word & p.mask) {
+      on_repeat_(p.line, *p.law_id);
+    } else {
+      *p.word |= p.mask;
+    }
+  }
+
+  Law& Find(const std::string& id) {
+    if (last_ != nullptr && last_->id == id) return *last_;
+    auto it = std::find_if(laws_.begin(), laws_.end(), [&](const Law& l) { return l.id == id; });
     if (it == laws_.end()) {
       if (laws_.size() == kMaxLaws) {
         throw CommandError("the registry names more than " + std::to_string(kMaxLaws) +
                            " laws; hashgen handles at most that many per run");
       }
-      laws_.emplace_back(law, std::vector<std::uint64_t>(100'000'000 / 64 + 1));
+      laws_.push_back({id, std::vector<std::uint64_t>(100'000'000 / 64 + 1)});
       it = laws_.end() - 1;
     }
-    last_law_ = law;
-    last_ = &it->second;
-    return it->second;
+    last_ = &*it;
+    return *it;
   }
 
-  std::deque<std::pair<std::string, std::vector<std::uint64_t>>> laws_;  // stable addresses
-  std::string last_law_;
-  std::vector<std::uint64_t>* last_ = nullptr;
+  RepeatFn on_repeat_;
+  std::deque<Law> laws_;  // stable addresses
+  Law* last_ = nullptr;
+  Pending ring_[kLag];
+  std::uint64_t added_ = 0;
 };
 
 double Seconds(std::chrono::steady_clock::time_point since) {
@@ -243,7 +278,13 @@ void RunHashgen(const HashgenOptions& o) {
   digests.reserve(estimate);  // address space only: pages are touched as digests arrive
 
   std::uint64_t rows = 0, bad = 0, repeats = 0;
-  SeenVoters seen;
+  SeenVoters seen([&](std::uint64_t line, const std::string& law_id) {
+    ++repeats;
+    if (++bad <= kMaxErrorsShown) {
+      std::fprintf(stderr, "scrutin: %s: line %llu: nas: already listed for law %s\n",
+                   o.voters.c_str(), static_cast<unsigned long long>(line), law_id.c_str());
+    }
+  });
   {
     HashPool pool(*hasher, threads);
     ProgressBar bar("reading", reader->file_size() >> 20, "MiB");
@@ -270,15 +311,7 @@ void RunHashgen(const HashgenOptions& o) {
       }
       if (!*r) break;
       ++rows;
-      if (!seen.Insert(row)) {
-        ++repeats;
-        if (++bad <= kMaxErrorsShown) {
-          std::fprintf(stderr, "scrutin: %s: line %llu: nas: already listed for law %s\n",
-                       o.voters.c_str(), static_cast<unsigned long long>(reader->line()),
-                       row.law_id.c_str());
-        }
-        continue;
-      }
+      seen.Add(row, reader->line());
       if (bad == 0) {  // after a bad row nothing will be written: only look for more errors
         char* m = batch->messages[batch->size++].data();
         std::memcpy(m, row.nas.data(), 9);
@@ -298,6 +331,7 @@ void RunHashgen(const HashgenOptions& o) {
     } else {
       pool.Release(batch);
     }
+    seen.Flush();
     pool.Drain();
     core::Wipe(row.nas);
     core::Wipe(row.code);

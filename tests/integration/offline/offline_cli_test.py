@@ -180,7 +180,8 @@ class OfflineCliTest(unittest.TestCase):
     # --- hashgen ---------------------------------------------------------------------------
 
     def expected_digests(self, scheme):
-        key = bytes.fromhex(open(self.key_file).read().strip())
+        with open(self.key_file) as f:
+            key = bytes.fromhex(f.read().strip())
         out = []
         for nas, code, law in self.rows:
             msg = f"{nas}|{code}|{law}".encode()
@@ -280,6 +281,17 @@ class OfflineCliTest(unittest.TestCase):
         self.assertRefused(p, "1 bad row", "once per law", "nothing written")
         self.assertIn("line 5: nas: already listed for law L2025-001", p.stderr)
         self.assertNotIn("ZZZZZZ", p.stderr)
+        self.assertNoDatabase(db)
+        # Far apart, and adjacent, in a longer file; the same NAS on two laws is fine.
+        rows = [r for r in self.rows[:200]]
+        rows.append(rows[0])                    # line 202 repeats line 2
+        rows.insert(100, rows[99])              # line 102 repeats line 101
+        content = "nas,code,law_id\n" + "".join(",".join(r) + "\n" for r in rows)
+        p = run("hashgen", "--voters", self.write("repeat2.csv", content), "--scheme", "sha256",
+                "--out", db, check=False)
+        self.assertRefused(p, "2 bad rows", "2 repeating")
+        self.assertIn("line 102: nas: already listed for law", p.stderr)
+        self.assertIn("line 203: nas: already listed for law", p.stderr)
         self.assertNoDatabase(db)
 
     def test_bad_header_and_empty_registry(self):
