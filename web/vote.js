@@ -232,7 +232,8 @@
     }
     if (!summary && box.hidden) return;
     list.replaceChildren();
-    entries.sort((a, b) => FIELD_ORDER.indexOf(a[0]) - FIELD_ORDER.indexOf(b[0]));
+    const rank = (f) => (FIELD_ORDER.includes(f) ? FIELD_ORDER.indexOf(f) : FIELD_ORDER.length);
+    entries.sort((a, b) => rank(a[0]) - rank(b[0]));
     for (const [field, code] of entries) {
       const target = fields[field] ? fields[field] : null;
       const link = el('a', { href: '#' + (target ? 'field-' + target : 'vote-form') },

@@ -20,7 +20,7 @@ before(async () => {
 after(async () => {
   if (browser) await browser.close();
   if (election) {
-    const code = await election.stop();
+    const code = await election.close();
     assert.equal(code, 0, `scrutin serve exited ${code} on SIGTERM`);
   }
 });

@@ -4,7 +4,9 @@
 // hashgen) in a fresh temporary directory, writes a laws.toml whose windows are relative to now
 // (two open laws with live results, one closed law, one open law with results embargoed until
 // close), starts `scrutin serve --rate-limit 0` on a free loopback port and waits until
-// GET /api/v1/health answers 200. election.stop() sends SIGTERM and resolves to the exit code.
+// GET /api/v1/health answers 200. election.stop() sends SIGTERM and resolves to the exit code;
+// election.start({keepPort: true}) brings it back on the same data; election.close() stops it
+// and removes the temporary directory.
 //
 // Failures throw an Error naming the command and the tail of its output, so a broken fixture
 // reads as a clear test error rather than a hang. The server's log is kept in the test output
@@ -218,10 +220,11 @@ class Election {
     }
   }
 
-  async start() {
+  // Starts the server; with keepPort, on the port it had before (pages stay on their origin).
+  async start({ keepPort = false } = {}) {
     let lastError = null;
     for (let attempt = 0; attempt < 3; attempt++) {
-      this.port = await freePort();
+      if (!(keepPort && this.port && attempt === 0)) this.port = await freePort();
       const args = ['serve', '--hashes', this.hashes, '--laws', this.lawsFile, '--data', this.data,
         '--key-file', this.keyFile, '--listen', `127.0.0.1:${this.port}`, '--rate-limit', '0',
         '--web', webRoot()];
@@ -279,15 +282,24 @@ class Election {
     process.removeListener('exit', this.onProcessExit);
     if (this.proc.exitCode === null && this.proc.signalCode === null) {
       this.proc.kill('SIGTERM');
-      const timeout = new Promise((r) => setTimeout(() => r('timeout'), STOP_TIMEOUT_MS));
+      let timer;
+      const timeout = new Promise((r) => {
+        timer = setTimeout(() => r('timeout'), STOP_TIMEOUT_MS);
+      });
       const result = await Promise.race([this.exited, timeout]);
+      clearTimeout(timer);
       if (result === 'timeout') {
         this.proc.kill('SIGKILL');
         await this.exited;
         throw new Error(`scrutin serve ignored SIGTERM for ${STOP_TIMEOUT_MS / 1000} s`);
       }
     }
-    const code = await this.exited;
+    return this.exited;
+  }
+
+  // Stops the server (if running) and removes the election's temporary directory.
+  async close() {
+    const code = await this.stop();
     if (!process.env.SCRUTIN_KEEP_TMP) fs.rmSync(this.dir, { recursive: true, force: true });
     return code;
   }
