@@ -10,6 +10,7 @@
   duplicates and results are as before.
 """
 
+import json
 import os
 import random
 import shutil
@@ -73,6 +74,14 @@ class ServeStartupTest(unittest.TestCase):
             if v is not None:
                 out += [k, v]
         return out
+
+    def test_help_explains_every_flag(self):
+        out = harness.run([self.electorate.binary, "serve", "--help"])
+        for flag in ("--hashes", "--laws", "--data", "--key-file", "--listen", "--threads",
+                     "--rate-limit", "--web"):
+            self.assertIn(flag, out)
+            self.assertIn("SCRUTIN_" + flag[2:].upper().replace("-", "_"), out,
+                          f"--help should name the environment variable of {flag}")
 
     def test_unknown_key_in_laws_toml(self):
         bad = os.path.join(self.new_dir("laws"), "laws.toml")
@@ -196,6 +205,16 @@ class ServeStartupTest(unittest.TestCase):
             self.assertEqual((final["status"], final["attempt_count"]), ("duplicate", 3))
         finally:
             self.assertEqual(server.stop(), 0)
+        # The log is JSON lines (the harness's own "# harness:" lines aside).
+        with open(server.log_path, encoding="utf-8") as f:
+            lines = [line for line in f.read().splitlines()
+                     if line.strip() and not line.startswith("# harness:")]
+        self.assertTrue(lines, "serve logged nothing")
+        for line in lines:
+            try:
+                self.assertIsInstance(json.loads(line), dict, line)
+            except ValueError:
+                self.fail(f"log line is not JSON: {line[:200]!r}")
 
 
 if __name__ == "__main__":
