@@ -5,233 +5,241 @@
 // again when the embargo ends (403 results_embargoed tells when), final results never again.
 // Errors back off exponentially; 429/503 wait for Retry-After. Polling pauses while the tab is
 // hidden. Everything shown is re-rendered from `state` when the language changes.
-(function () {
-  'use strict';
+(function() {
+'use strict';
 
-  const S = window.Scrutin;
-  const $ = (id) => document.getElementById(id);
-  const el = S.element;
+const S = window.Scrutin;
+const $ = (id) => document.getElementById(id);
+const el = S.element;
 
-  const LIVE_MS = 5000;
-  const MAX_BACKOFF_MS = 60000;
-  const EMBARGO_RECHECK_MS = 60000;
-  const TICK_MS = 1000;
+const LIVE_MS = 5000;
+const MAX_BACKOFF_MS = 60000;
+const EMBARGO_RECHECK_MS = 60000;
+const TICK_MS = 1000;
 
-  const state = {
-    laws: [],
-    lawsStatus: 'loading', // 'loading' | 'ok' | 'error'
-    lawsFailures: 0,
-    lawsNextAt: 0,
-    results: new Map(), // law_id -> {kind, data?, available_at?, failures, nextAt, inFlight}
-  };
+const state = {
+  laws: [],
+  lawsStatus: 'loading',  // 'loading' | 'ok' | 'error'
+  lawsFailures: 0,
+  lawsNextAt: 0,
+  results: new Map(),  // law_id -> {kind, data?, available_at?, failures, nextAt, inFlight}
+};
 
-  function announce(text) {
-    const a = $('announcer');
-    a.textContent = '';
-    setTimeout(() => {
-      a.textContent = text;
-    }, 60);
-  }
+function announce(text) {
+  const a = $('announcer');
+  a.textContent = '';
+  setTimeout(() => {
+    a.textContent = text;
+  }, 60);
+}
 
-  function backoff(failures) {
-    return Math.min(MAX_BACKOFF_MS, LIVE_MS * 2 ** Math.max(0, failures - 1));
-  }
+function backoff(failures) {
+  return Math.min(MAX_BACKOFF_MS, LIVE_MS * 2 ** Math.max(0, failures - 1));
+}
 
-  function isCount(n) {
-    return Number.isInteger(n) && n >= 0;
-  }
+function isCount(n) {
+  return Number.isInteger(n) && n >= 0;
+}
 
-  // ---- Fetching ------------------------------------------------------------------------------
+// ---- Fetching ------------------------------------------------------------------------------
 
-  async function loadLaws() {
-    try {
-      state.laws = await S.fetchLaws();
-      state.lawsStatus = 'ok';
-      state.lawsFailures = 0;
-      for (const law of state.laws) {
-        if (!state.results.has(law.law_id)) {
-          state.results.set(law.law_id, { kind: 'loading', failures: 0, nextAt: 0 });
-        }
+async function loadLaws() {
+  try {
+    state.laws = await S.fetchLaws();
+    state.lawsStatus = 'ok';
+    state.lawsFailures = 0;
+    for (const law of state.laws) {
+      if (!state.results.has(law.law_id)) {
+        state.results.set(law.law_id, {kind: 'loading', failures: 0, nextAt: 0});
       }
-    } catch (e) {
-      state.lawsFailures++;
-      state.lawsStatus = state.laws.length ? 'ok' : 'error';
-      state.lawsNextAt = Date.now() + backoff(state.lawsFailures);
     }
-    renderAll();
+  } catch (e) {
+    state.lawsFailures++;
+    state.lawsStatus = state.laws.length ? 'ok' : 'error';
+    state.lawsNextAt = Date.now() + backoff(state.lawsFailures);
   }
+  renderAll();
+}
 
-  async function refresh(law) {
+async function refresh(law) {
+  const r = state.results.get(law.law_id);
+  r.inFlight = true;
+  const before = r.kind;
+  let res;
+  try {
+    res = await S.api('/results/' + encodeURIComponent(law.law_id));
+  } catch (e) {
+    res = null;
+  }
+  r.inFlight = false;
+  const now = Date.now();
+  const b = (res && res.body) || {};
+  if (res && res.status === 200 && isCount(b.oui) && isCount(b.non)) {
+    r.kind = 'ok';
+    r.data = {
+      oui: b.oui,
+      non: b.non,
+      total: isCount(b.total) ? b.total : b.oui + b.non,
+      updated_at: b.updated_at,
+      final: b.final === true,
+    };
+    r.failures = 0;
+    r.nextAt = r.data.final ? Infinity : now + LIVE_MS;
+    // Announce changes of state seen on this page, not the state found on arrival.
+    if (before === 'embargo' || (r.data.final && r.seen && !r.prevFinal)) {
+      announce(S.t('results.published', {law: law.law_id}));
+    }
+    r.prevFinal = r.data.final;
+    r.seen = true;
+  } else if (res && res.status === 403 && b.error === 'results_embargoed') {
+    r.kind = 'embargo';
+    r.available_at = b.available_at || law.closes_at;
+    r.failures = 0;
+    const at = Date.parse(r.available_at);
+    const until = Number.isNaN(at) ? EMBARGO_RECHECK_MS : at - now;
+    r.nextAt = now + Math.min(EMBARGO_RECHECK_MS, Math.max(LIVE_MS, until));
+  } else if (res && res.status === 404) {
+    r.kind = 'unknown';
+    r.failures = 0;
+    r.nextAt = now + MAX_BACKOFF_MS;
+  } else {
+    r.failures++;
+    // Keep showing the last good numbers, with a note, rather than blanking the card.
+    r.kind = r.data ? 'stale' : 'error';
+    let wait = backoff(r.failures);
+    if (res && (res.status === 429 || res.status === 503)) {
+      wait = Math.max(wait, S.retryAfterSeconds(res.headers, 10) * 1000);
+    }
+    r.nextAt = now + wait;
+  }
+  renderLaw(law);
+}
+
+function tick() {
+  if (document.hidden) return;
+  const now = Date.now();
+  if (state.lawsStatus === 'error' && now >= state.lawsNextAt) {
+    state.lawsNextAt = Infinity;
+    loadLaws();
+    return;
+  }
+  for (const law of state.laws) {
     const r = state.results.get(law.law_id);
-    r.inFlight = true;
-    const before = r.kind;
-    let res;
-    try {
-      res = await S.api('/results/' + encodeURIComponent(law.law_id));
-    } catch (e) {
-      res = null;
-    }
-    r.inFlight = false;
-    const now = Date.now();
-    const b = (res && res.body) || {};
-    if (res && res.status === 200 && isCount(b.oui) && isCount(b.non)) {
-      r.kind = 'ok';
-      r.data = {
-        oui: b.oui,
-        non: b.non,
-        total: isCount(b.total) ? b.total : b.oui + b.non,
-        updated_at: b.updated_at,
-        final: b.final === true,
-      };
-      r.failures = 0;
-      r.nextAt = r.data.final ? Infinity : now + LIVE_MS;
-      // Announce changes of state seen on this page, not the state found on arrival.
-      if (before === 'embargo' || (r.data.final && r.seen && !r.prevFinal)) {
-        announce(S.t('results.published', { law: law.law_id }));
-      }
-      r.prevFinal = r.data.final;
-      r.seen = true;
-    } else if (res && res.status === 403 && b.error === 'results_embargoed') {
-      r.kind = 'embargo';
-      r.available_at = b.available_at || law.closes_at;
-      r.failures = 0;
-      const at = Date.parse(r.available_at);
-      const until = Number.isNaN(at) ? EMBARGO_RECHECK_MS : at - now;
-      r.nextAt = now + Math.min(EMBARGO_RECHECK_MS, Math.max(LIVE_MS, until));
-    } else if (res && res.status === 404) {
-      r.kind = 'unknown';
-      r.failures = 0;
-      r.nextAt = now + MAX_BACKOFF_MS;
-    } else {
-      r.failures++;
-      // Keep showing the last good numbers, with a note, rather than blanking the card.
-      r.kind = r.data ? 'stale' : 'error';
-      let wait = backoff(r.failures);
-      if (res && (res.status === 429 || res.status === 503)) {
-        wait = Math.max(wait, S.retryAfterSeconds(res.headers, 10) * 1000);
-      }
-      r.nextAt = now + wait;
+    if (r && !r.inFlight && now >= r.nextAt) refresh(law);
+  }
+}
+
+// ---- Rendering -----------------------------------------------------------------------------
+
+function renderAll() {
+  const status = $('results-status');
+  status.replaceChildren();
+  if (state.lawsStatus === 'loading')
+    status.append(S.t('results.loading'));
+  else if (state.lawsStatus === 'error') {
+    status.append(el('span', {class: 'text-error', text: S.t('results.laws.error')}));
+  } else if (state.laws.length === 0)
+    status.append(S.t('vote.laws.empty'));
+
+  const list = $('results-list');
+  const wanted = state.laws.map((l) => 'result-' + l.law_id);
+  for (const card of Array.from(list.children)) {
+    if (!wanted.includes(card.id)) card.remove();
+  }
+  for (const law of state.laws) {
+    let card = document.getElementById('result-' + law.law_id);
+    if (!card) {
+      card = el('section', {
+        class: 'result-card',
+        id: 'result-' + law.law_id,
+        'data-law': law.law_id,
+        'aria-labelledby': 'result-' + law.law_id + '-h',
+      });
+      list.append(card);
     }
     renderLaw(law);
   }
+}
 
-  function tick() {
-    if (document.hidden) return;
-    const now = Date.now();
-    if (state.lawsStatus === 'error' && now >= state.lawsNextAt) {
-      state.lawsNextAt = Infinity;
-      loadLaws();
-      return;
-    }
-    for (const law of state.laws) {
-      const r = state.results.get(law.law_id);
-      if (r && !r.inFlight && now >= r.nextAt) refresh(law);
-    }
-  }
+function bar(which, count, total) {
+  const share = total > 0 ? count / total : 0;
+  const fill = el('div', {class: 'bar-fill'});
+  fill.style.width = (share * 100).toFixed(2) + '%';
+  return el(
+      'div', {class: 'bar-row bar-' + which, 'data-choice': which},
+      el('div', {class: 'bar-head'}, el('span', {class: 'bar-name', text: S.t('results.' + which)}),
+         el('span', {
+           class: 'bar-value',
+           'data-count': String(count),
+           text: S.t('results.votes.' + S.plural(count), {
+             n: S.formatNumber(count),
+             pct: S.formatPercent(share),
+           }),
+         })),
+      el('div', {class: 'bar-track', 'aria-hidden': 'true'}, fill));
+}
 
-  // ---- Rendering -----------------------------------------------------------------------------
-
-  function renderAll() {
-    const status = $('results-status');
-    status.replaceChildren();
-    if (state.lawsStatus === 'loading') status.append(S.t('results.loading'));
-    else if (state.lawsStatus === 'error') {
-      status.append(el('span', { class: 'text-error', text: S.t('results.laws.error') }));
-    } else if (state.laws.length === 0) status.append(S.t('vote.laws.empty'));
-
-    const list = $('results-list');
-    const wanted = state.laws.map((l) => 'result-' + l.law_id);
-    for (const card of Array.from(list.children)) {
-      if (!wanted.includes(card.id)) card.remove();
-    }
-    for (const law of state.laws) {
-      let card = document.getElementById('result-' + law.law_id);
-      if (!card) {
-        card = el('section', {
-          class: 'result-card', id: 'result-' + law.law_id, 'data-law': law.law_id,
-          'aria-labelledby': 'result-' + law.law_id + '-h',
-        });
-        list.append(card);
-      }
-      renderLaw(law);
-    }
-  }
-
-  function bar(which, count, total) {
-    const share = total > 0 ? count / total : 0;
-    const fill = el('div', { class: 'bar-fill' });
-    fill.style.width = (share * 100).toFixed(2) + '%';
-    return el('div', { class: 'bar-row bar-' + which, 'data-choice': which },
-      el('div', { class: 'bar-head' },
-        el('span', { class: 'bar-name', text: S.t('results.' + which) }),
-        el('span', {
-          class: 'bar-value', 'data-count': String(count),
-          text: S.t('results.votes.' + S.plural(count), {
-            n: S.formatNumber(count), pct: S.formatPercent(share),
-          }),
-        })),
-      el('div', { class: 'bar-track', 'aria-hidden': 'true' }, fill));
-  }
-
-  function renderLaw(law) {
-    const card = document.getElementById('result-' + law.law_id);
-    if (!card) return;
-    const r = state.results.get(law.law_id) || { kind: 'loading' };
-    card.dataset.state = r.kind;
-    const parts = [
-      el('h2', { id: 'result-' + law.law_id + '-h', class: 'result-heading' },
-        el('span', { class: 'law-id', text: law.law_id }), ' ',
-        el('span', { class: 'law-title', text: S.lawTitle(law) })),
-      el('p', {
-        class: 'law-meta',
-        text: S.t('law.window', {
-          opens: S.formatDateTime(law.opens_at), closes: S.formatDateTime(law.closes_at),
-        }),
+function renderLaw(law) {
+  const card = document.getElementById('result-' + law.law_id);
+  if (!card) return;
+  const r = state.results.get(law.law_id) || {kind: 'loading'};
+  card.dataset.state = r.kind;
+  const parts = [
+    el('h2', {id: 'result-' + law.law_id + '-h', class: 'result-heading'},
+       el('span', {class: 'law-id', text: law.law_id}), ' ',
+       el('span', {class: 'law-title', text: S.lawTitle(law)})),
+    el('p', {
+      class: 'law-meta',
+      text: S.t('law.window', {
+        opens: S.formatDateTime(law.opens_at),
+        closes: S.formatDateTime(law.closes_at),
       }),
-    ];
-    if (r.kind === 'loading') {
-      parts.push(el('p', { class: 'result-note', text: S.t('results.loading') }));
-    } else if (r.kind === 'embargo') {
-      parts.push(el('p', {
-        class: 'notice notice-info result-embargo',
-        text: S.t('results.embargo', { date: S.formatDateTime(r.available_at) }),
-      }));
-    } else if (r.kind === 'unknown') {
-      parts.push(el('p', { class: 'notice notice-error', text: S.t('results.unknown') }));
-    } else if (r.kind === 'error') {
-      parts.push(el('p', { class: 'notice notice-error', text: S.t('results.unavailable') }));
-    } else {
-      const d = r.data;
-      parts.push(bar('oui', d.oui, d.oui + d.non), bar('non', d.non, d.oui + d.non));
-      parts.push(el('p', { class: 'result-total', 'data-total': String(d.total) },
-        S.tNodes('results.total', { n: el('strong', { text: S.formatNumber(d.total) }) })));
-      parts.push(d.final
-        ? el('p', { class: 'result-state' },
-          el('span', { class: 'badge badge-final', text: S.t('results.final') }))
-        : el('p', {
-          class: 'result-state',
-          text: S.t('results.live', { time: S.formatTime(d.updated_at) }),
-        }));
-      if (r.kind === 'stale') {
-        parts.push(el('p', { class: 'notice notice-error', text: S.t('results.unavailable') }));
-      }
+    }),
+  ];
+  if (r.kind === 'loading') {
+    parts.push(el('p', {class: 'result-note', text: S.t('results.loading')}));
+  } else if (r.kind === 'embargo') {
+    parts.push(el('p', {
+      class: 'notice notice-info result-embargo',
+      text: S.t('results.embargo', {date: S.formatDateTime(r.available_at)}),
+    }));
+  } else if (r.kind === 'unknown') {
+    parts.push(el('p', {class: 'notice notice-error', text: S.t('results.unknown')}));
+  } else if (r.kind === 'error') {
+    parts.push(el('p', {class: 'notice notice-error', text: S.t('results.unavailable')}));
+  } else {
+    const d = r.data;
+    parts.push(bar('oui', d.oui, d.oui + d.non), bar('non', d.non, d.oui + d.non));
+    parts.push(
+        el('p', {class: 'result-total', 'data-total': String(d.total)},
+           S.tNodes('results.total', {n: el('strong', {text: S.formatNumber(d.total)})})));
+    parts.push(
+        d.final ? el('p', {class: 'result-state'},
+                     el('span', {class: 'badge badge-final', text: S.t('results.final')})) :
+                  el('p', {
+                    class: 'result-state',
+                    text: S.t('results.live', {time: S.formatTime(d.updated_at)}),
+                  }));
+    if (r.kind === 'stale') {
+      parts.push(el('p', {class: 'notice notice-error', text: S.t('results.unavailable')}));
     }
-    card.replaceChildren(...parts);
   }
+  card.replaceChildren(...parts);
+}
 
-  function init() {
-    S.initPage();
-    S.onLangChange(() => {
-      $('announcer').textContent = ''; // A stale announcement must not linger in the old language.
-      renderAll();
-    });
+function init() {
+  S.initPage();
+  S.onLangChange(() => {
+    $('announcer').textContent = '';  // A stale announcement must not linger in the old language.
     renderAll();
-    loadLaws().then(tick);
-    setInterval(tick, TICK_MS);
-    document.addEventListener('visibilitychange', () => {
-      if (!document.hidden) tick();
-    });
-  }
+  });
+  renderAll();
+  loadLaws().then(tick);
+  setInterval(tick, TICK_MS);
+  document.addEventListener('visibilitychange', () => {
+    if (!document.hidden) tick();
+  });
+}
 
-  init();
+init();
 })();

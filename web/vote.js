@@ -7,119 +7,128 @@
 // GET /api/v1/vote/{request_id} until the status is final, and explains every API error.
 // Everything shown is re-rendered from `state` when the language changes.
 (function () {
-  'use strict';
+'use strict';
 
-  const S = window.Scrutin;
-  const $ = (id) => document.getElementById(id);
-  const el = S.element;
+const S = window.Scrutin;
+const $ = (id) => document.getElementById(id);
+const el = S.element;
 
-  const FINAL = ['accepted', 'duplicate', 'invalid'];
-  // Delays between status polls; the last one repeats until the budget is spent.
-  const POLL_DELAYS_MS = [150, 300, 600, 1000, 1500, 2000];
-  const POLL_BUDGET_MS = 90000;
-  const LAW_REFRESH_MS = 30000;
-  const FIELD_KEYS = { law_id: 'law', nas: 'nas', code: 'code', vote: 'vote' };
-  const FIELD_ORDER = ['law_id', 'nas', 'code', 'vote'];
+const FINAL = ['accepted', 'duplicate', 'invalid'];
+// Delays between status polls; the last one repeats until the budget is spent.
+const POLL_DELAYS_MS = [150, 300, 600, 1000, 1500, 2000];
+const POLL_BUDGET_MS = 90000;
+const LAW_REFRESH_MS = 30000;
+const FIELD_KEYS = {
+  law_id: 'law',
+  nas: 'nas',
+  code: 'code',
+  vote: 'vote'
+};
+const FIELD_ORDER = ['law_id', 'nas', 'code', 'vote'];
 
-  const state = {
-    laws: [],
-    lawsStatus: 'loading', // 'loading' | 'ok' | 'error'
-    step: 'form',
-    fieldErrors: {}, // API field name -> code
-    formNotice: false, // true when NAS and code were cleared by a submission and must be retyped
-    outcome: null, // what step 3 shows; see renderOutcome()
-    pollToken: 0,
-    countdownTimer: null,
-  };
+const state = {
+  laws: [],
+  lawsStatus: 'loading',  // 'loading' | 'ok' | 'error'
+  step: 'form',
+  fieldErrors: {},    // API field name -> code
+  formNotice: false,  // true when NAS and code were cleared by a submission and must be retyped
+  outcome: null,      // what step 3 shows; see renderOutcome()
+  pollToken: 0,
+  countdownTimer: null,
+};
 
-  // ---- Steps ---------------------------------------------------------------------------------
+// ---- Steps ---------------------------------------------------------------------------------
 
-  function showStep(step) {
-    state.step = step;
-    $('step-form').hidden = step !== 'form';
-    $('step-review').hidden = step !== 'review';
-    $('step-outcome').hidden = step !== 'outcome';
+function showStep(step) {
+  state.step = step;
+  $('step-form').hidden = step !== 'form';
+  $('step-review').hidden = step !== 'review';
+  $('step-outcome').hidden = step !== 'outcome';
+}
+
+function announce(text) {
+  const a = $('announcer');
+  a.textContent = '';
+  setTimeout(() => {
+    a.textContent = text;
+  }, 60);
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// ---- Laws ----------------------------------------------------------------------------------
+
+function lawById(id) {
+  return state.laws.find((l) => l.law_id === id);
+}
+
+function selectedLawId() {
+  const r = document.querySelector('input[name="law"]:checked');
+  return r ? r.value : null;
+}
+
+function selectedVote() {
+  const r = document.querySelector('input[name="vote"]:checked');
+  return r ? r.value : null;
+}
+
+async function loadLaws() {
+  state.lawsStatus = 'loading';
+  renderLaws();
+  try {
+    state.laws = await S.fetchLaws();
+    state.lawsStatus = 'ok';
+  } catch (e) {
+    state.lawsStatus = 'error';
+  }
+  renderLaws();
+}
+
+function renderLaws() {
+  const box = $('law-options');
+  const status = $('law-status');
+  const retry = $('law-retry');
+  const keep = selectedLawId();
+  const focusedLaw = document.activeElement && document.activeElement.name === 'law' ?
+      document.activeElement.value :
+      null;
+
+  status.replaceChildren();
+  retry.hidden = state.lawsStatus !== 'error';
+  if (state.lawsStatus === 'loading') {
+    status.append(S.t('vote.loading'));
+  } else if (state.lawsStatus === 'error') {
+    status.append(el('span', {class: 'text-error', text: S.t('vote.laws.error')}));
+  } else if (state.laws.length === 0) {
+    status.append(S.t('vote.laws.empty'));
   }
 
-  function announce(text) {
-    const a = $('announcer');
-    a.textContent = '';
-    setTimeout(() => {
-      a.textContent = text;
-    }, 60);
-  }
-
-  function sleep(ms) {
-    return new Promise((resolve) => setTimeout(resolve, ms));
-  }
-
-  // ---- Laws ----------------------------------------------------------------------------------
-
-  function lawById(id) {
-    return state.laws.find((l) => l.law_id === id);
-  }
-
-  function selectedLawId() {
-    const r = document.querySelector('input[name="law"]:checked');
-    return r ? r.value : null;
-  }
-
-  function selectedVote() {
-    const r = document.querySelector('input[name="vote"]:checked');
-    return r ? r.value : null;
-  }
-
-  async function loadLaws() {
-    state.lawsStatus = 'loading';
-    renderLaws();
-    try {
-      state.laws = await S.fetchLaws();
-      state.lawsStatus = 'ok';
-    } catch (e) {
-      state.lawsStatus = 'error';
+  box.replaceChildren();
+  const openLaws = state.laws.filter((l) => S.lawState(l) === 'open');
+  for (const law of state.laws) {
+    const lawState = S.lawState(law);
+    const id = 'law-' + law.law_id;
+    const input = el('input', {
+      type: 'radio',
+      name: 'law',
+      value: law.law_id,
+      id,
+      'aria-describedby': id + '-meta',
+      disabled: lawState !== 'open',
+    });
+    if (law.law_id === keep || (openLaws.length === 1 && openLaws[0] === law && !keep)) {
+      input.checked = true;
     }
-    renderLaws();
-  }
-
-  function renderLaws() {
-    const box = $('law-options');
-    const status = $('law-status');
-    const retry = $('law-retry');
-    const keep = selectedLawId();
-    const focusedLaw =
-      document.activeElement && document.activeElement.name === 'law'
-        ? document.activeElement.value
-        : null;
-
-    status.replaceChildren();
-    retry.hidden = state.lawsStatus !== 'error';
-    if (state.lawsStatus === 'loading') {
-      status.append(S.t('vote.loading'));
-    } else if (state.lawsStatus === 'error') {
-      status.append(el('span', { class: 'text-error', text: S.t('vote.laws.error') }));
-    } else if (state.laws.length === 0) {
-      status.append(S.t('vote.laws.empty'));
-    }
-
-    box.replaceChildren();
-    const openLaws = state.laws.filter((l) => S.lawState(l) === 'open');
-    for (const law of state.laws) {
-      const lawState = S.lawState(law);
-      const id = 'law-' + law.law_id;
-      const input = el('input', {
-        type: 'radio', name: 'law', value: law.law_id, id,
-        'aria-describedby': id + '-meta',
-        disabled: lawState !== 'open',
-      });
-      if (law.law_id === keep || (openLaws.length === 1 && openLaws[0] === law && !keep)) {
-        input.checked = true;
-      }
-      const badge = el('span', {
-        class: 'badge badge-' + lawState, text: S.t('law.state.' + lawState),
-      });
-      const windowText = S.t('law.window', {
-        opens: S.formatDateTime(law.opens_at), closes: S.formatDateTime(law.closes_at),
-      });
+    const badge = el('span', {
+      class: 'badge badge-' + lawState,
+      text: S.t('law.state.' + lawState),
+    });
+    const windowText = S.t('law.window', {
+      opens: S.formatDateTime(law.opens_at),
+      closes: S.formatDateTime(law.closes_at),
+    });
       box.append(el('div', { class: 'option law-option' + (lawState === 'open' ? '' : ' is-disabled') },
         input,
         el('label', { for: id, class: 'option-label' },
@@ -142,9 +151,8 @@
     const caret = input.selectionStart === null ? raw.length : input.selectionStart;
     const before = raw.slice(0, caret).replace(/\D/g, '').length;
     const digits = raw.replace(/\D/g, '').slice(0, 9);
-    const formatted = [digits.slice(0, 3), digits.slice(3, 6), digits.slice(6, 9)]
-      .filter(Boolean)
-      .join(' ');
+    const formatted =
+        [digits.slice(0, 3), digits.slice(3, 6), digits.slice(6, 9)].filter(Boolean).join(' ');
     if (formatted !== raw) {
       input.value = formatted;
       const d = Math.min(before, digits.length);
@@ -179,8 +187,10 @@
   function validateForm() {
     const errors = {};
     const lawId = selectedLawId();
-    if (!lawId) errors.law_id = 'missing';
-    else if (S.lawState(lawById(lawId) || {}) !== 'open') errors.law_id = 'closed';
+    if (!lawId)
+      errors.law_id = 'missing';
+    else if (S.lawState(lawById(lawId) || {}) !== 'open')
+      errors.law_id = 'closed';
     const nas = S.checkNas($('nas').value);
     if (nas) errors.nas = nas;
     const code = S.checkCode($('code').value);
@@ -208,7 +218,7 @@
 
   // Shows each error next to its field; with `summary`, also the list at the top of the form.
   function renderFieldErrors(summary) {
-    const fields = { law_id: 'law', nas: 'nas', code: 'code', vote: 'vote' };
+    const fields = {law_id: 'law', nas: 'nas', code: 'code', vote: 'vote'};
     for (const [field, prefix] of Object.entries(fields)) {
       const code = state.fieldErrors[field];
       const msg = $(prefix + '-error');
@@ -218,8 +228,10 @@
       wrapper.classList.toggle('field-invalid', Boolean(code));
       const input = prefix === 'nas' || prefix === 'code' ? $(prefix) : null;
       if (input) {
-        if (code) input.setAttribute('aria-invalid', 'true');
-        else input.removeAttribute('aria-invalid');
+        if (code)
+          input.setAttribute('aria-invalid', 'true');
+        else
+          input.removeAttribute('aria-invalid');
       }
     }
     const box = $('error-summary');
@@ -236,8 +248,8 @@
     entries.sort((a, b) => rank(a[0]) - rank(b[0]));
     for (const [field, code] of entries) {
       const target = fields[field] ? fields[field] : null;
-      const link = el('a', { href: '#' + (target ? 'field-' + target : 'vote-form') },
-        fieldMessage(field, code));
+      const link = el(
+          'a', {href: '#' + (target ? 'field-' + target : 'vote-form')}, fieldMessage(field, code));
       link.addEventListener('click', (ev) => {
         ev.preventDefault();
         focusField(target);
@@ -253,11 +265,12 @@
       return;
     }
     const group = prefix === 'law' ? 'law' : 'vote';
-    const target =
-      document.querySelector(`input[name="${group}"]:checked`) ||
-      document.querySelector(`input[name="${group}"]:not([disabled])`);
-    if (target) target.focus();
-    else $('field-' + (prefix || 'law')).scrollIntoView();
+    const target = document.querySelector(`input[name="${group}"]:checked`) ||
+        document.querySelector(`input[name="${group}"]:not([disabled])`);
+    if (target)
+      target.focus();
+    else
+      $('field-' + (prefix || 'law')).scrollIntoView();
   }
 
   function onContinue(ev) {
@@ -282,8 +295,8 @@
     const vote = selectedVote();
     if (!lawId || !vote) return;
     $('review-heading').replaceChildren(S.tNodes('review.h', {
-      choice: el('strong', { class: 'choice-' + vote, text: vote.toUpperCase() }),
-      law: el('strong', { class: 'law-ref', text: lawId }),
+      choice: el('strong', {class: 'choice-' + vote, text: vote.toUpperCase()}),
+      law: el('strong', {class: 'law-ref', text: lawId}),
     }));
     $('review-title').textContent = S.lawTitle(lawById(lawId));
   }
@@ -311,15 +324,15 @@
     codeInput.value = '';
     $('confirm').disabled = true;
 
-    setOutcome({ kind: 'sending', law_id: lawId });
+    setOutcome({kind: 'sending', law_id: lawId});
     showStep('outcome');
     $('step-outcome').focus();
 
     let res;
     try {
-      res = await S.api('/vote', { method: 'POST', json: body });
+      res = await S.api('/vote', {method: 'POST', json: body});
     } catch (e) {
-      setOutcome({ kind: 'network', law_id: lawId });
+      setOutcome({kind: 'network', law_id: lawId});
       return;
     } finally {
       body.nas = '';
@@ -333,17 +346,15 @@
     const b = res.body || {};
     if (res.status === 202 || res.status === 200 || res.status === 201) {
       if (typeof b.request_id !== 'string' || b.request_id === '') {
-        setOutcome({ kind: 'error', law_id: lawId, code: res.status });
+        setOutcome({kind: 'error', law_id: lawId, code: res.status});
         return;
       }
-      const ready =
-        b.status === 'invalid' ||
-        (b.status === 'accepted' && b.receipt) ||
-        (b.status === 'duplicate' && b.attempt_count);
+      const ready = b.status === 'invalid' || (b.status === 'accepted' && b.receipt) ||
+          (b.status === 'duplicate' && b.attempt_count);
       if (ready) {
         setOutcome(finalOutcome(b, lawId));
       } else {
-        setOutcome({ kind: 'pending', law_id: lawId, request_id: b.request_id });
+        setOutcome({kind: 'pending', law_id: lawId, request_id: b.request_id});
         pollStatus(b.request_id, lawId);
       }
       return;
@@ -351,18 +362,18 @@
     if (res.status === 400) {
       const fields = b.fields && typeof b.fields === 'object' ? b.fields : {};
       if (Object.keys(fields).length === 0) {
-        setOutcome({ kind: 'refused', law_id: lawId });
+        setOutcome({kind: 'refused', law_id: lawId});
         return;
       }
       returnToForm(fields);
       return;
     }
     if (res.status === 403 && b.error === 'poll_closed') {
-      setOutcome({ kind: 'closed', law_id: lawId });
+      setOutcome({kind: 'closed', law_id: lawId});
       return;
     }
     if (res.status === 413 || res.status === 415) {
-      setOutcome({ kind: 'refused', law_id: lawId });
+      setOutcome({kind: 'refused', law_id: lawId});
       return;
     }
     if (res.status === 429 || res.status === 503) {
@@ -374,7 +385,7 @@
       });
       return;
     }
-    setOutcome({ kind: 'error', law_id: lawId, code: res.status });
+    setOutcome({kind: 'error', law_id: lawId, code: res.status});
   }
 
   function finalOutcome(b, lawId) {
@@ -398,7 +409,7 @@
       await sleep(wait);
       if (token !== state.pollToken) return;
       if (Date.now() - started > POLL_BUDGET_MS) {
-        setOutcome({ kind: 'slow', law_id: lawId, request_id: requestId });
+        setOutcome({kind: 'slow', law_id: lawId, request_id: requestId});
         return;
       }
       attempt++;
@@ -408,24 +419,24 @@
         res = await S.api('/vote/' + encodeURIComponent(requestId));
       } catch (e) {
         if (token === state.pollToken) {
-          setOutcome({ kind: 'reconnecting', law_id: lawId, request_id: requestId });
+          setOutcome({kind: 'reconnecting', law_id: lawId, request_id: requestId});
         }
         continue;
       }
       if (token !== state.pollToken) return;
       const b = res.body || {};
       if (res.status === 200 && FINAL.includes(b.status)) {
-        setOutcome(finalOutcome(Object.assign({ request_id: requestId }, b), lawId));
+        setOutcome(finalOutcome(Object.assign({request_id: requestId}, b), lawId));
         return;
       }
       if (res.status === 200) {
         if (state.outcome.kind !== 'pending') {
-          setOutcome({ kind: 'pending', law_id: lawId, request_id: requestId });
+          setOutcome({kind: 'pending', law_id: lawId, request_id: requestId});
         }
         continue;
       }
       if (res.status === 404) {
-        setOutcome({ kind: 'unknown', law_id: lawId, request_id: requestId });
+        setOutcome({kind: 'unknown', law_id: lawId, request_id: requestId});
         return;
       }
       if (res.status === 429 || res.status === 503) {
@@ -450,8 +461,10 @@
     $('reenter-notice').hidden = false;
     renderFieldErrors(true);
     showStep('form');
-    if (Object.keys(state.fieldErrors).length > 0) $('error-summary').focus();
-    else $('nas').focus();
+    if (Object.keys(state.fieldErrors).length > 0)
+      $('error-summary').focus();
+    else
+      $('nas').focus();
   }
 
   function startOver() {
@@ -476,11 +489,20 @@
   }
 
   const PANEL_CLASS = {
-    sending: 'panel-progress', pending: 'panel-progress', reconnecting: 'panel-progress',
-    accepted: 'panel-success', duplicate: 'panel-warning', invalid: 'panel-error',
-    closed: 'panel-warning', busy: 'panel-warning', unavailable: 'panel-warning',
-    network: 'panel-error', refused: 'panel-error', error: 'panel-error',
-    unknown: 'panel-error', slow: 'panel-warning',
+    sending: 'panel-progress',
+    pending: 'panel-progress',
+    reconnecting: 'panel-progress',
+    accepted: 'panel-success',
+    duplicate: 'panel-warning',
+    invalid: 'panel-error',
+    closed: 'panel-warning',
+    busy: 'panel-warning',
+    unavailable: 'panel-warning',
+    network: 'panel-error',
+    refused: 'panel-error',
+    error: 'panel-error',
+    unknown: 'panel-error',
+    slow: 'panel-warning',
   };
 
   // Draws state.outcome. The heading and main sentence go in the aria-live region so screen
@@ -497,57 +519,60 @@
     if (!o) return;
     live.className = 'panel ' + PANEL_CLASS[o.kind];
     live.dataset.outcome = o.kind;
-    const law = el('strong', { class: 'law-ref', text: o.law_id || '' });
-    const heading = (key) => el('h2', { class: 'outcome-heading' }, S.t(key));
+    const law = el('strong', {class: 'law-ref', text: o.law_id || ''});
+    const heading = (key) => el('h2', {class: 'outcome-heading'}, S.t(key));
     const para = (key, params) => el('p', null, S.tNodes(key, params));
 
     switch (o.kind) {
       case 'sending':
       case 'pending':
       case 'reconnecting':
-        live.append(el('p', { class: 'outcome-progress' },
-          el('span', { class: 'spinner', 'aria-hidden': 'true' }),
-          S.t('outcome.' + o.kind)));
+        live.append(
+            el('p', {class: 'outcome-progress'},
+               el('span', {class: 'spinner', 'aria-hidden': 'true'}), S.t('outcome.' + o.kind)));
         break;
       case 'accepted': {
-        live.append(heading('outcome.accepted.h'), para('outcome.accepted.body', { law }));
+        live.append(heading('outcome.accepted.h'), para('outcome.accepted.body', {law}));
         if (o.receipt) {
-          const copy = el('button', { type: 'button', class: 'button button-secondary' },
-            S.t('outcome.copy'));
+          const copy =
+              el('button', {type: 'button', class: 'button button-secondary'}, S.t('outcome.copy'));
           copy.addEventListener('click', () => copyReceipt(o.receipt));
-          const print = el('button', { type: 'button', class: 'button button-secondary' },
-            S.t('outcome.print'));
+          const print = el(
+              'button', {type: 'button', class: 'button button-secondary'}, S.t('outcome.print'));
           print.addEventListener('click', () => window.print());
-          extra.append(el('div', { class: 'receipt' },
-            el('h3', { id: 'receipt-label', text: S.t('outcome.receipt.label') }),
-            el('p', { class: 'receipt-value', id: 'receipt', 'aria-labelledby': 'receipt-label' },
-              el('code', { text: o.receipt })),
-            el('p', { class: 'receipt-help', text: S.t('outcome.receipt.help') }),
-            el('div', { class: 'actions actions-compact' }, copy, print)));
+          extra.append(el(
+              'div', {class: 'receipt'},
+              el('h3', {id: 'receipt-label', text: S.t('outcome.receipt.label')}),
+              el('p', {class: 'receipt-value', id: 'receipt', 'aria-labelledby': 'receipt-label'},
+                 el('code', {text: o.receipt})),
+              el('p', {class: 'receipt-help', text: S.t('outcome.receipt.help')}),
+              el('div', {class: 'actions actions-compact'}, copy, print)));
         }
         break;
       }
       case 'duplicate':
-        live.append(heading('outcome.duplicate.h'), para('outcome.duplicate.body', { law }));
+        live.append(heading('outcome.duplicate.h'), para('outcome.duplicate.body', {law}));
         if (o.attempt_count) {
-          live.append(el('p', { class: 'attempts' }, S.tNodes('outcome.duplicate.count', {
-            n: el('strong', { id: 'attempt-count', text: S.formatNumber(o.attempt_count) }),
+          live.append(el('p', {class: 'attempts'}, S.tNodes('outcome.duplicate.count', {
+            n: el('strong', {id: 'attempt-count', text: S.formatNumber(o.attempt_count)}),
           })));
         }
         live.append(para('outcome.duplicate.advice'));
         break;
       case 'invalid':
-        live.append(heading('outcome.invalid.h'), para('outcome.invalid.body', { law }));
+        live.append(heading('outcome.invalid.h'), para('outcome.invalid.body', {law}));
         break;
       case 'closed': {
         const info = lawById(o.law_id);
         live.append(heading('outcome.closed.h'));
         if (info) {
           live.append(para('outcome.closed.body', {
-            law, opens: S.formatDateTime(info.opens_at), closes: S.formatDateTime(info.closes_at),
+            law,
+            opens: S.formatDateTime(info.opens_at),
+            closes: S.formatDateTime(info.closes_at),
           }));
         } else {
-          live.append(para('outcome.closed.body.nolaw', { law }));
+          live.append(para('outcome.closed.body.nolaw', {law}));
         }
         break;
       }
@@ -561,7 +586,7 @@
         live.append(heading('outcome.' + o.kind + '.h'), para('outcome.' + o.kind + '.body'));
         break;
       case 'error':
-        live.append(heading('outcome.error.h'), para('outcome.error.body', { code: o.code }));
+        live.append(heading('outcome.error.h'), para('outcome.error.body', {code: o.code}));
         break;
       case 'slow':
         live.append(heading('outcome.slow.h'), para('outcome.slow.body'));
@@ -571,21 +596,24 @@
     }
 
     if (o.request_id && ['slow', 'reconnecting', 'unknown', 'pending'].includes(o.kind)) {
-      extra.append(el('p', { class: 'request-id' }, S.t('outcome.request'), ' ',
-        el('code', { text: o.request_id })));
+      extra.append(
+          el('p', {class: 'request-id'}, S.t('outcome.request'), ' ',
+             el('code', {text: o.request_id})));
     }
 
     const button = (key, handler, secondary) => {
-      const b = el('button', {
-        type: 'button', class: 'button' + (secondary ? ' button-secondary' : ''),
-      }, S.t(key));
+      const b =
+          el('button', {
+            type: 'button',
+            class: 'button' + (secondary ? ' button-secondary' : ''),
+          },
+             S.t(key));
       b.addEventListener('click', handler);
       actions.append(b);
       return b;
     };
-    const resultsLink = () =>
-      actions.append(el('a', { class: 'button button-link', href: 'results.html' },
-        S.t('outcome.results')));
+    const resultsLink = () => actions.append(
+        el('a', {class: 'button button-link', href: 'results.html'}, S.t('outcome.results')));
 
     switch (o.kind) {
       case 'accepted':
@@ -607,14 +635,14 @@
       case 'busy':
       case 'unavailable': {
         const retry = button('outcome.retry', () => returnToForm({}));
-        const note = el('p', { class: 'countdown' });
+        const note = el('p', {class: 'countdown'});
         extra.append(note);
         startCountdown(o.retry_at, note, retry);
         break;
       }
       case 'slow': {
         button('outcome.check', () => {
-          setOutcome({ kind: 'pending', law_id: o.law_id, request_id: o.request_id });
+          setOutcome({kind: 'pending', law_id: o.law_id, request_id: o.request_id});
           pollStatus(o.request_id, o.law_id);
         });
         button('outcome.another', startOver, true);
@@ -630,7 +658,7 @@
     const tick = () => {
       const left = Math.ceil((retryAt - Date.now()) / 1000);
       if (left > 0) {
-        note.textContent = S.t('outcome.wait', { s: S.formatNumber(left) });
+        note.textContent = S.t('outcome.wait', {s: S.formatNumber(left)});
         retryButton.disabled = true;
         return;
       }
@@ -658,7 +686,7 @@
   // ---- Wiring --------------------------------------------------------------------------------
 
   function onLanguageChange() {
-    $('announcer').textContent = ''; // A stale announcement must not linger in the old language.
+    $('announcer').textContent = '';  // A stale announcement must not linger in the old language.
     renderLaws();
     renderFieldErrors(false);
     if (state.step === 'review') renderReview();
@@ -675,8 +703,10 @@
     $('confirm').addEventListener('click', onConfirm);
     $('back').addEventListener('click', onBack);
     $('law-retry').addEventListener('click', loadLaws);
-    document.querySelectorAll('input[name="vote"]').forEach((r) =>
-      r.addEventListener('change', () => state.fieldErrors.vote && clearFieldError('vote')));
+    document.querySelectorAll('input[name="vote"]')
+        .forEach(
+            (r) => r.addEventListener(
+                'change', () => state.fieldErrors.vote && clearFieldError('vote')));
     $('law-options').addEventListener('change', () => {
       if (state.fieldErrors.law_id) clearFieldError('law_id');
     });

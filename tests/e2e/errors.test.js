@@ -4,10 +4,10 @@
 'use strict';
 
 const assert = require('node:assert/strict');
-const { after, before, test } = require('node:test');
+const {after, before, test} = require('node:test');
 
-const { startElection, outputDir } = require('./support/election.js');
-const { STRINGS, launchBrowser, openSession } = require('./support/browser.js');
+const {startElection, outputDir} = require('./support/election.js');
+const {STRINGS, launchBrowser, openSession} = require('./support/browser.js');
 
 let election;
 let browser;
@@ -25,7 +25,7 @@ after(async () => {
   }
 });
 
-async function fillAndReview(page, { lawId, nas, code, vote }) {
+async function fillAndReview(page, {lawId, nas, code, vote}) {
   await page.locator(`label[for="law-${lawId}"]`).click();
   await page.locator('#nas').pressSequentially(nas);
   await page.locator('#code').pressSequentially(code);
@@ -38,7 +38,7 @@ async function finalOutcome(page) {
   await page.waitForFunction(() => {
     const k = document.querySelector('#outcome-live')?.dataset.outcome;
     return k && !['sending', 'pending', 'reconnecting'].includes(k);
-  }, null, { timeout: 20000 });
+  }, null, {timeout: 20000});
   return {
     kind: await page.locator('#outcome-live').getAttribute('data-outcome'),
     text: await page.locator('#outcome-live').innerText(),
@@ -52,19 +52,20 @@ async function alterNextVote(page, rewrite) {
     const request = route.request();
     if (done || request.method() !== 'POST') return route.continue();
     done = true;
-    return route.continue({ postData: rewrite(JSON.parse(request.postData())) });
+    return route.continue({postData: rewrite(JSON.parse(request.postData()))});
   });
 }
 
-test('server unreachable mid-vote, then back: retry succeeds', { timeout: 90000 }, async () => {
-  const s = await openSession(browser, outputDir(), 'errors network', { locale: 'en-CA' });
+test('server unreachable mid-vote, then back: retry succeeds', {timeout: 90000}, async () => {
+  const s = await openSession(browser, outputDir(), 'errors network', {locale: 'en-CA'});
   const voter = election.takeVoter();
   const law = election.laws.openA;
   try {
     await s.step('review a vote', async () => {
       await s.page.goto(election.baseUrl + '/');
       await s.page.locator(`#law-${law.law_id}`).waitFor();
-      await fillAndReview(s.page, { lawId: law.law_id, nas: voter.nas, code: voter.code, vote: 'oui' });
+      await fillAndReview(
+          s.page, {lawId: law.law_id, nas: voter.nas, code: voter.code, vote: 'oui'});
     });
     await s.step('server stops; confirming reports a network failure', async () => {
       assert.equal(await election.stop(), 0);
@@ -75,8 +76,8 @@ test('server unreachable mid-vote, then back: retry succeeds', { timeout: 90000 
       assert.equal(await s.page.locator('#nas').inputValue(), '', 'NAS cleared even on failure');
     });
     await s.step('server back; retry with the credential typed again', async () => {
-      await election.start({ keepPort: true });
-      await s.page.getByRole('button', { name: STRINGS.en['outcome.retry'] }).click();
+      await election.start({keepPort: true});
+      await s.page.getByRole('button', {name: STRINGS.en['outcome.retry']}).click();
       assert.ok(await s.page.locator('#reenter-notice').isVisible());
       await s.page.locator('#nas').pressSequentially(voter.nas);
       await s.page.locator('#code').pressSequentially(voter.code);
@@ -90,23 +91,27 @@ test('server unreachable mid-vote, then back: retry succeeds', { timeout: 90000 
   }
 });
 
-test('400 field errors from the server appear next to their fields', { timeout: 60000 }, async () => {
-  const s = await openSession(browser, outputDir(), 'errors field', { locale: 'fr-CA' });
+test('400 field errors from the server appear next to their fields', {timeout: 60000}, async () => {
+  const s = await openSession(browser, outputDir(), 'errors field', {locale: 'fr-CA'});
   const voter = election.takeVoter();
   try {
     await s.step('a request naming an unknown law and an unknown field', async () => {
       await s.page.goto(election.baseUrl + '/');
       await s.page.locator(`#law-${election.laws.openB.law_id}`).waitFor();
       await fillAndReview(s.page, {
-        lawId: election.laws.openB.law_id, nas: voter.nas, code: voter.code, vote: 'non',
+        lawId: election.laws.openB.law_id,
+        nas: voter.nas,
+        code: voter.code,
+        vote: 'non',
       });
-      await alterNextVote(s.page, (b) => JSON.stringify(
-        Object.assign(b, { law_id: 'L9999-999', extra: 'x' })));
+      await alterNextVote(
+          s.page, (b) => JSON.stringify(Object.assign(b, {law_id: 'L9999-999', extra: 'x'})));
       await s.page.locator('#confirm').click();
       await s.page.locator('#error-summary').waitFor();
     });
     await s.step('errors shown by field, credential to type again', async () => {
-      assert.equal(await s.page.locator('#law-error').innerText(), STRINGS.fr['err.law.unknown_law']);
+      assert.equal(
+          await s.page.locator('#law-error').innerText(), STRINGS.fr['err.law.unknown_law']);
       const summary = await s.page.locator('#error-summary').innerText();
       assert.ok(summary.includes(STRINGS.fr['err.law.unknown_law']), summary);
       assert.ok(summary.includes(STRINGS.fr['err.unknown_field']), summary);
@@ -120,15 +125,18 @@ test('400 field errors from the server appear next to their fields', { timeout: 
   }
 });
 
-test('413 body too large is explained', { timeout: 60000 }, async () => {
-  const s = await openSession(browser, outputDir(), 'errors too large', { locale: 'en-CA' });
+test('413 body too large is explained', {timeout: 60000}, async () => {
+  const s = await openSession(browser, outputDir(), 'errors too large', {locale: 'en-CA'});
   const voter = election.takeVoter();
   try {
     await s.step('a request over 4 KiB', async () => {
       await s.page.goto(election.baseUrl + '/');
       await s.page.locator(`#law-${election.laws.openA.law_id}`).waitFor();
       await fillAndReview(s.page, {
-        lawId: election.laws.openA.law_id, nas: voter.nas, code: voter.code, vote: 'oui',
+        lawId: election.laws.openA.law_id,
+        nas: voter.nas,
+        code: voter.code,
+        vote: 'oui',
       });
       await alterNextVote(s.page, (b) => JSON.stringify(b) + ' '.repeat(8192));
       await s.page.locator('#confirm').click();
@@ -138,8 +146,9 @@ test('413 body too large is explained', { timeout: 60000 }, async () => {
       // Some servers close the connection on an oversized body instead of answering 413: then
       // the browser sees a network failure. Both tell the voter the vote was not recorded.
       assert.ok(['refused', 'network'].includes(o.kind), `outcome was ${o.kind}: ${o.text}`);
-      assert.equal(await election.castVote(voter, election.laws.openA.law_id, 'oui'), 'accepted',
-        'the refused request did not use up the credential');
+      assert.equal(
+          await election.castVote(voter, election.laws.openA.law_id, 'oui'), 'accepted',
+          'the refused request did not use up the credential');
     });
   } finally {
     await s.close();

@@ -4,10 +4,10 @@
 'use strict';
 
 const assert = require('node:assert/strict');
-const { after, before, test } = require('node:test');
+const {after, before, test} = require('node:test');
 
-const { startElection, outputDir } = require('./support/election.js');
-const { STRINGS, launchBrowser, openSession, assertOnlyLanguage } = require('./support/browser.js');
+const {startElection, outputDir} = require('./support/election.js');
+const {STRINGS, launchBrowser, openSession, assertOnlyLanguage} = require('./support/browser.js');
 
 let election;
 let browser;
@@ -40,9 +40,9 @@ async function toggle(page, to) {
   await page.waitForFunction((l) => document.documentElement.lang === l, to);
 }
 
-test('default language follows the browser', { timeout: 60000 }, async () => {
+test('default language follows the browser', {timeout: 60000}, async () => {
   for (const [locale, lang] of [['en-GB', 'en'], ['fr-FR', 'fr'], ['de-DE', 'fr']]) {
-    const s = await openSession(browser, outputDir(), `language default ${locale}`, { locale });
+    const s = await openSession(browser, outputDir(), `language default ${locale}`, {locale});
     try {
       await s.step(`browser in ${locale} gets ${lang}`, async () => {
         await s.page.goto(election.baseUrl + '/');
@@ -55,8 +55,8 @@ test('default language follows the browser', { timeout: 60000 }, async () => {
   }
 });
 
-test('the toggle changes every visible string on every page', { timeout: 120000 }, async () => {
-  const s = await openSession(browser, outputDir(), 'language toggle', { locale: 'fr-CA' });
+test('the toggle changes every visible string on every page', {timeout: 120000}, async () => {
+  const s = await openSession(browser, outputDir(), 'language toggle', {locale: 'fr-CA'});
   const page = s.page;
   const voter = election.takeVoter();
   const law = election.laws.openA;
@@ -94,23 +94,25 @@ test('the toggle changes every visible string on every page', { timeout: 120000 
     await s.step('review step in both languages', async () => {
       await page.locator('#continue').click();
       await page.locator('#review-heading').waitFor();
-      assert.equal(await page.innerText('#review-heading'), `You are voting NON on ${law.law_id} — confirm`);
+      assert.equal(
+          await page.innerText('#review-heading'), `You are voting NON on ${law.law_id} — confirm`);
       await assertLanguage(page, 'en');
       await toggle(page, 'fr');
-      assert.equal(await page.innerText('#review-heading'), `Vous votez NON sur ${law.law_id} — confirmez`);
+      assert.equal(
+          await page.innerText('#review-heading'), `Vous votez NON sur ${law.law_id} — confirmez`);
       assert.equal(await page.innerText('#review-title'), law.title_fr);
       await assertLanguage(page, 'fr');
     });
     await s.step('outcome in both languages', async () => {
       await page.locator('#confirm').click();
-      await page.locator('#outcome-live[data-outcome="accepted"]').waitFor({ timeout: 20000 });
+      await page.locator('#outcome-live[data-outcome="accepted"]').waitFor({timeout: 20000});
       await assertLanguage(page, 'fr');
       await toggle(page, 'en');
       await assertLanguage(page, 'en');
       assert.ok((await page.innerText('#outcome-live')).includes(STRINGS.en['outcome.accepted.h']));
     });
     await s.step('results page remembers English', async () => {
-      await page.getByRole('link', { name: STRINGS.en['outcome.results'] }).click();
+      await page.getByRole('link', {name: STRINGS.en['outcome.results']}).click();
       await page.locator('.result-card[data-state="ok"]').first().waitFor();
       await page.locator('.result-card[data-state="embargo"]').first().waitFor();
       await assertLanguage(page, 'en');
@@ -121,10 +123,12 @@ test('the toggle changes every visible string on every page', { timeout: 120000 
     });
     await s.step('only the language is stored', async () => {
       const stored = await page.evaluate(() => ({
-        keys: Object.keys(localStorage), lang: localStorage.getItem('scrutin.lang'),
-        session: sessionStorage.length, cookie: document.cookie,
-      }));
-      assert.deepEqual(stored, { keys: ['scrutin.lang'], lang: 'fr', session: 0, cookie: '' });
+                                           keys: Object.keys(localStorage),
+                                           lang: localStorage.getItem('scrutin.lang'),
+                                           session: sessionStorage.length,
+                                           cookie: document.cookie,
+                                         }));
+      assert.deepEqual(stored, {keys: ['scrutin.lang'], lang: 'fr', session: 0, cookie: ''});
     });
   } finally {
     await s.close();

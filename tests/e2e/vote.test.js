@@ -4,10 +4,10 @@
 'use strict';
 
 const assert = require('node:assert/strict');
-const { after, before, test } = require('node:test');
+const {after, before, test} = require('node:test');
 
-const { startElection, outputDir } = require('./support/election.js');
-const { STRINGS, launchBrowser, openSession, tabTo, visibleText } = require('./support/browser.js');
+const {startElection, outputDir} = require('./support/election.js');
+const {STRINGS, launchBrowser, openSession, tabTo, visibleText} = require('./support/browser.js');
 
 let election;
 let browser;
@@ -32,7 +32,7 @@ async function openVotePage(s) {
 }
 
 // Fills the form with the mouse and keyboard as a voter would.
-async function fillForm(page, { lawId, nas, code, vote }) {
+async function fillForm(page, {lawId, nas, code, vote}) {
   await page.locator(`label[for="law-${lawId}"]`).click();
   await page.locator('#nas').fill('');
   await page.locator('#nas').pressSequentially(nas);
@@ -46,35 +46,37 @@ async function outcome(page) {
   await page.waitForFunction(() => {
     const k = document.querySelector('#outcome-live')?.dataset.outcome;
     return k && !['sending', 'pending', 'reconnecting'].includes(k);
-  }, null, { timeout: 20000 });
-  return { kind: await live.getAttribute('data-outcome'), text: await live.innerText() };
+  }, null, {timeout: 20000});
+  return {kind: await live.getAttribute('data-outcome'), text: await live.innerText()};
 }
 
 // What the browser keeps: only the language may be stored, nothing in the URL or cookies.
 async function assertNothingStored(page, voter) {
   const stored = await page.evaluate(() => ({
-    local: Object.keys(localStorage),
-    session: sessionStorage.length,
-    cookies: document.cookie,
-    url: location.href,
-  }));
+                                       local: Object.keys(localStorage),
+                                       session: sessionStorage.length,
+                                       cookies: document.cookie,
+                                       url: location.href,
+                                     }));
   assert.deepEqual(stored.local.filter((k) => k !== 'scrutin.lang'), [], 'localStorage keys');
   assert.equal(stored.session, 0, 'sessionStorage must stay empty');
   assert.equal(stored.cookies, '', 'no cookie');
-  for (const secret of [voter.nas, voter.code, voter.nas.slice(0, 3) + ' ' + voter.nas.slice(3, 6)]) {
+  for (const secret
+           of [voter.nas, voter.code, voter.nas.slice(0, 3) + ' ' + voter.nas.slice(3, 6)]) {
     assert.ok(!stored.url.includes(secret), 'the URL must not carry the NAS or code');
   }
   const text = await visibleText(page);
-  const inputs = await page.evaluate(() =>
-    Array.from(document.querySelectorAll('input')).map((i) => i.value).join(' '));
-  for (const secret of [voter.nas, voter.code, voter.nas.replace(/(\d{3})(\d{3})(\d{3})/, '$1 $2 $3')]) {
+  const inputs = await page.evaluate(
+      () => Array.from(document.querySelectorAll('input')).map((i) => i.value).join(' '));
+  for (const secret
+           of [voter.nas, voter.code, voter.nas.replace(/(\d{3})(\d{3})(\d{3})/, '$1 $2 $3')]) {
     assert.ok(!text.includes(secret), 'the page text must not show the NAS or code');
     assert.ok(!inputs.includes(secret), 'no input may still hold the NAS or code');
   }
 }
 
-test('full vote flow ends accepted with a receipt', { timeout: 90000 }, async () => {
-  const s = await openSession(browser, outputDir(), 'vote accepted', { locale: 'en-CA' });
+test('full vote flow ends accepted with a receipt', {timeout: 90000}, async () => {
+  const s = await openSession(browser, outputDir(), 'vote accepted', {locale: 'en-CA'});
   const voter = election.takeVoter();
   const law = election.laws.openA;
   const posts = [];
@@ -90,10 +92,13 @@ test('full vote flow ends accepted with a receipt', { timeout: 90000 }, async ()
       assert.ok(option.includes(STRINGS.en['law.state.open']), 'the open state is shown');
     });
     await s.step('fill the ballot (masks apply)', async () => {
-      await fillForm(s.page, { lawId: law.law_id, nas: voter.nas, code: voter.code.toLowerCase(), vote: 'oui' });
+      await fillForm(
+          s.page, {lawId: law.law_id, nas: voter.nas, code: voter.code.toLowerCase(), vote: 'oui'});
       const shownNas = await s.page.locator('#nas').inputValue();
-      assert.equal(shownNas, voter.nas.replace(/(\d{3})(\d{3})(\d{3})/, '$1 $2 $3'), 'NAS mask 000 000 000');
-      assert.equal(await s.page.locator('#code').inputValue(), voter.code.toUpperCase(), 'code upper-cased');
+      assert.equal(
+          shownNas, voter.nas.replace(/(\d{3})(\d{3})(\d{3})/, '$1 $2 $3'), 'NAS mask 000 000 000');
+      assert.equal(
+          await s.page.locator('#code').inputValue(), voter.code.toUpperCase(), 'code upper-cased');
     });
     await s.step('review the choice', async () => {
       await s.page.locator('#continue').click();
@@ -124,40 +129,44 @@ test('full vote flow ends accepted with a receipt', { timeout: 90000 }, async ()
   }
 });
 
-test('the same credential again is a duplicate with attempt count 2', { timeout: 90000 }, async () => {
-  const s = await openSession(browser, outputDir(), 'vote duplicate');
-  const voter = election.takeVoter();
-  const law = election.laws.openB;
-  try {
-    await s.step('first vote is accepted', async () => {
-      await openVotePage(s);
-      await fillForm(s.page, { lawId: law.law_id, nas: voter.nas, code: voter.code, vote: 'non' });
-      await s.page.locator('#continue').click();
-      await s.page.locator('#confirm').click();
-      const o = await outcome(s.page);
-      assert.equal(o.kind, 'accepted', `first outcome was ${o.kind}: ${o.text}`);
+test(
+    'the same credential again is a duplicate with attempt count 2', {timeout: 90000}, async () => {
+      const s = await openSession(browser, outputDir(), 'vote duplicate');
+      const voter = election.takeVoter();
+      const law = election.laws.openB;
+      try {
+        await s.step('first vote is accepted', async () => {
+          await openVotePage(s);
+          await fillForm(
+              s.page, {lawId: law.law_id, nas: voter.nas, code: voter.code, vote: 'non'});
+          await s.page.locator('#continue').click();
+          await s.page.locator('#confirm').click();
+          const o = await outcome(s.page);
+          assert.equal(o.kind, 'accepted', `first outcome was ${o.kind}: ${o.text}`);
+        });
+        await s.step('vote again on the same law', async () => {
+          await s.page.getByRole('button', {name: STRINGS.fr['outcome.another']}).click();
+          assert.equal(await s.page.locator('#nas').inputValue(), '', 'the form starts empty');
+          await fillForm(
+              s.page, {lawId: law.law_id, nas: voter.nas, code: voter.code, vote: 'oui'});
+          await s.page.locator('#continue').click();
+          await s.page.locator('#confirm').click();
+        });
+        await s.step('duplicate message with the attempt count', async () => {
+          const o = await outcome(s.page);
+          assert.equal(o.kind, 'duplicate', `second outcome was ${o.kind}: ${o.text}`);
+          assert.ok(o.text.includes(STRINGS.fr['outcome.duplicate.h']));
+          assert.equal(await s.page.locator('#attempt-count').innerText(), '2');
+          assert.ok(
+              o.text.includes('seul le premier vote compte'), 'says what the duplicate means');
+          await assertNothingStored(s.page, voter);
+        });
+      } finally {
+        await s.close();
+      }
     });
-    await s.step('vote again on the same law', async () => {
-      await s.page.getByRole('button', { name: STRINGS.fr['outcome.another'] }).click();
-      assert.equal(await s.page.locator('#nas').inputValue(), '', 'the form starts empty');
-      await fillForm(s.page, { lawId: law.law_id, nas: voter.nas, code: voter.code, vote: 'oui' });
-      await s.page.locator('#continue').click();
-      await s.page.locator('#confirm').click();
-    });
-    await s.step('duplicate message with the attempt count', async () => {
-      const o = await outcome(s.page);
-      assert.equal(o.kind, 'duplicate', `second outcome was ${o.kind}: ${o.text}`);
-      assert.ok(o.text.includes(STRINGS.fr['outcome.duplicate.h']));
-      assert.equal(await s.page.locator('#attempt-count').innerText(), '2');
-      assert.ok(o.text.includes('seul le premier vote compte'), 'says what the duplicate means');
-      await assertNothingStored(s.page, voter);
-    });
-  } finally {
-    await s.close();
-  }
-});
 
-test('a NAS with a bad check digit is blocked in the form', { timeout: 60000 }, async () => {
+test('a NAS with a bad check digit is blocked in the form', {timeout: 60000}, async () => {
   const s = await openSession(browser, outputDir(), 'vote bad nas');
   const voter = election.takeVoter();
   const last = Number(voter.nas[8]);
@@ -169,8 +178,9 @@ test('a NAS with a bad check digit is blocked in the form', { timeout: 60000 }, 
   try {
     await s.step('type a NAS whose check digit is wrong', async () => {
       await openVotePage(s);
-      await fillForm(s.page, { lawId: election.laws.openA.law_id, nas: badNas, code: voter.code, vote: 'oui' });
-      await s.page.locator('#code').focus(); // Leaving the NAS field checks it.
+      await fillForm(
+          s.page, {lawId: election.laws.openA.law_id, nas: badNas, code: voter.code, vote: 'oui'});
+      await s.page.locator('#code').focus();  // Leaving the NAS field checks it.
       const error = s.page.locator('#nas-error');
       await error.waitFor();
       assert.equal(await error.innerText(), STRINGS.fr['err.nas.checksum']);
@@ -198,13 +208,14 @@ test('a NAS with a bad check digit is blocked in the form', { timeout: 60000 }, 
   }
 });
 
-test('an unregistered credential is reported invalid', { timeout: 60000 }, async () => {
-  const s = await openSession(browser, outputDir(), 'vote invalid', { locale: 'en-US' });
+test('an unregistered credential is reported invalid', {timeout: 60000}, async () => {
+  const s = await openSession(browser, outputDir(), 'vote invalid', {locale: 'en-US'});
   const cred = election.unregisteredCredential();
   try {
     await s.step('vote with a NAS nobody registered', async () => {
       await openVotePage(s);
-      await fillForm(s.page, { lawId: election.laws.openA.law_id, nas: cred.nas, code: cred.code, vote: 'non' });
+      await fillForm(
+          s.page, {lawId: election.laws.openA.law_id, nas: cred.nas, code: cred.code, vote: 'non'});
       await s.page.locator('#continue').click();
       await s.page.locator('#confirm').click();
     });
@@ -215,7 +226,7 @@ test('an unregistered credential is reported invalid', { timeout: 60000 }, async
       assert.ok(o.text.includes('No vote was counted'));
     });
     await s.step('try again returns to an emptied form', async () => {
-      await s.page.getByRole('button', { name: STRINGS.en['outcome.retry'] }).click();
+      await s.page.getByRole('button', {name: STRINGS.en['outcome.retry']}).click();
       assert.ok(await s.page.locator('#reenter-notice').isVisible());
       assert.equal(await s.page.locator('#nas').inputValue(), '');
       assert.equal(await s.page.locator('#code').inputValue(), '');
@@ -227,10 +238,10 @@ test('an unregistered credential is reported invalid', { timeout: 60000 }, async
   }
 });
 
-test('a vote using only the keyboard (Tab, Space, Enter)', { timeout: 90000 }, async () => {
+test('a vote using only the keyboard (Tab, Space, Enter)', {timeout: 90000}, async () => {
   const s = await openSession(browser, outputDir(), 'vote keyboard');
   const voter = election.takeVoter();
-  const law = election.laws.openA; // First in the list: reachable with Tab and Space only.
+  const law = election.laws.openA;  // First in the list: reachable with Tab and Space only.
   const kb = s.page.keyboard;
   try {
     await s.step('open the page', async () => {
@@ -260,8 +271,9 @@ test('a vote using only the keyboard (Tab, Space, Enter)', { timeout: 90000 }, a
       await tabTo(s.page, '#continue');
       await kb.press('Enter');
       await s.page.locator('#review-heading').waitFor();
-      assert.equal(await s.page.evaluate(() => document.activeElement.id), 'review-heading',
-        'focus moves to the review');
+      assert.equal(
+          await s.page.evaluate(() => document.activeElement.id), 'review-heading',
+          'focus moves to the review');
     });
     await s.step('confirm with Enter', async () => {
       await tabTo(s.page, '#confirm');
@@ -277,7 +289,7 @@ test('a vote using only the keyboard (Tab, Space, Enter)', { timeout: 90000 }, a
   }
 });
 
-test('a vote after the poll closed gets the poll closed message', { timeout: 90000 }, async () => {
+test('a vote after the poll closed gets the poll closed message', {timeout: 90000}, async () => {
   const law = election.laws.closed;
   const voter = election.takeVoter();
   const before = await election.results(law.law_id);
@@ -305,7 +317,7 @@ test('a vote after the poll closed gets the poll closed message', { timeout: 900
       assert.ok(await s.page.locator(`#law-${law.law_id}`).isEnabled());
     });
     await s.step('submit after the close', async () => {
-      await fillForm(s.page, { lawId: law.law_id, nas: voter.nas, code: voter.code, vote: 'oui' });
+      await fillForm(s.page, {lawId: law.law_id, nas: voter.nas, code: voter.code, vote: 'oui'});
       await s.page.locator('#continue').click();
       await s.page.locator('#confirm').click();
     });

@@ -7,9 +7,10 @@ const path = require('node:path');
 
 let chromium;
 try {
-  ({ chromium } = require('playwright-core'));
+  ({chromium} = require('playwright-core'));
 } catch (e) {
-  throw new Error('playwright-core is not installed: run scripts/e2e-deps (npm install in tests/e2e)');
+  throw new Error(
+      'playwright-core is not installed: run scripts/e2e-deps (npm install in tests/e2e)');
 }
 
 const STRINGS = require('../../../web/i18n.js');
@@ -31,9 +32,13 @@ function slug(s) {
 // a named step: a screenshot after it (the page as the user saw it), and on failure an error
 // that starts with the step's name, plus a FAILED screenshot.
 async function openSession(browser, outputDir, testName, contextOptions = {}) {
-  const context = await browser.newContext(Object.assign({
-    viewport: { width: 1024, height: 800 }, locale: 'fr-CA', timezoneId: 'America/Toronto',
-  }, contextOptions));
+  const context = await browser.newContext(Object.assign(
+      {
+        viewport: {width: 1024, height: 800},
+        locale: 'fr-CA',
+        timezoneId: 'America/Toronto',
+      },
+      contextOptions));
   const page = await context.newPage();
   page.setDefaultTimeout(10000);
   const pageErrors = [];
@@ -42,22 +47,25 @@ async function openSession(browser, outputDir, testName, contextOptions = {}) {
   const prefix = slug(testName);
   // Screenshots of an earlier run of this test would mix with this run's.
   for (const f of fs.readdirSync(outputDir)) {
-    if (f.startsWith(prefix + '-') && /^\d\d-/.test(f.slice(prefix.length + 1)) && f.endsWith('.png')) {
-      fs.rmSync(path.join(outputDir, f), { force: true });
+    if (f.startsWith(prefix + '-') && /^\d\d-/.test(f.slice(prefix.length + 1)) &&
+        f.endsWith('.png')) {
+      fs.rmSync(path.join(outputDir, f), {force: true});
     }
   }
 
   async function screenshot(label) {
     counter++;
-    const file = path.join(outputDir, `${prefix}-${String(counter).padStart(2, '0')}-${slug(label)}.png`);
-    await page.screenshot({ path: file, fullPage: true });
+    const file =
+        path.join(outputDir, `${prefix}-${String(counter).padStart(2, '0')}-${slug(label)}.png`);
+    await page.screenshot({path: file, fullPage: true});
     return file;
   }
 
   async function step(name, fn) {
     try {
       const value = await fn();
-      if (pageErrors.length) throw new Error('JavaScript error in the page: ' + pageErrors.join('; '));
+      if (pageErrors.length)
+        throw new Error('JavaScript error in the page: ' + pageErrors.join('; '));
       await screenshot(name);
       return value;
     } catch (e) {
@@ -68,7 +76,7 @@ async function openSession(browser, outputDir, testName, contextOptions = {}) {
     }
   }
 
-  return { context, page, step, screenshot, close: () => context.close() };
+  return {context, page, step, screenshot, close: () => context.close()};
 }
 
 // Presses Tab (at most `max` times) until the focused element matches `selector`. Fails if it
@@ -78,17 +86,18 @@ async function tabTo(page, selector, max = 40) {
     await page.keyboard.press('Tab');
     const state = await page.evaluate((sel) => {
       const el = document.activeElement;
-      if (!el || el === document.body) return { matches: false, visible: true, what: 'body' };
+      if (!el || el === document.body) return {matches: false, visible: true, what: 'body'};
       const cs = getComputedStyle(el);
       // The radios' indicator is drawn on their option box by :has(:focus-visible).
       const box = el.closest('.option') ? getComputedStyle(el.closest('.option')) : null;
-      const ring = (s) => s && ((s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) ||
-        s.boxShadow !== 'none' || s.backgroundColor === 'rgb(255, 191, 71)');
+      const ring = (s) => s &&
+          ((s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) ||
+           s.boxShadow !== 'none' || s.backgroundColor === 'rgb(255, 191, 71)');
       return {
         matches: el.matches(sel),
         visible: ring(cs) || ring(box),
         what: el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
-          (el.textContent ? ` "${el.textContent.trim().slice(0, 30)}"` : ''),
+            (el.textContent ? ` "${el.textContent.trim().slice(0, 30)}"` : ''),
       };
     }, selector);
     if (!state.visible) throw new Error(`focus on ${state.what} is not visible`);
@@ -123,7 +132,7 @@ async function assertOnlyLanguage(page, lang, extraForbidden = []) {
     if (key.startsWith('lang.switch') || value === STRINGS[lang][key]) continue;
     for (const part of value.split(/\{\w+\}/).map((s) => s.trim())) {
       if (part.length < 3) continue;
-      if (mine.some((m) => containsPhrase(m, part))) continue; // Shared words (e.g. "OUI").
+      if (mine.some((m) => containsPhrase(m, part))) continue;  // Shared words (e.g. "OUI").
       if (containsPhrase(text, part)) offenders.push(`${key}: "${part}"`);
     }
   }
@@ -133,25 +142,31 @@ async function assertOnlyLanguage(page, lang, extraForbidden = []) {
   if (offenders.length) {
     throw new Error(`page in ${lang} still shows ${other} text: ${offenders.join(', ')}`);
   }
-  const wrong = await page.evaluate(({ table }) => {
+  const wrong = await page.evaluate(({table}) => {
     const bad = [];
     for (const el of document.querySelectorAll('[data-i18n]')) {
-      if (!el.offsetParent && el.tagName !== 'TITLE') continue; // Not rendered.
+      if (!el.offsetParent && el.tagName !== 'TITLE') continue;  // Not rendered.
       if (el.textContent !== table[el.dataset.i18n]) bad.push(el.dataset.i18n);
     }
     return bad;
-  }, { table: STRINGS[lang] });
+  }, {table: STRINGS[lang]});
   if (wrong.length) throw new Error(`elements not translated to ${lang}: ${wrong.join(', ')}`);
   const htmlLang = await page.evaluate(() => document.documentElement.lang);
   if (htmlLang !== lang) throw new Error(`<html lang="${htmlLang}">, want ${lang}`);
 }
 
 function ensureDir(dir) {
-  fs.mkdirSync(dir, { recursive: true });
+  fs.mkdirSync(dir, {recursive: true});
   return dir;
 }
 
 module.exports = {
-  STRINGS, launchBrowser, openSession, tabTo, visibleText, assertOnlyLanguage, containsPhrase,
+  STRINGS,
+  launchBrowser,
+  openSession,
+  tabTo,
+  visibleText,
+  assertOnlyLanguage,
+  containsPhrase,
   ensureDir,
 };

@@ -13,7 +13,7 @@
 // directory. Credentials never appear in error messages.
 'use strict';
 
-const { spawn, spawnSync } = require('node:child_process');
+const {spawn, spawnSync} = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
@@ -42,7 +42,7 @@ function findBinary() {
     try {
       fs.accessSync(candidate, fs.constants.X_OK);
       const mtime = fs.statSync(candidate).mtimeMs;
-      if (!best || mtime > best.mtime) best = { path: candidate, mtime };
+      if (!best || mtime > best.mtime) best = {path: candidate, mtime};
     } catch (e) {
       // Not built in this directory.
     }
@@ -61,7 +61,7 @@ function outputDir() {
     const bin = findBinary();
     dir = path.join(path.dirname(bin), '..', '..', 'test-output', 'e2e');
   }
-  fs.mkdirSync(dir, { recursive: true });
+  fs.mkdirSync(dir, {recursive: true});
   return path.resolve(dir);
 }
 
@@ -71,7 +71,10 @@ function webRoot() {
 
 function run(args, cwd) {
   const p = spawnSync(args[0], args.slice(1), {
-    cwd, encoding: 'utf8', timeout: 120000, env: cleanEnv(),
+    cwd,
+    encoding: 'utf8',
+    timeout: 120000,
+    env: cleanEnv(),
   });
   if (p.error) throw new Error(`${args.join(' ')}: ${p.error.message}`);
   if (p.status !== 0) {
@@ -97,7 +100,7 @@ function freePort() {
     srv.unref();
     srv.on('error', reject);
     srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
+      const {port} = srv.address();
       srv.close(() => resolve(port));
     });
   });
@@ -114,42 +117,51 @@ function ballot(now) {
       law_id: 'L2025-001',
       title_fr: 'Loi sur la protection des données personnelles',
       title_en: 'Act respecting the protection of personal information',
-      opens_at: rfc3339(now - HOUR_MS), closes_at: rfc3339(now + 6 * HOUR_MS), results: 'live',
+      opens_at: rfc3339(now - HOUR_MS),
+      closes_at: rfc3339(now + 6 * HOUR_MS),
+      results: 'live',
     },
     openB: {
       law_id: 'L2025-002',
       title_fr: 'Loi sur le transport collectif',
       title_en: 'Public Transit Act',
-      opens_at: rfc3339(now - HOUR_MS), closes_at: rfc3339(now + 6 * HOUR_MS), results: 'live',
+      opens_at: rfc3339(now - HOUR_MS),
+      closes_at: rfc3339(now + 6 * HOUR_MS),
+      results: 'live',
     },
     closed: {
       law_id: 'L2025-003',
       title_fr: 'Loi sur les heures d’ouverture des commerces',
       title_en: 'Act respecting business hours',
-      opens_at: rfc3339(now - 3 * HOUR_MS), closes_at: rfc3339(now - HOUR_MS), results: 'live',
+      opens_at: rfc3339(now - 3 * HOUR_MS),
+      closes_at: rfc3339(now - HOUR_MS),
+      results: 'live',
     },
     embargoed: {
       law_id: 'L2025-004',
       title_fr: 'Loi sur la réforme électorale',
       title_en: 'Electoral Reform Act',
-      opens_at: rfc3339(now - HOUR_MS), closes_at: rfc3339(now + 6 * HOUR_MS),
+      opens_at: rfc3339(now - HOUR_MS),
+      closes_at: rfc3339(now + 6 * HOUR_MS),
       results: 'after_close',
     },
   };
 }
 
 function lawsToml(laws) {
-  const q = (s) => JSON.stringify(s); // TOML basic strings accept JSON's escapes for our text.
-  return '# Written by tests/e2e for one test run.\n\n' + laws.map((l) => [
-    '[[law]]',
-    `id = ${q(l.law_id)}`,
-    `title_fr = ${q(l.title_fr)}`,
-    `title_en = ${q(l.title_en)}`,
-    `opens_at = ${q(l.opens_at)}`,
-    `closes_at = ${q(l.closes_at)}`,
-    `results = ${q(l.results)}`,
-    '',
-  ].join('\n')).join('\n');
+  const q = (s) => JSON.stringify(s);  // TOML basic strings accept JSON's escapes for our text.
+  return '# Written by tests/e2e for one test run.\n\n' +
+      laws.map(
+              (l) => ['[[law]]',
+                      `id = ${q(l.law_id)}`,
+                      `title_fr = ${q(l.title_fr)}`,
+                      `title_en = ${q(l.title_en)}`,
+                      `opens_at = ${q(l.opens_at)}`,
+                      `closes_at = ${q(l.closes_at)}`,
+                      `results = ${q(l.results)}`,
+                      '',
+  ].join('\n'))
+          .join('\n');
 }
 
 function luhnValid(digits) {
@@ -174,7 +186,7 @@ function readVoters(csvPath) {
   const byNas = new Map();
   for (const line of lines.slice(1)) {
     const [nas, code, lawId] = line.split(',');
-    if (!byNas.has(nas)) byNas.set(nas, { nas, code, laws: new Set() });
+    if (!byNas.has(nas)) byNas.set(nas, {nas, code, laws: new Set()});
     byNas.get(nas).laws.add(lawId);
   }
   return Array.from(byNas.values());
@@ -208,11 +220,15 @@ class Election {
     this.lawsFile = path.join(this.dir, 'laws.toml');
     this.data = path.join(this.dir, 'data');
     fs.mkdirSync(this.data);
-    run([this.binary, 'voters', 'generate', '--count', String(voterCount), ...lawArgs,
-      '--seed', '20261101', '--out', this.votersCsv]);
+    run([
+      this.binary, 'voters', 'generate', '--count', String(voterCount), ...lawArgs, '--seed',
+      '20261101', '--out', this.votersCsv
+    ]);
     run([this.binary, 'keygen', '--out', this.keyFile]);
-    run([this.binary, 'hashgen', '--voters', this.votersCsv, '--key-file', this.keyFile,
-      '--out', this.hashes]);
+    run([
+      this.binary, 'hashgen', '--voters', this.votersCsv, '--key-file', this.keyFile, '--out',
+      this.hashes
+    ]);
     fs.writeFileSync(this.lawsFile, lawsToml(all));
     this.voters = readVoters(this.votersCsv);
     if (this.voters.length !== voterCount) {
@@ -221,19 +237,22 @@ class Election {
   }
 
   // Starts the server; with keepPort, on the port it had before (pages stay on their origin).
-  async start({ keepPort = false } = {}) {
+  async start({keepPort = false} = {}) {
     let lastError = null;
     for (let attempt = 0; attempt < 3; attempt++) {
       if (!(keepPort && this.port && attempt === 0)) this.port = await freePort();
-      const args = ['serve', '--hashes', this.hashes, '--laws', this.lawsFile, '--data', this.data,
+      const args = [
+        'serve', '--hashes', this.hashes, '--laws', this.lawsFile, '--data', this.data,
         '--key-file', this.keyFile, '--listen', `127.0.0.1:${this.port}`, '--rate-limit', '0',
-        '--web', webRoot()];
+        '--web', webRoot()
+      ];
       fs.appendFileSync(this.logPath, `\n# e2e: ${this.binary} ${args.join(' ')}\n`);
       const log = fs.openSync(this.logPath, 'a');
-      this.proc = spawn(this.binary, args, { stdio: ['ignore', log, log], env: cleanEnv() });
+      this.proc = spawn(this.binary, args, {stdio: ['ignore', log, log], env: cleanEnv()});
       fs.closeSync(log);
-      this.exited = new Promise((resolve) => this.proc.on('exit', (code, signal) =>
-        resolve(code === null ? `signal ${signal}` : code)));
+      this.exited = new Promise(
+          (resolve) => this.proc.on(
+              'exit', (code, signal) => resolve(code === null ? `signal ${signal}` : code)));
       process.on('exit', this.onProcessExit);
       const ready = await this.waitHealthy();
       if (ready === true) return;
@@ -300,7 +319,7 @@ class Election {
   // Stops the server (if running) and removes the election's temporary directory.
   async close() {
     const code = await this.stop();
-    if (!process.env.SCRUTIN_KEEP_TMP) fs.rmSync(this.dir, { recursive: true, force: true });
+    if (!process.env.SCRUTIN_KEEP_TMP) fs.rmSync(this.dir, {recursive: true, force: true});
     return code;
   }
 
@@ -315,7 +334,7 @@ class Election {
     const known = new Set(this.voters.map((v) => v.nas));
     for (let n = 999999999; n > 900000000; n--) {
       const nas = String(n);
-      if (luhnValid(nas) && !known.has(nas)) return { nas, code: 'ZZ9ZZ9' };
+      if (luhnValid(nas) && !known.has(nas)) return {nas, code: 'ZZ9ZZ9'};
     }
     throw new Error('fixture: no unregistered NAS found');
   }
@@ -324,8 +343,8 @@ class Election {
   async castVote(voter, lawId, vote) {
     const res = await fetch(this.baseUrl + '/api/v1/vote', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ nas: voter.nas, code: voter.code, law_id: lawId, vote }),
+      headers: {'Content-Type': 'application/json'},
+      body: JSON.stringify({nas: voter.nas, code: voter.code, law_id: lawId, vote}),
     });
     const body = await res.json().catch(() => null);
     if (res.status !== 202 || !body || !body.request_id) {
@@ -343,15 +362,19 @@ class Election {
 
   async results(lawId) {
     const res = await fetch(this.baseUrl + '/api/v1/results/' + lawId);
-    return { status: res.status, body: await res.json().catch(() => null) };
+    return {status: res.status, body: await res.json().catch(() => null)};
   }
 }
 
-async function startElection(name, { voters = 40 } = {}) {
+async function startElection(name, {voters = 40} = {}) {
   const election = new Election(name);
   election.prepare(voters);
   await election.start();
   return election;
 }
 
-module.exports = { startElection, outputDir, luhnValid };
+module.exports = {
+  startElection,
+  outputDir,
+  luhnValid
+};
