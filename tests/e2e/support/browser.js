@@ -29,8 +29,9 @@ function slug(s) {
 }
 
 // One browser context (own storage, cookies, language) and page per test. `session.step()` runs
-// a named step: a screenshot after it (the page as the user saw it), and on failure an error
-// that starts with the step's name, plus a FAILED screenshot.
+// a named step, then checks the page as it stands (no JavaScript error, assertAccessible) and
+// takes a screenshot; on failure it throws an error that starts with the step's name and saves
+// a FAILED screenshot.
 async function openSession(browser, outputDir, testName, contextOptions = {}) {
   const context = await browser.newContext(Object.assign(
       {
@@ -66,6 +67,7 @@ async function openSession(browser, outputDir, testName, contextOptions = {}) {
       const value = await fn();
       if (pageErrors.length)
         throw new Error('JavaScript error in the page: ' + pageErrors.join('; '));
+      if (page.url().startsWith('http')) await assertAccessible(page);
       await screenshot(name);
       return value;
     } catch (e) {
@@ -155,12 +157,78 @@ async function assertOnlyLanguage(page, lang, extraForbidden = []) {
   if (htmlLang !== lang) throw new Error(`<html lang="${htmlLang}">, want ${lang}`);
 }
 
+// Basic WCAG AA checks on what is rendered now: every visible text meets its contrast ratio
+// against the background it sits on (4.5:1, or 3:1 for large text), every visible form control
+// has a label, radio groups have a legend, and there is exactly one <h1>. Disabled controls are
+// exempt from contrast, as WCAG allows.
+async function assertAccessible(page) {
+  const problems = await page.evaluate(() => {
+    const out = [];
+    const parse = (c) => {
+      const m = c.match(/rgba?\(([^)]+)\)/);
+      if (!m) return null;
+      const [r, g, b, a = 1] = m[1].split(/[ ,/]+/).filter(Boolean).map(Number);
+      return {r, g, b, a};
+    };
+    const lum = ({r, g, b}) => {
+      const f = (v) => {
+        v /= 255;
+        return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+      };
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const background = (el) => {
+      for (let e = el; e; e = e.parentElement) {
+        const c = parse(getComputedStyle(e).backgroundColor);
+        if (c && c.a > 0.5) return c;
+      }
+      return {r: 255, g: 255, b: 255, a: 1};
+    };
+    const visible = (el) => {
+      const r = el.getBoundingClientRect();
+      const cs = getComputedStyle(el);
+      return r.width > 1 && r.height > 1 && cs.visibility !== 'hidden' && cs.opacity !== '0';
+    };
+    for (const el of document.body.querySelectorAll('*')) {
+      const hasText = Array.from(el.childNodes)
+                          .some((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim());
+      if (!hasText || !visible(el) || el.closest('[disabled], .is-disabled')) continue;
+      if (el.closest('.visually-hidden')) continue;
+      const cs = getComputedStyle(el);
+      const fg = parse(cs.color);
+      const bg = background(el);
+      const [l1, l2] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+      const ratio = (l1 + 0.05) / (l2 + 0.05);
+      const size = parseFloat(cs.fontSize);
+      const large = size >= 24 || (size >= 18.66 && Number(cs.fontWeight) >= 700);
+      if (ratio < (large ? 3 : 4.5)) {
+        out.push(`contrast ${ratio.toFixed(2)} for "${el.textContent.trim().slice(0, 40)}"`);
+      }
+    }
+    for (const input of document.querySelectorAll('input, select, textarea, button')) {
+      if (!visible(input) && input.type !== 'radio') continue;
+      const named = input.labels?.length || input.getAttribute('aria-label') ||
+          input.getAttribute('aria-labelledby') ||
+          (input.tagName === 'BUTTON' && input.textContent.trim());
+      if (!named) out.push(`unlabelled control ${input.outerHTML.slice(0, 60)}`);
+      if (input.type === 'radio' && !input.closest('fieldset')?.querySelector('legend')) {
+        out.push(`radio ${input.value} outside a fieldset with a legend`);
+      }
+    }
+    const h1 = document.querySelectorAll('h1').length;
+    if (h1 !== 1) out.push(`${h1} <h1> elements`);
+    return out;
+  });
+  if (problems.length) throw new Error('accessibility: ' + problems.join('; '));
+}
+
 function ensureDir(dir) {
   fs.mkdirSync(dir, {recursive: true});
   return dir;
 }
 
 module.exports = {
+  assertAccessible,
   STRINGS,
   launchBrowser,
   openSession,
