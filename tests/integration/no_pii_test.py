@@ -145,6 +145,9 @@ class NoPiiTest(unittest.TestCase):
         self.assertTrue(any(os.path.getsize(f) > 0 for f in files if f != self.log),
                         f"nothing written in --data: {names}")
         self.assertGreater(os.path.getsize(self.log), 0, "the server logged nothing")
+        self.assertTrue(any(n.endswith("-wal") for n in names),
+                        f"expected the SQLite WAL left by the crash among {names}")
+        print(f"\nscanned after SIGKILL: {names} ({size} bytes)", file=sys.stderr)
 
         # Restart (recovery from the WAL) and a clean stop.
         self.server.start()
