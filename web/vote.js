@@ -17,6 +17,7 @@ const FINAL = ['accepted', 'duplicate', 'invalid'];
 // Delays between status polls; the last one repeats until the budget is spent.
 const POLL_DELAYS_MS = [150, 300, 600, 1000, 1500, 2000];
 const POLL_BUDGET_MS = 90000;
+const UNKNOWN_GRACE_MS = 15000;
 const LAW_REFRESH_MS = 30000;
 const FIELD_KEYS = {
   law_id: 'law',
@@ -435,7 +436,9 @@ function renderLaws() {
         }
         continue;
       }
-      if (res.status === 404) {
+      // In the distributed shape the status record is written by a validator shortly after the
+      // 202: an unknown id is only final once that grace period is over.
+      if (res.status === 404 && Date.now() - started > UNKNOWN_GRACE_MS) {
         setOutcome({kind: 'unknown', law_id: lawId, request_id: requestId});
         return;
       }

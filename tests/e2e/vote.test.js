@@ -7,7 +7,21 @@ const assert = require('node:assert/strict');
 const {after, before, test} = require('node:test');
 
 const {startElection, outputDir} = require('./support/election.js');
-const {STRINGS, launchBrowser, openSession, tabTo, visibleText} = require('./support/browser.js');
+const {
+  STRINGS,
+  assertOnlyLanguage,
+  launchBrowser,
+  openSession,
+  tabTo,
+  visibleText,
+} = require('./support/browser.js');
+
+// Switches the page's language with its toggle and checks nothing of the other one remains.
+async function switchLanguage(page, to) {
+  await page.locator('.lang-toggle').click();
+  await page.waitForFunction((l) => document.documentElement.lang === l, to);
+  await assertOnlyLanguage(page, to);
+}
 
 let election;
 let browser;
@@ -161,6 +175,12 @@ test(
               o.text.includes('seul le premier vote compte'), 'says what the duplicate means');
           await assertNothingStored(s.page, voter);
         });
+        await s.step('duplicate message in English', async () => {
+          await switchLanguage(s.page, 'en');
+          assert.ok((await s.page.innerText('#outcome-live'))
+                        .includes(STRINGS.en['outcome.duplicate.h']));
+          assert.equal(await s.page.locator('#attempt-count').innerText(), '2');
+        });
       } finally {
         await s.close();
       }
@@ -198,6 +218,10 @@ test('a NAS with a bad check digit is blocked in the form', {timeout: 60000}, as
       await s.page.locator('#nas').fill('12345678');
       await s.page.locator('#continue').click();
       assert.equal(await s.page.locator('#nas-error').innerText(), STRINGS.fr['err.nas.format']);
+    });
+    await s.step('errors in English', async () => {
+      await switchLanguage(s.page, 'en');
+      assert.equal(await s.page.locator('#nas-error').innerText(), STRINGS.en['err.nas.format']);
     });
     await s.step('no request was sent', async () => {
       await s.page.waitForTimeout(300);
@@ -326,6 +350,10 @@ test('a vote after the poll closed gets the poll closed message', {timeout: 9000
       assert.equal(o.kind, 'closed', `outcome was ${o.kind}: ${o.text}`);
       assert.ok(o.text.includes(STRINGS.fr['outcome.closed.h']));
       assert.ok(o.text.includes('n’a pas été enregistré'), 'says the vote was not recorded');
+    });
+    await s.step('poll closed message in English', async () => {
+      await switchLanguage(s.page, 'en');
+      assert.ok((await s.page.innerText('#outcome-live')).includes(STRINGS.en['outcome.closed.h']));
     });
     await s.step('nothing was counted', async () => {
       const afterResults = await election.results(law.law_id);
