@@ -356,7 +356,10 @@ void RunHashgen(const HashgenOptions& o) {
     throw CommandError("registry '" + o.voters + "' has a header but no rows; nothing written");
   }
 
+  const double read_seconds = Seconds(start);
+  const auto sort_start = std::chrono::steady_clock::now();
   core::SortDigests(digests, threads);
+  const double sort_seconds = Seconds(sort_start);
 
   const auto write_start = std::chrono::steady_clock::now();
   ProgressBar bar("writing", digests.size(), "digests");
@@ -365,11 +368,13 @@ void RunHashgen(const HashgenOptions& o) {
   bar.Finish();
   if (!manifest) throw CommandError("cannot write the hash database: " + manifest.error());
   std::printf(
-      "hashgen: %llu rows -> %llu digests (%s, %s, %zu shard%s) in %s; total %s (writing %s)\n",
+      "hashgen: %llu rows -> %llu digests (%s, %s, %zu shard%s) in %s; %s (read+hash %s, sort %s, "
+      "write %s)\n",
       static_cast<unsigned long long>(rows), static_cast<unsigned long long>(manifest->count),
       std::string(core::ToString(*scheme)).c_str(), std::string(core::ToString(*format)).c_str(),
       manifest->shards.size(), manifest->shards.size() == 1 ? "" : "s", o.out.c_str(),
-      FormatDuration(Seconds(start)).c_str(), FormatDuration(Seconds(write_start)).c_str());
+      FormatDuration(Seconds(start)).c_str(), FormatDuration(read_seconds).c_str(),
+      FormatDuration(sort_seconds).c_str(), FormatDuration(Seconds(write_start)).c_str());
 }
 
 }  // namespace
