@@ -179,6 +179,39 @@ class ServeStartupTest(unittest.TestCase):
         self.assertEqual(bad, [], "exit status after a signal sent right after readiness "
                          "(negative: killed by the signal, i.e. no handler installed yet)")
 
+    def test_second_server_on_the_same_data_directory(self):
+        """Two processes on one --data (an operator starting the new server before the old one
+        stopped) must not both accept one credential: the second should refuse to start; if it
+        does start, the same credential voted through each must be accepted once, duplicate once
+        (a second `accepted` would hand the voter a receipt for a ballot never counted)."""
+        data = self.new_dir("data")
+        first = harness.Server(self.electorate, self.laws_file, data,
+                               os.path.join(self.tmp, "first.log"))
+        second = harness.Server(self.electorate, self.laws_file, data,
+                                os.path.join(self.tmp, "second.log"))
+        first.start()
+        try:
+            try:
+                second.start(timeout=15)
+            except harness.HarnessError:
+                self.assertFalse(second.running())
+                self.assertEqual(harness.Client(first.base_url).get("/api/v1/health").status, 200)
+                return
+            voter = self.electorate.registry.voters[40]
+            statuses = []
+            for server in (first, second):
+                c = harness.Client(server.base_url)
+                r = c.post_vote({"nas": voter.nas, "code": voter.code, "law_id": self.law,
+                                 "vote": "oui"})
+                self.assertEqual(r.status, 202, r)
+                statuses.append(c.get(f"/api/v1/vote/{r.json()['request_id']}").json()["status"])
+            self.assertEqual(statuses, ["accepted", "duplicate"],
+                             "a second serve on the same --data accepted a credential already "
+                             "accepted by the first (it should refuse to start: lock --data)")
+        finally:
+            second.kill()
+            first.kill()
+
     def test_clean_restart_keeps_everything(self):
         server = harness.Server(self.electorate, self.laws_file, self.new_dir("data"),
                                 os.path.join(self.tmp, "restart.log"))
