@@ -3,7 +3,8 @@
 
 Threads cast votes against `scrutin serve` while the test SIGKILLs it at a random moment, restarts
 it on the same --data directory, and does that several rounds (the last one ends with SIGTERM under
-load, which must exit 0). Then, against the restarted server:
+load, which must exit 0; some restarts are killed during start-up too). Then, against the restarted
+server:
 
 - every vote that got a 202 still has its status (accepted with the same receipt, duplicate with the
   same attempt count) and every accepted one is in the results exactly once;
@@ -143,7 +144,14 @@ class CrashSafetyTest(unittest.TestCase):
         ledger = Ledger(items, rng)
         errors = []
 
+        early_kills = 0
         for rnd in range(rounds):
+            if rnd > 0 and rng.random() < 0.5:
+                # Also crash during start-up (while it recovers the WAL and rebuilds its state).
+                self.server.spawn()
+                time.sleep(rng.uniform(0.0, 0.05))
+                self.server.kill()
+                early_kills += 1
             self.server.start()
             stop = threading.Event()
             threads = [threading.Thread(target=drive, args=(self.server.base_url, ledger, stop,
@@ -167,8 +175,8 @@ class CrashSafetyTest(unittest.TestCase):
         all_attempts = [a for atts in ledger.attempts.values() for a in atts]
         acked = [a for a in all_attempts if a.http_status == 202]
         unanswered = [a for a in all_attempts if not a.answered]
-        print(f"{len(all_attempts)} attempts: {len(acked)} got 202, {len(unanswered)} no answer",
-              file=sys.stderr)
+        print(f"{len(all_attempts)} attempts: {len(acked)} got 202, {len(unanswered)} no answer; "
+              f"{early_kills} kills during start-up", file=sys.stderr)
         self.assertGreater(len(acked), 100, "too few votes got through to test anything")
 
         self.server.start()

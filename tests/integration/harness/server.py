@@ -225,31 +225,42 @@ class Server:
         except OSError:
             return "(no log)"
 
-    def start(self, timeout=30.0):
-        """Starts the server and waits until /api/v1/health answers 200. Keeps the previous port
-        when restarting (clients keep their base URL) unless it cannot be bound."""
+    def spawn(self, new_port=False):
+        """Starts the process without waiting for readiness (e.g. to kill it during start-up).
+        Keeps the previous port unless `new_port` (clients keep their base URL)."""
         if self.proc is not None and self.proc.poll() is None:
             raise HarnessError("server already running")
         env = dict(os.environ)
         # The suite's own flags must win over whatever SCRUTIN_* the caller's shell exports.
         for k in list(env):
-            if k.startswith("SCRUTIN_") and k not in ("SCRUTIN_BIN",):
+            if k.startswith("SCRUTIN_") and k != "SCRUTIN_BIN":
                 del env[k]
         env.update(self.env or {})
-        last_error = None
+        env.update(self.flag_env())
+        if self.port is None or new_port:
+            self.port = free_port()
+        with open(self.log_path, "ab") as log:
+            log.write(f"\n# harness: starting {' '.join(self.command())}\n".encode())
+            log.flush()
+            self._log_offset = log.tell()
+            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=log, env=env,
+                                         stdin=subprocess.DEVNULL)
+        return self
+
+    def output_since_spawn(self):
+        with open(self.log_path, "rb") as f:
+            f.seek(self._log_offset)
+            return f.read().decode("utf-8", errors="replace")
+
+    def start(self, timeout=30.0):
+        """Starts the server and waits until /api/v1/health answers 200; on a port taken
+        meanwhile by someone else, retries on another port. Raises HarnessError (with the log)
+        when it exits or stays unhealthy."""
         for attempt in range(3):
-            if self.port is None or attempt > 0:
-                self.port = free_port()
-            with open(self.log_path, "ab") as log:
-                log.write(f"\n# harness: starting {' '.join(self.command())}\n".encode())
-                log.flush()
-                self.proc = subprocess.Popen(self.command(), stdout=log, stderr=log,
-                                             env={**env, **self.flag_env()},
-                                             stdin=subprocess.DEVNULL)
+            self.spawn(new_port=attempt > 0)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
-                    last_error = f"scrutin serve exited {self.proc.returncode} during start-up"
                     break
                 if http_status(self.base_url + "/api/v1/health", timeout=1.0) == 200:
                     return self
@@ -258,10 +269,10 @@ class Server:
                 self.kill()
                 raise HarnessError(f"scrutin serve not healthy after {timeout}s:\n"
                                    f"{self.log_tail()}")
-            tail = self.log_tail()
-            if "in use" not in tail.lower():
+            if "in use" not in self.output_since_spawn().lower():
                 break
-        raise HarnessError(f"{last_error}:\n{self.log_tail()}")
+        raise HarnessError(f"scrutin serve exited {self.proc.returncode} during start-up:\n"
+                           f"{self.log_tail()}")
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
