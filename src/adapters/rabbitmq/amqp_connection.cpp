@@ -1,0 +1,492 @@
+#include "adapters/rabbitmq/amqp_connection.hpp"
+
+#include <amqp_tcp_socket.h>
+#include <sys/socket.h>
+
+#include <charconv>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+namespace scrutin::rabbitmq {
+namespace {
+
+amqp_bytes_t Bytes(std::string_view s) {
+  return amqp_bytes_t{s.size(), const_cast<char*>(s.data())};
+}
+
+std::string ToString(amqp_bytes_t b) {
+  return std::string(static_cast<const char*>(b.bytes), b.len);
+}
+
+timeval ToTimeval(std::chrono::milliseconds d) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(d.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((d.count() % 1000) * 1000);
+  return tv;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decoding of one URL component; nullopt on a broken escape.
+std::optional<std::string> PercentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out.push_back(s[i]);
+      continue;
+    }
+    if (i + 2 >= s.size()) return std::nullopt;
+    int hi = HexValue(s[i + 1]);
+    int lo = HexValue(s[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return out;
+}
+
+// Shuts down the sockets of writes that outlive their deadline, so that a write rabbitmq-c would
+// wait on forever fails instead. One thread for the process, started on first use and never
+// stopped (leaked on purpose: no destruction-order hazard at exit).
+class WriteWatchdog {
+ public:
+  static WriteWatchdog& Instance() {
+    static WriteWatchdog* instance = new WriteWatchdog();
+    return *instance;
+  }
+
+  void Arm(const void* owner, int fd, std::chrono::steady_clock::time_point deadline) {
+    std::lock_guard lock(mu_);
+    if (!started_) {
+      started_ = true;
+      std::thread([this] { Loop(); }).detach();
+    }
+    armed_[owner] = Entry{fd, deadline};
+    cv_.notify_one();
+  }
+
+  // True when the watchdog shut the socket down while armed.
+  bool Disarm(const void* owner) {
+    std::lock_guard lock(mu_);
+    armed_.erase(owner);
+    return fired_.erase(owner) > 0;
+  }
+
+ private:
+  struct Entry {
+    int fd;
+    std::chrono::steady_clock::time_point deadline;
+  };
+
+  void Loop() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      if (armed_.empty()) {
+        cv_.wait(lock);
+        continue;
+      }
+      cv_.wait_for(lock, std::chrono::milliseconds(50));
+      auto now = std::chrono::steady_clock::now();
+      for (auto it = armed_.begin(); it != armed_.end();) {
+        if (it->second.deadline <= now) {
+          // The owner is blocked in the library and cannot close the fd while we hold mu_
+          // (Disarm runs before the connection is destroyed), so the fd is still its socket.
+          ::shutdown(it->second.fd, SHUT_RDWR);
+          fired_[it->first] = true;
+          it = armed_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool started_ = false;                          // GUARDED_BY(mu_)
+  std::unordered_map<const void*, Entry> armed_;  // GUARDED_BY(mu_)
+  std::unordered_map<const void*, bool> fired_;   // GUARDED_BY(mu_)
+};
+
+std::string ServerReason(std::uint16_t code, amqp_bytes_t text) {
+  return std::to_string(code) + " " + ToString(text);
+}
+
+}  // namespace
+
+std::string AmqpEndpoint::ToString() const {
+  return host + ":" + std::to_string(port) + (vhost.starts_with("/") ? "" : "/") + vhost;
+}
+
+core::Result<AmqpEndpoint> ParseAmqpUrl(std::string_view url) {
+  constexpr std::string_view kScheme = "amqp://";
+  if (url.starts_with("amqps://")) {
+    return core::Fail("AMQP URL: amqps:// (TLS) is not supported; use amqp://");
+  }
+  if (!url.starts_with(kScheme)) {
+    return core::Fail("AMQP URL must start with amqp:// (got '" + std::string(url.substr(0, 16)) +
+                      "...')");
+  }
+  std::string_view rest = url.substr(kScheme.size());
+  std::string_view authority = rest;
+  std::optional<std::string_view> path;
+  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+    authority = rest.substr(0, slash);
+    path = rest.substr(slash + 1);
+  }
+  AmqpEndpoint ep;
+  if (auto at = authority.rfind('@'); at != std::string_view::npos) {
+    std::string_view userinfo = authority.substr(0, at);
+    authority = authority.substr(at + 1);
+    std::string_view user = userinfo;
+    std::optional<std::string_view> password;
+    if (auto colon = userinfo.find(':'); colon != std::string_view::npos) {
+      user = userinfo.substr(0, colon);
+      password = userinfo.substr(colon + 1);
+    }
+    auto u = PercentDecode(user);
+    if (!u || u->empty()) return core::Fail(std::string("AMQP URL: bad user name"));
+    ep.user = *u;
+    if (password) {
+      auto p = PercentDecode(*password);
+      if (!p) return core::Fail(std::string("AMQP URL: bad password encoding"));
+      ep.password = *p;
+    }
+  }
+  std::string_view host = authority;
+  if (auto colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    std::string_view port = authority.substr(colon + 1);
+    int value = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (ec != std::errc() || end != port.data() + port.size() || value < 1 || value > 65535) {
+      return core::Fail("AMQP URL: bad port '" + std::string(port) + "'");
+    }
+    ep.port = value;
+  }
+  if (host.empty()) return core::Fail(std::string("AMQP URL: missing host"));
+  ep.host = std::string(host);
+  if (path && !path->empty()) {
+    auto v = PercentDecode(*path);
+    if (!v) return core::Fail(std::string("AMQP URL: bad vhost encoding"));
+    ep.vhost = *v;
+  }
+  return ep;
+}
+
+core::Result<std::unique_ptr<AmqpConnection>> AmqpConnection::Open(
+    const AmqpEndpoint& endpoint, const ConnectionOptions& options) {
+  std::unique_ptr<AmqpConnection> conn(new AmqpConnection());
+  conn->endpoint_ = endpoint;
+  conn->options_ = options;
+  conn->state_ = amqp_new_connection();
+  if (conn->state_ == nullptr) return core::Fail(std::string("AMQP: out of memory"));
+  const std::string where = "RabbitMQ at " + endpoint.ToString();
+  amqp_socket_t* socket = amqp_tcp_socket_new(conn->state_);
+  if (socket == nullptr) return core::Fail(where + ": cannot create a socket");
+  timeval connect_tv = ToTimeval(options.connect_timeout);
+  int rc = amqp_socket_open_noblock(socket, endpoint.host.c_str(), endpoint.port, &connect_tv);
+  if (rc != AMQP_STATUS_OK) {
+    conn->broken_ = true;
+    return core::Fail(where + ": cannot connect: " + amqp_error_string2(rc));
+  }
+  amqp_set_handshake_timeout(conn->state_, &connect_tv);
+  timeval rpc_tv = ToTimeval(options.io_timeout);
+  amqp_set_rpc_timeout(conn->state_, &rpc_tv);
+
+  amqp_table_entry_t property;
+  property.key = amqp_cstring_bytes("connection_name");
+  property.value.kind = AMQP_FIELD_KIND_UTF8;
+  property.value.value.bytes = Bytes(options.connection_name);
+  amqp_table_t properties{1, &property};
+  amqp_rpc_reply_t reply = amqp_login_with_properties(
+      conn->state_, endpoint.vhost.c_str(), 0, AMQP_DEFAULT_FRAME_SIZE,
+      static_cast<int>(options.heartbeat.count()), &properties, AMQP_SASL_METHOD_PLAIN,
+      endpoint.user.c_str(), endpoint.password.c_str());
+  if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
+    conn->broken_ = true;
+    std::string why;
+    if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION) {
+      why = amqp_error_string2(reply.library_error);
+      if (reply.library_error == AMQP_STATUS_CONNECTION_CLOSED ||
+          reply.library_error == AMQP_STATUS_SOCKET_ERROR) {
+        why += " (wrong user/password or vhost '" + endpoint.vhost + "'?)";
+      }
+    } else if (reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+               reply.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+      auto* m = static_cast<amqp_connection_close_t*>(reply.reply.decoded);
+      why = ServerReason(m->reply_code, m->reply_text);
+    } else {
+      why = "unexpected reply";
+    }
+    return core::Fail(where + ": login failed: " + why);
+  }
+  amqp_channel_open(conn->state_, kChannel);
+  reply = amqp_get_rpc_reply(conn->state_);
+  if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
+    conn->broken_ = true;
+    return core::Fail(where + ": cannot open a channel");
+  }
+  return conn;
+}
+
+AmqpConnection::~AmqpConnection() {
+  if (state_ == nullptr) return;
+  if (!broken_) {
+    WriteGuard guard(*this);
+    amqp_channel_close(state_, kChannel, AMQP_REPLY_SUCCESS);
+    amqp_connection_close(state_, AMQP_REPLY_SUCCESS);
+  }
+  amqp_destroy_connection(state_);
+}
+
+AmqpConnection::WriteGuard::WriteGuard(AmqpConnection& conn) : conn_(conn) {
+  int fd = amqp_get_sockfd(conn_.state_);
+  if (fd >= 0) {
+    WriteWatchdog::Instance().Arm(&conn_, fd,
+                                  std::chrono::steady_clock::now() + conn_.options_.io_timeout);
+  }
+}
+
+AmqpConnection::WriteGuard::~WriteGuard() {
+  if (WriteWatchdog::Instance().Disarm(&conn_)) {
+    conn_.broken_ = true;
+    conn_.last_error_ = "write to RabbitMQ timed out (broker not reading)";
+  }
+}
+
+core::Status AmqpConnection::Break(std::string why) {
+  broken_ = true;
+  last_error_ = std::move(why);
+  return core::Fail(last_error_);
+}
+
+core::Status AmqpConnection::LibraryFailure(int status, std::string_view what) {
+  if (broken_ && !last_error_.empty()) return core::Fail(last_error_);
+  return Break(std::string(what) + ": " + amqp_error_string2(status));
+}
+
+core::Status AmqpConnection::ReopenChannel() {
+  amqp_channel_open(state_, kChannel);
+  if (amqp_get_rpc_reply(state_).reply_type != AMQP_RESPONSE_NORMAL) {
+    return Break("cannot reopen the AMQP channel");
+  }
+  sequence_ = 0;
+  if (confirms_) {
+    amqp_confirm_select(state_, kChannel);
+    if (amqp_get_rpc_reply(state_).reply_type != AMQP_RESPONSE_NORMAL) {
+      return Break("cannot re-enable publisher confirms");
+    }
+  }
+  return {};
+}
+
+core::Status AmqpConnection::CheckReply(const amqp_rpc_reply_t& reply, std::string_view what) {
+  switch (reply.reply_type) {
+    case AMQP_RESPONSE_NORMAL:
+      return {};
+    case AMQP_RESPONSE_NONE:
+      return Break(std::string(what) + ": no reply from RabbitMQ");
+    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+      return LibraryFailure(reply.library_error, what);
+    case AMQP_RESPONSE_SERVER_EXCEPTION:
+      break;
+  }
+  if (reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+    auto* m = static_cast<amqp_channel_close_t*>(reply.reply.decoded);
+    std::string reason = std::string(what) + ": " + ServerReason(m->reply_code, m->reply_text);
+    amqp_channel_close_ok_t ok{};
+    if (amqp_send_method(state_, kChannel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok) != AMQP_STATUS_OK) {
+      return Break(reason);
+    }
+    auto reopened = ReopenChannel();
+    if (!reopened.ok()) return Break(reason + "; then " + reopened.error());
+    return core::Fail(reason);
+  }
+  if (reply.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+    auto* m = static_cast<amqp_connection_close_t*>(reply.reply.decoded);
+    amqp_connection_close_ok_t ok{};
+    amqp_send_method(state_, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+    return Break(std::string(what) +
+                 ": RabbitMQ closed the connection: " + ServerReason(m->reply_code, m->reply_text));
+  }
+  return Break(std::string(what) + ": unexpected method from RabbitMQ");
+}
+
+core::Status AmqpConnection::HandleCloseFrame(const amqp_frame_t& frame) {
+  if (frame.frame_type != AMQP_FRAME_METHOD) return {};
+  amqp_rpc_reply_t reply{};
+  reply.reply_type = AMQP_RESPONSE_SERVER_EXCEPTION;
+  reply.reply = frame.payload.method;
+  if (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
+      frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD) {
+    return CheckReply(reply, "RabbitMQ");
+  }
+  return {};
+}
+
+core::Status AmqpConnection::EnableConfirms() {
+  if (broken_) return core::Fail(last_error_);
+  amqp_confirm_select(state_, kChannel);
+  auto st = CheckReply(amqp_get_rpc_reply(state_), "confirm.select");
+  if (!st.ok()) return st;
+  confirms_ = true;
+  sequence_ = 0;
+  return {};
+}
+
+core::Status AmqpConnection::DeclareExchange(const std::string& name, const std::string& type) {
+  if (broken_) return core::Fail(last_error_);
+  amqp_exchange_declare(state_, kChannel, Bytes(name), Bytes(type), /*passive=*/0, /*durable=*/1,
+                        /*auto_delete=*/0, /*internal=*/0, amqp_empty_table);
+  return CheckReply(amqp_get_rpc_reply(state_), "declare exchange " + name);
+}
+
+core::Status AmqpConnection::DeclareQueue(const std::string& name, const std::string& queue_type) {
+  if (broken_) return core::Fail(last_error_);
+  amqp_table_entry_t arg;
+  amqp_table_t args = amqp_empty_table;
+  if (queue_type != "classic") {
+    arg.key = amqp_cstring_bytes("x-queue-type");
+    arg.value.kind = AMQP_FIELD_KIND_UTF8;
+    arg.value.value.bytes = Bytes(queue_type);
+    args = amqp_table_t{1, &arg};
+  }
+  amqp_queue_declare(state_, kChannel, Bytes(name), /*passive=*/0, /*durable=*/1,
+                     /*exclusive=*/0, /*auto_delete=*/0, args);
+  return CheckReply(amqp_get_rpc_reply(state_), "declare queue " + name);
+}
+
+core::Status AmqpConnection::BindQueue(const std::string& queue, const std::string& exchange,
+                                       const std::string& routing_key) {
+  if (broken_) return core::Fail(last_error_);
+  amqp_queue_bind(state_, kChannel, Bytes(queue), Bytes(exchange), Bytes(routing_key),
+                  amqp_empty_table);
+  return CheckReply(amqp_get_rpc_reply(state_), "bind " + queue + " to " + exchange);
+}
+
+core::Result<QueueInfo> AmqpConnection::InspectQueue(const std::string& name) {
+  if (broken_) return core::Fail(last_error_);
+  amqp_queue_declare_ok_t* ok =
+      amqp_queue_declare(state_, kChannel, Bytes(name), /*passive=*/1, 0, 0, 0, amqp_empty_table);
+  auto st = CheckReply(amqp_get_rpc_reply(state_), "inspect queue " + name);
+  if (!st.ok()) return core::Fail(st.error());
+  if (ok == nullptr) return core::Fail("inspect queue " + name + ": empty reply");
+  return QueueInfo{name, ok->message_count, ok->consumer_count};
+}
+
+core::Status AmqpConnection::PurgeQueue(const std::string& name) {
+  if (broken_) return core::Fail(last_error_);
+  amqp_queue_purge(state_, kChannel, Bytes(name));
+  return CheckReply(amqp_get_rpc_reply(state_), "purge queue " + name);
+}
+
+core::Status AmqpConnection::DeleteQueue(const std::string& name) {
+  if (broken_) return core::Fail(last_error_);
+  amqp_queue_delete(state_, kChannel, Bytes(name), /*if_unused=*/0, /*if_empty=*/0);
+  return CheckReply(amqp_get_rpc_reply(state_), "delete queue " + name);
+}
+
+core::Status AmqpConnection::Publish(const OutgoingMessage& message, bool mandatory) {
+  if (broken_) return core::Fail(last_error_);
+  amqp_basic_properties_t props{};
+  props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
+  props.delivery_mode = 2;  // persistent
+  if (!message.message_id.empty()) {
+    props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
+    props.message_id = Bytes(message.message_id);
+  }
+  if (!message.type.empty()) {
+    props._flags |= AMQP_BASIC_TYPE_FLAG;
+    props.type = Bytes(message.type);
+  }
+  props._flags |= AMQP_BASIC_CONTENT_TYPE_FLAG;
+  props.content_type = amqp_cstring_bytes("application/octet-stream");
+  std::vector<amqp_table_entry_t> entries(message.headers.size());
+  if (!entries.empty()) {
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      entries[i].key = Bytes(message.headers[i].first);
+      entries[i].value.kind = AMQP_FIELD_KIND_UTF8;
+      entries[i].value.value.bytes = Bytes(message.headers[i].second);
+    }
+    props._flags |= AMQP_BASIC_HEADERS_FLAG;
+    props.headers = amqp_table_t{static_cast<int>(entries.size()), entries.data()};
+  }
+  int rc;
+  {
+    WriteGuard guard(*this);
+    rc = amqp_basic_publish(state_, kChannel, Bytes(message.exchange), Bytes(message.routing_key),
+                            mandatory ? 1 : 0, /*immediate=*/0, &props, Bytes(message.body));
+  }
+  if (rc != AMQP_STATUS_OK) return LibraryFailure(rc, "publish");
+  if (broken_) return core::Fail(last_error_);
+  if (confirms_) ++sequence_;
+  return {};
+}
+
+core::Status AmqpConnection::Qos(std::uint16_t prefetch_count) {
+  if (broken_) return core::Fail(last_error_);
+  amqp_basic_qos(state_, kChannel, 0, prefetch_count, 0);
+  return CheckReply(amqp_get_rpc_reply(state_), "basic.qos");
+}
+
+core::Status AmqpConnection::Consume(const std::string& queue) {
+  if (broken_) return core::Fail(last_error_);
+  amqp_basic_consume(state_, kChannel, Bytes(queue), amqp_empty_bytes, /*no_local=*/0,
+                     /*no_ack=*/0, /*exclusive=*/0, amqp_empty_table);
+  return CheckReply(amqp_get_rpc_reply(state_), "consume " + queue);
+}
+
+core::Status AmqpConnection::Ack(std::uint64_t delivery_tag, bool multiple) {
+  if (broken_) return core::Fail(last_error_);
+  int rc;
+  {
+    WriteGuard guard(*this);
+    rc = amqp_basic_ack(state_, kChannel, delivery_tag, multiple ? 1 : 0);
+  }
+  if (rc != AMQP_STATUS_OK) return LibraryFailure(rc, "basic.ack");
+  if (broken_) return core::Fail(last_error_);
+  return {};
+}
+
+core::Status AmqpConnection::Nack(std::uint64_t delivery_tag, bool multiple, bool requeue) {
+  if (broken_) return core::Fail(last_error_);
+  int rc;
+  {
+    WriteGuard guard(*this);
+    rc = amqp_basic_nack(state_, kChannel, delivery_tag, multiple ? 1 : 0, requeue ? 1 : 0);
+  }
+  if (rc != AMQP_STATUS_OK) return LibraryFailure(rc, "basic.nack");
+  if (broken_) return core::Fail(last_error_);
+  return {};
+}
+
+core::Status AmqpConnection::Poll() {
+  if (broken_) return core::Fail(last_error_);
+  // Bounded: an idle owner only ever has a few stray frames (late confirms, a close) to read.
+  for (int i = 0; i < 256; ++i) {
+    amqp_frame_t frame;
+    timeval zero{0, 0};
+    int rc;
+    {
+      WriteGuard guard(*this);  // may send a heartbeat
+      rc = amqp_simple_wait_frame_noblock(state_, &frame, &zero);
+    }
+    if (rc == AMQP_STATUS_TIMEOUT) return broken_ ? core::Fail(last_error_) : core::Status();
+    if (rc != AMQP_STATUS_OK) return LibraryFailure(rc, "RabbitMQ connection");
+    auto st = HandleCloseFrame(frame);
+    if (!st.ok()) return st;
+  }
+  return {};
+}
+
+}  // namespace scrutin::rabbitmq

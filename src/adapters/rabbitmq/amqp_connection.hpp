@@ -1,0 +1,162 @@
+// AmqpConnection: one AMQP 0-9-1 connection to RabbitMQ over rabbitmq-c 0.11, with one channel,
+// and the few protocol operations the adapter needs (declare, bind, publish, consume, ack).
+//
+// rabbitmq-c is a synchronous C library whose connection state is not thread-safe: an
+// AmqpConnection belongs to one thread at a time (the publisher thread, the consumer thread, the
+// monitor under its mutex). Every operation is bounded in time: the TCP connect and the login by
+// connect_timeout, RPCs (declare, bind, qos, consume) by io_timeout through the library's RPC
+// timeout, and writes (publish, ack), which the library would otherwise wait on forever when the
+// broker stops reading (flow control, a hung node), by a process-wide watchdog that shuts the
+// socket down once io_timeout has passed. After any I/O error, timeout or connection-level close
+// from the broker the connection is broken() for good and must be discarded; a channel-level
+// error (e.g. a passive declare of a missing queue) is recovered by reopening the channel.
+#pragma once
+
+#include <amqp.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace scrutin::rabbitmq {
+
+// Where the broker is. Parsed from amqp://[user[:password]@]host[:port][/vhost] (percent-encoding
+// allowed). An empty vhost ("amqp://host:port/", the form scripts/servers/start prints) means
+// "/", as most clients read it; "%2f" is "/" explicitly. amqps:// is refused (no TLS here).
+struct AmqpEndpoint {
+  std::string host = "localhost";
+  int port = 5672;
+  std::string user = "guest";
+  std::string password = "guest";
+  std::string vhost = "/";
+
+  // "host:port/vhost", never the password: safe for logs and health details.
+  std::string ToString() const;
+};
+core::Result<AmqpEndpoint> ParseAmqpUrl(std::string_view url);
+
+struct ConnectionOptions {
+  std::chrono::milliseconds connect_timeout{3000};
+  // Bounds each RPC and each write. Reaching it breaks the connection.
+  std::chrono::milliseconds io_timeout{5000};
+  // AMQP heartbeat negotiated with the broker; serviced only while the owner calls into the
+  // connection (publish, wait, consume), so an idle owner must Poll() more often than this.
+  std::chrono::seconds heartbeat{30};
+  // Shown in the broker's connection list (rabbitmqctl list_connections client_properties).
+  std::string connection_name = "scrutin";
+};
+
+// A message to publish. Bodies are opaque bytes; message_id is the vote's request id.
+struct OutgoingMessage {
+  std::string exchange;
+  std::string routing_key;
+  std::string body;
+  std::string message_id;
+  std::string type;  // AMQP "type" property, e.g. "vote" or "decided-vote"
+  std::vector<std::pair<std::string, std::string>> headers;  // string-valued headers
+};
+
+// What queue.declare (passive) reports about a queue.
+struct QueueInfo {
+  std::string name;
+  std::uint32_t messages = 0;  // ready messages (not counting unacknowledged ones)
+  std::uint32_t consumers = 0;
+};
+
+class AmqpConnection {
+ public:
+  static constexpr amqp_channel_t kChannel = 1;
+
+  // Opens the TCP connection, logs in, opens channel kChannel. Error naming the endpoint and the
+  // cause (refused, timeout, access refused, ...).
+  static core::Result<std::unique_ptr<AmqpConnection>> Open(const AmqpEndpoint& endpoint,
+                                                            const ConnectionOptions& options);
+  // Closes politely when the connection is still healthy (bounded by io_timeout).
+  ~AmqpConnection();
+  AmqpConnection(const AmqpConnection&) = delete;
+  AmqpConnection& operator=(const AmqpConnection&) = delete;
+
+  bool broken() const { return broken_; }
+  // The raw state, for the adapter's frame loops. Valid while the object lives.
+  amqp_connection_state_t state() { return state_; }
+
+  // confirm.select: from now on every publish gets a sequence number (1, 2, ...) that the broker
+  // acks or nacks. The sequence restarts when the channel is reopened.
+  core::Status EnableConfirms();
+  bool confirms_enabled() const { return confirms_; }
+  // Sequence number of the last message published on this channel in confirm mode (0: none).
+  std::uint64_t last_sequence() const { return sequence_; }
+
+  core::Status DeclareExchange(const std::string& name, const std::string& type);  // durable
+  // Durable queue; `queue_type` "classic" or "quorum" (x-queue-type). A queue that exists with
+  // other arguments is a channel error (PRECONDITION_FAILED), reported with its reason.
+  core::Status DeclareQueue(const std::string& name, const std::string& queue_type);
+  core::Status BindQueue(const std::string& queue, const std::string& exchange,
+                         const std::string& routing_key);
+  // Passive declare. A missing queue is an error ("NOT_FOUND ..."), after which the channel is
+  // reopened so the connection stays usable.
+  core::Result<QueueInfo> InspectQueue(const std::string& name);
+  // Test and administration helpers.
+  core::Status PurgeQueue(const std::string& name);
+  core::Status DeleteQueue(const std::string& name);
+
+  // Writes one persistent message (delivery_mode 2) with the mandatory flag; in confirm mode
+  // advances last_sequence(). Success means written, not confirmed.
+  core::Status Publish(const OutgoingMessage& message, bool mandatory);
+
+  core::Status Qos(std::uint16_t prefetch_count);
+  core::Status Consume(const std::string& queue);
+  core::Status Ack(std::uint64_t delivery_tag, bool multiple);
+  core::Status Nack(std::uint64_t delivery_tag, bool multiple, bool requeue);
+
+  // Services heartbeats and reads whatever the broker sent without waiting; an unexpected close
+  // breaks the connection. For owners that are idle.
+  core::Status Poll();
+
+  // Marks the connection broken with `why` (returned as the error of later calls).
+  core::Status Break(std::string why);
+  const std::string& last_error() const { return last_error_; }
+
+  // Answers a channel.close or connection.close that arrived as a frame: a channel close is
+  // acknowledged and the channel reopened (confirm mode restored); a connection close breaks the
+  // connection. Returns the broker's reason as an error either way.
+  core::Status HandleCloseFrame(const amqp_frame_t& frame);
+
+  // Turns a library status code into an error (breaking the connection when it is fatal).
+  core::Status LibraryFailure(int status, std::string_view what);
+
+  // Arms the write watchdog for the scope of a write; see the header comment.
+  class WriteGuard {
+   public:
+    explicit WriteGuard(AmqpConnection& conn);
+    ~WriteGuard();
+    WriteGuard(const WriteGuard&) = delete;
+    WriteGuard& operator=(const WriteGuard&) = delete;
+
+   private:
+    AmqpConnection& conn_;
+  };
+
+ private:
+  AmqpConnection() = default;
+  // Turns an RPC reply into a status; recovers a channel-level close, breaks on the rest.
+  core::Status CheckReply(const amqp_rpc_reply_t& reply, std::string_view what);
+  core::Status ReopenChannel();
+
+  amqp_connection_state_t state_ = nullptr;
+  AmqpEndpoint endpoint_;
+  ConnectionOptions options_;
+  bool broken_ = false;
+  bool confirms_ = false;
+  std::uint64_t sequence_ = 0;
+  std::string last_error_;
+};
+
+}  // namespace scrutin::rabbitmq

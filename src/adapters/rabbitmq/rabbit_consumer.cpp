@@ -1,0 +1,275 @@
+#include "adapters/rabbitmq/rabbit_consumer.hpp"
+
+#include <algorithm>
+#include <thread>
+
+namespace scrutin::rabbitmq {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+timeval Until(Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now());
+  if (left.count() < 0) left = std::chrono::microseconds(0);
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(left.count() / 1'000'000);
+  tv.tv_usec = static_cast<suseconds_t>(left.count() % 1'000'000);
+  return tv;
+}
+
+std::string Copy(amqp_bytes_t b) {
+  return b.len == 0 ? std::string() : std::string(static_cast<const char*>(b.bytes), b.len);
+}
+
+PublisherOptions DeadLetterPublisherOptions(const ConsumerOptions& o) {
+  PublisherOptions p;
+  p.endpoint = o.endpoint;
+  p.connection = o.connection;
+  p.connection.connection_name += " dead-letters";
+  p.topology = o.topology;
+  p.declare_topology = o.declare_topology;
+  p.min_backoff = o.min_backoff;
+  p.max_backoff = o.max_backoff;
+  return p;
+}
+
+}  // namespace
+
+RabbitConsumer::RabbitConsumer(ConsumerOptions options)
+    : options_(std::move(options)), dead_letters_(DeadLetterPublisherOptions(options_)) {
+  if (options_.prefetch == 0) options_.prefetch = 1;
+  options_.max_batch = std::clamp<std::size_t>(options_.max_batch, 1, options_.prefetch);
+}
+
+RabbitConsumer::~RabbitConsumer() = default;
+
+void RabbitConsumer::Report(const std::string& what) {
+  if (options_.on_error) options_.on_error(what);
+}
+
+core::Status RabbitConsumer::Fail(std::string why) {
+  last_error_ = "consumer of " + options_.queue + ": " + why;
+  conn_.reset();
+  ++failures_;
+  auto backoff = options_.min_backoff * (1LL << std::min(failures_ - 1, 16));
+  next_attempt_ = Clock::now() + std::min<std::chrono::milliseconds>(
+                                     std::chrono::duration_cast<std::chrono::milliseconds>(backoff),
+                                     options_.max_backoff);
+  Report(last_error_);
+  return core::Fail(last_error_);
+}
+
+core::Status RabbitConsumer::Connect() {
+  if (connected()) return {};
+  conn_.reset();
+  if (Clock::now() < next_attempt_) return core::Fail(last_error_);
+  ConnectionOptions co = options_.connection;
+  co.connection_name += " consumer " + options_.queue;
+  auto conn = AmqpConnection::Open(options_.endpoint, co);
+  if (!conn.ok()) return Fail(conn.error());
+  if (options_.declare_topology) {
+    if (auto st = DeclareTopology(**conn, options_.topology); !st.ok()) {
+      return Fail("topology: " + st.error());
+    }
+  }
+  if (auto st = (*conn)->Qos(options_.prefetch); !st.ok()) return Fail(st.error());
+  if (auto st = (*conn)->Consume(options_.queue); !st.ok()) return Fail(st.error());
+  conn_ = std::move(*conn);
+  failures_ = 0;
+  return {};
+}
+
+core::Status RabbitConsumer::Receive(std::vector<Raw>& raws, std::chrono::milliseconds first_wait) {
+  amqp_connection_state_t state = conn_->state();
+  amqp_maybe_release_buffers(state);
+  Clock::time_point deadline = Clock::now() + first_wait;
+  while (raws.size() < options_.max_batch) {
+    timeval tv = Until(deadline);
+    amqp_envelope_t env;
+    amqp_rpc_reply_t reply = amqp_consume_message(state, &env, &tv, 0);
+    if (reply.reply_type == AMQP_RESPONSE_NORMAL) {
+      Raw raw;
+      raw.tag = env.delivery_tag;
+      raw.redelivered = env.redelivered != 0;
+      raw.routing_key = Copy(env.routing_key);
+      raw.body = Copy(env.message.body);
+      if (env.message.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG) {
+        raw.message_id = Copy(env.message.properties.message_id);
+      }
+      amqp_destroy_envelope(&env);
+      if (raws.empty()) deadline = Clock::now() + options_.max_wait;
+      raws.push_back(std::move(raw));
+      continue;
+    }
+    if (reply.reply_type != AMQP_RESPONSE_LIBRARY_EXCEPTION) {
+      return Fail("unexpected reply while consuming");
+    }
+    if (reply.library_error == AMQP_STATUS_TIMEOUT) return {};
+    if (reply.library_error != AMQP_STATUS_UNEXPECTED_STATE) {
+      return Fail(conn_->LibraryFailure(reply.library_error, "consuming").error());
+    }
+    // Something other than a delivery: read it and act on it.
+    amqp_frame_t frame;
+    timeval io = Until(Clock::now() + options_.connection.io_timeout);
+    int rc = amqp_simple_wait_frame_noblock(state, &frame, &io);
+    if (rc != AMQP_STATUS_OK) return Fail(conn_->LibraryFailure(rc, "consuming").error());
+    if (frame.frame_type != AMQP_FRAME_METHOD) continue;
+    switch (frame.payload.method.id) {
+      case AMQP_CHANNEL_CLOSE_METHOD:
+      case AMQP_CONNECTION_CLOSE_METHOD: {
+        auto st = conn_->HandleCloseFrame(frame);
+        return Fail(st.ok() ? std::string("channel closed by RabbitMQ") : st.error());
+      }
+      case AMQP_BASIC_CANCEL_METHOD:
+        return Fail("RabbitMQ cancelled the consumer (queue deleted?)");
+      default:
+        break;  // e.g. a late confirm; nothing to do
+    }
+  }
+  return {};
+}
+
+core::Status RabbitConsumer::DeadLetter(std::span<const Raw* const> raws,
+                                        std::span<const std::string> reasons) {
+  std::vector<OutgoingMessage> messages;
+  messages.reserve(raws.size());
+  for (std::size_t i = 0; i < raws.size(); ++i) {
+    OutgoingMessage m;
+    m.exchange = options_.topology.dead_exchange;
+    m.routing_key = raws[i]->routing_key;
+    m.body = raws[i]->body;
+    m.message_id = raws[i]->message_id;
+    m.type = "scrutin.dead-letter";
+    m.headers = {{std::string(kReasonHeader), reasons[i]},
+                 {std::string(kSourceQueueHeader), options_.queue}};
+    messages.push_back(std::move(m));
+  }
+  return dead_letters_.PublishAndConfirm(messages);
+}
+
+core::Status RabbitConsumer::Settle(const std::vector<Raw>& raws,
+                                    const std::vector<Disposition>& fate) {
+  const bool all_ack =
+      std::all_of(fate.begin(), fate.end(), [](Disposition d) { return d == Disposition::kAck; });
+  if (all_ack) {
+    // Every earlier delivery on the channel is settled already, so `multiple` acks just these.
+    if (auto st = conn_->Ack(raws.back().tag, /*multiple=*/true); !st.ok()) return Fail(st.error());
+    acked_ += raws.size();
+    return {};
+  }
+  for (std::size_t i = 0; i < raws.size(); ++i) {
+    if (fate[i] == Disposition::kAck) {
+      if (auto st = conn_->Ack(raws[i].tag, false); !st.ok()) return Fail(st.error());
+      ++acked_;
+    } else {
+      if (auto st = conn_->Nack(raws[i].tag, false, /*requeue=*/true); !st.ok()) {
+        return Fail(st.error());
+      }
+      ++requeued_;
+    }
+  }
+  return {};
+}
+
+core::Result<std::size_t> RabbitConsumer::RunOnce(const BatchHandler& handler,
+                                                  std::chrono::milliseconds first_wait) {
+  if (auto st = Connect(); !st.ok()) return core::Fail(st.error());
+  std::vector<Raw> raws;
+  if (auto st = Receive(raws, first_wait); !st.ok()) return core::Fail(st.error());
+  if (raws.empty()) return std::size_t{0};
+  delivered_ += raws.size();
+
+  std::vector<Disposition> fate(raws.size(), Disposition::kAck);
+  std::vector<InboundVote> good;
+  std::vector<std::size_t> good_index;
+  std::vector<const Raw*> dead;
+  std::vector<std::string> dead_reasons;
+  good.reserve(raws.size());
+  for (std::size_t i = 0; i < raws.size(); ++i) {
+    auto decoded = DecodeVoteMessage(raws[i].body);
+    if (!decoded.ok()) {
+      dead.push_back(&raws[i]);
+      dead_reasons.push_back("unparsable: " + decoded.error());
+      continue;
+    }
+    InboundVote in;
+    in.vote = std::move(decoded->vote);
+    in.decision = decoded->decision;
+    in.redelivered = raws[i].redelivered;
+    in.routing_key = raws[i].routing_key;
+    good.push_back(std::move(in));
+    good_index.push_back(i);
+  }
+
+  auto requeue_all = [&](const std::string& why) -> core::Result<std::size_t> {
+    std::fill(fate.begin(), fate.end(), Disposition::kRequeue);
+    if (auto st = Settle(raws, fate); !st.ok()) return core::Fail(why + "; " + st.error());
+    Report("consumer of " + options_.queue + ": " + why);
+    return core::Fail(why);
+  };
+
+  if (!dead.empty()) {
+    if (auto st = DeadLetter(dead, dead_reasons); !st.ok()) {
+      return requeue_all("cannot dead-letter " + std::to_string(dead.size()) +
+                         " unparsable messages: " + st.error());
+    }
+    dead_lettered_ += dead.size();
+  }
+
+  if (!good.empty()) {
+    std::vector<Outcome> outcomes(good.size());
+    if (auto st = handler(good, outcomes); !st.ok()) {
+      // The unparsable ones are safely in votes.dead: ack those, requeue the rest.
+      std::fill(fate.begin(), fate.end(), Disposition::kAck);
+      for (std::size_t gi : good_index) fate[gi] = Disposition::kRequeue;
+      if (auto settled = Settle(raws, fate); !settled.ok()) {
+        return core::Fail("handler: " + st.error() + "; " + settled.error());
+      }
+      Report("consumer of " + options_.queue + ": handler failed, batch requeued: " + st.error());
+      return core::Fail("handler: " + st.error());
+    }
+    std::vector<const Raw*> rejected;
+    std::vector<std::string> rejected_reasons;
+    std::vector<std::size_t> rejected_index;
+    for (std::size_t j = 0; j < good.size(); ++j) {
+      const std::size_t i = good_index[j];
+      switch (outcomes[j].disposition) {
+        case Disposition::kAck:
+          break;
+        case Disposition::kRequeue:
+          fate[i] = Disposition::kRequeue;
+          break;
+        case Disposition::kDeadLetter:
+          rejected.push_back(&raws[i]);
+          rejected_reasons.push_back(outcomes[j].reason.empty() ? "rejected by the worker"
+                                                                : outcomes[j].reason);
+          rejected_index.push_back(i);
+          break;
+      }
+    }
+    if (!rejected.empty()) {
+      if (auto st = DeadLetter(rejected, rejected_reasons); !st.ok()) {
+        Report("consumer of " + options_.queue + ": cannot dead-letter: " + st.error());
+        for (std::size_t i : rejected_index) fate[i] = Disposition::kRequeue;
+      } else {
+        dead_lettered_ += rejected.size();
+      }
+    }
+  }
+  if (auto st = Settle(raws, fate); !st.ok()) return core::Fail(st.error());
+  return raws.size();
+}
+
+void RabbitConsumer::Run(const BatchHandler& handler) {
+  while (!stop_.load()) {
+    auto r = RunOnce(handler, std::chrono::milliseconds(200));
+    if (r.ok()) continue;
+    // Back off (connection failures have set next_attempt_; handler failures wait min_backoff).
+    const auto until = std::max(next_attempt_, Clock::now() + options_.min_backoff);
+    while (!stop_.load() && Clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+}
+
+}  // namespace scrutin::rabbitmq

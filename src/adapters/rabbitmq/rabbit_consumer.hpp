@@ -1,0 +1,137 @@
+// RabbitConsumer: takes votes off one queue in batches for a worker (validator: votes.validation;
+// aggregator: votes.aggregation) and acknowledges them only once the worker says it is done.
+//
+// Delivery is AT-LEAST-ONCE: a message is acked only after the handler returned success for its
+// batch, so a crash, a lost connection or a handler failure anywhere before the ack makes the
+// broker deliver it again (with the redelivered flag), possibly to another worker. Handlers must
+// therefore be idempotent per request id (the validator's claim tag, the aggregator's ON CONFLICT
+// DO NOTHING): seeing a vote twice must change nothing the second time.
+//
+// Each batch is up to max_batch messages, gathered until max_batch arrived or max_wait passed
+// since the first one; at most `prefetch` unacked messages are in flight (basic.qos). Bodies that
+// do not decode (vote_codec.hpp) never reach the handler: they are republished, unchanged, to the
+// dead-letter exchange with an x-scrutin-reason header (and x-scrutin-source-queue), confirmed by
+// the broker, and only then acked — never dropped. The handler may also dead-letter a message it
+// cannot use (kDeadLetter with a reason) or ask for a redelivery of one (kRequeue).
+//
+// On any connection failure the consumer reconnects with backoff (declaring the topology again
+// when asked); unacked messages go back to the queue by the broker's own rules.
+//
+// Thread-safety: Run/RunOnce from one thread; Stop() and the counters from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "adapters/rabbitmq/amqp_connection.hpp"
+#include "adapters/rabbitmq/rabbit_batch_publisher.hpp"
+#include "adapters/rabbitmq/topology.hpp"
+#include "adapters/rabbitmq/vote_codec.hpp"
+#include "core/result.hpp"
+
+namespace scrutin::rabbitmq {
+
+struct ConsumerOptions {
+  AmqpEndpoint endpoint;
+  ConnectionOptions connection;
+  Topology topology;
+  std::string queue;  // e.g. topology.validation_queue
+  bool declare_topology = true;
+  std::uint16_t prefetch = 200;
+  std::size_t max_batch = 100;  // clamped to prefetch
+  std::chrono::milliseconds max_wait{20};
+  std::chrono::milliseconds min_backoff{100};
+  std::chrono::milliseconds max_backoff{5000};
+  // Told about every failure (connection lost, handler error, ...), for the worker's log. Never
+  // receives a credential (there is none at this layer). Called on the consumer's thread.
+  std::function<void(const std::string&)> on_error;
+};
+
+struct InboundVote {
+  core::VoteEnvelope vote;
+  std::optional<core::Decision> decision;  // present for decided votes
+  bool redelivered = false;                // the broker delivered this message before
+  std::string routing_key;
+};
+
+enum class Disposition : std::uint8_t {
+  kAck,         // done with it
+  kRequeue,     // deliver it again later
+  kDeadLetter,  // set it aside in votes.dead with `reason`
+};
+
+struct Outcome {
+  Disposition disposition = Disposition::kAck;
+  std::string reason;  // kDeadLetter: why (goes into the x-scrutin-reason header)
+};
+
+class RabbitConsumer {
+ public:
+  // Decides a batch. Success: outcomes[i] (kAck by default) is applied to batch[i]. Error: the
+  // whole batch is requeued for redelivery (the error is reported through on_error).
+  // REQUIRES of the handler: outcomes.size() == batch.size() is given; do not keep the spans.
+  using BatchHandler =
+      std::function<core::Status(std::span<const InboundVote> batch, std::span<Outcome> outcomes)>;
+
+  explicit RabbitConsumer(ConsumerOptions options);
+  ~RabbitConsumer();
+
+  // Handles batches until Stop(); reconnects with backoff on failures. Returns after Stop().
+  void Run(const BatchHandler& handler);
+
+  // One step: connects if needed, waits up to first_wait for a message, gathers a batch and
+  // handles it. Returns how many messages were taken off the queue (dead letters included).
+  // Error when the connection failed (after which the next call reconnects, within the backoff)
+  // or the handler failed.
+  core::Result<std::size_t> RunOnce(const BatchHandler& handler,
+                                    std::chrono::milliseconds first_wait);
+
+  // Makes Run() return after the batch in progress. Thread-safe.
+  void Stop() { stop_.store(true); }
+
+  bool connected() const { return conn_ != nullptr && !conn_->broken(); }
+
+  // Counters (thread-safe reads): messages taken off the queue, acked (dead letters included,
+  // once confirmed in votes.dead), requeued, and set aside in votes.dead.
+  std::uint64_t delivered() const { return delivered_.load(); }
+  std::uint64_t acked() const { return acked_.load(); }
+  std::uint64_t requeued() const { return requeued_.load(); }
+  std::uint64_t dead_lettered() const { return dead_lettered_.load(); }
+
+ private:
+  struct Raw {
+    std::uint64_t tag = 0;
+    std::string body;
+    std::string routing_key;
+    std::string message_id;
+    bool redelivered = false;
+  };
+
+  core::Status Connect();
+  core::Status Fail(std::string why);
+  core::Status Receive(std::vector<Raw>& raws, std::chrono::milliseconds first_wait);
+  core::Status DeadLetter(std::span<const Raw* const> raws, std::span<const std::string> reasons);
+  core::Status Settle(const std::vector<Raw>& raws, const std::vector<Disposition>& fate);
+  void Report(const std::string& what);
+
+  ConsumerOptions options_;
+  std::unique_ptr<AmqpConnection> conn_;
+  RabbitBatchPublisher dead_letters_;
+  int failures_ = 0;
+  std::chrono::steady_clock::time_point next_attempt_{};
+  std::string last_error_;
+
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> delivered_{0};
+  std::atomic<std::uint64_t> acked_{0};
+  std::atomic<std::uint64_t> requeued_{0};
+  std::atomic<std::uint64_t> dead_lettered_{0};
+};
+
+}  // namespace scrutin::rabbitmq

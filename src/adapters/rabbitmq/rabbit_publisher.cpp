@@ -1,0 +1,205 @@
+#include "adapters/rabbitmq/rabbit_publisher.hpp"
+
+#include "adapters/rabbitmq/vote_codec.hpp"
+
+namespace scrutin::rabbitmq {
+
+OutgoingMessage SubmittedVoteMessage(const Topology& topology, const core::VoteEnvelope& vote) {
+  OutgoingMessage m;
+  m.exchange = topology.exchange;
+  m.routing_key = std::string(kSubmittedKey);
+  m.body = EncodeVote(vote);
+  m.message_id = vote.request_id.ToString();
+  m.type = std::string(kVoteType);
+  return m;
+}
+
+OutgoingMessage DecidedVoteMessage(const Topology& topology, const core::VoteEnvelope& vote,
+                                   const core::Decision& decision) {
+  OutgoingMessage m;
+  m.exchange = topology.exchange;
+  m.routing_key = std::string(RoutingKeyFor(decision.status));
+  m.body = EncodeDecidedVote(vote, decision);
+  m.message_id = vote.request_id.ToString();
+  m.type = std::string(kDecidedVoteType);
+  return m;
+}
+
+RabbitPublisher::RabbitPublisher(RabbitPublisherOptions options) : options_(std::move(options)) {}
+
+core::Result<std::unique_ptr<RabbitPublisher>> RabbitPublisher::Start(
+    RabbitPublisherOptions options) {
+  if (options.publisher_threads == 0) options.publisher_threads = 1;
+  if (options.max_batch == 0) options.max_batch = 1;
+  std::unique_ptr<RabbitPublisher> p(new RabbitPublisher(std::move(options)));
+  const std::size_t n = p->options_.publisher_threads;
+  p->connected_.assign(n, false);
+  p->workers_.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    PublisherOptions po = p->options_.publisher;
+    po.connection.connection_name += " publisher " + std::to_string(i);
+    p->workers_[i].publisher = std::make_unique<RabbitBatchPublisher>(std::move(po));
+  }
+  if (auto st = p->workers_[0].publisher->Connect(); !st.ok()) return core::Fail(st.error());
+  p->SetConnected(0, true, "");
+  for (std::size_t i = 0; i < n; ++i) {
+    p->workers_[i].thread = std::thread([raw = p.get(), i] { raw->Loop(i); });
+  }
+  return p;
+}
+
+RabbitPublisher::~RabbitPublisher() { Stop(); }
+
+void RabbitPublisher::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (Worker& w : workers_) {
+    if (w.thread.joinable()) w.thread.join();
+  }
+}
+
+std::size_t RabbitPublisher::queue_depth() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
+void RabbitPublisher::Submit(core::VoteEnvelope vote, Callback done) {
+  ports::IntakeResult refused;
+  {
+    std::unique_lock lock(mu_);
+    if (stopping_ || connected_count_ == 0) {
+      refused.kind = ports::IntakeResult::Kind::kUnavailable;
+      refused.retry_after = options_.retry_after_unavailable;
+    } else if (queue_.size() >= options_.max_queue) {
+      refused.kind = ports::IntakeResult::Kind::kOverloaded;
+      refused.retry_after = options_.retry_after_overloaded;
+    } else {
+      lock.unlock();
+      // Encoded outside the lock: HTTP threads share the work.
+      Pending p{SubmittedVoteMessage(options_.publisher.topology, vote), std::move(done)};
+      lock.lock();
+      queue_.push_back(std::move(p));
+      lock.unlock();
+      cv_.notify_one();
+      return;
+    }
+  }
+  done(refused);
+}
+
+std::vector<ports::HealthCheck> RabbitPublisher::Health() {
+  std::lock_guard lock(mu_);
+  ports::HealthCheck check;
+  check.name = "queue";
+  check.ok = connected_count_ > 0 && !stopping_;
+  if (stopping_) {
+    check.detail = "stopping";
+  } else if (check.ok) {
+    check.detail = "RabbitMQ " + options_.publisher.endpoint.ToString() + ": " +
+                   std::to_string(connected_count_) + "/" + std::to_string(workers_.size()) +
+                   " publisher connections up";
+  } else {
+    check.detail =
+        "RabbitMQ " + options_.publisher.endpoint.ToString() + " unreachable: " + last_error_;
+  }
+  return {check};
+}
+
+void RabbitPublisher::SetConnected(std::size_t index, bool connected, const std::string& error) {
+  std::lock_guard lock(mu_);
+  if (connected_[index] != connected) {
+    connected_[index] = connected;
+    connected ? ++connected_count_ : --connected_count_;
+  }
+  if (!connected) last_error_ = error;
+}
+
+void RabbitPublisher::AnswerUnavailable(std::vector<Pending>& batch) {
+  ports::IntakeResult r;
+  r.kind = ports::IntakeResult::Kind::kUnavailable;
+  r.retry_after = options_.retry_after_unavailable;
+  for (Pending& p : batch) p.done(r);
+  batch.clear();
+}
+
+void RabbitPublisher::PublishAndAnswer(RabbitBatchPublisher& publisher,
+                                       std::vector<Pending>& batch) {
+  std::vector<OutgoingMessage> messages;
+  messages.reserve(batch.size());
+  for (Pending& p : batch) messages.push_back(std::move(p.message));
+  std::vector<Delivery> fate(batch.size());
+  const auto rounds_before = publisher.confirm_rounds();
+  (void)publisher.PublishBatch(messages, fate);  // failures show as non-kConfirmed fates
+  confirm_rounds_ += publisher.confirm_rounds() - rounds_before;
+
+  ports::IntakeResult durable;
+  durable.kind = ports::IntakeResult::Kind::kDurable;
+  durable.decision.status = core::VoteStatus::kPending;
+  ports::IntakeResult unavailable;
+  unavailable.kind = ports::IntakeResult::Kind::kUnavailable;
+  unavailable.retry_after = options_.retry_after_unavailable;
+  std::uint64_t confirmed = 0;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (fate[i] == Delivery::kConfirmed) {
+      ++confirmed;
+      batch[i].done(durable);
+    } else {
+      batch[i].done(unavailable);
+    }
+  }
+  messages_confirmed_ += confirmed;
+  batch.clear();
+}
+
+void RabbitPublisher::Loop(std::size_t index) {
+  RabbitBatchPublisher& publisher = *workers_[index].publisher;
+  std::vector<Pending> batch;
+  batch.reserve(options_.max_batch);
+  for (;;) {
+    if (!publisher.connected()) {
+      SetConnected(index, false, publisher.last_error());
+      auto st = publisher.Connect();
+      if (st.ok()) {
+        SetConnected(index, true, "");
+      } else {
+        // Nobody can publish: answer what waits rather than letting it wait for the broker.
+        std::unique_lock lock(mu_);
+        if (connected_count_ == 0) {
+          while (!queue_.empty()) {
+            batch.push_back(std::move(queue_.front()));
+            queue_.pop_front();
+          }
+        }
+        if (batch.empty()) {
+          if (stopping_) return;
+          // Sleep until the next attempt; Stop() wakes us.
+          cv_.wait_for(lock, options_.idle_poll, [&] { return stopping_; });
+          continue;
+        }
+        lock.unlock();
+        AnswerUnavailable(batch);
+        continue;
+      }
+    }
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, options_.idle_poll, [&] { return stopping_ || !queue_.empty(); });
+      while (!queue_.empty() && batch.size() < options_.max_batch) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      if (batch.empty() && stopping_) return;
+    }
+    if (batch.empty()) {
+      if (auto st = publisher.Poll(); !st.ok()) SetConnected(index, false, st.error());
+      continue;
+    }
+    PublishAndAnswer(publisher, batch);
+    if (!publisher.connected()) SetConnected(index, false, publisher.last_error());
+  }
+}
+
+}  // namespace scrutin::rabbitmq

@@ -1,0 +1,66 @@
+// Topology: the exchanges, queues and bindings of the distributed pipeline (DESIGN.md "Pipeline"),
+// and their idempotent declaration.
+//
+//   votes.exchange (topic, durable)
+//     vote.submitted            -> votes.validation   (api -> validators)
+//     vote.accepted             -> votes.aggregation  (validators -> aggregator)
+//     vote.duplicate, .invalid  -> votes.review       (validators -> audit)
+//   votes.dead (fanout, durable) -> votes.dead        (messages no stage could parse, with a
+//                                                       x-scrutin-reason header)
+//
+// Every queue is durable, of one type for the whole topology: classic (a single node) or quorum
+// (x-queue-type=quorum, replicated when RabbitMQ runs as a cluster). Declaring is idempotent; a
+// queue that already exists with another type is reported as a precondition failure, never
+// silently changed. All names can carry a prefix so that tests sharing a broker do not meet.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "adapters/rabbitmq/amqp_connection.hpp"
+#include "core/result.hpp"
+#include "core/vote.hpp"
+
+namespace scrutin::rabbitmq {
+
+inline constexpr std::string_view kSubmittedKey = "vote.submitted";
+inline constexpr std::string_view kAcceptedKey = "vote.accepted";
+inline constexpr std::string_view kDuplicateKey = "vote.duplicate";
+inline constexpr std::string_view kInvalidKey = "vote.invalid";
+
+// The header a dead-lettered message carries: why it was set aside, and where it came from.
+inline constexpr std::string_view kReasonHeader = "x-scrutin-reason";
+inline constexpr std::string_view kSourceQueueHeader = "x-scrutin-source-queue";
+
+enum class QueueType { kClassic, kQuorum };
+
+// "classic" / "quorum".
+std::string_view ToString(QueueType type);
+core::Result<QueueType> ParseQueueType(std::string_view text);
+
+struct Topology {
+  std::string exchange = "votes.exchange";
+  std::string validation_queue = "votes.validation";
+  std::string aggregation_queue = "votes.aggregation";
+  std::string review_queue = "votes.review";
+  std::string dead_exchange = "votes.dead";
+  std::string dead_queue = "votes.dead";
+  QueueType queue_type = QueueType::kClassic;
+
+  // The standard names, each preceded by `prefix` (e.g. "t42." for a test).
+  static Topology WithPrefix(std::string_view prefix, QueueType type = QueueType::kClassic);
+
+  // The four queues, for depth gauges.
+  std::vector<std::string> Queues() const;
+};
+
+// The routing key of a vote in a given state: kPending -> vote.submitted, kAccepted ->
+// vote.accepted, kDuplicate -> vote.duplicate, kInvalid -> vote.invalid.
+std::string_view RoutingKeyFor(core::VoteStatus status);
+
+// Declares everything above on `conn` (exchange, queues, bindings), idempotently. Error naming
+// the object that could not be declared (e.g. a queue that exists with another type).
+core::Status DeclareTopology(AmqpConnection& conn, const Topology& topology);
+
+}  // namespace scrutin::rabbitmq
