@@ -1,0 +1,175 @@
+#include "adapters/postgres/pg_schema.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+
+#include "adapters/postgres/pg_array.hpp"
+
+namespace scrutin::postgres {
+namespace {
+
+// The advisory lock's first key ("SCRT"); the second is hashtext(current_schema()), so that
+// migrations of different schemas in one database (tests) do not wait for each other.
+constexpr int kMigrationLockClass = 0x53435254;
+
+// Version 1: the tables of docs/schema.md. Digests and derived keys are lowercase hex, checked
+// here too so that a bug upstream cannot store something else (a NAS, say) in their place.
+constexpr std::string_view kSchemaV1 = R"sql(
+CREATE TABLE vote_results (
+  law_id     TEXT PRIMARY KEY CHECK (law_id ~ '^[A-Z][0-9]{4}-[0-9]{3}$'),
+  oui_count  BIGINT NOT NULL DEFAULT 0 CHECK (oui_count >= 0),
+  non_count  BIGINT NOT NULL DEFAULT 0 CHECK (non_count >= 0),
+  updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+-- Every attempt: accepted, duplicate, invalid. Never the choice (ballot secrecy).
+-- The voted set can be rebuilt from it alone:
+--   SELECT DISTINCT vote_hash FROM vote_audit WHERE status = 'accepted'.
+CREATE TABLE vote_audit (
+  id            BIGSERIAL PRIMARY KEY,
+  request_key   TEXT NOT NULL UNIQUE CHECK (request_key ~ '^[0-9a-f]{32}$'),
+  vote_hash     TEXT NOT NULL CHECK (vote_hash ~ '^[0-9a-f]{64}$'),
+  law_id        TEXT NOT NULL,
+  status        TEXT NOT NULL CHECK (status IN ('accepted', 'duplicate', 'invalid')),
+  attempt_count INTEGER NOT NULL CHECK (attempt_count >= 0),
+  "timestamp"   TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX idx_hash ON vote_audit (vote_hash);
+CREATE INDEX idx_law_timestamp ON vote_audit (law_id, "timestamp");
+
+-- attempt_count counts every attempt of the credential on its law, the accepted one included;
+-- first_attempt and last_attempt are those of the duplicates.
+CREATE TABLE duplicate_attempts (
+  vote_hash     TEXT PRIMARY KEY CHECK (vote_hash ~ '^[0-9a-f]{64}$'),
+  law_id        TEXT NOT NULL,
+  attempt_count INTEGER NOT NULL CHECK (attempt_count >= 0),
+  first_attempt TIMESTAMPTZ NOT NULL,
+  last_attempt  TIMESTAMPTZ NOT NULL
+);
+
+-- The voted set. claim_tag identifies the claiming request without revealing its id, so that a
+-- redelivered batch recognises its own rows.
+CREATE TABLE accepted_credentials (
+  vote_hash TEXT PRIMARY KEY CHECK (vote_hash ~ '^[0-9a-f]{64}$'),
+  law_id    TEXT NOT NULL,
+  claim_tag TEXT NOT NULL CHECK (claim_tag ~ '^[0-9a-f]{32}$')
+);
+
+-- Secret ballots: no digest, no time, no request id; keyed by the voter's receipt.
+CREATE TABLE ballots (
+  receipt TEXT PRIMARY KEY,
+  law_id  TEXT NOT NULL,
+  choice  TEXT NOT NULL CHECK (choice IN ('oui', 'non'))
+);
+
+-- What GET /api/v1/vote/{id} answers, keyed by a one-way function of the request id.
+CREATE TABLE request_status (
+  status_key    TEXT PRIMARY KEY CHECK (status_key ~ '^[0-9a-f]{32}$'),
+  law_id        TEXT NOT NULL,
+  status        TEXT NOT NULL CHECK (status IN ('pending', 'accepted', 'duplicate', 'invalid')),
+  attempt_count INTEGER NOT NULL CHECK (attempt_count >= 0),
+  expires_at    TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX idx_request_status_expires ON request_status (expires_at);
+)sql";
+
+constexpr std::array kMigrations = {
+    Migration{1, "vote tables of docs/schema.md", kSchemaV1},
+};
+
+core::Status Rollback(PgConnection& conn, core::Status st) {
+  (void)conn.ExecScript("ROLLBACK");
+  return st;
+}
+
+}  // namespace
+
+std::span<const Migration> KnownMigrations() { return kMigrations; }
+
+int LatestSchemaVersion() { return kMigrations.back().version; }
+
+core::Status Migrate(PgPool& pool) { return Migrate(pool, KnownMigrations()); }
+
+core::Status Migrate(PgPool& pool, std::span<const Migration> migrations) {
+  if (migrations.empty()) return core::Fail(std::string("no migration to apply"));
+  const int latest = migrations.back().version;
+  auto lease = pool.Acquire();
+  if (!lease) return core::Fail("cannot migrate the PostgreSQL schema: " + lease.error());
+  PgConnection& conn = **lease;
+  auto fail = [&](const PgError& e) {
+    return Rollback(conn, ToStatus("cannot migrate the PostgreSQL schema", e));
+  };
+
+  if (auto r = conn.ExecScript("BEGIN"); !r) return fail(r.error());
+  // Held until COMMIT/ROLLBACK: a second starter waits here, then finds the work done.
+  if (auto r = conn.ExecScript(fmt::format(
+          "SELECT pg_advisory_xact_lock({}, hashtext(current_schema()))", kMigrationLockClass));
+      !r) {
+    return fail(r.error());
+  }
+  if (auto r = conn.ExecScript("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                               " version INTEGER PRIMARY KEY,"
+                               " description TEXT NOT NULL,"
+                               " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+      !r) {
+    return fail(r.error());
+  }
+  auto current_row = conn.ExecScript("SELECT coalesce(max(version), 0) FROM schema_migrations");
+  if (!current_row) return fail(current_row.error());
+  const int current = static_cast<int>(current_row->Int(0, 0));
+  if (current > latest) {
+    return Rollback(conn, core::Fail(fmt::format(
+                              "the PostgreSQL schema is at version {}, newer than this scrutin "
+                              "knows ({}): upgrade scrutin before starting it on this database",
+                              current, latest)));
+  }
+  for (const Migration& m : migrations) {
+    if (m.version <= current) continue;
+    if (auto r = conn.ExecScript(m.sql); !r) {
+      return Rollback(conn, ToStatus(fmt::format("PostgreSQL schema migration {} ({}) failed",
+                                                 m.version, m.description),
+                                     r.error()));
+    }
+    std::array<std::optional<std::string>, 2> params = {std::to_string(m.version),
+                                                        std::string(m.description)};
+    if (auto r = conn.Exec(
+            "INSERT INTO schema_migrations (version, description) VALUES ($1::integer, $2)",
+            params);
+        !r) {
+      return fail(r.error());
+    }
+  }
+  if (auto r = conn.ExecScript("COMMIT"); !r) return fail(r.error());
+  return {};
+}
+
+core::Result<int> CurrentSchemaVersion(PgPool& pool) {
+  auto lease = pool.Acquire();
+  if (!lease) return core::Fail(lease.error());
+  auto exists = (*lease)->ExecScript("SELECT to_regclass('schema_migrations') IS NOT NULL");
+  if (!exists)
+    return core::Fail(ToStatus("cannot read the schema version", exists.error()).error());
+  if (exists->Text(0, 0) != "t") return 0;
+  auto version = (*lease)->ExecScript("SELECT coalesce(max(version), 0) FROM schema_migrations");
+  if (!version) {
+    return core::Fail(ToStatus("cannot read the schema version", version.error()).error());
+  }
+  return static_cast<int>(version->Int(0, 0));
+}
+
+core::Status SeedTallies(PgPool& pool, const core::Ballot& ballot) {
+  PgArrayLiteral laws;
+  for (const auto& law : ballot.laws()) laws.Add(law.id);
+  auto lease = pool.Acquire();
+  if (!lease) return core::Fail("cannot create the tallies: " + lease.error());
+  std::array<std::optional<std::string>, 1> params = {laws.Take()};
+  auto r = (*lease)->Exec(
+      "INSERT INTO vote_results (law_id) SELECT unnest($1::text[]) ORDER BY 1 "
+      "ON CONFLICT (law_id) DO NOTHING",
+      params);
+  if (!r) return ToStatus("cannot create the tallies", r.error());
+  return {};
+}
+
+}  // namespace scrutin::postgres

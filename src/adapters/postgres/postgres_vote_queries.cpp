@@ -1,0 +1,62 @@
+#include "adapters/postgres/postgres_vote_queries.hpp"
+
+#include <array>
+
+namespace scrutin::postgres {
+namespace {
+
+using Params = std::array<std::optional<std::string>, 1>;
+
+// One read, retried once on a fresh connection when the pooled one turns out to be dead (a
+// server restart leaves every idle connection broken; the first reader should not fail for it).
+core::Result<PgResult> ReadOnce(PgPool& pool, std::string_view sql, const Params& params,
+                                std::string_view what) {
+  std::string last;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto lease = pool.Acquire(/*verify=*/attempt > 0);
+    if (!lease) return core::Fail(std::string(what) + ": " + lease.error());
+    auto res = (*lease)->Exec(sql, params);
+    if (res) return std::move(*res);
+    last = ToStatus(what, res.error()).error();
+    if (!res.error().connection_lost) break;
+    lease->Discard();
+  }
+  return core::Fail(last);
+}
+
+}  // namespace
+
+core::Result<std::optional<ports::StatusRecord>> PostgresVoteQueries::FindStatus(
+    const core::RequestId& id) {
+  auto res = ReadOnce(*pool_,
+                      "SELECT law_id, status, attempt_count FROM request_status "
+                      "WHERE status_key = $1 AND expires_at > now()",
+                      Params{core::StatusKey(id)}, "cannot read the vote status");
+  if (!res) return core::Fail(res.error());
+  if (res->rows() == 0) return std::optional<ports::StatusRecord>();
+  ports::StatusRecord rec;
+  rec.law_id = std::string(res->Text(0, 0));
+  rec.status = core::ParseVoteStatus(res->Text(0, 1)).value_or(core::VoteStatus::kPending);
+  rec.attempt_count = static_cast<std::uint32_t>(res->Int(0, 2));
+  return std::optional<ports::StatusRecord>(std::move(rec));
+}
+
+core::Result<ports::Tally> PostgresVoteQueries::FindTally(const std::string& law_id) {
+  auto res = ReadOnce(*pool_,
+                      "SELECT oui_count, non_count, "
+                      "(extract(epoch FROM updated_at) * 1000000)::bigint "
+                      "FROM vote_results WHERE law_id = $1",
+                      Params{law_id}, "cannot read the results");
+  if (!res) return core::Fail(res.error());
+  ports::Tally tally;
+  tally.law_id = law_id;
+  if (res->rows() > 0) {
+    tally.oui = static_cast<std::uint64_t>(res->Int(0, 0));
+    tally.non = static_cast<std::uint64_t>(res->Int(0, 1));
+    tally.updated_at = core::Timestamp(std::chrono::duration_cast<core::Timestamp::duration>(
+        std::chrono::microseconds(res->Int(0, 2))));
+  }
+  return tally;
+}
+
+}  // namespace scrutin::postgres

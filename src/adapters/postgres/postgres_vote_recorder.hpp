@@ -1,0 +1,89 @@
+// PostgresVoteRecorder: the aggregator's VoteRecorder. Records a batch of decided votes in ONE
+// PostgreSQL transaction of a handful of statements whatever the batch size (each column of the
+// batch travels as one array parameter and is unnested server-side):
+//
+//   1. vote_audit: one row per vote, ON CONFLICT (request_key) DO NOTHING;
+//   2. request_status: one row per vote, ON CONFLICT DO NOTHING;
+//   3. accepted_credentials: the accepted digests, ON CONFLICT DO NOTHING RETURNING the claim tags
+//      of the rows that were new;
+//   4. ballots: only for those new claims (receipt, law, choice: no digest, no time);
+//   5. duplicate_attempts: upsert keeping the highest attempt count;
+//   6. vote_results: one upsert bumping each law's tally by the ballots of step 4;
+//   COMMIT (synchronous_commit = on: durable when it returns).
+//
+// Exactly once: a redelivered batch finds its digests claimed and its request keys audited, so it
+// changes nothing; a batch overlapping a committed one counts only its new votes. The digest and
+// the choice never travel in the same statement (a server logging statements with their
+// parameters would otherwise write them side by side).
+//
+// Concurrent aggregators stay exact and deadlock-free: every statement takes its row locks in
+// key order (ORDER BY in each INSERT ... SELECT, tallies by law_id), and the statements run in
+// the same table order in every transaction. A deadlock or serialization failure reported by the
+// server anyway, or a connection lost mid-batch, is retried on another connection (recording is
+// idempotent, so retrying a batch whose COMMIT may have succeeded is safe).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <span>
+#include <string>
+
+#include "adapters/postgres/pg_pool.hpp"
+#include "core/ballot.hpp"
+#include "core/result.hpp"
+#include "ports/vote_recorder.hpp"
+
+namespace scrutin::postgres {
+
+struct PostgresRecorderOptions {
+  // Request statuses are kept until the law's closes_at plus this long.
+  std::chrono::seconds status_retention{std::chrono::hours(24 * 30)};
+  // Tries of one batch when the connection is lost or the server reports a deadlock.
+  int max_attempts = 3;
+};
+
+// What one batch changed, for the aggregator's metrics (votes_by_law{law_id,choice}).
+struct RecordSummary {
+  struct Counts {
+    std::int64_t oui = 0;
+    std::int64_t non = 0;
+  };
+  std::map<std::string, Counts> counted;  // new ballots per law (none for a redelivery)
+  std::int64_t audit_rows = 0;            // new audit rows (0 for a redelivery)
+  int attempts = 1;                       // transactions it took
+};
+
+class PostgresVoteRecorder final : public ports::VoteRecorder {
+ public:
+  // REQUIRES: Migrate() and SeedTallies() have run on the pool's database.
+  PostgresVoteRecorder(PgPoolPtr pool, const core::Ballot& ballot,
+                       PostgresRecorderOptions options = {});
+
+  // ports::VoteRecorder. Thread-safe (each call uses its own pooled connection), which is more
+  // than the port requires.
+  core::Status Record(std::span<const core::VoteEnvelope> votes,
+                      std::span<const core::Decision> decisions) override;
+
+  // Record() telling what changed. Errors: a vote for a law not on the ballot, a pending
+  // decision, the database unreachable or refusing after max_attempts tries (nothing of the
+  // batch is then visible, unless the last COMMIT succeeded unacknowledged, which a retry of the
+  // batch finds and does not count again).
+  core::Result<RecordSummary> RecordBatch(std::span<const core::VoteEnvelope> votes,
+                                          std::span<const core::Decision> decisions);
+
+ private:
+  struct Batch;
+  core::Result<RecordSummary, PgError> RecordOnce(PgConnection& conn, const Batch& batch);
+  void MaybePurgeExpired();
+
+  PgPoolPtr pool_;
+  PostgresRecorderOptions options_;
+  std::map<std::string, std::string, std::less<>> expires_at_;  // law_id -> RFC 3339
+
+  std::mutex purge_mu_;
+  std::chrono::steady_clock::time_point last_purge_;  // GUARDED_BY(purge_mu_)
+};
+
+}  // namespace scrutin::postgres
