@@ -236,9 +236,9 @@ class Server:
             if k.startswith("SCRUTIN_") and k != "SCRUTIN_BIN":
                 del env[k]
         env.update(self.env or {})
-        env.update(self.flag_env())
         if self.port is None or new_port:
             self.port = free_port()
+        env.update(self.flag_env())
         with open(self.log_path, "ab") as log:
             log.write(f"\n# harness: starting {' '.join(self.command())}\n".encode())
             log.flush()
