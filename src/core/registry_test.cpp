@@ -89,7 +89,9 @@ TEST_F(RegistryTest, BadRowsNameTheLineAndReasonNotTheContent) {
                         "!line 8: nas: missing", "!line 9: malformed quoted field",
                         "!line 10: malformed quoted field", "130692544|Z9Y8X7|L2025-002"}));
   for (const auto& r : rows) {
-    if (r[0] == '!') EXPECT_EQ(r.find("04645428"), std::string::npos) << r;
+    if (r[0] == '!') {
+      EXPECT_EQ(r.find("04645428"), std::string::npos) << r;
+    }
   }
 }
 
