@@ -6,7 +6,7 @@
 #   DIR/<kind>/...    the server's own data, configuration and log files
 # Everything is stopped by PID; nothing is ever stopped by name.
 
-SERVERS_KINDS="pg redis redis-cluster rmq"
+SERVERS_KINDS="pg redis redis-cluster rmq nginx"
 
 log() { echo "servers: $*" >&2; }
 die() {
@@ -21,6 +21,7 @@ canonical_kind() {
     redis) echo redis ;;
     redis-cluster | cluster) echo redis-cluster ;;
     rmq | rabbitmq | rabbit) echo rmq ;;
+    nginx) echo nginx ;;
     *) return 1 ;;
   esac
 }
