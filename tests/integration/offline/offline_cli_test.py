@@ -212,6 +212,24 @@ class OfflineCliTest(unittest.TestCase):
                     self.assertEqual(sorted(os.listdir(db)),
                                      sorted(["manifest.json"] + [s["file"] for s in manifest["shards"]]))
 
+    def test_many_batches_on_several_threads(self):
+        # 50,000 rows: several hashing batches in flight at once, whatever the thread count.
+        path = os.path.join(self.tmp, "big.csv")
+        run("voters", "generate", "--count", "50000", "--law", "L2025-001", "--seed", "3",
+            "--out", path)
+        with open(self.key_file) as f:
+            key = bytes.fromhex(f.read().strip())
+        expected = sorted(hmac.new(key, f"{n}|{c}|{l}".encode(), hashlib.sha256).hexdigest()
+                          for n, c, l in read_rows(path))
+        for threads in ("1", "3"):
+            with self.subTest(threads=threads):
+                db = os.path.join(self.tmp, f"db-big-{threads}")
+                run("hashgen", "--voters", path, "--key-file", self.key_file, "--out", db,
+                    "--threads", threads, "--shard-size", "20000")
+                manifest, digests = read_database(db)
+                self.assertEqual(len(manifest["shards"]), 3)
+                self.assertEqual(digests, expected)
+
     def test_default_scheme_and_format_are_hmac_and_bin(self):
         db = os.path.join(self.tmp, "db-default")
         run("hashgen", "--voters", self.voters, "--key-file", self.key_file, "--out", db)
