@@ -173,11 +173,17 @@ core::Status RabbitConsumer::Settle(const std::vector<Raw>& raws,
 
 core::Result<std::size_t> RabbitConsumer::RunOnce(const BatchHandler& handler,
                                                   std::chrono::milliseconds first_wait) {
+  if (unsettled_) {
+    unsettled_ = false;
+    conn_.reset();
+    Report("consumer of " + options_.queue + ": previous batch left unsettled; reconnecting");
+  }
   if (auto st = Connect(); !st.ok()) return core::Fail(st.error());
   std::vector<Raw> raws;
   if (auto st = Receive(raws, first_wait); !st.ok()) return core::Fail(st.error());
   if (raws.empty()) return std::size_t{0};
   delivered_ += raws.size();
+  unsettled_ = true;
 
   std::vector<Disposition> fate(raws.size(), Disposition::kAck);
   std::vector<InboundVote> good;
@@ -203,6 +209,7 @@ core::Result<std::size_t> RabbitConsumer::RunOnce(const BatchHandler& handler,
 
   auto requeue_all = [&](const std::string& why) -> core::Result<std::size_t> {
     std::fill(fate.begin(), fate.end(), Disposition::kRequeue);
+    unsettled_ = false;
     if (auto st = Settle(raws, fate); !st.ok()) return core::Fail(why + "; " + st.error());
     Report("consumer of " + options_.queue + ": " + why);
     return core::Fail(why);
@@ -222,6 +229,7 @@ core::Result<std::size_t> RabbitConsumer::RunOnce(const BatchHandler& handler,
       // The unparsable ones are safely in votes.dead: ack those, requeue the rest.
       std::fill(fate.begin(), fate.end(), Disposition::kAck);
       for (std::size_t gi : good_index) fate[gi] = Disposition::kRequeue;
+      unsettled_ = false;
       if (auto settled = Settle(raws, fate); !settled.ok()) {
         return core::Fail("handler: " + st.error() + "; " + settled.error());
       }
@@ -256,7 +264,9 @@ core::Result<std::size_t> RabbitConsumer::RunOnce(const BatchHandler& handler,
       }
     }
   }
-  if (auto st = Settle(raws, fate); !st.ok()) return core::Fail(st.error());
+  auto settled = Settle(raws, fate);
+  unsettled_ = false;
+  if (!settled.ok()) return core::Fail(settled.error());
   return raws.size();
 }
 

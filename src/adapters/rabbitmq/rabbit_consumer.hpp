@@ -126,6 +126,10 @@ class RabbitConsumer {
   int failures_ = 0;
   std::chrono::steady_clock::time_point next_attempt_{};
   std::string last_error_;
+  // Set while a batch is received but not yet settled. Found set at the next RunOnce (the
+  // handler threw through it), the connection is dropped so the broker redelivers that batch
+  // rather than a later `multiple` ack settling it unhandled.
+  bool unsettled_ = false;
 
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> delivered_{0};

@@ -331,6 +331,51 @@ TEST_F(RabbitAdapterTest, LostConsumerConnectionRedeliversUnackedMessages) {
   EXPECT_GT(redelivered, 0u);
 }
 
+TEST_F(RabbitAdapterTest, BatchAbandonedByAThrowingHandlerIsRedeliveredNotAcked) {
+  RabbitBatchPublisher publisher(PubOptions());
+  std::vector<OutgoingMessage> msgs;
+  for (int i = 0; i < 10; ++i) msgs.push_back(SubmittedVoteMessage(topology_, SampleVote(i)));
+  ASSERT_TRUE(publisher.PublishAndConfirm(msgs).ok());
+  ConsumerOptions co = ConsOptions(topology_.validation_queue);
+  co.max_batch = 4;
+  co.min_backoff = 1ms;
+  RabbitConsumer consumer(co);
+  struct Crash {};
+  std::size_t abandoned = 0;
+  try {
+    (void)consumer.RunOnce(
+        [&](std::span<const InboundVote> batch, std::span<Outcome>) -> core::Status {
+          abandoned = batch.size();
+          throw Crash{};
+        },
+        2000ms);
+  } catch (const Crash&) {
+  }
+  ASSERT_GT(abandoned, 0u);
+  // The same consumer carries on: the abandoned batch must come back, not be acked unseen by the
+  // next batch's `multiple` ack.
+  std::set<std::string> seen;
+  std::size_t redelivered = 0;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        (void)consumer.RunOnce(
+            [&](std::span<const InboundVote> batch, std::span<Outcome>) {
+              for (const auto& v : batch) {
+                seen.insert(v.vote.request_id.ToString());
+                redelivered += v.redelivered;
+              }
+              return core::Status();
+            },
+            200ms);
+        return seen.size() == 10;
+      },
+      10s))
+      << seen.size();
+  // At least the abandoned batch (the rest of the prefetched messages come back with it).
+  EXPECT_GE(redelivered, abandoned);
+  EXPECT_EQ(Depth(topology_.validation_queue), 0u);
+}
+
 TEST_F(RabbitAdapterTest, UnparsableMessagesGoToTheDeadLetterQueueWithAReason) {
   auto conn = Connect();
   ASSERT_TRUE(DeclareTopology(*conn, topology_).ok());

@@ -1,0 +1,170 @@
+// The broker goes away mid-run and comes back (rabbitmqctl stop_app / start_app on the fixture's
+// node: the RabbitMQ application stops, every connection is closed and the port stops listening,
+// while the Erlang node stays up so restarting takes seconds). Registered RUN_SERIAL: no other
+// test may share the broker while it is down.
+//
+// What must hold: no Submit is answered kDurable unless its vote is in the queue (every durable
+// vote is consumed afterwards); while the broker is down Submit answers kUnavailable at once and
+// Health() says so; publishing and consuming recover by themselves once it is back.
+#include <atomic>
+#include <cstdlib>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "adapters/rabbitmq/rabbit_consumer.hpp"
+#include "adapters/rabbitmq/rabbit_publisher.hpp"
+#include "adapters/rabbitmq/rabbit_test_support.hpp"
+
+namespace scrutin::rabbitmq {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::RabbitTest;
+using testing::SampleVote;
+using testing::WaitFor;
+
+class RabbitOutageTest : public RabbitTest {
+ protected:
+  void SetUp() override {
+    RabbitTest::SetUp();
+    ctl_env_ = scrutin::testing::ServerSetting("rmq", "RABBITMQ_CTL_ENV");
+    node_ = scrutin::testing::ServerSetting("rmq", "RABBITMQ_NODE");
+    if (ctl_env_.empty() || node_.empty()) {
+      FAIL() << scrutin::testing::ServerHint("rmq", "RABBITMQ_CTL_ENV and RABBITMQ_NODE");
+    }
+  }
+
+  void TearDown() override {
+    if (stopped_) Ctl("start_app");  // never leave the shared broker down
+    RabbitTest::TearDown();
+  }
+
+  // Runs `rabbitmqctl -n NODE -q <command>` in the fixture's environment.
+  void Ctl(const std::string& command) {
+    const std::string cmd = "bash -c 'source \"" + ctl_env_ + "\" && rabbitmqctl -n \"" + node_ +
+                            "\" -q " + command + "' >/dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    stopped_ = command == "stop_app";
+  }
+
+  std::string ctl_env_, node_;
+  bool stopped_ = false;
+};
+
+TEST_F(RabbitOutageTest, NeverDurableWithoutConfirmAndRecoversAfterRestart) {
+  RabbitPublisherOptions po;
+  po.publisher.endpoint = endpoint_;
+  po.publisher.topology = topology_;
+  po.publisher.confirm_timeout = 3s;
+  po.publisher.max_backoff = 1s;
+  po.publisher.connection.connect_timeout = 1s;
+  po.idle_poll = 100ms;
+  auto publisher = RabbitPublisher::Start(po);
+  ASSERT_TRUE(publisher.ok()) << publisher.error();
+
+  // A validator-like consumer running all along.
+  ConsumerOptions co;
+  co.endpoint = endpoint_;
+  co.topology = topology_;
+  co.queue = topology_.validation_queue;
+  co.max_backoff = 1s;
+  co.connection.connect_timeout = 1s;
+  RabbitConsumer consumer(co);
+  std::mutex seen_mu;
+  std::set<std::string> seen;
+  std::thread consumer_thread([&] {
+    consumer.Run([&](std::span<const InboundVote> batch, std::span<Outcome>) {
+      std::lock_guard lock(seen_mu);
+      for (const auto& v : batch) seen.insert(v.vote.request_id.ToString());
+      return core::Status();
+    });
+  });
+
+  // Voters all along: every answer is recorded.
+  std::mutex mu;
+  std::set<std::string> durable;
+  std::atomic<int> unavailable{0}, answered{0}, submitted{0};
+  std::atomic<bool> stop_voting{false};
+  std::thread voters([&] {
+    for (int i = 0; !stop_voting.load(); ++i) {
+      auto vote = SampleVote(i);
+      const std::string id = vote.request_id.ToString();
+      ++submitted;
+      (*publisher)->Submit(std::move(vote), [&, id](ports::IntakeResult r) {
+        if (r.kind == ports::IntakeResult::Kind::kDurable) {
+          std::lock_guard lock(mu);
+          durable.insert(id);
+        } else {
+          ++unavailable;
+        }
+        ++answered;
+      });
+      std::this_thread::sleep_for(2ms);
+    }
+  });
+  auto durable_count = [&] {
+    std::lock_guard lock(mu);
+    return durable.size();
+  };
+
+  ASSERT_TRUE(WaitFor([&] { return durable_count() >= 100; }, 10s));
+  Ctl("stop_app");
+
+  // The outage is noticed and reported; new votes are refused at once, never durable.
+  ASSERT_TRUE(WaitFor([&] { return !(*publisher)->Health()[0].ok; }, 15s))
+      << (*publisher)->Health()[0].detail;
+  EXPECT_NE((*publisher)->Health()[0].detail.find("unreachable"), std::string::npos)
+      << (*publisher)->Health()[0].detail;
+  {
+    std::atomic<int> kind{-1};
+    const auto t0 = std::chrono::steady_clock::now();
+    (*publisher)->Submit(SampleVote(1), [&](ports::IntakeResult r) {
+      kind = static_cast<int>(r.kind);
+    });
+    ASSERT_TRUE(WaitFor([&] { return kind.load() >= 0; }, 2s));
+    EXPECT_EQ(kind.load(), static_cast<int>(ports::IntakeResult::Kind::kUnavailable));
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+  }
+  const std::size_t durable_when_down = durable_count();
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(durable_count(), durable_when_down) << "a vote was answered durable while down";
+  EXPECT_GT(unavailable.load(), 0);
+
+  Ctl("start_app");
+  // Publishing recovers by itself.
+  ASSERT_TRUE(WaitFor([&] { return (*publisher)->Health()[0].ok; }, 30s))
+      << (*publisher)->Health()[0].detail;
+  ASSERT_TRUE(WaitFor([&] { return durable_count() >= durable_when_down + 100; }, 20s));
+
+  stop_voting = true;
+  voters.join();
+  ASSERT_TRUE(WaitFor([&] { return answered.load() == submitted.load(); }, 10s));
+
+  // No vote lost: every vote answered durable reaches the (recovered) consumer.
+  std::set<std::string> expected;
+  {
+    std::lock_guard lock(mu);
+    expected = durable;
+  }
+  const bool all_seen = WaitFor(
+      [&] {
+        std::lock_guard lock(seen_mu);
+        for (const auto& id : expected) {
+          if (!seen.count(id)) return false;
+        }
+        return true;
+      },
+      30s);
+  consumer.Stop();
+  consumer_thread.join();
+  std::size_t missing = 0;
+  for (const auto& id : expected) missing += !seen.count(id);
+  EXPECT_TRUE(all_seen);
+  EXPECT_EQ(missing, 0u) << "of " << expected.size() << " durable votes";
+  RecordProperty("durable", static_cast<int>(expected.size()));
+  RecordProperty("unavailable", unavailable.load());
+}
+
+}  // namespace
+}  // namespace scrutin::rabbitmq
