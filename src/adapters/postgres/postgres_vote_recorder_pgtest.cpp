@@ -413,6 +413,48 @@ TEST_F(PostgresRecorderTest, AuditRebuildEqualsTheAcceptedSetAndBallotsRecount) 
   EXPECT_EQ(seen, 3);
 }
 
+// Not a benchmark (bench/ has those): full batches of 100 recorded back to back, one at a time
+// and then three in flight (one recorder shared by three threads, as an aggregator may run it),
+// stay exact; the rates are printed for the record (commits share WAL flushes when concurrent).
+TEST_F(PostgresRecorderTest, FullBatchesBackToBackAndInFlight) {
+  Batch all = MixedBatch(8000, 1000, 1000);
+  Expected expected = all.Counted();
+  auto run = [&](std::size_t from, std::size_t to, int in_flight) {
+    std::atomic<std::size_t> next{from};
+    std::atomic<int> failures{0};
+    auto start = std::chrono::steady_clock::now();
+    std::vector<std::thread> threads;
+    for (int t = 0; t < in_flight; ++t) {
+      threads.emplace_back([&] {
+        for (std::size_t at = next.fetch_add(100); at < to; at = next.fetch_add(100)) {
+          Batch b = all.Slice(at, std::min(to, at + 100));
+          if (!recorder_->Record(b.votes, b.decisions).ok()) ++failures;
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::printf("[ info ] %zu votes in batches of 100, %d in flight: %.0f votes/s\n", to - from,
+                in_flight, (to - from) / seconds);
+    EXPECT_EQ(failures.load(), 0);
+  };
+  // Accepted votes come first in `all`, duplicates and invalid ones last: split so both runs mix.
+  Batch shuffled = all;
+  std::vector<std::size_t> order(all.votes.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::shuffle(order.begin(), order.end(), testing::Rng());
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    shuffled.votes[i] = all.votes[order[i]];
+    shuffled.decisions[i] = all.decisions[order[i]];
+  }
+  all = std::move(shuffled);
+  run(0, 4000, 1);
+  run(4000, all.votes.size(), 3);
+  ExpectTallies(expected);
+  EXPECT_EQ(Count("SELECT count(*) FROM vote_audit"), 10000);
+}
+
 TEST_F(PostgresRecorderTest, QueriesReportAnUnreachableDatabase) {
   auto options = Options();
   options.url = "postgresql://scrutin:x@127.0.0.1:1/scrutin";
