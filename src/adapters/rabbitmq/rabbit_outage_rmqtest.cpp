@@ -8,6 +8,7 @@
 // Health() says so; publishing and consuming recover by themselves once it is back.
 #include <atomic>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -36,7 +37,9 @@ class RabbitOutageTest : public RabbitTest {
   }
 
   void TearDown() override {
-    if (stopped_) Ctl("start_app");  // never leave the shared broker down
+    // Never leave the shared broker down or alarmed.
+    if (stopped_) Ctl("start_app");
+    if (alarmed_) Ctl("set_vm_memory_high_watermark 0.4");
     RabbitTest::TearDown();
   }
 
@@ -45,11 +48,14 @@ class RabbitOutageTest : public RabbitTest {
     const std::string cmd = "bash -c 'source \"" + ctl_env_ + "\" && rabbitmqctl -n \"" + node_ +
                             "\" -q " + command + "' >/dev/null 2>&1";
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-    stopped_ = command == "stop_app";
+    if (command == "stop_app") stopped_ = true;
+    if (command == "start_app") stopped_ = false;
+    if (command.starts_with("set_vm_memory_high_watermark")) alarmed_ = command.ends_with(" 0");
   }
 
   std::string ctl_env_, node_;
   bool stopped_ = false;
+  bool alarmed_ = false;
 };
 
 TEST_F(RabbitOutageTest, NeverDurableWithoutConfirmAndRecoversAfterRestart) {
@@ -164,6 +170,60 @@ TEST_F(RabbitOutageTest, NeverDurableWithoutConfirmAndRecoversAfterRestart) {
   EXPECT_EQ(missing, 0u) << "of " << expected.size() << " durable votes";
   RecordProperty("durable", static_cast<int>(expected.size()));
   RecordProperty("unavailable", unavailable.load());
+}
+
+// A broker that is up but stops reading (memory alarm: RabbitMQ blocks publishing connections).
+// rabbitmq-c would wait forever on the write or for the confirm; both are bounded here.
+TEST_F(RabbitOutageTest, BlockedBrokerTimesOutInsteadOfHanging) {
+  RabbitPublisherOptions po;
+  po.publisher.endpoint = endpoint_;
+  po.publisher.topology = topology_;
+  po.publisher.confirm_timeout = 2s;
+  po.publisher.connection.io_timeout = 1s;
+  auto publisher = RabbitPublisher::Start(po);
+  ASSERT_TRUE(publisher.ok()) << publisher.error();
+  PublisherOptions bo = po.publisher;
+  RabbitBatchPublisher bulk(bo);
+  ASSERT_TRUE(bulk.Connect().ok()) << bulk.last_error();
+
+  Ctl("set_vm_memory_high_watermark 0");
+
+  // Small votes: written, never confirmed -> kUnavailable after confirm_timeout.
+  std::atomic<int> kind{-1};
+  auto t0 = std::chrono::steady_clock::now();
+  (*publisher)->Submit(SampleVote(1), [&](ports::IntakeResult r) {
+    kind = static_cast<int>(r.kind);
+  });
+  ASSERT_TRUE(WaitFor([&] { return kind.load() >= 0; }, 10s));
+  EXPECT_EQ(kind.load(), static_cast<int>(ports::IntakeResult::Kind::kUnavailable));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+
+  // Big messages fill the socket buffers: the write itself blocks until the watchdog ends it.
+  std::vector<OutgoingMessage> big;
+  for (int i = 0; i < 64; ++i) {
+    OutgoingMessage m = SubmittedVoteMessage(topology_, SampleVote(i));
+    m.body.append(1 << 20, 'x');  // 1 MiB each; unparsable, but it never gets that far
+    big.push_back(std::move(m));
+  }
+  t0 = std::chrono::steady_clock::now();
+  auto st = bulk.PublishAndConfirm(big);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().find("write to RabbitMQ timed out"), std::string::npos) << st.error();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 6s);
+  EXPECT_FALSE(bulk.connected());
+
+  Ctl("set_vm_memory_high_watermark 0.4");
+  // Recovers: a vote is durable again.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto k = std::make_shared<std::atomic<int>>(-1);  // the answer may outlive this try
+        (*publisher)->Submit(SampleVote(2), [k](ports::IntakeResult r) {
+          *k = static_cast<int>(r.kind);
+        });
+        WaitFor([&] { return k->load() >= 0; }, 5s);
+        return k->load() == static_cast<int>(ports::IntakeResult::Kind::kDurable);
+      },
+      30s));
 }
 
 }  // namespace
