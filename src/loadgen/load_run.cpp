@@ -637,7 +637,10 @@ core::Result<LoadReport> RunLoad(const LoadOptions& options) {
   double last_t = 0;
   auto next_progress = SteadyClock::now() + std::chrono::seconds(1);
   while (!engine.WaitFor(std::chrono::milliseconds(100))) {
-    if (options.interrupted && options.interrupted()) engine.RequestStop();
+    if (options.interrupted && !report.interrupted && options.interrupted()) {
+      report.interrupted = true;
+      engine.RequestStop();
+    }
     if (options.progress && SteadyClock::now() >= next_progress) {
       next_progress += std::chrono::seconds(1);
       PrintProgress(engine, last_answered, last_t);
@@ -714,10 +717,11 @@ std::string LoadReport::ToText() const {
     out += s;
     out += '\n';
   };
-  line(fmt::format("scrutin loadgen → {}  ({}, {} connections, {} threads, seed {})", target,
+  line(fmt::format("scrutin loadgen → {}  ({}, connections {}, threads {}, seed {})", target,
                    open_loop ? fmt::format("open loop at {:g} req/s", rate) : "closed loop",
                    connections, threads, seed));
   line(fmt::format("  mix       {}", mix));
+  if (interrupted) line("  INTERRUPTED: sending stopped early on request");
   line(fmt::format("  requests  {} sent, {} answered in {:.2f} s = {:.0f} answers/s", totals.sent,
                    totals.answered, elapsed_s, throughput()));
   line(fmt::format("  sent      valid {}  duplicate {}  invalid {}  malformed {}", sent_by_kind[0],
@@ -773,6 +777,7 @@ nlohmann::json LoadReport::ToJson() const {
   j["mix"] = mix;
   j["seed"] = seed;
   j["elapsed_s"] = elapsed_s;
+  j["interrupted"] = interrupted;
   j["sent"] = totals.sent;
   j["answered"] = totals.answered;
   j["throughput_rps"] = throughput();

@@ -68,6 +68,7 @@ struct LoadReport {
   std::array<std::uint64_t, 4> status_in_202{};  // by core::VoteStatus
   std::uint64_t unreadable_202 = 0;              // 202 bodies without a readable status/id
   bool registry_exhausted = false;
+  bool interrupted = false;  // stopped early by LoadOptions::interrupted
   std::uint64_t registry_rows = 0;
   std::uint64_t registry_first = 0;  // rows [first, next) were consumed as valid votes
   std::uint64_t registry_next = 0;

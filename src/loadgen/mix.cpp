@@ -60,6 +60,10 @@ core::Result<Mix> Mix::Parse(std::string_view text) {
   if (std::fabs(sum - 1.0) > 0.001) {
     return core::Fail(fmt::format("--mix: shares add up to {}, not 1", sum));
   }
+  // A duplicate repeats a credential a valid vote of the same run used first.
+  if (mix.share(RequestKind::kDuplicate) > 0 && mix.share(RequestKind::kValid) <= 0) {
+    return core::Fail(std::string("--mix: duplicate needs a valid share above 0"));
+  }
   return mix;
 }
 

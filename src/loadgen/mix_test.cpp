@@ -7,7 +7,7 @@
 namespace scrutin::loadgen {
 namespace {
 
-TEST(Mix, ParsesTheDocumentedExample) {
+TEST(LoadgenMix, ParsesTheDocumentedExample) {
   auto mix = Mix::Parse("valid=0.9,duplicate=0.05,invalid=0.03,malformed=0.02");
   ASSERT_TRUE(mix.ok()) << mix.error();
   EXPECT_DOUBLE_EQ(mix->share(RequestKind::kValid), 0.9);
@@ -17,7 +17,7 @@ TEST(Mix, ParsesTheDocumentedExample) {
   EXPECT_EQ(mix->ToString(), "valid=0.9,duplicate=0.05,invalid=0.03,malformed=0.02");
 }
 
-TEST(Mix, KindsNotNamedAreZeroAndSpacesAreAllowed) {
+TEST(LoadgenMix, KindsNotNamedAreZeroAndSpacesAreAllowed) {
   auto mix = Mix::Parse(" malformed = 0.5 , invalid=0.5 ");
   ASSERT_TRUE(mix.ok()) << mix.error();
   EXPECT_EQ(mix->share(RequestKind::kValid), 0.0);
@@ -25,13 +25,13 @@ TEST(Mix, KindsNotNamedAreZeroAndSpacesAreAllowed) {
   EXPECT_EQ(mix->share(RequestKind::kInvalid), 0.5);
 }
 
-TEST(Mix, DefaultIsAllValid) {
+TEST(LoadgenMix, DefaultIsAllValid) {
   Mix mix;
   EXPECT_EQ(mix.share(RequestKind::kValid), 1.0);
   EXPECT_EQ(mix.Pick(0.999999), RequestKind::kValid);
 }
 
-TEST(Mix, RejectsBadInputWithAClearMessage) {
+TEST(LoadgenMix, RejectsBadInputWithAClearMessage) {
   struct Case {
     const char* text;
     const char* needle;
@@ -41,14 +41,15 @@ TEST(Mix, RejectsBadInputWithAClearMessage) {
         Case{"valid=0.5,bogus=0.5", "unknown kind 'bogus'"}, Case{"valid=0.5,valid=0.5", "twice"},
         Case{"valid=abc", "number"}, Case{"valid=1.5", "number in [0, 1]"},
         Case{"valid=-0.1,invalid=1.1", "[0, 1]"}, Case{"valid=0.5,invalid=0.4", "add up to"},
-        Case{"valid=0.9x", "number"}, Case{"valid=nan", "number"}}) {
+        Case{"valid=0.9x", "number"}, Case{"valid=nan", "number"},
+        Case{"duplicate=0.5,invalid=0.5", "duplicate needs a valid share"}}) {
     auto mix = Mix::Parse(c.text);
     ASSERT_FALSE(mix.ok()) << c.text;
     EXPECT_NE(mix.error().find(c.needle), std::string::npos) << c.text << " -> " << mix.error();
   }
 }
 
-TEST(Mix, PickSlicesTheUnitIntervalInOrder) {
+TEST(LoadgenMix, PickSlicesTheUnitIntervalInOrder) {
   auto mix = Mix::Parse("valid=0.9,duplicate=0.05,invalid=0.03,malformed=0.02");
   ASSERT_TRUE(mix.ok());
   EXPECT_EQ(mix->Pick(0.0), RequestKind::kValid);
@@ -64,7 +65,7 @@ TEST(Mix, PickSlicesTheUnitIntervalInOrder) {
   EXPECT_EQ(no_dup->Pick(0.9999999999), RequestKind::kMalformed);
 }
 
-TEST(Mix, PickFrequenciesFollowTheShares) {
+TEST(LoadgenMix, PickFrequenciesFollowTheShares) {
   auto mix = Mix::Parse("valid=0.7,duplicate=0.1,invalid=0.15,malformed=0.05");
   ASSERT_TRUE(mix.ok());
   std::mt19937_64 rng(42);

@@ -77,11 +77,11 @@ def main():
                 sys.exit("serve did not become healthy within 30 s")
             time.sleep(0.1)
 
-        def loadgen(votes, offset, name):
+        def loadgen(votes, offset, name, rate="max", extra=()):
             out = os.path.join(work, name + ".json")
-            cmd = [scrutin, "loadgen", "--target", url, "--voters", voters, "--rate", "max",
+            cmd = [scrutin, "loadgen", "--target", url, "--voters", voters, "--rate", rate,
                    "--votes", str(votes), "--connections", "16", "--verify",
-                   "--registry-offset", str(offset), "--json", out, "--verify-timeout", "60"]
+                   "--registry-offset", str(offset), "--json", out, "--verify-timeout", "60", *extra]
             rc = run(cmd, timeout=240).returncode
             report = json.load(open(out)) if os.path.exists(out) else None
             return rc, report
@@ -92,7 +92,9 @@ def main():
         if first["answered"] != 3000 or first["http_status"].get("202", 0) == 0:
             sys.exit("first run: not every request was answered")
 
-        rc, second = loadgen(1000, first["registry"]["next"], "second")
+        # Open loop on two threads this time.
+        rc, second = loadgen(1000, first["registry"]["next"], "second",
+                             rate="2000", extra=["--threads", "2"])
         if rc != 0 or not second["verify"]["ok"]:
             sys.exit(f"second verified run (non-empty server) failed (exit {rc})")
 

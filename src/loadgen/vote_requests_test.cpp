@@ -26,7 +26,7 @@ results = "live"
   return *ballot;
 }
 
-TEST(Luhn, GeneratedNasPassTheCoreCheck) {
+TEST(LoadgenRequests, Luhn_GeneratedNasPassTheCoreCheck) {
   std::mt19937_64 rng(5);
   for (int i = 0; i < 10'000; ++i) {
     std::array<char, 9> text;
@@ -38,13 +38,13 @@ TEST(Luhn, GeneratedNasPassTheCoreCheck) {
   EXPECT_EQ(LuhnCheckDigit(4645428), 6);
 }
 
-TEST(Luhn, FormatNasKeepsLeadingZeros) {
+TEST(LoadgenRequests, Luhn_FormatNasKeepsLeadingZeros) {
   std::array<char, 9> text;
   FormatNas(46454286, text);
   EXPECT_EQ(std::string_view(text.data(), 9), "046454286");
 }
 
-TEST(RandomCode, IsSixUpperAlphanumerics) {
+TEST(LoadgenRequests, RandomCode_IsSixUpperAlphanumerics) {
   std::mt19937_64 rng(9);
   for (int i = 0; i < 1000; ++i) {
     std::array<char, 6> code;
@@ -62,7 +62,7 @@ CredentialText Cred() {
   return c;
 }
 
-TEST(VoteBody, BothStylesParseToTheSameVote) {
+TEST(LoadgenRequests, VoteBody_BothStylesParseToTheSameVote) {
   const core::Ballot ballot = TestBallot();
   for (BodyStyle style : {BodyStyle::kCompact, BodyStyle::kHuman}) {
     for (core::Choice choice : {core::Choice::kOui, core::Choice::kNon}) {
@@ -78,7 +78,7 @@ TEST(VoteBody, BothStylesParseToTheSameVote) {
   }
 }
 
-TEST(MalformedBody, EveryVariantIsRejectedByTheServerParser) {
+TEST(LoadgenRequests, MalformedBody_EveryVariantIsRejectedByTheServerParser) {
   const core::Ballot ballot = TestBallot();
   for (int v = 0; v < kMalformedVariants; ++v) {
     std::string body;
@@ -88,7 +88,7 @@ TEST(MalformedBody, EveryVariantIsRejectedByTheServerParser) {
   }
 }
 
-TEST(Assemble, PostCarriesTheExactContentLength) {
+TEST(LoadgenRequests, Assemble_PostCarriesTheExactContentLength) {
   const std::string head = PostHead("/api/v1/vote", "127.0.0.1:8000");
   std::string out;
   AssemblePost(out, head, R"({"a":"b"})");
@@ -99,7 +99,7 @@ TEST(Assemble, PostCarriesTheExactContentLength) {
   EXPECT_EQ(out, "GET /api/v1/vote/x HTTP/1.1\r\nHost: h:1\r\n\r\n");
 }
 
-TEST(FindJsonString, ReadsMembersNotValues) {
+TEST(LoadgenRequests, FindJsonString_ReadsMembersNotValues) {
   const std::string body =
       R"({"request_id": "0b7e2f6a-1c2d-4e5f-8a9b-0c1d2e3f4a5b", "status_url": "/api/v1/vote/x",)"
       R"( "note":"status", "status" : "accepted"})";
@@ -110,7 +110,7 @@ TEST(FindJsonString, ReadsMembersNotValues) {
   EXPECT_EQ(FindJsonString(R"({"status": "unterminated)", "status"), std::nullopt);
 }
 
-TEST(ParseTarget, AcceptsHostPortAndRejectsTheRest) {
+TEST(LoadgenRequests, ParseTarget_AcceptsHostPortAndRejectsTheRest) {
   auto t = ParseTarget("http://127.0.0.1:8000");
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t->host, "127.0.0.1");
