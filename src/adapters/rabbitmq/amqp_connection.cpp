@@ -70,8 +70,9 @@ class WriteWatchdog {
       started_ = true;
       std::thread([this] { Loop(); }).detach();
     }
+    const bool was_idle = armed_.empty();
     armed_[owner] = Entry{fd, deadline};
-    cv_.notify_one();
+    if (was_idle) cv_.notify_one();  // otherwise the loop is polling already
   }
 
   // True when the watchdog shut the socket down while armed.
@@ -250,6 +251,7 @@ AmqpConnection::~AmqpConnection() {
 }
 
 AmqpConnection::WriteGuard::WriteGuard(AmqpConnection& conn) : conn_(conn) {
+  if (conn_.guard_depth_++ > 0) return;  // an enclosing guard bounds this write already
   int fd = amqp_get_sockfd(conn_.state_);
   if (fd >= 0) {
     WriteWatchdog::Instance().Arm(&conn_, fd,
@@ -258,6 +260,7 @@ AmqpConnection::WriteGuard::WriteGuard(AmqpConnection& conn) : conn_(conn) {
 }
 
 AmqpConnection::WriteGuard::~WriteGuard() {
+  if (--conn_.guard_depth_ > 0) return;
   if (WriteWatchdog::Instance().Disarm(&conn_)) {
     conn_.broken_ = true;
     conn_.last_error_ = "write to RabbitMQ timed out (broker not reading)";

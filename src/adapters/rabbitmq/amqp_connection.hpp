@@ -132,7 +132,9 @@ class AmqpConnection {
   // Turns a library status code into an error (breaking the connection when it is fatal).
   core::Status LibraryFailure(int status, std::string_view what);
 
-  // Arms the write watchdog for the scope of a write; see the header comment.
+  // Arms the write watchdog for the scope of a write (io_timeout from construction); see the
+  // header comment. Nested guards are free: the outermost one sets the deadline, so a caller
+  // writing a whole batch guards it once.
   class WriteGuard {
    public:
     explicit WriteGuard(AmqpConnection& conn);
@@ -156,6 +158,7 @@ class AmqpConnection {
   bool broken_ = false;
   bool confirms_ = false;
   std::uint64_t sequence_ = 0;
+  int guard_depth_ = 0;  // WriteGuards alive
   std::string last_error_;
 };
 

@@ -86,9 +86,21 @@ core::Status RabbitBatchPublisher::PublishBatch(std::span<const OutgoingMessage>
   // Memory from the previous round (decoded frames) is no longer referenced.
   amqp_maybe_release_buffers(conn_->state());
   const std::uint64_t first = conn_->last_sequence() + 1;
-  for (const OutgoingMessage& m : messages) {
-    if (auto st = conn_->Publish(m, /*mandatory=*/true); !st.ok()) return Fail(st.error());
+  std::string error;
+  {
+    // One watchdog deadline for the whole batch's writes. (conn_ must outlive the guard: no
+    // Fail() inside this scope.)
+    AmqpConnection::WriteGuard guard(*conn_);
+    for (const OutgoingMessage& m : messages) {
+      if (auto st = conn_->Publish(m, /*mandatory=*/true); !st.ok()) {
+        error = st.error();
+        break;
+      }
+    }
   }
+  // A watchdog timeout shows only once the guard is gone, and explains a socket error better.
+  if (conn_->broken()) return Fail(conn_->last_error().empty() ? error : conn_->last_error());
+  if (!error.empty()) return Fail(error);
   ++confirm_rounds_;
   return AwaitConfirms(messages, first, out);
 }

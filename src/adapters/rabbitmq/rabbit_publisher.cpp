@@ -114,7 +114,7 @@ void RabbitPublisher::SetConnected(std::size_t index, bool connected, const std:
     connected_[index] = connected;
     connected ? ++connected_count_ : --connected_count_;
   }
-  if (!connected) last_error_ = error;
+  if (!connected && !error.empty()) last_error_ = error;
 }
 
 void RabbitPublisher::AnswerUnavailable(std::vector<Pending>& batch) {
