@@ -359,20 +359,22 @@ void Engine::Connection::Connect() {
 
 void Engine::Connection::OnConnect(std::uint64_t gen, const error_code& ec) {
   if (gen != gen_) return;
-  if (!reported_first_attempt_) {
-    reported_first_attempt_ = true;
-    worker_.OnFirstAttempt();
-  }
+  // The first attempt is reported once its outcome is recorded: Engine::Start reads
+  // connected_once as soon as every connection has reported.
+  const bool first = !reported_first_attempt_;
+  reported_first_attempt_ = true;
   if (ec) {
     worker_.connect_errors.Add();
     error_code ignored;
     socket_.close(ignored);
     ScheduleRetry();
+    if (first) worker_.OnFirstAttempt();
     return;
   }
   if (ever_connected_) worker_.reconnects.Add();
   ever_connected_ = true;
   worker_.connected_once.store(true);
+  if (first) worker_.OnFirstAttempt();
   backoff_delay_ = kMinBackoff;
   error_code ignored;
   socket_.set_option(tcp::no_delay(true), ignored);
