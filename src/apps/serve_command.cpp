@@ -5,12 +5,11 @@
 // fingerprint check) -> ledger rebuilt from the recorded claims -> intake -> HTTP. Shutdown on
 // SIGTERM/SIGINT: stop accepting, answer the requests in flight (their votes are committed first),
 // drain the intake, exit 0.
+#include <pthread.h>
 #include <signal.h>
 
 #include <fmt/format.h>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <chrono>
 #include <filesystem>
 #include <openssl/sha.h>
@@ -79,6 +78,14 @@ void Require(const core::Status& st, std::string_view what) {
 
 void Serve(const ServeOptions& opt) {
   InitLogging();
+  // SIGTERM/SIGINT are blocked before any thread starts (threads inherit the mask) and taken with
+  // sigwait once the server is up: a signal arriving during start-up is held, then handled as a
+  // graceful stop, never the default abrupt exit.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   auto started = std::chrono::steady_clock::now();
 
   // 1. The ballot and the eligibility database.
@@ -167,11 +174,9 @@ void Serve(const ServeOptions& opt) {
 
   // 4. Wait for SIGTERM or SIGINT, then stop in order: HTTP first (in-flight votes are still
   //    committed by the intake and answered), then the intake (drains what is queued).
-  boost::asio::io_context signals_io;
-  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM);
   int received = 0;
-  signals.async_wait([&](const boost::system::error_code&, int sig) { received = sig; });
-  signals_io.run();
+  while (sigwait(&stop_signals, &received) != 0) {
+  }
   LogEvent(LogLevel::kInfo, "stopping", {{"signal", received == SIGINT ? "SIGINT" : "SIGTERM"}});
   server.Stop();
   intake.Stop();

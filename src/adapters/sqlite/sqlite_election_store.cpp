@@ -1,6 +1,12 @@
 #include "adapters/sqlite/sqlite_election_store.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <map>
 #include <mutex>
@@ -322,9 +328,44 @@ core::Status Migrate(Connection& conn) {
   return {};
 }
 
+// An exclusive lock on <db>.lock, held for the life of the store: two processes deciding votes
+// against one database would each accept the same credential from their own in-memory ledger.
+class DataLock {
+ public:
+  static core::Result<DataLock> Acquire(const std::filesystem::path& db) {
+    std::string path = db.string() + ".lock";
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      return core::Fail(fmt::format("cannot create lock file {}: {}", path, std::strerror(errno)));
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      int err = errno;
+      ::close(fd);
+      if (err == EWOULDBLOCK) {
+        return core::Fail(fmt::format(
+            "{} is in use by another scrutin process (it holds {}); stop it first or use another "
+            "data directory",
+            db.string(), path));
+      }
+      return core::Fail(fmt::format("cannot lock {}: {}", path, std::strerror(err)));
+    }
+    return DataLock(fd);
+  }
+  DataLock(DataLock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  DataLock& operator=(DataLock&&) = delete;
+  ~DataLock() {
+    if (fd_ >= 0) ::close(fd_);  // releases the lock
+  }
+
+ private:
+  explicit DataLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
 }  // namespace
 
 struct SqliteElectionStore::Impl {
+  DataLock lock;
   Connection writer;  // used for recovery reads before it moves into the recorder
   std::unique_ptr<SqliteVoteRecorder> recorder;
   std::unique_ptr<SqliteVoteQueries> queries;
@@ -335,6 +376,8 @@ SqliteElectionStore::~SqliteElectionStore() = default;
 
 core::Result<std::unique_ptr<SqliteElectionStore>> SqliteElectionStore::Open(
     const SqliteStoreOptions& options, const core::Ballot& ballot) {
+  auto lock = DataLock::Acquire(options.file);
+  if (!lock) return core::Fail(lock.error());
   auto conn = Connection::Open(options.file, Connection::Mode::kReadWrite);
   if (!conn) return core::Fail(conn.error());
   // WAL: readers never block the writer. synchronous=FULL: every commit is fsync'ed before it
@@ -372,7 +415,8 @@ core::Result<std::unique_ptr<SqliteElectionStore>> SqliteElectionStore::Open(
     if (auto st = seed->Bind(1, law.id).Bind(2, now).Run(); !st) return core::Fail(st.error());
   }
 
-  auto impl = std::make_unique<Impl>(Impl{std::move(*conn), nullptr, nullptr});
+  auto impl =
+      std::make_unique<Impl>(Impl{std::move(*lock), std::move(*conn), nullptr, nullptr});
   auto writer = Connection::Open(options.file, Connection::Mode::kReadWrite);
   if (!writer) return core::Fail(writer.error());
   if (auto st = writer->Exec("PRAGMA synchronous = FULL"); !st) return core::Fail(st.error());

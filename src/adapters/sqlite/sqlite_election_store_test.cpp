@@ -161,6 +161,15 @@ TEST_F(SqliteStoreTest, RefusesADataDirectoryOfAnotherEligibilityDatabase) {
   EXPECT_NE(store.error().find("another eligibility database"), std::string::npos);
 }
 
+TEST_F(SqliteStoreTest, OnlyOneStoreAtATimeMayOwnTheFile) {
+  auto first = Open();
+  auto second = SqliteElectionStore::Open(options_, ballot_);
+  ASSERT_FALSE(second);
+  EXPECT_NE(second.error().find("in use by another scrutin process"), std::string::npos);
+  first.reset();
+  EXPECT_TRUE(SqliteElectionStore::Open(options_, ballot_));
+}
+
 TEST_F(SqliteStoreTest, NoTableLinksADigestToAChoice) {
   auto store = Open();
   std::vector<core::VoteEnvelope> votes = {Vote(1, "L2025-001", core::Choice::kOui)};
