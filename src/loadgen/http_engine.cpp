@@ -1,6 +1,7 @@
 #include "loadgen/http_engine.hpp"
 
 #include <fmt/format.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <boost/asio/connect.hpp>
@@ -73,6 +74,8 @@ constexpr std::uint64_t kMaxResponseBody = 64 * 1024;
 constexpr auto kWatchdogPeriod = std::chrono::milliseconds(50);
 constexpr auto kMinBackoff = std::chrono::milliseconds(20);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(1000);
+// A connection idle for longer than this is checked for a close by the server before reuse.
+constexpr auto kStaleCheckAfter = std::chrono::milliseconds(500);
 
 // Keeps the status and the body of a response and nothing else, into buffers owned by the
 // connection, so that parsing allocates nothing once they have grown.
@@ -137,6 +140,10 @@ class Engine::Connection {
   void Close();
   // Called by the worker's watchdog: closes a connection whose operation overran the timeout.
   void CheckTimeout(SteadyClock::time_point now, std::chrono::milliseconds timeout);
+  // True when the connection sat idle for a while and the server has closed it meanwhile (or
+  // sent something unasked): sending on it would fail, so the caller reopens it instead.
+  bool StaleAfterIdle(SteadyClock::time_point now);
+  void Reopen();
 
   RequestSlot& slot() { return slot_; }
   State state() const { return state_; }
@@ -146,7 +153,6 @@ class Engine::Connection {
   void OnWrite(std::uint64_t gen, const error_code& ec);
   void OnRead(std::uint64_t gen, const error_code& ec);
   void Fail();
-  void Reopen();
   void ScheduleRetry();
 
   Worker& worker_;
@@ -166,6 +172,7 @@ class Engine::Connection {
   std::chrono::milliseconds backoff_delay_ = kMinBackoff;
   SteadyClock::time_point due_{};
   SteadyClock::time_point op_started_{};
+  SteadyClock::time_point idle_since_{};
 };
 
 class Engine::Worker {
@@ -262,6 +269,11 @@ class Engine::Worker {
       }
       if (idle_.empty()) return;  // the request waits for a connection; its latency runs on
       Connection* c = idle_.back();
+      if (c->StaleAfterIdle(now)) {
+        idle_.pop_back();
+        c->Reopen();
+        continue;
+      }
       if (!workload_->Prepare(c->slot())) {
         exhausted_ = true;
         return BeginFinish();
@@ -379,6 +391,7 @@ void Engine::Connection::OnConnect(std::uint64_t gen, const error_code& ec) {
   error_code ignored;
   socket_.set_option(tcp::no_delay(true), ignored);
   state_ = State::kIdle;
+  idle_since_ = SteadyClock::now();
   worker_.OnIdle(this);
 }
 
@@ -430,6 +443,7 @@ void Engine::Connection::OnRead(std::uint64_t gen, const error_code& ec) {
   if (state_ == State::kClosed) return;  // the worker shut down meanwhile
   if (!keep_alive) return Reopen();
   state_ = State::kIdle;
+  idle_since_ = now;
   worker_.OnIdle(this);
 }
 
@@ -456,6 +470,14 @@ void Engine::Connection::Close() {
   error_code ignored;
   socket_.close(ignored);
   backoff_.cancel();
+}
+
+bool Engine::Connection::StaleAfterIdle(SteadyClock::time_point now) {
+  if (now - idle_since_ < kStaleCheckAfter) return false;
+  pollfd p{};
+  p.fd = socket_.native_handle();
+  p.events = POLLIN | POLLRDHUP;
+  return ::poll(&p, 1, 0) != 0;  // readable, closed, error (or a failed poll): do not reuse
 }
 
 void Engine::Connection::CheckTimeout(SteadyClock::time_point now,

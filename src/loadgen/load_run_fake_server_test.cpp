@@ -3,6 +3,7 @@
 // catch a server that miscounts).
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
@@ -35,6 +36,8 @@ struct ServerBehaviour {
   bool count_duplicates = false;  // bug: a duplicate also bumps the tally
   int lose_every = 0;             // bug: every n-th accepted vote is not tallied
   bool close_each = false;        // answer with Connection: close
+  int stall_every = 0;            // every n-th vote is recorded but answered only after 1.5 s
+  int idle_close_ms = 0;          // close a keep-alive connection idle for that long
   std::chrono::milliseconds delay{0};
 };
 
@@ -100,12 +103,18 @@ class FakeVoteServer {
     }
     boost::beast::flat_buffer buffer;
     while (true) {
+      if (b_.idle_close_ms > 0 && buffer.size() == 0) {
+        pollfd p{socket.native_handle(), POLLIN, 0};
+        if (::poll(&p, 1, b_.idle_close_ms) == 0) break;  // idle too long: close
+      }
       http::request<http::string_body> req;
       boost::system::error_code ec;
       http::read(socket, buffer, req, ec);
       if (ec) break;
       if (b_.delay.count() > 0) std::this_thread::sleep_for(b_.delay);
-      http::response<http::string_body> res = Handle(req);
+      bool stall = false;
+      http::response<http::string_body> res = Handle(req, stall);
+      if (stall) std::this_thread::sleep_for(std::chrono::milliseconds(1500));
       res.version(11);
       res.set(http::field::content_type, "application/json");
       res.keep_alive(!b_.close_each && req.keep_alive());
@@ -125,7 +134,8 @@ class FakeVoteServer {
     return res;
   }
 
-  http::response<http::string_body> Handle(const http::request<http::string_body>& req) {
+  http::response<http::string_body> Handle(const http::request<http::string_body>& req,
+                                           bool& stall) {
     const std::string target(req.target());
     std::lock_guard lock(mu_);
     if (req.method() == http::verb::post && target == "/api/v1/vote") {
@@ -146,6 +156,7 @@ class FakeVoteServer {
       const std::string id = fmt::format("{:08x}-0000-4000-8000-{:012x}", next_id_, next_id_);
       ++next_id_;
       statuses_[id] = {status, 0};
+      stall = b_.stall_every > 0 && next_id_ % b_.stall_every == 0;
       return Reply(
           http::status::accepted,
           fmt::format(R"({{"request_id":"{}","status":"{}","status_url":"/api/v1/vote/{}"}})", id,
@@ -346,6 +357,43 @@ TEST(LoadRunFakeServer, ConnectionCloseIsFollowedByReconnects) {
   EXPECT_TRUE(report->verify_ok) << report->ToText();
   EXPECT_EQ(report->totals.answered, 300u);
   EXPECT_GE(report->totals.reconnects, 280u);
+}
+
+TEST(LoadRunFakeServer, TimedOutVotesAreCountedAsUnknownOutcomes) {
+  // Some votes are recorded but answered after the client's timeout: the client cannot know
+  // their outcome, so verification accepts the tallies with or without them, and nothing else.
+  Registry registry(600);
+  FakeVoteServer server(registry.keys(), {.stall_every = 40});
+  LoadOptions o = Options(server, registry);
+  o.votes = 400;
+  o.verify = true;
+  o.timeout = std::chrono::milliseconds(300);
+  auto report = RunLoad(o);
+  ASSERT_TRUE(report.ok()) << report.error();
+  EXPECT_GE(report->totals.timeouts, 5u) << report->ToText();
+  EXPECT_EQ(report->totals.answered + report->totals.timeouts, 400u);
+  EXPECT_TRUE(report->verify_ok) << report->ToText();
+  // The timed-out valid votes were recorded by the server but are not in the ground truth.
+  std::uint64_t truth = 0;
+  for (const auto& l : report->ground_truth) truth += l.oui + l.non;
+  EXPECT_LT(truth, server.accepted());
+}
+
+TEST(LoadRunFakeServer, ConnectionsTheServerClosedWhileIdleAreNotUsed) {
+  // At 1.5 requests/s each connection sits idle ~0.67 s, and the server drops idle ones after
+  // 0.3 s: every reuse would fail unless the client notices the close first.
+  Registry registry(50);
+  FakeVoteServer server(registry.keys(), {.idle_close_ms = 300});
+  LoadOptions o = Options(server, registry);
+  o.connections = 2;
+  o.threads = 1;
+  o.rate = 1.5;
+  o.duration_s = 2.5;
+  auto report = RunLoad(o);
+  ASSERT_TRUE(report.ok()) << report.error();
+  EXPECT_EQ(report->totals.answered, 4u) << report->ToText();
+  EXPECT_EQ(report->totals.io_errors, 0u);
+  EXPECT_GE(report->totals.reconnects, 2u);
 }
 
 TEST(LoadRunFakeServer, OpenLoopKeepsTheRate) {
