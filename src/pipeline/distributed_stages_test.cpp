@@ -1,0 +1,408 @@
+// The distributed shape's pipeline pieces over in-memory fakes: ValidationStage (decide, publish,
+// write statuses, in that order; failures leave the batch unacknowledged and a redelivery is a
+// replay), AggregationStage, PendingStatusIntake (pending written before the vote is handed on)
+// and SplitVoteQueries.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <map>
+#include <mutex>
+
+#include "core/failpoint.hpp"
+#include "core/request_id.hpp"
+#include "pipeline/aggregation_stage.hpp"
+#include "pipeline/pending_status_intake.hpp"
+#include "pipeline/split_vote_queries.hpp"
+#include "pipeline/validation_stage.hpp"
+
+namespace scrutin::pipeline {
+namespace {
+
+using Kind = ports::IntakeResult::Kind;
+using std::chrono::hours;
+
+// A ledger that keeps claim tags, so a redelivered request is kReplayed (as Redis's is). A digest
+// is eligible when its first byte is non-zero.
+class ReplayLedger : public ports::CredentialLedger {
+ public:
+  core::Status ClaimBatch(std::span<const ports::ClaimRequest> in,
+                          std::span<ports::ClaimOutcome> out) override {
+    if (fail) return core::Fail(std::string("ledger down"));
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      auto key = in[i].digest.ToHex();
+      if (in[i].digest.bytes[0] == 0) {
+        out[i] = {ports::ClaimOutcome::Kind::kIneligible, 1};
+      } else if (auto it = claims.find(key); it == claims.end()) {
+        claims[key] = {in[i].claim_tag, 1};
+        out[i] = {ports::ClaimOutcome::Kind::kClaimed, 1};
+      } else if (it->second.first == in[i].claim_tag) {
+        out[i] = {ports::ClaimOutcome::Kind::kReplayed, it->second.second};
+      } else {
+        out[i] = {ports::ClaimOutcome::Kind::kAlreadyClaimed, ++it->second.second};
+      }
+    }
+    return {};
+  }
+  core::Status Revert(std::span<const ports::ClaimRequest>,
+                      std::span<const ports::ClaimOutcome>) override {
+    return core::Fail(std::string("durable ledger"));
+  }
+  bool fail = false;
+  std::map<std::string, std::pair<std::string, std::uint32_t>> claims;
+};
+
+// Records the order of events across the fakes.
+struct Journal {
+  std::mutex mu;
+  std::vector<std::string> events;
+  void Add(std::string e) {
+    std::lock_guard lock(mu);
+    events.push_back(std::move(e));
+  }
+};
+
+class FakePublisher : public ports::DecisionPublisher {
+ public:
+  explicit FakePublisher(Journal& j) : journal(j) {}
+  core::Status Publish(std::span<const core::VoteEnvelope> votes,
+                       std::span<const core::Decision> decisions) override {
+    if (fail) return core::Fail(std::string("broker down"));
+    for (std::size_t i = 0; i < votes.size(); ++i) {
+      published.emplace_back(votes[i].request_id, decisions[i]);
+    }
+    journal.Add("publish");
+    return {};
+  }
+  Journal& journal;
+  bool fail = false;
+  std::vector<std::pair<core::RequestId, core::Decision>> published;
+};
+
+class FakeStatuses : public ports::StatusWriter, public ports::VoteQueries {
+ public:
+  explicit FakeStatuses(Journal& j) : journal(j) {}
+  core::Status Write(std::span<const ports::StatusUpdate> updates, bool only_if_absent) override {
+    std::lock_guard lock(mu);
+    if (fail) return core::Fail(std::string("redis down"));
+    for (const auto& u : updates) {
+      auto key = u.id.ToString();
+      if (only_if_absent && records.count(key)) continue;
+      records[key] = u;
+    }
+    journal.Add(only_if_absent ? "pending" : "final");
+    return {};
+  }
+  core::Result<std::optional<ports::StatusRecord>> FindStatus(const core::RequestId& id) override {
+    std::lock_guard lock(mu);
+    auto it = records.find(id.ToString());
+    if (it == records.end()) return std::optional<ports::StatusRecord>();
+    return std::optional<ports::StatusRecord>(it->second.record);
+  }
+  core::Result<ports::Tally> FindTally(const std::string&) override {
+    return core::Fail(std::string("no tallies here"));
+  }
+  Journal& journal;
+  std::mutex mu;
+  bool fail = false;
+  std::map<std::string, ports::StatusUpdate> records;
+};
+
+core::Ballot TestBallot() {
+  core::Law law;
+  law.id = "L2026-001";
+  law.title_fr = "fr";
+  law.title_en = "en";
+  law.opens_at = core::Clock::now() - hours(24);
+  law.closes_at = core::Clock::now() + hours(24);
+  return core::Ballot({law});
+}
+
+core::VoteEnvelope Vote(std::uint8_t voter, core::Choice choice = core::Choice::kOui) {
+  core::VoteEnvelope v;
+  v.request_id = core::RequestId::Generate();
+  v.digest.bytes[0] = voter;
+  v.digest.bytes[1] = 0x5a;
+  v.law_id = "L2026-001";
+  v.choice = choice;
+  v.received_at = core::Clock::now();
+  return v;
+}
+
+class ValidationStageTest : public ::testing::Test {
+ protected:
+  Journal journal;
+  ReplayLedger ledger;
+  FakePublisher publisher{journal};
+  FakeStatuses statuses{journal};
+  core::Ballot ballot = TestBallot();
+  int listened = 0;
+  ValidationStage stage{
+      ledger, publisher, statuses, ballot, {std::chrono::hours(48)}, [this](auto votes, auto) {
+        listened += static_cast<int>(votes.size());
+      }};
+};
+
+TEST_F(ValidationStageTest, DecidesPublishesThenWritesFinalStatuses) {
+  std::vector<core::VoteEnvelope> votes = {Vote(1), Vote(1, core::Choice::kNon), Vote(0), Vote(2)};
+  std::vector<core::Decision> decisions(votes.size());
+  ASSERT_TRUE(stage.Process(votes, decisions).ok());
+  EXPECT_EQ(decisions[0].status, core::VoteStatus::kAccepted);
+  EXPECT_EQ(decisions[1].status, core::VoteStatus::kDuplicate);
+  EXPECT_EQ(decisions[1].attempt_count, 2u);
+  EXPECT_EQ(decisions[2].status, core::VoteStatus::kInvalid);
+  EXPECT_EQ(decisions[3].status, core::VoteStatus::kAccepted);
+  EXPECT_EQ(journal.events, (std::vector<std::string>{"publish", "final"}));
+  ASSERT_EQ(publisher.published.size(), 4u);
+  EXPECT_EQ(publisher.published[1].second.status, core::VoteStatus::kDuplicate);
+  auto& rec = statuses.records.at(votes[1].request_id.ToString());
+  EXPECT_EQ(rec.record.status, core::VoteStatus::kDuplicate);
+  EXPECT_EQ(rec.record.attempt_count, 2u);
+  EXPECT_EQ(rec.record.law_id, "L2026-001");
+  EXPECT_EQ(rec.expires_at, ballot.laws()[0].closes_at + std::chrono::hours(48));
+  EXPECT_EQ(listened, 4);
+}
+
+TEST_F(ValidationStageTest, BrokerFailureLeavesNoStatusAndRedeliveryIsAReplayNotADuplicate) {
+  std::vector<core::VoteEnvelope> votes = {Vote(7)};
+  std::vector<core::Decision> decisions(1);
+  publisher.fail = true;
+  auto st = stage.Process(votes, decisions);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().find("broker down"), std::string::npos);
+  EXPECT_TRUE(statuses.records.empty());
+  EXPECT_EQ(listened, 0);
+
+  // The same message delivered again (same request id): accepted, flagged as a replay.
+  publisher.fail = false;
+  ASSERT_TRUE(stage.Process(votes, decisions).ok());
+  EXPECT_EQ(decisions[0].status, core::VoteStatus::kAccepted);
+  EXPECT_TRUE(decisions[0].replay);
+  EXPECT_EQ(statuses.records.at(votes[0].request_id.ToString()).record.status,
+            core::VoteStatus::kAccepted);
+  // A new request for the same credential is a duplicate.
+  std::vector<core::VoteEnvelope> again = {Vote(7)};
+  ASSERT_TRUE(stage.Process(again, decisions).ok());
+  EXPECT_EQ(decisions[0].status, core::VoteStatus::kDuplicate);
+}
+
+TEST_F(ValidationStageTest, LedgerOrStatusFailureIsAnError) {
+  std::vector<core::VoteEnvelope> votes = {Vote(3)};
+  std::vector<core::Decision> decisions(1);
+  ledger.fail = true;
+  EXPECT_FALSE(stage.Process(votes, decisions).ok());
+  EXPECT_TRUE(publisher.published.empty());
+  ledger.fail = false;
+  statuses.fail = true;
+  auto st = stage.Process(votes, decisions);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().find("statuses"), std::string::npos);
+  EXPECT_EQ(listened, 0);
+}
+
+class FakeRecorder : public ports::VoteRecorder {
+ public:
+  core::Status Record(std::span<const core::VoteEnvelope> votes,
+                      std::span<const core::Decision>) override {
+    if (fail) return core::Fail(std::string("disk full"));
+    recorded += votes.size();
+    return {};
+  }
+  bool fail = false;
+  std::size_t recorded = 0;
+};
+
+TEST(AggregationStageTest, RecordsDecidedBatchesAndRefusesPendingOnes) {
+  FakeRecorder recorder;
+  std::size_t listened = 0;
+  AggregationStage stage(recorder, [&](auto votes, auto) { listened += votes.size(); });
+  std::vector<core::VoteEnvelope> votes = {Vote(1), Vote(2)};
+  std::vector<core::Decision> decisions(2);
+  decisions[0].status = core::VoteStatus::kAccepted;
+  decisions[1].status = core::VoteStatus::kPending;
+  EXPECT_FALSE(stage.Process(votes, decisions).ok());
+  EXPECT_EQ(recorder.recorded, 0u);
+  decisions[1].status = core::VoteStatus::kInvalid;
+  recorder.fail = true;
+  auto st = stage.Process(votes, decisions);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().find("disk full"), std::string::npos);
+  EXPECT_EQ(listened, 0u);
+  recorder.fail = false;
+  ASSERT_TRUE(stage.Process(votes, decisions).ok());
+  EXPECT_EQ(recorder.recorded, 2u);
+  EXPECT_EQ(listened, 2u);
+}
+
+// An inner intake that checks the pending status exists when a vote reaches it.
+class FakeInner : public ports::VoteIntake {
+ public:
+  explicit FakeInner(FakeStatuses& s) : statuses(s) {}
+  void Submit(core::VoteEnvelope vote, Callback done) override {
+    auto found = statuses.FindStatus(vote.request_id);
+    saw_pending_first = saw_pending_first && found.ok() && found->has_value();
+    ++submitted;
+    ports::IntakeResult r;
+    r.kind = answer;
+    done(r);
+  }
+  std::vector<ports::HealthCheck> Health() override { return {{"queue", true, "ok"}}; }
+  FakeStatuses& statuses;
+  Kind answer = Kind::kDurable;
+  std::atomic<bool> saw_pending_first{true};
+  std::atomic<int> submitted{0};
+};
+
+Kind SubmitAndWait(ports::VoteIntake& intake, core::VoteEnvelope v) {
+  std::promise<Kind> p;
+  auto f = p.get_future();
+  intake.Submit(std::move(v), [&](ports::IntakeResult r) { p.set_value(r.kind); });
+  return f.get();
+}
+
+TEST(PendingStatusIntakeTest, WritesPendingBeforeHandingOnAndKeepsFinalStatuses) {
+  Journal journal;
+  FakeStatuses statuses(journal);
+  FakeInner inner(statuses);
+  core::Ballot ballot = TestBallot();
+  PendingStatusIntake intake(inner, statuses, ballot, {});
+  auto v = Vote(1);
+  EXPECT_EQ(SubmitAndWait(intake, v), Kind::kDurable);
+  EXPECT_TRUE(inner.saw_pending_first);
+  EXPECT_EQ(statuses.records.at(v.request_id.ToString()).record.status, core::VoteStatus::kPending);
+
+  // A final status written first (a fast validator) is not overwritten by pending.
+  auto w = Vote(2);
+  ports::StatusUpdate final_status{w.request_id, {"L2026-001", core::VoteStatus::kAccepted, 1}};
+  ASSERT_TRUE(statuses.Write({&final_status, 1}, false).ok());
+  EXPECT_EQ(SubmitAndWait(intake, w), Kind::kDurable);
+  EXPECT_EQ(statuses.records.at(w.request_id.ToString()).record.status,
+            core::VoteStatus::kAccepted);
+
+  inner.answer = Kind::kUnavailable;
+  EXPECT_EQ(SubmitAndWait(intake, Vote(3)), Kind::kUnavailable);
+}
+
+TEST(PendingStatusIntakeTest, StatusStoreDownAnswersUnavailableWithoutHandingOn) {
+  Journal journal;
+  FakeStatuses statuses(journal);
+  FakeInner inner(statuses);
+  core::Ballot ballot = TestBallot();
+  PendingStatusIntake intake(inner, statuses, ballot, {}, {[] {
+                               return ports::HealthCheck{"store", false, "down"};
+                             }});
+  statuses.fail = true;
+  EXPECT_EQ(SubmitAndWait(intake, Vote(1)), Kind::kUnavailable);
+  EXPECT_EQ(inner.submitted.load(), 0);
+  auto checks = intake.Health();
+  ASSERT_EQ(checks.size(), 2u);
+  EXPECT_EQ(checks[0].name, "queue");
+  EXPECT_EQ(checks[1].name, "store");
+  EXPECT_FALSE(checks[1].ok);
+  intake.Stop();
+  EXPECT_EQ(SubmitAndWait(intake, Vote(2)), Kind::kUnavailable);
+}
+
+// A status writer that blocks until released, to fill the queue.
+class BlockingStatuses : public ports::StatusWriter {
+ public:
+  core::Status Write(std::span<const ports::StatusUpdate>, bool) override {
+    std::unique_lock lock(mu);
+    ++entered;
+    cv.notify_all();
+    cv.wait(lock, [&] { return released; });
+    return {};
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  int entered = 0;
+  bool released = false;
+};
+
+TEST(PendingStatusIntakeTest, BoundedQueueAnswersOverloaded) {
+  Journal journal;
+  FakeStatuses unused(journal);
+  FakeInner inner(unused);
+  BlockingStatuses statuses;
+  core::Ballot ballot = TestBallot();
+  PendingStatusIntakeOptions options;
+  options.threads = 1;
+  options.max_batch = 1;
+  options.max_queue = 2;
+  PendingStatusIntake intake(inner, statuses, ballot, options);
+  std::atomic<int> durable{0};
+  auto count = [&](ports::IntakeResult r) { durable += r.kind == Kind::kDurable; };
+  intake.Submit(Vote(1), count);
+  {
+    std::unique_lock lock(statuses.mu);
+    statuses.cv.wait(lock, [&] { return statuses.entered == 1; });
+  }
+  intake.Submit(Vote(2), count);
+  intake.Submit(Vote(3), count);
+  EXPECT_EQ(SubmitAndWait(intake, Vote(4)), Kind::kOverloaded);
+  {
+    std::lock_guard lock(statuses.mu);
+    statuses.released = true;
+  }
+  statuses.cv.notify_all();
+  intake.Stop();
+  EXPECT_EQ(durable.load(), 3);
+}
+
+TEST(SplitVoteQueriesTest, StatusesFromOneTalliesFromTheOther) {
+  Journal journal;
+  FakeStatuses statuses(journal);
+  class Tallies : public ports::VoteQueries {
+   public:
+    core::Result<std::optional<ports::StatusRecord>> FindStatus(const core::RequestId&) override {
+      return core::Fail(std::string("not here"));
+    }
+    core::Result<ports::Tally> FindTally(const std::string& law) override {
+      return ports::Tally{law, 3, 4, {}};
+    }
+  } tallies;
+  SplitVoteQueries q(statuses, tallies);
+  auto v = Vote(1);
+  ports::StatusUpdate u{v.request_id, {"L2026-001", core::VoteStatus::kInvalid, 1}};
+  ASSERT_TRUE(statuses.Write({&u, 1}, false).ok());
+  auto found = q.FindStatus(v.request_id);
+  ASSERT_TRUE(found.ok());
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->status, core::VoteStatus::kInvalid);
+  auto tally = q.FindTally("L2026-001");
+  ASSERT_TRUE(tally.ok());
+  EXPECT_EQ(tally->oui, 3u);
+  EXPECT_EQ(tally->non, 4u);
+}
+
+}  // namespace
+}  // namespace scrutin::pipeline
+
+namespace scrutin::core {
+namespace {
+
+// The chaos tests' hook: SIGKILL on the N-th hit of the armed point, nothing for other points.
+// "threadsafe" death tests re-run the binary, so the child reads SCRUTIN_FAILPOINT afresh.
+TEST(FailpointDeathTest, KillsOnTheNthHitOfTheArmedPointOnly) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        setenv("SCRUTIN_FAILPOINT", "test.point@3", 1);
+        Failpoint("test.point");
+        Failpoint("test.other");
+        Failpoint("test.point");
+        std::fprintf(stderr, "survived two hits\n");
+        Failpoint("test.point");
+        std::exit(0);
+      },
+      ::testing::KilledBySignal(SIGKILL), "survived two hits");
+  EXPECT_EXIT(
+      {
+        setenv("SCRUTIN_FAILPOINT", "test.point@x", 1);  // malformed: arms nothing
+        Failpoint("test.point");
+        std::exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+}  // namespace
+}  // namespace scrutin::core

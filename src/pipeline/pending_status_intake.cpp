@@ -1,0 +1,114 @@
+#include "pipeline/pending_status_intake.hpp"
+
+#include <algorithm>
+
+#include "core/failpoint.hpp"
+
+namespace scrutin::pipeline {
+
+PendingStatusIntake::PendingStatusIntake(ports::VoteIntake& inner, ports::StatusWriter& statuses,
+                                         const core::Ballot& ballot,
+                                         PendingStatusIntakeOptions options,
+                                         std::vector<HealthProbe> probes)
+    : inner_(inner),
+      statuses_(statuses),
+      ballot_(ballot),
+      options_(options),
+      probes_(std::move(probes)) {
+  std::size_t n = std::max<std::size_t>(1, options_.threads);
+  workers_.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) workers_.emplace_back([this] { Loop(); });
+}
+
+PendingStatusIntake::~PendingStatusIntake() { Stop(); }
+
+void PendingStatusIntake::Submit(core::VoteEnvelope vote, Callback done) {
+  ports::IntakeResult refused;
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_ && queue_.size() < options_.max_queue) {
+      queue_.push_back(Pending{std::move(vote), std::move(done)});
+      cv_.notify_one();
+      return;
+    }
+    refused.kind = stopping_ ? ports::IntakeResult::Kind::kUnavailable
+                             : ports::IntakeResult::Kind::kOverloaded;
+    refused.retry_after =
+        stopping_ ? options_.retry_after_unavailable : options_.retry_after_overloaded;
+  }
+  done(refused);
+}
+
+std::vector<ports::HealthCheck> PendingStatusIntake::Health() {
+  std::vector<ports::HealthCheck> checks = inner_.Health();
+  for (const auto& probe : probes_) checks.push_back(probe());
+  return checks;
+}
+
+void PendingStatusIntake::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& w : workers_) {
+    if (w.joinable() && w.get_id() != std::this_thread::get_id()) w.join();
+  }
+}
+
+std::size_t PendingStatusIntake::queue_depth() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
+void PendingStatusIntake::Loop() {
+  std::vector<Pending> batch;
+  batch.reserve(options_.max_batch);
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+      std::size_t n = std::min(queue_.size(), options_.max_batch);
+      for (std::size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    Forward(batch);
+    batch.clear();
+  }
+}
+
+void PendingStatusIntake::Forward(std::vector<Pending>& batch) {
+  std::vector<ports::StatusUpdate> updates;
+  updates.reserve(batch.size());
+  for (const auto& p : batch) {
+    ports::StatusUpdate u;
+    u.id = p.vote.request_id;
+    u.record.law_id = p.vote.law_id;
+    u.record.status = core::VoteStatus::kPending;
+    u.record.attempt_count = 0;
+    if (const core::Law* law = ballot_.Find(p.vote.law_id)) {
+      u.expires_at = law->closes_at + options_.status_retention;
+    }
+    updates.push_back(std::move(u));
+  }
+  if (auto st = statuses_.Write(updates, /*only_if_absent=*/true); !st) {
+    ports::IntakeResult refused;
+    refused.kind = ports::IntakeResult::Kind::kUnavailable;
+    refused.retry_after = options_.retry_after_unavailable;
+    for (auto& p : batch) p.done(refused);
+    return;
+  }
+  for (auto& p : batch) {
+    inner_.Submit(std::move(p.vote), [done = std::move(p.done)](ports::IntakeResult result) {
+      if (result.kind == ports::IntakeResult::Kind::kDurable) {
+        core::Failpoint("api.after_confirm");
+      }
+      done(result);
+    });
+  }
+}
+
+}  // namespace scrutin::pipeline

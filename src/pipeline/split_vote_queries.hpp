@@ -1,0 +1,30 @@
+// SplitVoteQueries: the distributed api's read side, put together from two stores — request
+// statuses from one (Redis, written by the api and the validators) and tallies from another
+// (PostgreSQL, written by the aggregators).
+#pragma once
+
+#include "ports/vote_queries.hpp"
+
+namespace scrutin::pipeline {
+
+class SplitVoteQueries final : public ports::VoteQueries {
+ public:
+  // Both must outlive this object.
+  SplitVoteQueries(ports::VoteQueries& statuses, ports::VoteQueries& tallies)
+      : statuses_(statuses), tallies_(tallies) {}
+
+  // From `statuses`. Thread-safe if it is.
+  core::Result<std::optional<ports::StatusRecord>> FindStatus(const core::RequestId& id) override {
+    return statuses_.FindStatus(id);
+  }
+  // From `tallies`. Thread-safe if it is.
+  core::Result<ports::Tally> FindTally(const std::string& law_id) override {
+    return tallies_.FindTally(law_id);
+  }
+
+ private:
+  ports::VoteQueries& statuses_;
+  ports::VoteQueries& tallies_;
+};
+
+}  // namespace scrutin::pipeline
