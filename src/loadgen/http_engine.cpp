@@ -74,8 +74,10 @@ constexpr std::uint64_t kMaxResponseBody = 64 * 1024;
 constexpr auto kWatchdogPeriod = std::chrono::milliseconds(50);
 constexpr auto kMinBackoff = std::chrono::milliseconds(20);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(1000);
-// A connection idle for longer than this is checked for a close by the server before reuse.
-constexpr auto kStaleCheckAfter = std::chrono::milliseconds(500);
+// A connection idle for longer than this is checked for a close by the server before reuse (one
+// poll(2)). Back-to-back reuse under load skips the check; anything idle longer is checked, so no
+// server idle timeout, however short, makes a request fail on a connection it already closed.
+constexpr auto kStaleCheckAfter = std::chrono::milliseconds(1);
 
 // Keeps the status and the body of a response and nothing else, into buffers owned by the
 // connection, so that parsing allocates nothing once they have grown.
