@@ -28,7 +28,7 @@ test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900 $(CTEST_ARGS)
 
 bench: build
-	@scripts/bench $(if $(QUICK),--quick,)
+	@scripts/bench $(BUILD_DIR) $(if $(QUICK),--quick,)
 
 asan:
 	@$(MAKE) test PRESET=asan BUILD_DIR=build/asan

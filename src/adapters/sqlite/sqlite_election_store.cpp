@@ -8,8 +8,11 @@
 #include <cerrno>
 #include <cstring>
 
+#include <condition_variable>
 #include <map>
+#include <set>
 #include <mutex>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -35,9 +38,11 @@ CREATE TABLE vote_results (
 );
 
 -- Every attempt: accepted, duplicate, invalid. Never the choice (ballot secrecy).
+-- Indexes are kept to the ones the service needs: every random-keyed index costs a random page
+-- write per vote (auditors may add their own to a copy of the file).
 CREATE TABLE vote_audit (
   id            INTEGER PRIMARY KEY,
-  request_key   TEXT NOT NULL UNIQUE,
+  request_key   TEXT NOT NULL,
   vote_hash     TEXT NOT NULL,
   law_id        TEXT NOT NULL,
   status        TEXT NOT NULL CHECK (status IN ('accepted', 'duplicate', 'invalid')),
@@ -77,7 +82,6 @@ CREATE TABLE request_status (
   attempt_count INTEGER NOT NULL,
   expires_at    TEXT NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX idx_request_status_expires ON request_status (expires_at);
 )sql";
 
 // ---------------------------------------------------------------------------------------------
@@ -100,7 +104,7 @@ class SqliteVoteRecorder final : public ports::VoteRecorder {
         {&rollback_, "ROLLBACK"},
         {&audit_,
          "INSERT INTO vote_audit (request_key, vote_hash, law_id, status, attempt_count, "
-         "timestamp) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (request_key) DO NOTHING"},
+         "timestamp) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
         {&status_,
          "INSERT INTO request_status (status_key, law_id, status, attempt_count, expires_at) "
          "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (status_key) DO NOTHING"},
@@ -118,7 +122,7 @@ class SqliteVoteRecorder final : public ports::VoteRecorder {
         {&tally_,
          "UPDATE vote_results SET oui_count = oui_count + ?2, non_count = non_count + ?3, "
          "updated_at = ?4 WHERE law_id = ?1"},
-        {&purge_, "DELETE FROM request_status WHERE expires_at < ?1"},
+        {&purge_, "DELETE FROM request_status WHERE law_id = ?1"},
     };
     for (auto& s : all) {
       auto st = conn_.Prepare(s.sql);
@@ -154,15 +158,18 @@ class SqliteVoteRecorder final : public ports::VoteRecorder {
       std::string_view status = core::ToString(d.status);
       std::string key = core::StatusKey(v.request_id);
 
-      auto& audit = audit_.Bind(1, key).Bind(2, hash).Bind(3, v.law_id).Bind(4, status);
-      if (auto st = audit.Bind(5, std::int64_t{d.attempt_count}).Bind(6, received).Run(); !st) {
-        return st;
-      }
+      // The request's status row is the idempotency key: a request recorded before (a
+      // redelivery) leaves everything as it was.
       auto expires = expires_at_.find(v.law_id);
       if (expires == expires_at_.end()) return core::Fail("vote for a law not on the ballot");
       status_.Bind(1, key).Bind(2, v.law_id).Bind(3, status);
       if (auto st = status_.Bind(4, std::int64_t{d.attempt_count}).Bind(5, expires->second).Run();
           !st) {
+        return st;
+      }
+      if (conn_.Changes() == 0) continue;
+      auto& audit = audit_.Bind(1, key).Bind(2, hash).Bind(3, v.law_id).Bind(4, status);
+      if (auto st = audit.Bind(5, std::int64_t{d.attempt_count}).Bind(6, received).Run(); !st) {
         return st;
       }
 
@@ -187,16 +194,24 @@ class SqliteVoteRecorder final : public ports::VoteRecorder {
     return {};
   }
 
-  // Expired request statuses are deleted at most once a minute, outside vote transactions.
+  // A law's request statuses all expire together (its close plus the retention): once that time
+  // has passed they are deleted in one statement, checked at most once a minute, outside vote
+  // transactions.
   void MaybePurgeExpired() {
     auto now = std::chrono::steady_clock::now();
     if (now - last_purge_ < std::chrono::minutes(1)) return;
     last_purge_ = now;
-    (void)purge_.Bind(1, core::FormatTimestamp(core::Clock::now())).Run();
+    std::string wall = core::FormatTimestamp(core::Clock::now());
+    for (const auto& [law, expires] : expires_at_) {
+      if (expires < wall && !purged_.contains(law) && purge_.Bind(1, law).Run()) {
+        purged_.insert(law);
+      }
+    }
   }
 
   Connection conn_;
   std::map<std::string, std::string> expires_at_;
+  std::set<std::string> purged_;  // laws whose statuses were deleted
   std::map<std::string, std::pair<std::int64_t, std::int64_t>> tallies_;
   std::chrono::steady_clock::time_point last_purge_ = std::chrono::steady_clock::now();
   Statement begin_, commit_, rollback_, audit_, status_, accept_, ballot_, duplicate_, tally_,
@@ -362,6 +377,49 @@ class DataLock {
   int fd_;
 };
 
+// Copies committed pages from the WAL into the database file in the background, so that the vote
+// writer never pays for a checkpoint on its commit path (SQLite's automatic checkpoint would run
+// inside the writer's COMMIT). PASSIVE: never blocks the writer or the readers.
+class Checkpointer {
+ public:
+  Checkpointer(Connection conn, std::filesystem::path wal) : conn_(std::move(conn)), wal_(wal) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Checkpointer() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    (void)conn_.Exec("PRAGMA wal_checkpoint(PASSIVE)");
+  }
+
+ private:
+  void Run() {
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stop_; })) {
+      lock.unlock();
+      // PASSIVE copies what it can without waiting. Under a steady stream of commits it may
+      // never catch up, and SQLite only rewinds the WAL after a complete checkpoint; a long WAL
+      // slows every page lookup. Past kRestartBytes, RESTART waits (busy timeout) for the
+      // current commit and makes the next one rewind the file.
+      std::error_code ec;
+      bool large = std::filesystem::file_size(wal_, ec) > kRestartBytes && !ec;
+      (void)conn_.Exec(large ? "PRAGMA wal_checkpoint(RESTART)" : "PRAGMA wal_checkpoint(PASSIVE)");
+      lock.lock();
+    }
+  }
+
+  static constexpr std::uintmax_t kRestartBytes = 32 << 20;
+  Connection conn_;
+  std::filesystem::path wal_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
 }  // namespace
 
 struct SqliteElectionStore::Impl {
@@ -369,6 +427,7 @@ struct SqliteElectionStore::Impl {
   Connection writer;  // used for recovery reads before it moves into the recorder
   std::unique_ptr<SqliteVoteRecorder> recorder;
   std::unique_ptr<SqliteVoteQueries> queries;
+  std::unique_ptr<Checkpointer> checkpointer;  // destroyed first: stops before the recorder closes
 };
 
 SqliteElectionStore::SqliteElectionStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -383,7 +442,7 @@ core::Result<std::unique_ptr<SqliteElectionStore>> SqliteElectionStore::Open(
   // WAL: readers never block the writer. synchronous=FULL: every commit is fsync'ed before it
   // returns (guarantee 1). secure_delete: purged statuses are overwritten, not left in free pages.
   for (std::string_view pragma :
-       {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", "PRAGMA secure_delete = ON",
+       {"PRAGMA page_size = 1024", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", "PRAGMA secure_delete = ON",
         "PRAGMA foreign_keys = ON"}) {
     if (auto st = conn->Exec(pragma); !st) {
       return core::Fail(fmt::format("cannot configure {}: {}", options.file.string(), st.error()));
@@ -416,15 +475,24 @@ core::Result<std::unique_ptr<SqliteElectionStore>> SqliteElectionStore::Open(
   }
 
   auto impl =
-      std::make_unique<Impl>(Impl{std::move(*lock), std::move(*conn), nullptr, nullptr});
+      std::make_unique<Impl>(Impl{std::move(*lock), std::move(*conn), nullptr, nullptr, nullptr});
   auto writer = Connection::Open(options.file, Connection::Mode::kReadWrite);
   if (!writer) return core::Fail(writer.error());
-  if (auto st = writer->Exec("PRAGMA synchronous = FULL"); !st) return core::Fail(st.error());
-  if (auto st = writer->Exec("PRAGMA secure_delete = ON"); !st) return core::Fail(st.error());
+  // A large page cache keeps the B-tree pages the votes touch in memory (the keys are random by
+  // design: see docs/schema.md); checkpoints run on their own connection (Checkpointer).
+  for (std::string_view pragma :
+       {"PRAGMA synchronous = FULL", "PRAGMA secure_delete = ON", "PRAGMA cache_size = -262144",
+        "PRAGMA wal_autocheckpoint = 0", "PRAGMA journal_size_limit = 67108864"}) {
+    if (auto st = writer->Exec(pragma); !st) return core::Fail(st.error());
+  }
   impl->recorder =
       std::make_unique<SqliteVoteRecorder>(std::move(*writer), ballot, options.status_retention);
   if (auto st = impl->recorder->Prepare(); !st) return core::Fail(st.error());
   impl->queries = std::make_unique<SqliteVoteQueries>(options.file);
+  auto checkpoint_conn = Connection::Open(options.file, Connection::Mode::kReadWrite);
+  if (!checkpoint_conn) return core::Fail(checkpoint_conn.error());
+  impl->checkpointer = std::make_unique<Checkpointer>(std::move(*checkpoint_conn),
+                                                     options.file.string() + "-wal");
   return std::unique_ptr<SqliteElectionStore>(new SqliteElectionStore(std::move(impl)));
 }
 
