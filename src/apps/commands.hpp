@@ -20,6 +20,12 @@ void AddHashgenCommand(CLI::App& app);  // hashgen
 // Online phase.
 void AddServeCommand(CLI::App& app);  // serve (embedded shape)
 
+// Distributed shape.
+void AddLoadHashesCommand(CLI::App& app);  // load-hashes
+void AddApiCommand(CLI::App& app);         // api
+void AddValidatorCommand(CLI::App& app);   // validator
+void AddAggregatorCommand(CLI::App& app);  // aggregator
+
 // Measurement.
 void AddLoadgenCommand(CLI::App& app);  // loadgen
 

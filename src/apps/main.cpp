@@ -15,6 +15,10 @@ int main(int argc, char** argv) {
   scrutin::apps::AddKeygenCommand(app);
   scrutin::apps::AddHashgenCommand(app);
   scrutin::apps::AddServeCommand(app);
+  scrutin::apps::AddLoadHashesCommand(app);
+  scrutin::apps::AddApiCommand(app);
+  scrutin::apps::AddValidatorCommand(app);
+  scrutin::apps::AddAggregatorCommand(app);
   scrutin::apps::AddLoadgenCommand(app);
 
   try {

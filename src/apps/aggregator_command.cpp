@@ -1,0 +1,217 @@
+// `scrutin aggregator`: the distributed shape's counting worker. Consumes decided votes from
+// votes.aggregation (accepted) and votes.review (duplicate / invalid) in batches and records each
+// batch in ONE PostgreSQL transaction (pipeline::AggregationStage over PostgresVoteRecorder: audit
+// rows for every status; ballots and tallies only for credentials not counted before), then acks.
+// A redelivered batch counts nothing twice. Since one commit waits ~5 ms for the WAL fsync,
+// --in-flight consumers (each with its own connection and batch) record concurrently so that
+// commits share flushes.
+//
+// /metrics (votes_by_law from the tallies, rabbitmq_queue_depth, postgres_connections) and
+// /api/v1/health on --admin-listen. SIGTERM/SIGINT: finish the batches in progress, exit 0.
+#include <chrono>
+#include <thread>
+
+#include "adapters/postgres/pg_schema.hpp"
+#include "adapters/postgres/postgres_vote_queries.hpp"
+#include "adapters/postgres/postgres_vote_recorder.hpp"
+#include "adapters/rabbitmq/rabbit_consumer.hpp"
+#include "apps/commands.hpp"
+#include "apps/distributed.hpp"
+#include "apps/log.hpp"
+#include "core/failpoint.hpp"
+#include "metrics/vote_metrics.hpp"
+#include "pipeline/aggregation_stage.hpp"
+
+namespace scrutin::apps {
+namespace {
+
+struct AggregatorOptions {
+  std::string laws;
+  std::string amqp;
+  std::string pg;
+  std::string admin_listen = "127.0.0.1:0";
+  int batch = 100;
+  int batch_wait_ms = 20;
+  int in_flight = 3;
+  int retention_days = 30;
+  std::string queue_type = "classic";
+};
+
+void RunAggregator(const AggregatorOptions& opt) {
+  using dist::Require;
+  InitLogging();
+  const sigset_t stop_signals = dist::BlockStopSignals();
+
+  core::Ballot ballot = Require(core::Ballot::Load(opt.laws), "cannot load the ballot");
+  rabbitmq::AmqpEndpoint endpoint = Require(rabbitmq::ParseAmqpUrl(opt.amqp), "invalid --amqp");
+  rabbitmq::Topology topology;
+  topology.queue_type = Require(rabbitmq::ParseQueueType(opt.queue_type), "invalid --queue-type");
+
+  // PostgreSQL: one connection per batch in flight, one for the review queue, one for reads.
+  postgres::PgPoolOptions pool_options;
+  pool_options.url = opt.pg;
+  pool_options.max_connections = static_cast<std::size_t>(opt.in_flight) + 2;
+  pool_options.session.application_name = "scrutin-aggregator";
+  auto pool = Require(postgres::PgPool::Create(pool_options), "invalid --pg");
+  Require(pool->Warm(), "cannot connect to PostgreSQL at " + pool->display());
+  Require(postgres::Migrate(*pool), "cannot bring the PostgreSQL schema up to date");
+  Require(postgres::SeedTallies(*pool, ballot), "cannot prepare the tallies");
+  postgres::PostgresRecorderOptions recorder_options;
+  recorder_options.status_retention = std::chrono::hours(24 * opt.retention_days);
+  postgres::PostgresVoteRecorder recorder(pool, ballot, recorder_options);
+  postgres::PostgresVoteQueries queries(pool);
+
+  // RabbitMQ: declare the topology once (a consumer on a fresh broker declares it too).
+  {
+    rabbitmq::PublisherOptions declare;
+    declare.endpoint = endpoint;
+    declare.topology = topology;
+    declare.connection.connection_name = "scrutin-aggregator-setup";
+    rabbitmq::RabbitBatchPublisher setup(declare);
+    Require(setup.Connect(), "cannot connect to RabbitMQ at " + endpoint.ToString());
+  }
+  rabbitmq::RabbitQueueMonitor monitor(endpoint, {}, topology.Queues());
+
+  // Metrics: votes_by_law from the durable tallies (embargoed laws left out until they close, as
+  // the api does), the queue depths and the pool size.
+  metrics::Registry registry;
+  metrics::VoteMetrics vote_metrics(registry);
+  dist::AddQueueDepthGauge(registry, monitor);
+  dist::AddPgConnectionsGauge(registry, *pool);
+  registry.AddCollector([&] {
+    const auto now = core::Clock::now();
+    for (const auto& law : ballot.laws()) {
+      if (law.results == core::ResultsPolicy::kAfterClose && !law.IsClosed(now)) continue;
+      auto tally = queries.FindTally(law.id);
+      if (!tally) continue;
+      vote_metrics.votes_by_law.WithLabels({law.id, "oui"}).Set(static_cast<double>(tally->oui));
+      vote_metrics.votes_by_law.WithLabels({law.id, "non"}).Set(static_cast<double>(tally->non));
+    }
+  });
+  auto& recorded = registry.AddCounter(
+      "aggregator_votes_recorded_total",
+      "Decided votes recorded in PostgreSQL (redeliveries included)", {"status"});
+  metrics::Counter* recorded_by_status[] = {
+      &recorded.WithLabels({"pending"}), &recorded.WithLabels({"accepted"}),
+      &recorded.WithLabels({"duplicate"}), &recorded.WithLabels({"invalid"})};
+  pipeline::AggregationStage stage(
+      recorder, [&](std::span<const core::VoteEnvelope>, std::span<const core::Decision> ds) {
+        for (const auto& d : ds) recorded_by_status[static_cast<int>(d.status)]->Increment();
+      });
+
+  // One consumer per batch in flight on votes.aggregation, one on votes.review.
+  auto make_consumer = [&](const std::string& queue, int index) {
+    rabbitmq::ConsumerOptions o;
+    o.endpoint = endpoint;
+    o.topology = topology;
+    o.queue = queue;
+    o.max_batch = static_cast<std::size_t>(opt.batch);
+    o.prefetch = static_cast<std::uint16_t>(std::min(65535, opt.batch * 2));
+    o.max_wait = std::chrono::milliseconds(opt.batch_wait_ms);
+    o.connection.connection_name = fmt::format("scrutin-aggregator-{}", index);
+    o.on_error = [queue](const std::string& e) {
+      LogEvent(LogLevel::kWarn, "batch_not_acked", {{"queue", queue}, {"detail", e}});
+    };
+    return std::make_unique<rabbitmq::RabbitConsumer>(o);
+  };
+  std::vector<std::unique_ptr<rabbitmq::RabbitConsumer>> consumers;
+  for (int i = 0; i < opt.in_flight; ++i) {
+    consumers.push_back(make_consumer(topology.aggregation_queue, i));
+  }
+  consumers.push_back(make_consumer(topology.review_queue, opt.in_flight));
+
+  dist::AdminServer admin(registry,
+                          [&] {
+                            return std::vector<ports::HealthCheck>{
+                                dist::BrokerProbe(monitor, "queue"), dist::PgProbe(*pool, "store")};
+                          },
+                          "aggregator", opt.admin_listen,
+                          {{"postgres", pool->display()},
+                           {"amqp", endpoint.ToString()},
+                           {"in_flight", opt.in_flight},
+                           {"failpoint", std::string(core::ArmedFailpoint())}});
+
+  std::vector<std::thread> workers;
+  for (auto& consumer : consumers) {
+    workers.emplace_back([&stage, c = consumer.get()] {
+      std::vector<core::VoteEnvelope> votes;
+      std::vector<core::Decision> decisions;
+      c->Run([&](std::span<const rabbitmq::InboundVote> batch,
+                 std::span<rabbitmq::Outcome> outcomes) -> core::Status {
+        votes.clear();
+        decisions.clear();
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+          // Only the validators publish here, always with a decision; anything else is set aside
+          // with its reason rather than counted or silently dropped.
+          if (!batch[i].decision || batch[i].decision->status == core::VoteStatus::kPending) {
+            outcomes[i] = {rabbitmq::Disposition::kDeadLetter, "decided vote without a decision"};
+            continue;
+          }
+          votes.push_back(batch[i].vote);
+          decisions.push_back(*batch[i].decision);
+        }
+        return stage.Process(votes, decisions);
+      });
+    });
+  }
+
+  std::string_view signal = dist::WaitForStopSignal(stop_signals);
+  LogEvent(LogLevel::kInfo, "stopping", {{"signal", signal}});
+  for (auto& c : consumers) c->Stop();
+  for (auto& w : workers) w.join();
+  admin.Stop();
+  std::uint64_t delivered = 0, acked = 0;
+  for (auto& c : consumers) {
+    delivered += c->delivered();
+    acked += c->acked();
+  }
+  LogEvent(LogLevel::kInfo, "stopped", {{"delivered", delivered}, {"acked", acked}});
+}
+
+}  // namespace
+
+void AddAggregatorCommand(CLI::App& app) {
+  auto opt = std::make_shared<AggregatorOptions>();
+  auto* cmd = app.add_subcommand(
+      "aggregator",
+      "Run an aggregator (distributed shape): record decided votes from votes.aggregation and "
+      "votes.review in PostgreSQL, one transaction per batch, then ack");
+  cmd->add_option("--laws", opt->laws, "Ballot configuration (laws.toml)")
+      ->envname("SCRUTIN_LAWS")
+      ->required();
+  cmd->add_option("--amqp", opt->amqp, "RabbitMQ URL, amqp://user:password@host:port/vhost")
+      ->envname("SCRUTIN_AMQP")
+      ->required();
+  cmd->add_option("--pg", opt->pg, "PostgreSQL URL, postgresql://user:password@host:port/db")
+      ->envname("SCRUTIN_PG")
+      ->required();
+  cmd->add_option("--admin-listen", opt->admin_listen,
+                  "Address of the admin port (/metrics, /api/v1/health), host:port; port 0 picks "
+                  "a free one (logged)")
+      ->envname("SCRUTIN_ADMIN_LISTEN")
+      ->capture_default_str();
+  cmd->add_option("--batch", opt->batch, "Votes recorded in one transaction at most")
+      ->envname("SCRUTIN_BATCH")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  cmd->add_option("--batch-wait-ms", opt->batch_wait_ms,
+                  "How long a batch waits for more votes after its first, in ms")
+      ->envname("SCRUTIN_BATCH_WAIT_MS")
+      ->check(CLI::Range(0, 10000))
+      ->capture_default_str();
+  cmd->add_option("--in-flight", opt->in_flight,
+                  "Batches of accepted votes recorded concurrently (one consumer and one "
+                  "PostgreSQL connection each)")
+      ->envname("SCRUTIN_IN_FLIGHT")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->add_option("--status-retention-days", opt->retention_days,
+                  "Days request statuses are kept after their law closes")
+      ->envname("SCRUTIN_STATUS_RETENTION_DAYS")
+      ->check(CLI::Range(0, 3650))
+      ->capture_default_str();
+  dist::AddQueueTypeOption(cmd, opt->queue_type);
+  cmd->callback([opt] { RunAggregator(*opt); });
+}
+
+}  // namespace scrutin::apps

@@ -1,0 +1,236 @@
+// `scrutin api`: the distributed shape's HTTP API — the same http::Api as `scrutin serve`, over
+// the distributed backends:
+//   POST /api/v1/vote        pending status written to Redis, vote published to RabbitMQ; 202
+//                            only after the broker's confirm (PendingStatusIntake over
+//                            RabbitPublisher), 503 + Retry-After when that cannot happen
+//   GET  /api/v1/vote/{id}   from Redis (written by this api, then by the validators)
+//   GET  /api/v1/results/... from PostgreSQL (written by the aggregators)
+//   GET  /api/v1/health      broker + Redis + PostgreSQL checks, 503 when one is down
+// Stateless: run as many as needed behind a load balancer. Reads only manifest.json from --hashes
+// (for the hashing scheme); the digests live in Redis (`scrutin load-hashes`).
+//
+// SIGTERM/SIGINT: stop taking requests, answer those in flight (publishing what is queued), exit 0.
+#include <chrono>
+#include <filesystem>
+
+#include "adapters/postgres/pg_schema.hpp"
+#include "adapters/postgres/postgres_vote_queries.hpp"
+#include "adapters/rabbitmq/rabbit_publisher.hpp"
+#include "adapters/redis/ledger_layout.hpp"
+#include "apps/commands.hpp"
+#include "apps/distributed.hpp"
+#include "apps/log.hpp"
+#include "core/credential.hpp"
+#include "core/failpoint.hpp"
+#include "core/hash_database.hpp"
+#include "http/api.hpp"
+#include "http/server.hpp"
+#include "metrics/vote_metrics.hpp"
+#include "pipeline/pending_status_intake.hpp"
+#include "pipeline/split_vote_queries.hpp"
+
+namespace scrutin::apps {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ApiOptions {
+  std::string laws;
+  std::string hashes;
+  std::string key_file;
+  std::string amqp;
+  std::string redis;
+  std::string pg;
+  std::string listen = "127.0.0.1:8000";
+  int threads = 0;
+  double rate_limit = 1000;
+  std::string web;
+  std::string queue_type = "classic";
+  int publishers = 2;
+  int retention_days = 30;
+  std::string prefix{redis::kDefaultPrefix};
+};
+
+// The web UI shipped next to the binary (the build copies web/ there), else none.
+std::string DefaultWebRoot() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  fs::path web = exe.parent_path() / "web";
+  return fs::exists(web / "index.html") ? web.string() : std::string();
+}
+
+void RunApi(const ApiOptions& opt) {
+  using dist::Require;
+  InitLogging();
+  const sigset_t stop_signals = dist::BlockStopSignals();
+  const auto started = std::chrono::steady_clock::now();
+
+  // 1. The ballot and the hashing scheme (the digests themselves are in Redis).
+  core::Ballot ballot = Require(core::Ballot::Load(opt.laws), "cannot load the ballot");
+  core::Manifest manifest =
+      Require(core::ReadManifest(opt.hashes), "cannot read the eligibility database's manifest");
+  std::vector<std::uint8_t> key;
+  if (manifest.scheme == core::HashScheme::kHmacSha256) {
+    if (opt.key_file.empty()) {
+      throw CommandError(
+          "the eligibility database uses hmac-sha256: give the election key with --key-file "
+          "(or SCRUTIN_KEY_FILE)");
+    }
+    key = Require(core::LoadElectionKey(opt.key_file), "cannot load the election key");
+  }
+  core::CredentialHasher hasher =
+      Require(core::CredentialHasher::Create(manifest.scheme, key), "cannot use the election key");
+  std::fill(key.begin(), key.end(), 0);
+  const auto retention = std::chrono::seconds(std::chrono::hours(24 * opt.retention_days));
+
+  // 2. Redis (statuses), PostgreSQL (tallies), RabbitMQ (the intake).
+  auto redis_target = Require(redis::ParseRedisTarget(opt.redis), "invalid --redis");
+  auto redis_pool = Require(redis::RedisClientPool::Create(redis_target, {}, 32),
+                            "cannot connect to Redis at " + dist::DisplayRedis(redis_target));
+  redis::RedisStatusStore status_store(redis_pool, retention, opt.prefix);
+  dist::RedisStatusWriter status_writer(status_store);
+
+  postgres::PgPoolOptions pg_options;
+  pg_options.url = opt.pg;
+  pg_options.max_connections = 4;
+  pg_options.session.application_name = "scrutin-api";
+  auto pg_pool = Require(postgres::PgPool::Create(pg_options), "invalid --pg");
+  Require(pg_pool->Warm(), "cannot connect to PostgreSQL at " + pg_pool->display());
+  Require(postgres::Migrate(*pg_pool), "cannot bring the PostgreSQL schema up to date");
+  Require(postgres::SeedTallies(*pg_pool, ballot), "cannot prepare the tallies");
+  postgres::PostgresVoteQueries tallies(pg_pool);
+  pipeline::SplitVoteQueries queries(status_store, tallies);
+
+  rabbitmq::AmqpEndpoint endpoint = Require(rabbitmq::ParseAmqpUrl(opt.amqp), "invalid --amqp");
+  rabbitmq::RabbitPublisherOptions publisher_options;
+  publisher_options.publisher.endpoint = endpoint;
+  publisher_options.publisher.topology.queue_type =
+      Require(rabbitmq::ParseQueueType(opt.queue_type), "invalid --queue-type");
+  publisher_options.publisher.connection.connection_name = "scrutin-api";
+  publisher_options.publisher_threads = static_cast<std::size_t>(opt.publishers);
+  auto publisher = Require(rabbitmq::RabbitPublisher::Start(publisher_options),
+                           "cannot connect to RabbitMQ at " + endpoint.ToString());
+  rabbitmq::RabbitQueueMonitor monitor(endpoint, {}, publisher_options.publisher.topology.Queues());
+
+  pipeline::PendingStatusIntakeOptions intake_options;
+  intake_options.status_retention = retention;
+  pipeline::PendingStatusIntake intake(*publisher, status_writer, ballot, intake_options,
+                                       {[&] { return dist::RedisProbe(*redis_pool, "store"); },
+                                        [&] { return dist::PgProbe(*pg_pool, "results"); }});
+
+  // 3. Metrics, HTTP.
+  metrics::Registry registry;
+  metrics::VoteMetrics vote_metrics(registry);
+  dist::AddQueueDepthGauge(registry, monitor);
+  dist::AddPgConnectionsGauge(registry, *pg_pool);
+
+  std::string web_root = opt.web.empty() ? DefaultWebRoot() : opt.web;
+  auto api = Require(http::Api::Create(http::ApiConfig{.ballot = ballot,
+                                                       .hasher = hasher,
+                                                       .intake = intake,
+                                                       .queries = queries,
+                                                       .metrics = vote_metrics,
+                                                       .shape = "distributed",
+                                                       .rate_limit = opt.rate_limit,
+                                                       .web_root = web_root}),
+                     "cannot set up the API");
+  http::ServerOptions server_options;
+  server_options.threads = opt.threads;
+  server_options.log = [](std::string_view event, std::string_view detail) {
+    LogEvent(LogLevel::kWarn, event, {{"detail", detail}});
+  };
+  http::Server server(server_options, *api);
+  auto listen = Require(http::ParseListenAddress(opt.listen), "invalid --listen");
+  auto bound = Require(server.Start(listen), "cannot listen");
+  LogEvent(LogLevel::kInfo, "listening",
+           {{"address", fmt::format("{}:{}", bound.address().to_string(), bound.port())},
+            {"shape", "distributed"},
+            {"role", "api"},
+            {"laws", ballot.laws().size()},
+            {"scheme", core::ToString(manifest.scheme)},
+            {"redis", dist::DisplayRedis(redis_target)},
+            {"postgres", pg_pool->display()},
+            {"amqp", endpoint.ToString()},
+            {"web_root", web_root.empty() ? "(built-in placeholder)" : web_root},
+            {"failpoint", std::string(core::ArmedFailpoint())},
+            {"startup_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now() - started)
+                               .count()}});
+
+  // 4. Stop in order: HTTP (requests in flight still get their answers), then the pending-status
+  //    stage (hands on what it holds), then the publisher (publishes what is queued).
+  std::string_view signal = dist::WaitForStopSignal(stop_signals);
+  LogEvent(LogLevel::kInfo, "stopping", {{"signal", signal}});
+  server.Stop();
+  intake.Stop();
+  publisher->Stop();
+  LogEvent(LogLevel::kInfo, "stopped",
+           {{"confirmed", publisher->messages_confirmed()},
+            {"confirm_rounds", publisher->confirm_rounds()}});
+}
+
+}  // namespace
+
+void AddApiCommand(CLI::App& app) {
+  auto opt = std::make_shared<ApiOptions>();
+  auto* cmd = app.add_subcommand(
+      "api",
+      "Run an HTTP API instance (distributed shape): votes published to RabbitMQ with confirms, "
+      "statuses from Redis, results from PostgreSQL");
+  cmd->add_option("--laws", opt->laws, "Ballot configuration (laws.toml)")
+      ->envname("SCRUTIN_LAWS")
+      ->required();
+  cmd->add_option("--hashes", opt->hashes,
+                  "Eligibility database directory (only manifest.json is read, for the scheme)")
+      ->envname("SCRUTIN_HASHES")
+      ->required();
+  cmd->add_option("--key-file", opt->key_file,
+                  "Election key file (from `scrutin keygen`); required for hmac-sha256 databases")
+      ->envname("SCRUTIN_KEY_FILE");
+  cmd->add_option("--amqp", opt->amqp, "RabbitMQ URL, amqp://user:password@host:port/vhost")
+      ->envname("SCRUTIN_AMQP")
+      ->required();
+  cmd->add_option("--redis", opt->redis,
+                  "Redis for request statuses: redis://host:port or "
+                  "redis-cluster://host:port,host:port,...")
+      ->envname("SCRUTIN_REDIS")
+      ->required();
+  cmd->add_option("--pg", opt->pg, "PostgreSQL URL, postgresql://user:password@host:port/db")
+      ->envname("SCRUTIN_PG")
+      ->required();
+  cmd->add_option("--listen", opt->listen, "Address to listen on, host:port (port 0: any free one)")
+      ->envname("SCRUTIN_LISTEN")
+      ->capture_default_str();
+  cmd->add_option("--threads", opt->threads, "HTTP threads (0: one per core)")
+      ->envname("SCRUTIN_THREADS")
+      ->check(CLI::Range(0, 256))
+      ->capture_default_str();
+  cmd->add_option("--rate-limit", opt->rate_limit,
+                  "Vote submissions per second this instance accepts before answering 429 "
+                  "(0: no limit)")
+      ->envname("SCRUTIN_RATE_LIMIT")
+      ->check(CLI::Range(0.0, 1e9))
+      ->capture_default_str();
+  cmd->add_option("--web", opt->web,
+                  "Directory of the web UI served at / (default: the web/ folder installed next "
+                  "to the binary)")
+      ->envname("SCRUTIN_WEB");
+  cmd->add_option("--publishers", opt->publishers,
+                  "RabbitMQ publisher connections (each batches votes into one confirm round)")
+      ->envname("SCRUTIN_PUBLISHERS")
+      ->check(CLI::Range(1, 16))
+      ->capture_default_str();
+  cmd->add_option("--status-retention-days", opt->retention_days,
+                  "Days request statuses are kept after their law closes")
+      ->envname("SCRUTIN_STATUS_RETENTION_DAYS")
+      ->check(CLI::Range(0, 3650))
+      ->capture_default_str();
+  cmd->add_option("--prefix", opt->prefix, "Key prefix of the statuses in Redis")
+      ->envname("SCRUTIN_PREFIX")
+      ->capture_default_str();
+  dist::AddQueueTypeOption(cmd, opt->queue_type);
+  cmd->callback([opt] { RunApi(*opt); });
+}
+
+}  // namespace scrutin::apps

@@ -1,0 +1,139 @@
+#include "apps/distributed.hpp"
+
+#include "adapters/rabbitmq/rabbit_publisher.hpp"
+#include "adapters/redis/eligibility_loader.hpp"
+#include "apps/log.hpp"
+
+namespace scrutin::apps::dist {
+
+sigset_t BlockStopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+std::string_view WaitForStopSignal(const sigset_t& signals) {
+  int received = 0;
+  while (sigwait(&signals, &received) != 0) {
+  }
+  return received == SIGINT ? "SIGINT" : "SIGTERM";
+}
+
+std::string DisplayRedis(const redis::RedisTarget& target) {
+  std::string out = target.cluster ? "redis-cluster://" : "redis://";
+  for (std::size_t i = 0; i < target.nodes.size(); ++i) {
+    if (i) out += ',';
+    out += target.nodes[i].ToString();
+  }
+  return out;
+}
+
+core::Status RedisStatusWriter::Write(std::span<const ports::StatusUpdate> updates,
+                                      bool only_if_absent) {
+  std::vector<redis::StatusEntry> entries;
+  entries.reserve(updates.size());
+  for (const auto& u : updates) entries.push_back({u.id, u.record, u.expires_at});
+  return store_.Put(entries, only_if_absent);
+}
+
+core::Status RabbitDecisionPublisher::Publish(std::span<const core::VoteEnvelope> votes,
+                                              std::span<const core::Decision> decisions) {
+  messages_.clear();
+  messages_.reserve(votes.size());
+  for (std::size_t i = 0; i < votes.size(); ++i) {
+    messages_.push_back(rabbitmq::DecidedVoteMessage(topology_, votes[i], decisions[i]));
+  }
+  return publisher_.PublishAndConfirm(messages_);
+}
+
+ports::HealthCheck RedisProbe(redis::RedisClientPool& pool, std::string name) {
+  auto lease = pool.Acquire();
+  if (!lease) return {std::move(name), false, "redis: " + lease.error()};
+  auto reply = (*lease)->Execute(redis::Command::Keyless({"PING"}));
+  if (!reply) return {std::move(name), false, "redis: " + reply.error()};
+  if (reply->is_error()) return {std::move(name), false, "redis: " + reply->str};
+  return {std::move(name), true, "ok"};
+}
+
+ports::HealthCheck PgProbe(postgres::PgPool& pool, std::string name) {
+  auto lease = pool.Acquire();
+  if (!lease) return {std::move(name), false, "postgresql: " + lease.error()};
+  auto r = (*lease)->Exec("SELECT 1");
+  if (!r) {
+    lease->Discard();
+    return {std::move(name), false, "postgresql: " + r.error().message};
+  }
+  return {std::move(name), true, "ok"};
+}
+
+ports::HealthCheck BrokerProbe(rabbitmq::RabbitQueueMonitor& monitor, std::string name) {
+  auto depths = monitor.Depths();
+  if (!depths) return {std::move(name), false, "rabbitmq: " + depths.error()};
+  return {std::move(name), true, "ok"};
+}
+
+void AddQueueDepthGauge(metrics::Registry& registry, rabbitmq::RabbitQueueMonitor& monitor) {
+  auto& family =
+      registry.AddGauge("rabbitmq_queue_depth",
+                        "Messages ready in each of the pipeline's RabbitMQ queues", {"queue"});
+  registry.AddCollector([&family, &monitor] {
+    auto depths = monitor.Depths();
+    if (!depths) return;  // keep the last values; the scrape still succeeds
+    for (const auto& q : *depths) family.WithLabels({q.name}).Set(q.messages);
+  });
+}
+
+void AddPgConnectionsGauge(metrics::Registry& registry, postgres::PgPool& pool) {
+  auto& gauge =
+      registry.AddGauge("postgres_connections", "PostgreSQL connections this process holds open")
+          .Get();
+  registry.AddCollector(
+      [&gauge, &pool] { gauge.Set(static_cast<double>(pool.ConnectionCount())); });
+}
+
+void AddRedisMemoryGauge(metrics::Registry& registry, redis::RedisClientPool& pool) {
+  auto& gauge =
+      registry.AddGauge("redis_memory_used_bytes", "Redis used_memory, summed over the masters")
+          .Get();
+  registry.AddCollector([&gauge, &pool] {
+    auto lease = pool.Acquire();
+    if (!lease) return;
+    if (auto used = redis::UsedMemory(**lease)) gauge.Set(static_cast<double>(*used));
+  });
+}
+
+AdminServer::AdminServer(metrics::Registry& registry,
+                         std::function<std::vector<ports::HealthCheck>()> health, std::string role,
+                         const std::string& listen, nlohmann::json extra_log_fields)
+    : handler_({registry, std::move(health), role}),
+      server_(
+          [] {
+            http::ServerOptions o;
+            o.threads = 1;
+            o.max_connections = 64;
+            return o;
+          }(),
+          handler_) {
+  auto endpoint = Require(http::ParseListenAddress(listen), "invalid --admin-listen");
+  auto bound = Require(server_.Start(endpoint), "cannot listen on the admin address");
+  nlohmann::json fields = {
+      {"address", fmt::format("{}:{}", bound.address().to_string(), bound.port())},
+      {"role", role},
+      {"shape", "distributed"}};
+  for (auto& [k, v] : extra_log_fields.items()) fields[k] = v;
+  LogEvent(LogLevel::kInfo, "listening", std::move(fields));
+}
+
+void AddQueueTypeOption(CLI::App* cmd, std::string& queue_type) {
+  cmd->add_option("--queue-type", queue_type,
+                  "RabbitMQ queue type: classic (one broker) or quorum (a RabbitMQ cluster); "
+                  "must match what the queues were declared with")
+      ->envname("SCRUTIN_QUEUE_TYPE")
+      ->check(CLI::IsMember({"classic", "quorum"}))
+      ->capture_default_str();
+}
+
+}  // namespace scrutin::apps::dist

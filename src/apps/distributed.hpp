@@ -1,0 +1,119 @@
+// What the distributed shape's commands (api, validator, aggregator, load-hashes) share: the thin
+// adapters that put the backends behind the pipeline's ports (RedisStatusWriter,
+// RabbitDecisionPublisher), health probes, the backend metric gauges, the admin HTTP server of the
+// workers, and start-up helpers (signals, errors). Wiring only: no vote rule lives here.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+#include <signal.h>
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "adapters/postgres/pg_pool.hpp"
+#include "adapters/rabbitmq/rabbit_batch_publisher.hpp"
+#include "adapters/rabbitmq/rabbit_queue_monitor.hpp"
+#include "adapters/rabbitmq/topology.hpp"
+#include "adapters/redis/redis_client.hpp"
+#include "adapters/redis/redis_status_store.hpp"
+#include "apps/commands.hpp"
+#include "core/ballot.hpp"
+#include "core/result.hpp"
+#include "http/admin.hpp"
+#include "http/server.hpp"
+#include "metrics/registry.hpp"
+#include "ports/decision_publisher.hpp"
+#include "ports/status_writer.hpp"
+#include "ports/vote_intake.hpp"
+
+namespace scrutin::apps::dist {
+
+// ---- start-up helpers -------------------------------------------------------------------------
+
+template <typename T>
+T Require(core::Result<T> r, std::string_view what) {
+  if (!r) throw CommandError(fmt::format("{}: {}", what, r.error()));
+  return std::move(r).value();
+}
+inline void Require(const core::Status& st, std::string_view what) {
+  if (!st) throw CommandError(fmt::format("{}: {}", what, st.error()));
+}
+
+// Blocks SIGTERM and SIGINT in the calling thread (and the threads it starts later), so that a
+// stop signal during start-up is held and handled as a graceful stop by WaitForStopSignal.
+sigset_t BlockStopSignals();
+// Waits for SIGTERM or SIGINT; returns its name.
+std::string_view WaitForStopSignal(const sigset_t& signals);
+
+// Redis URL without its password, for logs ("redis://h:p" / "redis-cluster://h:p,h:p").
+std::string DisplayRedis(const redis::RedisTarget& target);
+
+// ---- ports over the backends ------------------------------------------------------------------
+
+// ports::StatusWriter over RedisStatusStore. Thread-safe.
+class RedisStatusWriter final : public ports::StatusWriter {
+ public:
+  explicit RedisStatusWriter(redis::RedisStatusStore& store) : store_(store) {}
+  core::Status Write(std::span<const ports::StatusUpdate> updates, bool only_if_absent) override;
+
+ private:
+  redis::RedisStatusStore& store_;
+};
+
+// ports::DecisionPublisher over one confirmed RabbitBatchPublisher connection: accepted votes to
+// votes.aggregation, duplicates and invalid attempts to votes.review. One owner thread.
+class RabbitDecisionPublisher final : public ports::DecisionPublisher {
+ public:
+  explicit RabbitDecisionPublisher(rabbitmq::PublisherOptions options)
+      : topology_(options.topology), publisher_(std::move(options)) {}
+  core::Status Publish(std::span<const core::VoteEnvelope> votes,
+                       std::span<const core::Decision> decisions) override;
+  rabbitmq::RabbitBatchPublisher& publisher() { return publisher_; }
+
+ private:
+  const rabbitmq::Topology topology_;
+  rabbitmq::RabbitBatchPublisher publisher_;
+  std::vector<rabbitmq::OutgoingMessage> messages_;  // reused between batches
+};
+
+// ---- health probes (each bounded by its client's timeouts) ------------------------------------
+
+ports::HealthCheck RedisProbe(redis::RedisClientPool& pool, std::string name);
+ports::HealthCheck PgProbe(postgres::PgPool& pool, std::string name);
+ports::HealthCheck BrokerProbe(rabbitmq::RabbitQueueMonitor& monitor, std::string name);
+
+// ---- backend gauges, refreshed at scrape time -------------------------------------------------
+// Each registers its family and a collector on `registry`; the referenced objects must outlive
+// the registry's last Render().
+
+void AddQueueDepthGauge(metrics::Registry& registry, rabbitmq::RabbitQueueMonitor& monitor);
+void AddPgConnectionsGauge(metrics::Registry& registry, postgres::PgPool& pool);
+void AddRedisMemoryGauge(metrics::Registry& registry, redis::RedisClientPool& pool);
+
+// ---- the workers' admin port ------------------------------------------------------------------
+
+// An http::Server with an AdminHandler, started on `listen` ("host:port", port 0 = any free one).
+// Logs {"event":"listening","address":...,"role":...} once bound. Throws CommandError when the
+// address is malformed or cannot be bound.
+class AdminServer {
+ public:
+  AdminServer(metrics::Registry& registry, std::function<std::vector<ports::HealthCheck>()> health,
+              std::string role, const std::string& listen,
+              nlohmann::json extra_log_fields = nlohmann::json::object());
+  ~AdminServer() { Stop(); }
+  void Stop() { server_.Stop(std::chrono::milliseconds(2000)); }
+
+ private:
+  http::AdminHandler handler_;
+  http::Server server_;
+};
+
+// --queue-type, shared by the commands that declare queues.
+void AddQueueTypeOption(CLI::App* cmd, std::string& queue_type);
+
+}  // namespace scrutin::apps::dist

@@ -1,0 +1,197 @@
+// `scrutin validator`: the distributed shape's deciding worker. Consumes votes.validation in
+// batches, decides each vote against the shared Redis ledger (one atomic claim per vote), publishes
+// the decided votes (accepted -> votes.aggregation, duplicate/invalid -> votes.review) and waits
+// for the broker's confirms, writes the final statuses to Redis, and only then acks its input
+// (pipeline::ValidationStage). A crash anywhere before the ack redelivers the batch, which the
+// ledger recognises by claim tag: replayed, never counted as a duplicate.
+//
+// /metrics and /api/v1/health on --admin-listen. SIGTERM/SIGINT: finish the batch in progress,
+// exit 0.
+#include <chrono>
+#include <thread>
+
+#include "adapters/rabbitmq/rabbit_consumer.hpp"
+#include "adapters/redis/ledger_layout.hpp"
+#include "adapters/redis/redis_credential_ledger.hpp"
+#include "apps/commands.hpp"
+#include "apps/distributed.hpp"
+#include "apps/log.hpp"
+#include "core/failpoint.hpp"
+#include "metrics/vote_metrics.hpp"
+#include "pipeline/validation_stage.hpp"
+
+namespace scrutin::apps {
+namespace {
+
+struct ValidatorOptions {
+  std::string laws;
+  std::string amqp;
+  std::string redis;
+  std::string admin_listen = "127.0.0.1:0";
+  int prefetch = 200;
+  int batch = 100;
+  int batch_wait_ms = 20;
+  int retention_days = 30;
+  std::string queue_type = "classic";
+  std::string prefix{redis::kDefaultPrefix};
+};
+
+void RunValidator(const ValidatorOptions& opt) {
+  using dist::Require;
+  InitLogging();
+  const sigset_t stop_signals = dist::BlockStopSignals();
+
+  core::Ballot ballot = Require(core::Ballot::Load(opt.laws), "cannot load the ballot");
+  rabbitmq::AmqpEndpoint endpoint = Require(rabbitmq::ParseAmqpUrl(opt.amqp), "invalid --amqp");
+  rabbitmq::Topology topology;
+  topology.queue_type = Require(rabbitmq::ParseQueueType(opt.queue_type), "invalid --queue-type");
+
+  // Redis: the ledger (must have been loaded) and the status store.
+  auto target = Require(redis::ParseRedisTarget(opt.redis), "invalid --redis");
+  auto pool = Require(redis::RedisClientPool::Create(target, {}, 4),
+                      "cannot connect to Redis at " + dist::DisplayRedis(target));
+  auto ledger = Require(redis::RedisCredentialLedger::Open(pool, opt.prefix),
+                        "cannot open the credential ledger in Redis (run `scrutin load-hashes` "
+                        "first)");
+  const auto retention = std::chrono::seconds(std::chrono::hours(24 * opt.retention_days));
+  redis::RedisStatusStore status_store(pool, retention, opt.prefix);
+  dist::RedisStatusWriter statuses(status_store);
+
+  // RabbitMQ: the decided-vote publisher (connected now, so a wrong URL fails at start-up; it
+  // declares the topology), the consumer, and a monitor for health.
+  rabbitmq::PublisherOptions publisher_options;
+  publisher_options.endpoint = endpoint;
+  publisher_options.topology = topology;
+  publisher_options.connection.connection_name = "scrutin-validator";
+  dist::RabbitDecisionPublisher publisher(publisher_options);
+  Require(publisher.publisher().Connect(), "cannot connect to RabbitMQ at " + endpoint.ToString());
+  rabbitmq::RabbitQueueMonitor monitor(endpoint, {}, topology.Queues());
+
+  // Metrics: the decision series, and Redis memory.
+  metrics::Registry registry;
+  metrics::VoteMetrics vote_metrics(registry);
+  dist::AddRedisMemoryGauge(registry, *pool);
+  pipeline::ValidationStageOptions stage_options;
+  stage_options.status_retention = retention;
+  pipeline::ValidationStage stage(
+      *ledger, publisher, statuses, ballot, stage_options,
+      [&vote_metrics](std::span<const core::VoteEnvelope> votes,
+                      std::span<const core::Decision> decisions) {
+        const auto now = core::Clock::now();
+        for (std::size_t i = 0; i < votes.size(); ++i) {
+          switch (decisions[i].status) {
+            case core::VoteStatus::kAccepted:
+              vote_metrics.votes_accepted.Increment();
+              break;
+            case core::VoteStatus::kDuplicate:
+              vote_metrics.votes_duplicate.Increment();
+              vote_metrics.duplicate_attempts.Increment();
+              break;
+            case core::VoteStatus::kInvalid:
+              vote_metrics.votes_invalid.Increment();
+              break;
+            case core::VoteStatus::kPending:
+              break;
+          }
+          vote_metrics.validation_latency.Observe(
+              std::max(0.0, std::chrono::duration<double>(now - votes[i].received_at).count()));
+        }
+      });
+
+  rabbitmq::ConsumerOptions consumer_options;
+  consumer_options.endpoint = endpoint;
+  consumer_options.topology = topology;
+  consumer_options.queue = topology.validation_queue;
+  consumer_options.prefetch = static_cast<std::uint16_t>(opt.prefetch);
+  consumer_options.max_batch = static_cast<std::size_t>(opt.batch);
+  consumer_options.max_wait = std::chrono::milliseconds(opt.batch_wait_ms);
+  consumer_options.connection.connection_name = "scrutin-validator-consumer";
+  consumer_options.on_error = [](const std::string& e) {
+    LogEvent(LogLevel::kWarn, "batch_not_acked", {{"detail", e}});
+  };
+  rabbitmq::RabbitConsumer consumer(consumer_options);
+
+  dist::AdminServer admin(registry,
+                          [&] {
+                            return std::vector<ports::HealthCheck>{
+                                dist::BrokerProbe(monitor, "queue"),
+                                dist::RedisProbe(*pool, "ledger")};
+                          },
+                          "validator", opt.admin_listen,
+                          {{"redis", dist::DisplayRedis(target)},
+                           {"amqp", endpoint.ToString()},
+                           {"failpoint", std::string(core::ArmedFailpoint())}});
+
+  std::thread worker([&] {
+    std::vector<core::VoteEnvelope> votes;
+    std::vector<core::Decision> decisions;
+    consumer.Run([&](std::span<const rabbitmq::InboundVote> batch,
+                     std::span<rabbitmq::Outcome>) -> core::Status {
+      votes.clear();
+      for (const auto& in : batch) votes.push_back(in.vote);
+      decisions.assign(votes.size(), core::Decision{});
+      return stage.Process(votes, decisions);
+    });
+  });
+
+  std::string_view signal = dist::WaitForStopSignal(stop_signals);
+  LogEvent(LogLevel::kInfo, "stopping", {{"signal", signal}});
+  consumer.Stop();
+  worker.join();
+  admin.Stop();
+  LogEvent(LogLevel::kInfo, "stopped",
+           {{"delivered", consumer.delivered()},
+            {"acked", consumer.acked()},
+            {"requeued", consumer.requeued()}});
+}
+
+}  // namespace
+
+void AddValidatorCommand(CLI::App& app) {
+  auto opt = std::make_shared<ValidatorOptions>();
+  auto* cmd = app.add_subcommand(
+      "validator",
+      "Run a validator (distributed shape): decide votes from votes.validation against the Redis "
+      "ledger, publish them with confirms, write statuses, then ack");
+  cmd->add_option("--laws", opt->laws, "Ballot configuration (laws.toml)")
+      ->envname("SCRUTIN_LAWS")
+      ->required();
+  cmd->add_option("--amqp", opt->amqp, "RabbitMQ URL, amqp://user:password@host:port/vhost")
+      ->envname("SCRUTIN_AMQP")
+      ->required();
+  cmd->add_option("--redis", opt->redis,
+                  "Redis holding the ledger: redis://host:port or "
+                  "redis-cluster://host:port,host:port,...")
+      ->envname("SCRUTIN_REDIS")
+      ->required();
+  cmd->add_option("--admin-listen", opt->admin_listen,
+                  "Address of the admin port (/metrics, /api/v1/health), host:port; port 0 picks "
+                  "a free one (logged)")
+      ->envname("SCRUTIN_ADMIN_LISTEN")
+      ->capture_default_str();
+  cmd->add_option("--prefetch", opt->prefetch, "Unacknowledged messages in flight at most")
+      ->envname("SCRUTIN_PREFETCH")
+      ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
+  cmd->add_option("--batch", opt->batch, "Votes decided together at most")
+      ->envname("SCRUTIN_BATCH")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  cmd->add_option("--batch-wait-ms", opt->batch_wait_ms,
+                  "How long a batch waits for more votes after its first, in ms")
+      ->envname("SCRUTIN_BATCH_WAIT_MS")
+      ->check(CLI::Range(0, 10000))
+      ->capture_default_str();
+  cmd->add_option("--status-retention-days", opt->retention_days,
+                  "Days request statuses are kept after their law closes")
+      ->envname("SCRUTIN_STATUS_RETENTION_DAYS")
+      ->check(CLI::Range(0, 3650))
+      ->capture_default_str();
+  cmd->add_option("--prefix", opt->prefix, "Key prefix of the ledger and statuses in Redis")
+      ->envname("SCRUTIN_PREFIX")
+      ->capture_default_str();
+  dist::AddQueueTypeOption(cmd, opt->queue_type);
+  cmd->callback([opt] { RunValidator(*opt); });
+}
+
+}  // namespace scrutin::apps
