@@ -113,6 +113,9 @@ core::Result<PgConnection, PgError> PgConnection::Open(const PgTarget& target,
                                                   OneLine(PQerrorMessage(c.conn_.get())))),
                               "", true});
   }
+  // Server notices ("relation ... already exists, skipping") would otherwise be printed on stderr
+  // by libpq in its own format, breaking the processes' JSON-lines log; none needs an action.
+  PQsetNoticeProcessor(c.conn_.get(), [](void*, const char*) {}, nullptr);
   // Durability does not depend on the server's default: a commit returns only once flushed.
   std::string setup = fmt::format(
       "SET synchronous_commit = on; SET statement_timeout = {}; SET TimeZone = 'UTC'; "
