@@ -1,5 +1,7 @@
 # The human entry points (README "Quick start"). Everything else is CMake + ctest + scripts/.
 #   make demo    build, generate a demo electorate once, start the embedded server on :8000
+#   make demo-distributed   the same election on the distributed shape (PostgreSQL, Redis,
+#                RabbitMQ, api on :8000, 2 validators, aggregator); Ctrl-C stops everything
 #   make test    install what is missing, build, run every test suite (unit, integration, browser)
 #   make bench   benchmarks (QUICK=1 for the short smoke version)
 
@@ -8,7 +10,7 @@ PRESET    ?= release
 JOBS      ?= $(shell nproc)
 SCRUTIN   := $(BUILD_DIR)/src/apps/scrutin
 
-.PHONY: all deps build demo test bench clean format asan
+.PHONY: all deps build demo demo-distributed test bench clean format asan
 
 all: build
 
@@ -21,6 +23,9 @@ build: deps
 
 demo: build
 	@scripts/demo $(SCRUTIN)
+
+demo-distributed: build
+	@scripts/demo-distributed $(SCRUTIN)
 
 # ctest prints the closing count line ("100% tests passed, 0 tests failed out of N").
 test: build
