@@ -38,18 +38,20 @@ CREATE TABLE vote_results (
 );
 
 -- Every attempt: accepted, duplicate, invalid. Never the choice (ballot secrecy).
--- Indexes are kept to the ones the service needs: every random-keyed index costs a random page
--- write per vote (auditors may add their own to a copy of the file).
+-- Append-only, in arrival order. claim_tag is set on accepted rows (core::ClaimTag of the request).
+-- Only the (law, time) index: every random-keyed index costs a random page write per vote, which
+-- is what bounds the embedded writer; auditors add their own to a copy of the file.
 CREATE TABLE vote_audit (
   id            INTEGER PRIMARY KEY,
   request_key   TEXT NOT NULL,
+  claim_tag     TEXT,
   vote_hash     TEXT NOT NULL,
   law_id        TEXT NOT NULL,
   status        TEXT NOT NULL CHECK (status IN ('accepted', 'duplicate', 'invalid')),
   attempt_count INTEGER NOT NULL,
-  timestamp     TEXT NOT NULL
+  timestamp     TEXT NOT NULL,
+  CHECK ((status = 'accepted') = (claim_tag IS NOT NULL))
 );
-CREATE INDEX idx_vote_audit_hash ON vote_audit (vote_hash);
 CREATE INDEX idx_vote_audit_law_timestamp ON vote_audit (law_id, timestamp);
 
 -- attempt_count counts every attempt of the credential on its law, the accepted one included.
@@ -61,20 +63,20 @@ CREATE TABLE duplicate_attempts (
   last_attempt  TEXT NOT NULL
 ) WITHOUT ROWID;
 
--- The voted set. claim_tag identifies the claiming request without revealing its id.
-CREATE TABLE accepted_credentials (
-  vote_hash TEXT PRIMARY KEY,
-  law_id    TEXT NOT NULL,
-  claim_tag TEXT NOT NULL
-) WITHOUT ROWID;
+-- The voted set, as PostgreSQL's table of the same name: here a view of the audit trail. One
+-- accepted row per digest is the single writer's invariant, checked at every start-up.
+CREATE VIEW accepted_credentials (vote_hash, law_id, claim_tag) AS
+  SELECT vote_hash, law_id, claim_tag FROM vote_audit WHERE status = 'accepted';
 
--- Secret ballots: no digest, no time, stored in receipt order (not in arrival order).
+-- Secret ballots: no digest, no time, stored in receipt order (not in arrival order). The receipt
+-- is core::Receipt of the request: a request's ballot is also how its `accepted` status is found.
 CREATE TABLE ballots (
   receipt TEXT PRIMARY KEY,
   law_id  TEXT NOT NULL,
   choice  TEXT NOT NULL CHECK (choice IN ('oui', 'non'))
 ) WITHOUT ROWID;
 
+-- Statuses of the requests that did not produce a ballot (duplicate, invalid).
 CREATE TABLE request_status (
   status_key    TEXT PRIMARY KEY,
   law_id        TEXT NOT NULL,
@@ -103,14 +105,11 @@ class SqliteVoteRecorder final : public ports::VoteRecorder {
         {&commit_, "COMMIT"},
         {&rollback_, "ROLLBACK"},
         {&audit_,
-         "INSERT INTO vote_audit (request_key, vote_hash, law_id, status, attempt_count, "
-         "timestamp) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+         "INSERT INTO vote_audit (request_key, claim_tag, vote_hash, law_id, status, "
+         "attempt_count, timestamp) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
         {&status_,
          "INSERT INTO request_status (status_key, law_id, status, attempt_count, expires_at) "
          "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (status_key) DO NOTHING"},
-        {&accept_,
-         "INSERT INTO accepted_credentials (vote_hash, law_id, claim_tag) VALUES (?1, ?2, ?3) "
-         "ON CONFLICT (vote_hash) DO NOTHING"},
         {&ballot_,
          "INSERT INTO ballots (receipt, law_id, choice) VALUES (?1, ?2, ?3) "
          "ON CONFLICT (receipt) DO NOTHING"},
@@ -153,35 +152,38 @@ class SqliteVoteRecorder final : public ports::VoteRecorder {
     for (std::size_t i = 0; i < votes.size(); ++i) {
       const auto& v = votes[i];
       const auto& d = decisions[i];
-      std::string hash = v.digest.ToHex();
-      std::string received = core::FormatTimestamp(v.received_at);
-      std::string_view status = core::ToString(d.status);
-      std::string key = core::StatusKey(v.request_id);
-
-      // The request's status row is the idempotency key: a request recorded before (a
-      // redelivery) leaves everything as it was.
       auto expires = expires_at_.find(v.law_id);
       if (expires == expires_at_.end()) return core::Fail("vote for a law not on the ballot");
-      status_.Bind(1, key).Bind(2, v.law_id).Bind(3, status);
-      if (auto st = status_.Bind(4, std::int64_t{d.attempt_count}).Bind(5, expires->second).Run();
-          !st) {
-        return st;
+      std::string key = core::StatusKey(v.request_id);
+      std::string_view status = core::ToString(d.status);
+      bool accepted = d.status == core::VoteStatus::kAccepted;
+
+      // Idempotency: a request recorded before (a redelivery) finds its ballot or its status row
+      // already there and changes nothing. An accepted vote writes no status row: its ballot,
+      // found by receipt, is its status.
+      if (accepted) {
+        ballot_.Bind(1, core::Receipt(v.request_id)).Bind(2, v.law_id);
+        if (auto st = ballot_.Bind(3, core::ToString(v.choice)).Run(); !st) return st;
+      } else {
+        status_.Bind(1, key).Bind(2, v.law_id).Bind(3, status);
+        if (auto st =
+                status_.Bind(4, std::int64_t{d.attempt_count}).Bind(5, expires->second).Run();
+            !st) {
+          return st;
+        }
       }
       if (conn_.Changes() == 0) continue;
-      auto& audit = audit_.Bind(1, key).Bind(2, hash).Bind(3, v.law_id).Bind(4, status);
-      if (auto st = audit.Bind(5, std::int64_t{d.attempt_count}).Bind(6, received).Run(); !st) {
+
+      std::string hash = v.digest.ToHex();
+      std::string received = core::FormatTimestamp(v.received_at);
+      audit_.Bind(1, key).Bind(3, hash).Bind(4, v.law_id).Bind(5, status);
+      if (accepted) audit_.Bind(2, core::ClaimTag(v.request_id));
+      if (auto st = audit_.Bind(6, std::int64_t{d.attempt_count}).Bind(7, received).Run(); !st) {
         return st;
       }
-
-      if (d.status == core::VoteStatus::kAccepted) {
-        accept_.Bind(1, hash).Bind(2, v.law_id).Bind(3, core::ClaimTag(v.request_id));
-        if (auto st = accept_.Run(); !st) return st;
-        if (conn_.Changes() == 1) {  // a new claim, not a redelivery: count it once
-          ballot_.Bind(1, core::Receipt(v.request_id)).Bind(2, v.law_id);
-          if (auto st = ballot_.Bind(3, core::ToString(v.choice)).Run(); !st) return st;
-          auto& t = tallies_[v.law_id];
-          (v.choice == core::Choice::kOui ? t.first : t.second) += 1;
-        }
+      if (accepted) {
+        auto& t = tallies_[v.law_id];
+        (v.choice == core::Choice::kOui ? t.first : t.second) += 1;
       } else if (d.status == core::VoteStatus::kDuplicate) {
         duplicate_.Bind(1, hash).Bind(2, v.law_id).Bind(3, std::int64_t{d.attempt_count});
         if (auto st = duplicate_.Bind(4, received).Run(); !st) return st;
@@ -214,22 +216,25 @@ class SqliteVoteRecorder final : public ports::VoteRecorder {
   std::set<std::string> purged_;  // laws whose statuses were deleted
   std::map<std::string, std::pair<std::int64_t, std::int64_t>> tallies_;
   std::chrono::steady_clock::time_point last_purge_ = std::chrono::steady_clock::now();
-  Statement begin_, commit_, rollback_, audit_, status_, accept_, ballot_, duplicate_, tally_,
-      purge_;
+  Statement begin_, commit_, rollback_, audit_, status_, ballot_, duplicate_, tally_, purge_;
 };
 
 // ---------------------------------------------------------------------------------------------
 class SqliteVoteQueries final : public ports::VoteQueries {
  public:
-  explicit SqliteVoteQueries(std::filesystem::path file) : file_(std::move(file)) {}
+  // expires_at: per law, when its request statuses stop being served (close + retention).
+  SqliteVoteQueries(std::filesystem::path file, std::map<std::string, std::string> expires_at)
+      : file_(std::move(file)), expires_at_(std::move(expires_at)) {}
 
   core::Result<std::optional<ports::StatusRecord>> FindStatus(const core::RequestId& id) override {
     auto lease = Acquire();
     if (!lease) return core::Fail(lease.error());
-    auto& s = (*lease)->find_status;
-    s.Bind(1, core::StatusKey(id)).Bind(2, core::FormatTimestamp(core::Clock::now()));
-    auto row = s.Step();
+    std::string now = core::FormatTimestamp(core::Clock::now());
     std::optional<ports::StatusRecord> out;
+    // Duplicates and invalid attempts have a status row; an accepted request has its ballot.
+    auto& s = (*lease)->find_status;
+    s.Bind(1, core::StatusKey(id)).Bind(2, now);
+    auto row = s.Step();
     if (row && *row) {
       ports::StatusRecord rec;
       rec.law_id = std::string(s.Text(0));
@@ -238,6 +243,18 @@ class SqliteVoteQueries final : public ports::VoteQueries {
       out = std::move(rec);
     }
     s.Reset();
+    if (row && !out) {
+      auto& b = (*lease)->find_ballot;
+      b.Bind(1, core::Receipt(id));
+      row = b.Step();
+      if (row && *row) {
+        auto expires = expires_at_.find(std::string(b.Text(0)));
+        if (expires != expires_at_.end() && expires->second > now) {
+          out = ports::StatusRecord{expires->first, core::VoteStatus::kAccepted, 1};
+        }
+      }
+      b.Reset();
+    }
     Release(std::move(*lease));
     if (!row) return core::Fail(row.error());
     return out;
@@ -266,6 +283,7 @@ class SqliteVoteQueries final : public ports::VoteQueries {
   struct Reader {
     Connection conn;
     Statement find_status;
+    Statement find_ballot;
     Statement find_tally;
   };
   using ReaderPtr = std::unique_ptr<Reader>;
@@ -285,11 +303,13 @@ class SqliteVoteQueries final : public ports::VoteQueries {
         "SELECT law_id, status, attempt_count FROM request_status "
         "WHERE status_key = ?1 AND expires_at > ?2");
     if (!status) return core::Fail(status.error());
+    auto ballot = conn->Prepare("SELECT law_id FROM ballots WHERE receipt = ?1");
+    if (!ballot) return core::Fail(ballot.error());
     auto tally =
         conn->Prepare("SELECT oui_count, non_count, updated_at FROM vote_results WHERE law_id = ?1");
     if (!tally) return core::Fail(tally.error());
     return std::make_unique<Reader>(
-        Reader{std::move(*conn), std::move(*status), std::move(*tally)});
+        Reader{std::move(*conn), std::move(*status), std::move(*ballot), std::move(*tally)});
   }
 
   void Release(ReaderPtr r) {
@@ -298,6 +318,7 @@ class SqliteVoteQueries final : public ports::VoteQueries {
   }
 
   std::filesystem::path file_;
+  const std::map<std::string, std::string> expires_at_;
   std::mutex mu_;
   std::vector<ReaderPtr> idle_;  // GUARDED_BY(mu_)
 };
@@ -382,7 +403,19 @@ class DataLock {
 // inside the writer's COMMIT). PASSIVE: never blocks the writer or the readers.
 class Checkpointer {
  public:
-  Checkpointer(Connection conn, std::filesystem::path wal) : conn_(std::move(conn)), wal_(wal) {
+  // REQUIRES: Prepare() succeeded before Start().
+  explicit Checkpointer(Connection conn) : conn_(std::move(conn)) {}
+
+  core::Status Prepare() {
+    auto passive = conn_.Prepare("PRAGMA wal_checkpoint(PASSIVE)");
+    if (!passive) return core::Fail(passive.error());
+    auto restart = conn_.Prepare("PRAGMA wal_checkpoint(RESTART)");
+    if (!restart) return core::Fail(restart.error());
+    passive_ = std::move(*passive);
+    restart_ = std::move(*restart);
+    return {};
+  }
+  void Start() {
     thread_ = std::thread([this] { Run(); });
   }
   ~Checkpointer() {
@@ -391,29 +424,36 @@ class Checkpointer {
       stop_ = true;
     }
     cv_.notify_all();
-    thread_.join();
-    (void)conn_.Exec("PRAGMA wal_checkpoint(PASSIVE)");
+    if (thread_.joinable()) thread_.join();
+    (void)Checkpoint(passive_);
   }
 
  private:
   void Run() {
     std::unique_lock lock(mu_);
-    while (!cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stop_; })) {
+    while (!cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stop_; })) {
       lock.unlock();
-      // PASSIVE copies what it can without waiting. Under a steady stream of commits it may
-      // never catch up, and SQLite only rewinds the WAL after a complete checkpoint; a long WAL
-      // slows every page lookup. Past kRestartBytes, RESTART waits (busy timeout) for the
-      // current commit and makes the next one rewind the file.
-      std::error_code ec;
-      bool large = std::filesystem::file_size(wal_, ec) > kRestartBytes && !ec;
-      (void)conn_.Exec(large ? "PRAGMA wal_checkpoint(RESTART)" : "PRAGMA wal_checkpoint(PASSIVE)");
+      // PASSIVE copies what it can without waiting. Under a steady stream of commits it never
+      // quite catches up, and SQLite only rewinds the WAL after a complete checkpoint, so the log
+      // would grow without end and every page lookup would slow down with it. Once the log holds
+      // more than kRestartFrames frames, RESTART waits (busy timeout) for the commit in progress,
+      // completes the checkpoint, and makes the next commit rewind the log.
+      if (Checkpoint(passive_) > kRestartFrames) (void)Checkpoint(restart_);
       lock.lock();
     }
   }
 
-  static constexpr std::uintmax_t kRestartBytes = 32 << 20;
+  // Frames in the log after a checkpoint (0 when it failed, e.g. busy: the next period retries).
+  static std::int64_t Checkpoint(Statement& s) {
+    auto row = s.Step();
+    std::int64_t frames = row && *row ? s.Int(1) : 0;
+    s.Reset();
+    return frames;
+  }
+
+  static constexpr std::int64_t kRestartFrames = 4096;  // 4 MiB of 1 KiB pages
   Connection conn_;
-  std::filesystem::path wal_;
+  Statement passive_, restart_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;  // GUARDED_BY(mu_)
@@ -488,11 +528,16 @@ core::Result<std::unique_ptr<SqliteElectionStore>> SqliteElectionStore::Open(
   impl->recorder =
       std::make_unique<SqliteVoteRecorder>(std::move(*writer), ballot, options.status_retention);
   if (auto st = impl->recorder->Prepare(); !st) return core::Fail(st.error());
-  impl->queries = std::make_unique<SqliteVoteQueries>(options.file);
+  std::map<std::string, std::string> expires_at;
+  for (const auto& law : ballot.laws()) {
+    expires_at[law.id] = core::FormatTimestamp(law.closes_at + options.status_retention);
+  }
+  impl->queries = std::make_unique<SqliteVoteQueries>(options.file, std::move(expires_at));
   auto checkpoint_conn = Connection::Open(options.file, Connection::Mode::kReadWrite);
   if (!checkpoint_conn) return core::Fail(checkpoint_conn.error());
-  impl->checkpointer = std::make_unique<Checkpointer>(std::move(*checkpoint_conn),
-                                                     options.file.string() + "-wal");
+  impl->checkpointer = std::make_unique<Checkpointer>(std::move(*checkpoint_conn));
+  if (auto st = impl->checkpointer->Prepare(); !st) return core::Fail(st.error());
+  impl->checkpointer->Start();
   return std::unique_ptr<SqliteElectionStore>(new SqliteElectionStore(std::move(impl)));
 }
 
@@ -501,7 +546,8 @@ ports::VoteQueries& SqliteElectionStore::queries() { return *impl_->queries; }
 
 core::Status SqliteElectionStore::ForEachClaim(
     const std::function<core::Status(const core::Digest&, std::string_view)>& fn) {
-  auto s = impl_->writer.Prepare("SELECT vote_hash, claim_tag FROM accepted_credentials");
+  auto s = impl_->writer.Prepare(
+      "SELECT vote_hash, claim_tag FROM vote_audit WHERE status = 'accepted' ORDER BY id");
   if (!s) return core::Fail(s.error());
   for (;;) {
     auto row = s->Step();

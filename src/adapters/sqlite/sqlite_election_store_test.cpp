@@ -109,6 +109,36 @@ TEST_F(SqliteStoreTest, RecordsAStatusAuditRowBallotAndTallyPerAcceptedVote) {
             1);
 }
 
+TEST_F(SqliteStoreTest, AnAcceptedRequestsStatusIsFoundThroughItsBallot) {
+  auto store = Open();
+  std::vector<core::VoteEnvelope> votes = {Vote(4, "L2025-002", core::Choice::kNon)};
+  std::vector<core::Decision> decisions = {Decided(VoteStatus::kAccepted)};
+  ASSERT_TRUE(store->recorder().Record(votes, decisions));
+  auto status = store->queries().FindStatus(votes[0].request_id);
+  ASSERT_TRUE(status);
+  ASSERT_TRUE(status->has_value());
+  EXPECT_EQ((*status)->status, VoteStatus::kAccepted);
+  EXPECT_EQ((*status)->law_id, "L2025-002");
+  EXPECT_EQ((*status)->attempt_count, 1u);
+  EXPECT_EQ(Count("SELECT count(*) FROM request_status"), 0);
+}
+
+TEST_F(SqliteStoreTest, StatusesAreNoLongerServedAfterCloseAndRetention) {
+  auto now = core::Clock::now();
+  ballot_ = core::Ballot({core::Law{"L2025-001", "A", "A", now - std::chrono::hours(48),
+                                    now - std::chrono::hours(2), core::ResultsPolicy::kLive}});
+  options_.status_retention = std::chrono::hours(1);
+  auto store = Open();
+  std::vector<core::VoteEnvelope> votes = {Vote(1, "L2025-001", core::Choice::kOui),
+                                           Vote(1, "L2025-001", core::Choice::kOui)};
+  std::vector<core::Decision> decisions = {Decided(VoteStatus::kAccepted),
+                                           Decided(VoteStatus::kDuplicate, 2)};
+  ASSERT_TRUE(store->recorder().Record(votes, decisions));
+  EXPECT_FALSE(store->queries().FindStatus(votes[0].request_id)->has_value());
+  EXPECT_FALSE(store->queries().FindStatus(votes[1].request_id)->has_value());
+  EXPECT_EQ(store->queries().FindTally("L2025-001")->oui, 1u);  // the count itself stays
+}
+
 TEST_F(SqliteStoreTest, RecordingTheSameBatchTwiceCountsNothingTwice) {
   auto store = Open();
   std::vector<core::VoteEnvelope> votes = {Vote(1, "L2025-001", core::Choice::kOui),
