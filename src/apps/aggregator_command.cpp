@@ -110,7 +110,7 @@ void RunAggregator(const AggregatorOptions& opt) {
     o.max_wait = std::chrono::milliseconds(opt.batch_wait_ms);
     o.connection.connection_name = fmt::format("scrutin-aggregator-{}", index);
     o.on_error = [queue](const std::string& e) {
-      LogEvent(LogLevel::kWarn, "batch_not_acked", {{"queue", queue}, {"detail", e}});
+      LogEvent(LogLevel::kWarn, "consumer_error", {{"queue", queue}, {"detail", e}});
     };
     return std::make_unique<rabbitmq::RabbitConsumer>(o);
   };

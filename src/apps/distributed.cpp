@@ -1,5 +1,7 @@
 #include "apps/distributed.hpp"
 
+#include <thread>
+
 #include "adapters/rabbitmq/rabbit_publisher.hpp"
 #include "adapters/redis/eligibility_loader.hpp"
 #include "apps/log.hpp"
@@ -46,7 +48,17 @@ core::Status RabbitDecisionPublisher::Publish(std::span<const core::VoteEnvelope
   for (std::size_t i = 0; i < votes.size(); ++i) {
     messages_.push_back(rabbitmq::DecidedVoteMessage(topology_, votes[i], decisions[i]));
   }
-  return publisher_.PublishAndConfirm(messages_);
+  // Retry here, with the decisions in hand, rather than fail the batch: a failed batch is
+  // redelivered and decided again, and the ledger counts a redelivered duplicate's attempt again.
+  // The first publish after a broker restart typically finds its old connection dead.
+  const auto deadline = std::chrono::steady_clock::now() + kPublishRetryFor;
+  auto pause = std::chrono::milliseconds(50);
+  for (;;) {
+    auto st = publisher_.PublishAndConfirm(messages_);
+    if (st || std::chrono::steady_clock::now() + pause >= deadline) return st;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(1000));
+  }
 }
 
 ports::HealthCheck RedisProbe(redis::RedisClientPool& pool, std::string name) {

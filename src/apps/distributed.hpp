@@ -5,11 +5,10 @@
 #pragma once
 
 #include <fmt/format.h>
-
-#include <nlohmann/json.hpp>
 #include <signal.h>
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <string_view>
@@ -66,9 +65,13 @@ class RedisStatusWriter final : public ports::StatusWriter {
 };
 
 // ports::DecisionPublisher over one confirmed RabbitBatchPublisher connection: accepted votes to
-// votes.aggregation, duplicates and invalid attempts to votes.review. One owner thread.
+// votes.aggregation, duplicates and invalid attempts to votes.review. A failed publish is retried
+// (reconnecting, with backoff) for up to kPublishRetryFor before the error is returned — well
+// under the consumer's 30 s heartbeat. One owner thread.
 class RabbitDecisionPublisher final : public ports::DecisionPublisher {
  public:
+  static constexpr std::chrono::seconds kPublishRetryFor{10};
+
   explicit RabbitDecisionPublisher(rabbitmq::PublisherOptions options)
       : topology_(options.topology), publisher_(std::move(options)) {}
   core::Status Publish(std::span<const core::VoteEnvelope> votes,

@@ -107,7 +107,7 @@ void RunValidator(const ValidatorOptions& opt) {
   consumer_options.max_wait = std::chrono::milliseconds(opt.batch_wait_ms);
   consumer_options.connection.connection_name = "scrutin-validator-consumer";
   consumer_options.on_error = [](const std::string& e) {
-    LogEvent(LogLevel::kWarn, "batch_not_acked", {{"detail", e}});
+    LogEvent(LogLevel::kWarn, "consumer_error", {{"detail", e}});
   };
   rabbitmq::RabbitConsumer consumer(consumer_options);
 
