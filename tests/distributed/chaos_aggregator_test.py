@@ -67,6 +67,21 @@ class AggregatorKilledTest(unittest.TestCase):
         hc.log(f"settled {time.monotonic() - t0:.1f}s after the restart")
         summary = ledger.check(BOOK, snap)
         ledger.check_api_results(BOOK, snap)
+        # The committed-but-unacked batch really came back: the restarted aggregator recorded
+        # more votes than were missing from PostgreSQL when its predecessor died.
+        missing_at_death = len(BOOK.accepted_202()) - committed
+        deadline = time.monotonic() + 10
+        while True:
+            recorded = sum(v for (name, _), v in C.metrics(C.url("aggregator-1")).items()
+                           if name == "aggregator_votes_recorded_total")
+            if recorded > missing_at_death or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertGreater(recorded, missing_at_death,
+                           "no batch was redelivered to the restarted aggregator "
+                           f"(recorded {recorded}, missing at death {missing_at_death})")
+        hc.log(f"restarted aggregator recorded {recorded:.0f} votes, "
+               f"{missing_at_death} were missing: {recorded - missing_at_death:.0f} redelivered")
         # Counts straight from the tables, as an auditor would.
         audit_rows = int(C.pg("SELECT count(*) FROM vote_audit")[0][0])
         self.assertEqual(audit_rows, len(BOOK.accepted_202()), "one audit row per request")

@@ -34,7 +34,7 @@ BOOK = None
 
 def setUpModule():
     global C, BOOK
-    C = hc.module_cluster("audit", apis=2, validators=2, redis_cluster=True, voters=400)
+    C = hc.module_cluster("audit", apis=2, validators=2, redis_cluster=True, voters=2000)
     BOOK = hc.VoteBook(C)
 
 
@@ -105,7 +105,6 @@ class AuditTest(unittest.TestCase):
         return out
 
     def test_2_every_202_accounted_for_under_kills(self):
-        rng = random.Random()
         stop = threading.Event()
         sent_during = []
         lock = threading.Lock()
@@ -117,14 +116,15 @@ class AuditTest(unittest.TestCase):
                 try:
                     voter = BOOK.voter((law,))
                 except RuntimeError:
-                    return  # electorate used up
+                    hc.log("load: the electorate is used up")
+                    return
                 choice = local.choice(("oui", "non"))
                 c = BOOK.send(voter.nas, voter.code, law, choice, api=k)
                 with lock:
                     sent_during.append(c)
                 if local.random() < 0.15 and c.http_status == 202:  # a repeat now and then
                     BOOK.send(voter.nas, voter.code, law, choice, api=k + 1)
-                time.sleep(0.01)
+                time.sleep(0.05)
 
         threads = [threading.Thread(target=load, args=(k,)) for k in range(6)]
         for t in threads:
