@@ -30,7 +30,8 @@ struct ClaimOutcome {
   };
   Kind kind = Kind::kIneligible;
   // kClaimed/kReplayed: attempts so far (1 for a fresh claim); kAlreadyClaimed: attempts including
-  // this one (the first duplicate sees 2); kIneligible: 1.
+  // this one (the first duplicate sees 2; ledgers fed by an at-least-once queue answer a redelivered
+  // duplicate with its first count); kIneligible: 1.
   std::uint32_t attempt_count = 0;
 };
 

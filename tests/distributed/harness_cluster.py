@@ -190,7 +190,8 @@ class RedisClaims:
 def read_redis_claims(env, prefix="sc:"):
     """Every field of every ledger bucket on every master (SCAN per node, HGETALL per bucket).
     Value layout (src/adapters/redis/ledger_layout.hpp): empty = eligible, unclaimed; else 16 raw
-    bytes of claim tag followed by the attempt count in decimal."""
+    bytes of claim tag followed by the attempt count in decimal. 32-byte fields remember which
+    request made which duplicate attempt (src/adapters/redis/redis_credential_ledger.cpp)."""
     claims, eligible, per_node = {}, 0, {}
     pattern = prefix + "{e:*"
     for host, port in redis_nodes(env):
@@ -207,6 +208,8 @@ def read_redis_claims(env, prefix="sc:"):
             for key in keys:
                 flat = r.command("HGETALL", key)
                 for field, value in zip(flat[0::2], flat[1::2]):
+                    if len(field) == 32:
+                        continue  # a duplicate attempt's marker: digest suffix + its claim tag
                     if len(field) != 16:
                         raise AssertionError(f"ledger field of {len(field)} bytes in {key!r}")
                     eligible += 1

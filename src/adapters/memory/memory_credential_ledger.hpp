@@ -5,6 +5,10 @@
 // claim tag (0 = unclaimed): 32 + 8 bytes a voter, plus 4 MiB of index. Attempt counts beyond the
 // first are kept only for credentials that have been tried again (rare).
 //
+// The embedded shape decides each request exactly once (no queue, no redelivery), so this ledger
+// does not remember which request made which duplicate attempt: deciding the same duplicate
+// request twice counts two attempts (RedisCredentialLedger remembers them).
+//
 // The ledger is not durable: the embedded shape restores it at start-up from the SQLite store
 // (RestoreClaim / RestoreAttempts) and reverts a batch whose commit failed (Revert).
 #pragma once

@@ -7,6 +7,9 @@
 //   field  the last 16 bytes of the digest, raw
 //   value  ""                             eligible, not yet claimed
 //          <claim tag: 16 raw bytes><attempts in decimal>   claimed, with the attempt count
+//   field  <digest suffix><claim tag> (32 bytes) -> attempt number in decimal: a duplicate attempt
+//          made by that request, so that its redelivery is answered the same, not counted again
+//          (only for credentials tried more than once; readers of the ledger skip these fields)
 //
 // Why 16 bytes of field and not 32: the bucket already fixes the leading bits, so a lookup compares
 // bucket_bits + 128 bits of the digest. A credential that is not eligible matches an eligible one

@@ -12,8 +12,13 @@ namespace {
 using core::Fail;
 using Kind = ports::ClaimOutcome::Kind;
 
-// KEYS[1] bucket, ARGV[1] field (digest suffix), ARGV[2] claim tag (16 raw bytes).
+// KEYS[1] bucket, ARGV[1] field (16-byte digest suffix), ARGV[2] claim tag (16 raw bytes).
 // Returns {kind, attempts}: 0 ineligible, 1 claimed, 2 replayed, 3 already claimed.
+// A duplicate attempt is remembered in the same bucket under the 32-byte field suffix..tag, with
+// its attempt number, so that a redelivered duplicate gets its first answer again instead of
+// counting a new attempt. One key per vote keeps the script valid during a slot migration (a
+// second key would make Redis answer TRYAGAIN until the migration ends). Eligible digests are the
+// 16-byte fields; readers of the buckets skip the longer ones.
 constexpr std::string_view kClaimScript = R"lua(
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return {0, 1} end
@@ -24,8 +29,11 @@ end
 local holder = string.sub(v, 1, 16)
 local n = tonumber(string.sub(v, 17)) or 1
 if holder == ARGV[2] then return {2, n} end
+local seen = redis.call('HGET', KEYS[1], ARGV[1] .. ARGV[2])
+if seen then return {3, tonumber(seen)} end
 n = n + 1
-redis.call('HSET', KEYS[1], ARGV[1], holder .. string.format('%d', n))
+redis.call('HSET', KEYS[1], ARGV[1], holder .. string.format('%d', n), ARGV[1] .. ARGV[2],
+           string.format('%d', n))
 return {3, n}
 )lua";
 

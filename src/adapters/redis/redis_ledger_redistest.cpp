@@ -84,12 +84,18 @@ TEST_P(RedisLedgerTest, ClaimReplayDuplicateAndIneligible) {
   EXPECT_EQ(replay.attempt_count, 1u);
 
   // Other requests with the same credential are duplicates, counted.
-  auto dup1 = ClaimOne(*ledger, d, Tag());
+  const std::string dup1_tag = Tag();
+  auto dup1 = ClaimOne(*ledger, d, dup1_tag);
   EXPECT_EQ(dup1.kind, Kind::kAlreadyClaimed);
   EXPECT_EQ(dup1.attempt_count, 2u);
   auto dup2 = ClaimOne(*ledger, d, Tag());
   EXPECT_EQ(dup2.kind, Kind::kAlreadyClaimed);
   EXPECT_EQ(dup2.attempt_count, 3u);
+
+  // A redelivered duplicate gets its first answer again and counts no new attempt.
+  auto dup1_again = ClaimOne(*ledger, d, dup1_tag);
+  EXPECT_EQ(dup1_again.kind, Kind::kAlreadyClaimed);
+  EXPECT_EQ(dup1_again.attempt_count, 2u);
 
   // The holder is still the first request, with the attempts so far.
   auto replay2 = ClaimOne(*ledger, d, first);
