@@ -169,5 +169,10 @@ class AuditTest(unittest.TestCase):
                         "only the dying api's votes may go unanswered (or 503)")
 
 
+    def test_3_no_credential_in_any_log(self):
+        n = C.assert_no_credentials_in_logs(BOOK)
+        hc.log(f"{n} NAS/code strings searched in the process logs: none found")
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

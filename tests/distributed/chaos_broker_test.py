@@ -17,6 +17,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness_cluster as hc  # noqa: E402
+from harness_cluster import harness  # noqa: E402
 
 OUTAGE_S = 6.0  # how long votes are sent against the stopped broker
 RECOVERY_S = 30.0  # bound for the api to answer 202 again after start_app
@@ -112,6 +113,13 @@ class BrokerOutageTest(unittest.TestCase):
         while BOOK.client(0).get("/api/v1/health").status != 200:
             self.assertLess(time.monotonic(), h_deadline, "health stayed 503 after recovery")
             time.sleep(0.25)
+
+        # The workers reconnect by themselves too: every admin health is 200 again.
+        for url in C.admin_urls:
+            while harness.Client(url).get("/api/v1/health").status != 200:
+                self.assertLess(time.monotonic(), h_deadline,
+                                f"{url} health stayed 503 after the broker came back")
+                time.sleep(0.25)
 
         # After the recovery: new voters, and the voters who got a 503 (nothing was recorded
         # for them, so their vote now is their first).

@@ -454,6 +454,30 @@ class Cluster:
                                  f"{p.stdout.decode(errors='replace')[-1000:]}")
         return p.stdout.decode(errors="replace")
 
+    def assert_no_credentials_in_logs(self, book):
+        """DESIGN.md guarantee 3: no NAS or code the test sent appears in any scrutin process's
+        log (DIR/*.log: api, validator, aggregator, load-hashes). Matched as whole tokens (a NAS
+        not inside a longer number, a code not inside a longer word), case-insensitively, so a
+        random 6-character code does not match by chance inside some other text."""
+        tokens = set()
+        for x in book.casts:
+            for form in (x.nas, harness.spaced(x.nas), harness.dashed(x.nas)):
+                tokens.add(re.escape(form))
+            tokens.add(re.escape(x.code))
+        pattern = re.compile(rb"(?<![A-Za-z0-9])(?:" + "|".join(sorted(tokens)).encode() +
+                             rb")(?![A-Za-z0-9])", re.IGNORECASE)
+        found = []
+        for name in sorted(os.listdir(self.dir)):
+            if not name.endswith(".log"):
+                continue
+            with open(os.path.join(self.dir, name), "rb") as f:
+                m = pattern.search(f.read())
+            if m:
+                found.append(name)
+        if found:
+            raise AssertionError(f"a NAS or code the test sent appears in {found}")
+        return len(tokens)
+
     def metrics(self, url):
         """Parsed Prometheus samples {(name, frozenset(labels)): value} of one /metrics URL."""
         c = harness.Client(url.rsplit("/metrics", 1)[0])
