@@ -59,6 +59,12 @@ class ValidatorRedeliveryTest(unittest.TestCase):
                         f"the validator did not kill itself at {point} within 20 s "
                         "(failpoint not reached?)")
         hc.log(f"validator died at {point}")
+        # With no validator the votes are known (never 404) and still pending: the crashed one
+        # wrote no final status (the failpoints are before the status write).
+        for s in sent:
+            r = BOOK.client().get(f"/api/v1/vote/{s.request_id}")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json()["status"], "pending", r.json())
         # Nothing may be final in PostgreSQL for the fresh vote yet when nothing was published.
         if point == "validator.after_claim":
             rows = C.pg("SELECT count(*) FROM vote_audit WHERE request_key = "

@@ -576,7 +576,11 @@ class VoteBook:
                     continue
                 if r.status == 200 and r.json().get("status") in FINAL:
                     c.final = r.json()
-                elif r.status in (200, 404, 503):
+                elif r.status == 404:
+                    # The api writes `pending` before answering 202 (only_if_absent), so a
+                    # request it answered is never unknown.
+                    raise AssertionError(f"GET /api/v1/vote/{c.request_id} -> 404 after its 202")
+                elif r.status in (200, 503):
                     if r.status == 200 and r.json().get("status") != "pending":
                         raise AssertionError(f"status outside the contract: {r}")
                     c.last = r
