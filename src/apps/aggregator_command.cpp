@@ -18,6 +18,7 @@
 #include "apps/commands.hpp"
 #include "apps/distributed.hpp"
 #include "apps/log.hpp"
+#include "apps/startup.hpp"
 #include "core/failpoint.hpp"
 #include "metrics/vote_metrics.hpp"
 #include "pipeline/aggregation_stage.hpp"
@@ -38,9 +39,8 @@ struct AggregatorOptions {
 };
 
 void RunAggregator(const AggregatorOptions& opt) {
-  using dist::Require;
   InitLogging();
-  const sigset_t stop_signals = dist::BlockStopSignals();
+  const sigset_t stop_signals = BlockStopSignals();
 
   core::Ballot ballot = Require(core::Ballot::Load(opt.laws), "cannot load the ballot");
   rabbitmq::AmqpEndpoint endpoint = Require(rabbitmq::ParseAmqpUrl(opt.amqp), "invalid --amqp");
@@ -155,7 +155,7 @@ void RunAggregator(const AggregatorOptions& opt) {
     });
   }
 
-  std::string_view signal = dist::WaitForStopSignal(stop_signals);
+  std::string_view signal = WaitForStopSignal(stop_signals);
   LogEvent(LogLevel::kInfo, "stopping", {{"signal", signal}});
   for (auto& c : consumers) c->Stop();
   for (auto& w : workers) w.join();

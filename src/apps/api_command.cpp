@@ -20,6 +20,7 @@
 #include "apps/commands.hpp"
 #include "apps/distributed.hpp"
 #include "apps/log.hpp"
+#include "apps/startup.hpp"
 #include "core/credential.hpp"
 #include "core/failpoint.hpp"
 #include "core/hash_database.hpp"
@@ -41,48 +42,21 @@ struct ApiOptions {
   std::string amqp;
   std::string redis;
   std::string pg;
-  std::string listen = "127.0.0.1:8000";
-  int threads = 0;
-  double rate_limit = 1000;
-  std::string web;
+  HttpFlags http;
   std::string queue_type = "classic";
   int publishers = 2;
-  int retention_days = 30;
   std::string prefix{redis::kDefaultPrefix};
 };
 
-// The web UI shipped next to the binary (the build copies web/ there), else none.
-std::string DefaultWebRoot() {
-  std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return {};
-  fs::path web = exe.parent_path() / "web";
-  return fs::exists(web / "index.html") ? web.string() : std::string();
-}
-
 void RunApi(const ApiOptions& opt) {
-  using dist::Require;
   InitLogging();
-  const sigset_t stop_signals = dist::BlockStopSignals();
+  const sigset_t stop_signals = BlockStopSignals();
   const auto started = std::chrono::steady_clock::now();
 
   // 1. The ballot and the hashing scheme (the digests themselves are in Redis).
   core::Ballot ballot = Require(core::Ballot::Load(opt.laws), "cannot load the ballot");
-  core::Manifest manifest =
-      Require(core::ReadManifest(opt.hashes), "cannot read the eligibility database's manifest");
-  std::vector<std::uint8_t> key;
-  if (manifest.scheme == core::HashScheme::kHmacSha256) {
-    if (opt.key_file.empty()) {
-      throw CommandError(
-          "the eligibility database uses hmac-sha256: give the election key with --key-file "
-          "(or SCRUTIN_KEY_FILE)");
-    }
-    key = Require(core::LoadElectionKey(opt.key_file), "cannot load the election key");
-  }
-  core::CredentialHasher hasher =
-      Require(core::CredentialHasher::Create(manifest.scheme, key), "cannot use the election key");
-  std::fill(key.begin(), key.end(), 0);
-  const auto retention = std::chrono::seconds(std::chrono::hours(24 * opt.retention_days));
+  core::CredentialHasher hasher = LoadCredentialHasher(opt.hashes, opt.key_file);
+  const auto retention = std::chrono::seconds(std::chrono::hours(24 * opt.http.retention_days));
 
   // 2. Redis (statuses), PostgreSQL (tallies), RabbitMQ (the intake).
   auto redis_target = Require(redis::ParseRedisTarget(opt.redis), "invalid --redis");
@@ -125,30 +99,31 @@ void RunApi(const ApiOptions& opt) {
   dist::AddQueueDepthGauge(registry, monitor);
   dist::AddPgConnectionsGauge(registry, *pg_pool);
 
-  std::string web_root = opt.web.empty() ? DefaultWebRoot() : opt.web;
+  std::string web_root = opt.http.web.empty() ? DefaultWebRoot() : opt.http.web;
   auto api = Require(http::Api::Create(http::ApiConfig{.ballot = ballot,
                                                        .hasher = hasher,
                                                        .intake = intake,
                                                        .queries = queries,
                                                        .metrics = vote_metrics,
                                                        .shape = "distributed",
-                                                       .rate_limit = opt.rate_limit,
-                                                       .web_root = web_root}),
+                                                       .rate_limit = opt.http.rate_limit,
+                                                       .web_root = web_root,
+                                                       .clock = {}}),
                      "cannot set up the API");
   http::ServerOptions server_options;
-  server_options.threads = opt.threads;
+  server_options.threads = opt.http.threads;
   server_options.log = [](std::string_view event, std::string_view detail) {
     LogEvent(LogLevel::kWarn, event, {{"detail", detail}});
   };
   http::Server server(server_options, *api);
-  auto listen = Require(http::ParseListenAddress(opt.listen), "invalid --listen");
+  auto listen = Require(http::ParseListenAddress(opt.http.listen), "invalid --listen");
   auto bound = Require(server.Start(listen), "cannot listen");
   LogEvent(LogLevel::kInfo, "listening",
            {{"address", fmt::format("{}:{}", bound.address().to_string(), bound.port())},
             {"shape", "distributed"},
             {"role", "api"},
             {"laws", ballot.laws().size()},
-            {"scheme", core::ToString(manifest.scheme)},
+            {"scheme", core::ToString(hasher.scheme())},
             {"redis", dist::DisplayRedis(redis_target)},
             {"postgres", pg_pool->display()},
             {"amqp", endpoint.ToString()},
@@ -160,7 +135,7 @@ void RunApi(const ApiOptions& opt) {
 
   // 4. Stop in order: HTTP (requests in flight still get their answers), then the pending-status
   //    stage (hands on what it holds), then the publisher (publishes what is queued).
-  std::string_view signal = dist::WaitForStopSignal(stop_signals);
+  std::string_view signal = WaitForStopSignal(stop_signals);
   LogEvent(LogLevel::kInfo, "stopping", {{"signal", signal}});
   server.Stop();
   intake.Stop();
@@ -199,32 +174,11 @@ void AddApiCommand(CLI::App& app) {
   cmd->add_option("--pg", opt->pg, "PostgreSQL URL, postgresql://user:password@host:port/db")
       ->envname("SCRUTIN_PG")
       ->required();
-  cmd->add_option("--listen", opt->listen, "Address to listen on, host:port (port 0: any free one)")
-      ->envname("SCRUTIN_LISTEN")
-      ->capture_default_str();
-  cmd->add_option("--threads", opt->threads, "HTTP threads (0: one per core)")
-      ->envname("SCRUTIN_THREADS")
-      ->check(CLI::Range(0, 256))
-      ->capture_default_str();
-  cmd->add_option("--rate-limit", opt->rate_limit,
-                  "Vote submissions per second this instance accepts before answering 429 "
-                  "(0: no limit)")
-      ->envname("SCRUTIN_RATE_LIMIT")
-      ->check(CLI::Range(0.0, 1e9))
-      ->capture_default_str();
-  cmd->add_option("--web", opt->web,
-                  "Directory of the web UI served at / (default: the web/ folder installed next "
-                  "to the binary)")
-      ->envname("SCRUTIN_WEB");
+  AddHttpFlags(cmd, opt->http);
   cmd->add_option("--publishers", opt->publishers,
                   "RabbitMQ publisher connections (each batches votes into one confirm round)")
       ->envname("SCRUTIN_PUBLISHERS")
       ->check(CLI::Range(1, 16))
-      ->capture_default_str();
-  cmd->add_option("--status-retention-days", opt->retention_days,
-                  "Days request statuses are kept after their law closes")
-      ->envname("SCRUTIN_STATUS_RETENTION_DAYS")
-      ->check(CLI::Range(0, 3650))
       ->capture_default_str();
   cmd->add_option("--prefix", opt->prefix, "Key prefix of the statuses in Redis")
       ->envname("SCRUTIN_PREFIX")

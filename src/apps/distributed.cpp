@@ -8,22 +8,6 @@
 
 namespace scrutin::apps::dist {
 
-sigset_t BlockStopSignals() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  return signals;
-}
-
-std::string_view WaitForStopSignal(const sigset_t& signals) {
-  int received = 0;
-  while (sigwait(&signals, &received) != 0) {
-  }
-  return received == SIGINT ? "SIGINT" : "SIGTERM";
-}
-
 std::string DisplayRedis(const redis::RedisTarget& target) {
   std::string out = target.cluster ? "redis-cluster://" : "redis://";
   for (std::size_t i = 0; i < target.nodes.size(); ++i) {

@@ -21,6 +21,7 @@
 #include "adapters/redis/redis_client.hpp"
 #include "adapters/redis/redis_status_store.hpp"
 #include "apps/commands.hpp"
+#include "apps/startup.hpp"
 #include "core/ballot.hpp"
 #include "core/result.hpp"
 #include "http/admin.hpp"
@@ -32,22 +33,7 @@
 
 namespace scrutin::apps::dist {
 
-// ---- start-up helpers -------------------------------------------------------------------------
-
-template <typename T>
-T Require(core::Result<T> r, std::string_view what) {
-  if (!r) throw CommandError(fmt::format("{}: {}", what, r.error()));
-  return std::move(r).value();
-}
-inline void Require(const core::Status& st, std::string_view what) {
-  if (!st) throw CommandError(fmt::format("{}: {}", what, st.error()));
-}
-
-// Blocks SIGTERM and SIGINT in the calling thread (and the threads it starts later), so that a
-// stop signal during start-up is held and handled as a graceful stop by WaitForStopSignal.
-sigset_t BlockStopSignals();
-// Waits for SIGTERM or SIGINT; returns its name.
-std::string_view WaitForStopSignal(const sigset_t& signals);
+// ---- start-up helpers (and see apps/startup.hpp) ------------------------------------------
 
 // Redis URL without its password, for logs ("redis://h:p" / "redis-cluster://h:p,h:p").
 std::string DisplayRedis(const redis::RedisTarget& target);

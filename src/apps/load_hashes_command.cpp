@@ -25,7 +25,6 @@ double Seconds(std::chrono::steady_clock::time_point since) {
 }
 
 void LoadHashes(const LoadHashesOptions& o) {
-  using dist::Require;
   const auto start = std::chrono::steady_clock::now();
   core::Manifest manifest =
       Require(core::ReadManifest(o.hashes), "cannot read the eligibility database");

@@ -13,6 +13,7 @@ enum class LogLevel { kDebug, kInfo, kWarn, kError };
 
 // Sets up the stderr sink once (idempotent). Thread-safe afterwards.
 void InitLogging();
-void LogEvent(LogLevel level, std::string_view event, nlohmann::json fields = nlohmann::json::object());
+void LogEvent(LogLevel level, std::string_view event,
+              nlohmann::json fields = nlohmann::json::object());
 
 }  // namespace scrutin::apps

@@ -5,8 +5,9 @@
 #include "apps/commands.hpp"
 
 int main(int argc, char** argv) {
-  CLI::App app{"scrutin — referendum voting system (offline tools, embedded and distributed shapes)",
-               "scrutin"};
+  CLI::App app{
+      "scrutin — referendum voting system (offline tools, embedded and distributed shapes)",
+      "scrutin"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "scrutin 0.1.0");
   app.footer("Run `scrutin <command> --help` for the options of one command.");

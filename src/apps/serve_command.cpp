@@ -5,20 +5,19 @@
 // fingerprint check) -> ledger rebuilt from the recorded claims -> intake -> HTTP. Shutdown on
 // SIGTERM/SIGINT: stop accepting, answer the requests in flight (their votes are committed first),
 // drain the intake, exit 0.
-#include <pthread.h>
-#include <signal.h>
 
 #include <fmt/format.h>
+#include <openssl/sha.h>
 
 #include <chrono>
 #include <filesystem>
-#include <openssl/sha.h>
 #include <thread>
 
 #include "adapters/memory/memory_credential_ledger.hpp"
 #include "adapters/sqlite/sqlite_election_store.hpp"
 #include "apps/commands.hpp"
 #include "apps/log.hpp"
+#include "apps/startup.hpp"
 #include "core/ballot.hpp"
 #include "core/credential.hpp"
 #include "core/hash_database.hpp"
@@ -38,13 +37,9 @@ struct ServeOptions {
   std::string laws;
   std::string data;
   std::string key_file;
-  std::string listen = "127.0.0.1:8000";
-  int threads = 0;
-  double rate_limit = 1000;
-  std::string web;
+  HttpFlags http;
   int max_batch = 1024;
   int max_queue = 100000;
-  int retention_days = 30;
 };
 
 // Identifies an eligibility database by its scheme and shard checksums: a data directory keeps
@@ -57,53 +52,16 @@ std::string Fingerprint(const core::Manifest& m) {
   return core::HexEncode(digest, sizeof digest);
 }
 
-// The web UI shipped next to the binary (the build copies web/ there), else none.
-std::string DefaultWebRoot() {
-  std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return {};
-  fs::path web = exe.parent_path() / "web";
-  return fs::exists(web / "index.html") ? web.string() : std::string();
-}
-
-template <typename T>
-T Require(core::Result<T> r, std::string_view what) {
-  if (!r) throw CommandError(fmt::format("{}: {}", what, r.error()));
-  return std::move(r).value();
-}
-
-void Require(const core::Status& st, std::string_view what) {
-  if (!st) throw CommandError(fmt::format("{}: {}", what, st.error()));
-}
-
 void Serve(const ServeOptions& opt) {
   InitLogging();
-  // SIGTERM/SIGINT are blocked before any thread starts (threads inherit the mask) and taken with
-  // sigwait once the server is up: a signal arriving during start-up is held, then handled as a
-  // graceful stop, never the default abrupt exit.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  const sigset_t stop_signals = BlockStopSignals();
   auto started = std::chrono::steady_clock::now();
 
   // 1. The ballot and the eligibility database.
   core::Ballot ballot = Require(core::Ballot::Load(opt.laws), "cannot load the ballot");
   core::Manifest manifest =
       Require(core::ReadManifest(opt.hashes), "cannot read the eligibility database");
-  std::vector<std::uint8_t> key;
-  if (manifest.scheme == core::HashScheme::kHmacSha256) {
-    if (opt.key_file.empty()) {
-      throw CommandError(
-          "the eligibility database uses hmac-sha256: give the election key with --key-file "
-          "(or SCRUTIN_KEY_FILE)");
-    }
-    key = Require(core::LoadElectionKey(opt.key_file), "cannot load the election key");
-  }
-  core::CredentialHasher hasher =
-      Require(core::CredentialHasher::Create(manifest.scheme, key), "cannot use the election key");
-  std::fill(key.begin(), key.end(), 0);
+  core::CredentialHasher hasher = LoadCredentialHasher(opt.hashes, opt.key_file);
 
   std::vector<core::Digest> digests;
   Require(core::ReadHashDatabase(opt.hashes, manifest, digests),
@@ -117,20 +75,20 @@ void Serve(const ServeOptions& opt) {
   // 2. The durable store, and the ledger's recorded state.
   std::error_code ec;
   fs::create_directories(opt.data, ec);
-  if (ec) throw CommandError(fmt::format("cannot create data directory {}: {}", opt.data, ec.message()));
+  if (ec)
+    throw CommandError(fmt::format("cannot create data directory {}: {}", opt.data, ec.message()));
   adapters::sqlite::SqliteStoreOptions store_options;
   store_options.file = fs::path(opt.data) / "scrutin.db";
   store_options.eligibility_fingerprint = Fingerprint(manifest);
-  store_options.status_retention = std::chrono::hours(24 * opt.retention_days);
+  store_options.status_retention = std::chrono::hours(24 * opt.http.retention_days);
   auto store = Require(adapters::sqlite::SqliteElectionStore::Open(store_options, ballot),
                        "cannot open the vote store");
   Require(store->ForEachClaim([&](const core::Digest& d, std::string_view tag) {
     return ledger.RestoreClaim(d, tag);
   }),
           "cannot restore the recorded votes");
-  Require(store->ForEachAttempts([&](const core::Digest& d, std::uint32_t n) {
-    return ledger.RestoreAttempts(d, n);
-  }),
+  Require(store->ForEachAttempts(
+              [&](const core::Digest& d, std::uint32_t n) { return ledger.RestoreAttempts(d, n); }),
           "cannot restore the recorded attempts");
   LogEvent(LogLevel::kInfo, "votes_restored", {{"accepted", ledger.claimed_count()}});
 
@@ -142,24 +100,25 @@ void Serve(const ServeOptions& opt) {
   intake_options.max_queue = static_cast<std::size_t>(opt.max_queue);
   pipeline::BatchingVoteIntake intake(ledger, store->recorder(), intake_options);
 
-  std::string web_root = opt.web.empty() ? DefaultWebRoot() : opt.web;
+  std::string web_root = opt.http.web.empty() ? DefaultWebRoot() : opt.http.web;
   auto api = Require(http::Api::Create(http::ApiConfig{.ballot = ballot,
                                                        .hasher = hasher,
                                                        .intake = intake,
                                                        .queries = store->queries(),
                                                        .metrics = vote_metrics,
                                                        .shape = "embedded",
-                                                       .rate_limit = opt.rate_limit,
-                                                       .web_root = web_root}),
+                                                       .rate_limit = opt.http.rate_limit,
+                                                       .web_root = web_root,
+                                                       .clock = {}}),
                      "cannot set up the API");
 
   http::ServerOptions server_options;
-  server_options.threads = opt.threads;
+  server_options.threads = opt.http.threads;
   server_options.log = [](std::string_view event, std::string_view detail) {
     LogEvent(LogLevel::kWarn, event, {{"detail", detail}});
   };
   http::Server server(server_options, *api);
-  auto listen = Require(http::ParseListenAddress(opt.listen), "invalid --listen");
+  auto listen = Require(http::ParseListenAddress(opt.http.listen), "invalid --listen");
   auto bound = Require(server.Start(listen), "cannot listen");
 
   auto ready_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -174,10 +133,7 @@ void Serve(const ServeOptions& opt) {
 
   // 4. Wait for SIGTERM or SIGINT, then stop in order: HTTP first (in-flight votes are still
   //    committed by the intake and answered), then the intake (drains what is queued).
-  int received = 0;
-  while (sigwait(&stop_signals, &received) != 0) {
-  }
-  LogEvent(LogLevel::kInfo, "stopping", {{"signal", received == SIGINT ? "SIGINT" : "SIGTERM"}});
+  LogEvent(LogLevel::kInfo, "stopping", {{"signal", WaitForStopSignal(stop_signals)}});
   server.Stop();
   intake.Stop();
   LogEvent(LogLevel::kInfo, "stopped", {{"accepted", ledger.claimed_count()}});
@@ -191,7 +147,8 @@ void AddServeCommand(CLI::App& app) {
       "serve",
       "Run the embedded shape: HTTP API, web UI, validation and tallying in one process, "
       "votes stored in SQLite");
-  cmd->add_option("--hashes", opt->hashes, "Eligibility database directory (from `scrutin hashgen`)")
+  cmd->add_option("--hashes", opt->hashes,
+                  "Eligibility database directory (from `scrutin hashgen`)")
       ->envname("SCRUTIN_HASHES")
       ->required();
   cmd->add_option("--laws", opt->laws, "Ballot configuration (laws.toml)")
@@ -205,23 +162,7 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--key-file", opt->key_file,
                   "Election key file (from `scrutin keygen`); required for hmac-sha256 databases")
       ->envname("SCRUTIN_KEY_FILE");
-  cmd->add_option("--listen", opt->listen, "Address to listen on, host:port")
-      ->envname("SCRUTIN_LISTEN")
-      ->capture_default_str();
-  cmd->add_option("--threads", opt->threads, "HTTP threads (0: one per core)")
-      ->envname("SCRUTIN_THREADS")
-      ->check(CLI::Range(0, 256))
-      ->capture_default_str();
-  cmd->add_option("--rate-limit", opt->rate_limit,
-                  "Vote submissions per second this instance accepts before answering 429 "
-                  "(0: no limit)")
-      ->envname("SCRUTIN_RATE_LIMIT")
-      ->check(CLI::Range(0.0, 1e9))
-      ->capture_default_str();
-  cmd->add_option("--web", opt->web,
-                  "Directory of the web UI served at / (default: the web/ folder installed next "
-                  "to the binary)")
-      ->envname("SCRUTIN_WEB");
+  AddHttpFlags(cmd, opt->http);
   cmd->add_option("--max-batch", opt->max_batch, "Votes committed together at most")
       ->envname("SCRUTIN_MAX_BATCH")
       ->check(CLI::Range(1, 100000))
@@ -230,11 +171,6 @@ void AddServeCommand(CLI::App& app) {
                   "Votes waiting to be committed at most; beyond, 503 with Retry-After")
       ->envname("SCRUTIN_MAX_QUEUE")
       ->check(CLI::Range(1, 10000000))
-      ->capture_default_str();
-  cmd->add_option("--status-retention-days", opt->retention_days,
-                  "Days request statuses are kept after their law closes")
-      ->envname("SCRUTIN_STATUS_RETENTION_DAYS")
-      ->check(CLI::Range(0, 3650))
       ->capture_default_str();
   cmd->callback([opt] { Serve(*opt); });
 }

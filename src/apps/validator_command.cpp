@@ -16,6 +16,7 @@
 #include "apps/commands.hpp"
 #include "apps/distributed.hpp"
 #include "apps/log.hpp"
+#include "apps/startup.hpp"
 #include "core/failpoint.hpp"
 #include "metrics/vote_metrics.hpp"
 #include "pipeline/validation_stage.hpp"
@@ -37,9 +38,8 @@ struct ValidatorOptions {
 };
 
 void RunValidator(const ValidatorOptions& opt) {
-  using dist::Require;
   InitLogging();
-  const sigset_t stop_signals = dist::BlockStopSignals();
+  const sigset_t stop_signals = BlockStopSignals();
 
   core::Ballot ballot = Require(core::Ballot::Load(opt.laws), "cannot load the ballot");
   rabbitmq::AmqpEndpoint endpoint = Require(rabbitmq::ParseAmqpUrl(opt.amqp), "invalid --amqp");
@@ -134,7 +134,7 @@ void RunValidator(const ValidatorOptions& opt) {
     });
   });
 
-  std::string_view signal = dist::WaitForStopSignal(stop_signals);
+  std::string_view signal = WaitForStopSignal(stop_signals);
   LogEvent(LogLevel::kInfo, "stopping", {{"signal", signal}});
   consumer.Stop();
   worker.join();

@@ -1,0 +1,53 @@
+// What every long-running scrutin command does the same way at start-up and shutdown, and what the
+// two HTTP front doors (`serve` and `api`) share: their HTTP flags, the web root shipped next to
+// the binary, and the credential hasher built from the eligibility database's manifest and the
+// election key. Wiring only: no vote rule lives here.
+#pragma once
+
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <string>
+#include <string_view>
+
+#include "apps/commands.hpp"
+#include "core/credential.hpp"
+#include "core/result.hpp"
+
+namespace scrutin::apps {
+
+// The value of `r`, or CommandError "<what>: <error>" (one line for the operator).
+template <typename T>
+T Require(core::Result<T> r, std::string_view what) {
+  if (!r) throw CommandError(fmt::format("{}: {}", what, r.error()));
+  return std::move(r).value();
+}
+void Require(const core::Status& st, std::string_view what);
+
+// Blocks SIGTERM and SIGINT in the calling thread and the threads it starts later, so that a stop
+// signal during start-up is held, then handled by WaitForStopSignal as a graceful stop.
+// REQUIRES: called before any thread is started.
+sigset_t BlockStopSignals();
+// Waits for SIGTERM or SIGINT; returns "SIGTERM" or "SIGINT".
+std::string_view WaitForStopSignal(const sigset_t& signals);
+
+// The web UI installed next to the binary (the build copies web/ there), else "" (the API then
+// serves a built-in placeholder page).
+std::string DefaultWebRoot();
+
+// The hasher for the database at `hashes_dir` (its manifest names the scheme). The election key is
+// required for hmac-sha256, read from `key_file`, and wiped from memory once the hasher holds it.
+core::CredentialHasher LoadCredentialHasher(const std::string& hashes_dir,
+                                            const std::string& key_file);
+
+// The flags of an HTTP front door, shared by `serve` and `api`.
+struct HttpFlags {
+  std::string listen = "127.0.0.1:8000";
+  int threads = 0;
+  double rate_limit = 1000;
+  std::string web;
+  int retention_days = 30;
+};
+void AddHttpFlags(CLI::App* cmd, HttpFlags& flags);
+
+}  // namespace scrutin::apps
