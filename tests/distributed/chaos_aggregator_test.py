@@ -5,8 +5,8 @@ broker delivers that batch again to the restarted aggregator. Tallies must stay 
 vote_results == accepted votes sent per law and choice == ballots, one audit row per request,
 and the voted set rebuilt from vote_audit == accepted_credentials == Redis claims.
 
-Round 1 dies at the first batch (few votes); round 2 at the 3rd batch while 12 threads vote a
-mix of fresh voters, repeats and ineligible credentials (the api keeps answering 202: the
+Round 1 dies at the first batch (few votes); round 2 at the 3rd batch while 12 threads vote
+waves of fresh voters, repeats and ineligible credentials (the api keeps answering 202: the
 aggregator is not on the 202 path; statuses are final from the validators).
 """
 
@@ -29,7 +29,7 @@ BOOK = None
 
 def setUpModule():
     global C, BOOK
-    C = hc.module_cluster("aggregator", validators=2, aggregators=1, voters=300)
+    C = hc.module_cluster("aggregator", validators=2, aggregators=1, voters=600)
     BOOK = hc.VoteBook(C)
 
 
@@ -48,12 +48,16 @@ class AggregatorKilledTest(unittest.TestCase):
         rng = random.Random()
         C.kill("aggregator-1", signal.SIGTERM)
         pid = C.restart("aggregator-1", {"SCRUTIN_FAILPOINT": point})
-        casts = hc.send_parallel(BOOK, mixed_votes(rng, n_votes), threads=threads)
-        self.assertEqual([c for c in casts if c.http_status != 202], [],
-                         "the api must keep answering 202 while the aggregator is down")
-        self.assertTrue(hc.wait_gone(pid, 30),
-                        f"the aggregator did not kill itself at {point} within 30 s")
-        hc.log(f"aggregator died at {point}")
+        # Waves 0.3 s apart (each at least one batch) until the failpoint fires.
+        for wave in range(6):
+            casts = hc.send_parallel(BOOK, mixed_votes(rng, n_votes), threads=threads)
+            self.assertEqual([c for c in casts if c.http_status != 202], [],
+                             "the api must keep answering 202 while the aggregator is down")
+            if hc.wait_gone(pid, 0.3):
+                break
+        self.assertTrue(hc.wait_gone(pid, 10),
+                        f"the aggregator did not kill itself at {point} in {wave + 1} waves")
+        hc.log(f"aggregator died at {point} during wave {wave + 1}")
         # Statuses are final without the aggregator (the validators write them to Redis).
         BOOK.wait_all_final(30)
         committed = int(C.pg("SELECT count(*) FROM vote_audit")[0][0])
@@ -96,7 +100,7 @@ class AggregatorKilledTest(unittest.TestCase):
         self.kill_round("aggregator.after_commit", 12, threads=4)
 
     def test_2_third_batch_under_load(self):
-        s = self.kill_round("aggregator.after_commit@3", 150, threads=12)
+        s = self.kill_round("aggregator.after_commit@3", 60, threads=12)
         self.assertGreater(s["duplicate"], 0)
         self.assertGreater(s["invalid"], 0)
 

@@ -31,7 +31,7 @@ BOOK = None
 
 def setUpModule():
     global C, BOOK
-    C = hc.module_cluster("redelivery", validators=1, voters=200)
+    C = hc.module_cluster("redelivery", validators=1, voters=400)
     BOOK = hc.VoteBook(C)
 
 
@@ -109,22 +109,28 @@ class ValidatorRedeliveryTest(unittest.TestCase):
         self.round_with_failpoint("validator.after_publish")
 
     def test_3_killed_under_load(self):
-        """SIGKILL at the 3rd claim batch while 12 threads vote (fresh voters, repeats and
-        ineligible credentials mixed), then restart: every 202 final and counted once."""
+        """SIGKILL at the 3rd claim batch while 12 threads vote waves of fresh voters, repeats
+        and ineligible credentials (waves 0.3 s apart, so each is at least one batch), then
+        restart: every 202 final and counted once."""
         rng = random.Random()
         C.kill("validator-1", signal.SIGTERM)
         pid = C.restart("validator-1", {"SCRUTIN_FAILPOINT": "validator.after_claim@3"})
-        triples = hc.fresh_votes(BOOK, 120, rng=rng)
-        # Every 6th vote repeats an earlier voter of this load, every 10th is ineligible.
-        for i in range(6, len(triples), 6):
-            triples[i] = (triples[i - 5][0], triples[i - 5][1], rng.choice(("oui", "non")))
-        for i in range(5, len(triples), 10):
-            nas, code = harness.unregistered_credential(C.electorate.registry, rng)
-            triples[i] = (harness.Voter(nas, code, frozenset()), triples[i][1], "oui")
-        casts = hc.send_parallel(BOOK, triples, threads=12)
-        bad = [c for c in casts if c.http_status != 202]
-        self.assertEqual(bad, [], "the api must answer 202 while a validator is down")
-        self.assertTrue(hc.wait_gone(pid, 30), "the validator did not reach after_claim@3")
+        for wave in range(6):
+            triples = hc.fresh_votes(BOOK, 30, rng=rng)
+            # Every 6th vote repeats an earlier voter of the wave, every 10th is ineligible.
+            for i in range(6, len(triples), 6):
+                triples[i] = (triples[i - 5][0], triples[i - 5][1], rng.choice(("oui", "non")))
+            for i in range(5, len(triples), 10):
+                nas, code = harness.unregistered_credential(C.electorate.registry, rng)
+                triples[i] = (harness.Voter(nas, code, frozenset()), triples[i][1], "oui")
+            casts = hc.send_parallel(BOOK, triples, threads=12)
+            self.assertEqual([c for c in casts if c.http_status != 202], [],
+                             "the api must answer 202 while a validator is down")
+            if hc.wait_gone(pid, 0.3):
+                break
+        self.assertTrue(hc.wait_gone(pid, 10),
+                        f"the validator did not reach after_claim@3 in {wave + 1} waves")
+        hc.log(f"validator died at after_claim@3 during wave {wave + 1}")
         C.restart("validator-1")
         BOOK.wait_all_final(40)
         ledger = hc.Ledger(C)
