@@ -451,7 +451,9 @@ class Checkpointer {
     return frames;
   }
 
-  static constexpr std::int64_t kRestartFrames = 4096;  // 4 MiB of 1 KiB pages
+  // 32 MiB of 1 KiB pages: fewer, larger checkpoints coalesce more page writes than 4 MiB ones did
+  // (measured: steadier throughput as the ballot B-tree grows).
+  static constexpr std::int64_t kRestartFrames = 32768;
   Connection conn_;
   Statement passive_, restart_;
   std::mutex mu_;
@@ -518,10 +520,12 @@ core::Result<std::unique_ptr<SqliteElectionStore>> SqliteElectionStore::Open(
       std::make_unique<Impl>(Impl{std::move(*lock), std::move(*conn), nullptr, nullptr, nullptr});
   auto writer = Connection::Open(options.file, Connection::Mode::kReadWrite);
   if (!writer) return core::Fail(writer.error());
-  // A large page cache keeps the B-tree pages the votes touch in memory (the keys are random by
-  // design: see docs/schema.md); checkpoints run on their own connection (Checkpointer).
+  // An 8 MiB page cache: measured on 1M voters, a 256 MiB one made every commit slower as the file
+  // grew (SQLite scans its whole page-cache hash when the WAL is rewound: pcache1TruncateUnsafe in
+  // perf), 6.2k votes/s after 600k votes against a steady 9-11k with 8 MiB. Checkpoints run on
+  // their own connection (Checkpointer).
   for (std::string_view pragma :
-       {"PRAGMA synchronous = FULL", "PRAGMA secure_delete = ON", "PRAGMA cache_size = -262144",
+       {"PRAGMA synchronous = FULL", "PRAGMA secure_delete = ON", "PRAGMA cache_size = -8192",
         "PRAGMA wal_autocheckpoint = 0", "PRAGMA journal_size_limit = 67108864"}) {
     if (auto st = writer->Exec(pragma); !st) return core::Fail(st.error());
   }
