@@ -21,10 +21,10 @@
 namespace scrutin::adapters::sqlite {
 namespace {
 
-constexpr int kSchemaVersion = 1;
-
-// Version 1. Digests are lowercase hex TEXT, as in PostgreSQL, so auditors query both alike.
-constexpr std::string_view kSchemaV1 = R"sql(
+// Version 2. (Version 1 was a pre-release layout with random-keyed indexes, replaced before any
+// release; such files are refused with a clear message rather than migrated.) Digests are lowercase hex TEXT, as in PostgreSQL, so auditors query both alike.
+constexpr int kSchemaVersion = 2;
+constexpr std::string_view kSchema = R"sql(
 CREATE TABLE scrutin_meta (
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL
@@ -353,8 +353,14 @@ core::Status Migrate(Connection& conn) {
         current, kSchemaVersion));
   }
   if (current == kSchemaVersion) return {};
+  if (current != 0) {
+    return core::Fail(fmt::format(
+        "the database has schema version {}, written by a pre-release scrutin; it cannot be "
+        "upgraded: use a new data directory",
+        current));
+  }
   if (auto st = conn.Exec("BEGIN IMMEDIATE"); !st) return st;
-  core::Status st = conn.Exec(kSchemaV1);
+  core::Status st = conn.Exec(kSchema);
   if (st) st = conn.Exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion));
   if (st) st = conn.Exec("COMMIT");
   if (!st) {
