@@ -46,6 +46,10 @@ Result<Timestamp> ReadTime(const toml::node& node, const std::string& law, std::
                   " is a local date-time; give a time zone offset (e.g. Z or -05:00)" +
                   Where(node));
     }
+    if (v.date.year < kMinYear || v.date.year > kMaxYear) {
+      return Fail(law + ": " + std::string(key) + " is outside the years " +
+                  std::to_string(kMinYear) + "-" + std::to_string(kMaxYear) + Where(node));
+    }
     std::tm tm{};
     tm.tm_year = v.date.year - 1900;
     tm.tm_mon = v.date.month - 1;

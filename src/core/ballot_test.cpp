@@ -48,6 +48,20 @@ TEST(BallotTest, ParsesGoodFile) {
   EXPECT_EQ(ToString(ResultsPolicy::kAfterClose), "after_close");
 }
 
+TEST(BallotTest, DatesOutsideTheClocksRangeAreRefusedNotOverflowed) {
+  for (const char* closes : {"\"9999-11-02T00:00:00Z\"", "9999-11-02T00:00:00Z",
+                             "\"1900-01-01T00:00:00Z\""}) {
+    std::string text = std::string(
+                           "[[law]]\nid = \"L2025-001\"\ntitle_fr = \"A\"\ntitle_en = \"A\"\n"
+                           "opens_at = \"2026-11-01T00:00:00Z\"\ncloses_at = ") +
+                       closes + "\n";
+    EXPECT_FALSE(Ballot::Parse(text).ok()) << closes;
+  }
+  EXPECT_FALSE(ParseTimestamp("9999-12-31T23:59:59+00:00"));
+  EXPECT_FALSE(ParseTimestamp("1677-01-01T00:00:00Z"));
+  EXPECT_TRUE(ParseTimestamp("2261-12-31T23:59:59Z"));
+}
+
 TEST(BallotTest, ResultsDefaultsToLive) {
   auto b = Ballot::Parse(R"([[law]]
 id = "L2025-001"

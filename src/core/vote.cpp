@@ -76,6 +76,7 @@ std::optional<Timestamp> ParseTimestamp(std::string_view s) {
     return std::nullopt;
   }
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return std::nullopt;
+  if (y < kMinYear || y > kMaxYear) return std::nullopt;
   std::size_t pos = 19;
   long long nanos = 0;
   if (pos < s.size() && s[pos] == '.') {

@@ -52,9 +52,15 @@ struct Decision {
   bool replay = false;
 };
 
+// The years a Timestamp can hold safely (the system clock counts nanoseconds in 64 bits, so it
+// ends in 2262); times outside are refused at parsing, never overflowed.
+inline constexpr int kMinYear = 1970;
+inline constexpr int kMaxYear = 2261;
+
 // RFC 3339 UTC with milliseconds, e.g. "2026-11-01T12:34:56.789Z".
 std::string FormatTimestamp(Timestamp t);
-// Parses RFC 3339 (with 'Z' or a numeric offset, optional fractional seconds).
+// Parses RFC 3339 (with 'Z' or a numeric offset, optional fractional seconds); nullopt for a year
+// outside [kMinYear, kMaxYear].
 std::optional<Timestamp> ParseTimestamp(std::string_view s);
 
 }  // namespace scrutin::core
