@@ -59,7 +59,8 @@ TEST(BallotTest, DatesOutsideTheClocksRangeAreRefusedNotOverflowed) {
   }
   EXPECT_FALSE(ParseTimestamp("9999-12-31T23:59:59+00:00"));
   EXPECT_FALSE(ParseTimestamp("1677-01-01T00:00:00Z"));
-  EXPECT_TRUE(ParseTimestamp("2261-12-31T23:59:59Z"));
+  EXPECT_TRUE(ParseTimestamp("2200-12-31T23:59:59Z"));
+  EXPECT_FALSE(ParseTimestamp("2201-01-01T00:00:00Z"));
 }
 
 TEST(BallotTest, ResultsDefaultsToLive) {

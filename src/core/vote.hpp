@@ -53,9 +53,10 @@ struct Decision {
 };
 
 // The years a Timestamp can hold safely (the system clock counts nanoseconds in 64 bits, so it
-// ends in 2262); times outside are refused at parsing, never overflowed.
+// ends in 2262, and a closing time plus up to ten years of retention must stay inside); times
+// outside are refused at parsing, never overflowed.
 inline constexpr int kMinYear = 1970;
-inline constexpr int kMaxYear = 2261;
+inline constexpr int kMaxYear = 2200;
 
 // RFC 3339 UTC with milliseconds, e.g. "2026-11-01T12:34:56.789Z".
 std::string FormatTimestamp(Timestamp t);
