@@ -99,25 +99,17 @@ void RunApi(const ApiOptions& opt) {
   dist::AddQueueDepthGauge(registry, monitor);
   dist::AddPgConnectionsGauge(registry, *pg_pool);
 
-  std::string web_root = opt.http.web.empty() ? DefaultWebRoot() : opt.http.web;
-  auto api = Require(http::Api::Create(http::ApiConfig{.ballot = ballot,
-                                                       .hasher = hasher,
-                                                       .intake = intake,
-                                                       .queries = queries,
-                                                       .metrics = vote_metrics,
-                                                       .shape = "distributed",
-                                                       .rate_limit = opt.http.rate_limit,
-                                                       .web_root = web_root,
-                                                       .clock = {}}),
-                     "cannot set up the API");
-  http::ServerOptions server_options;
-  server_options.threads = opt.http.threads;
-  server_options.log = [](std::string_view event, std::string_view detail) {
-    LogEvent(LogLevel::kWarn, event, {{"detail", detail}});
-  };
-  http::Server server(server_options, *api);
-  auto listen = Require(http::ParseListenAddress(opt.http.listen), "invalid --listen");
-  auto bound = Require(server.Start(listen), "cannot listen");
+  FrontDoor door = StartFrontDoor(opt.http, http::ApiConfig{.ballot = ballot,
+                                                            .hasher = hasher,
+                                                            .intake = intake,
+                                                            .queries = queries,
+                                                            .metrics = vote_metrics,
+                                                            .shape = "distributed",
+                                                            .rate_limit = 0,
+                                                            .web_root = {},
+                                                            .clock = {}});
+  const auto& bound = door.bound;
+  const std::string& web_root = door.web_root;
   LogEvent(LogLevel::kInfo, "listening",
            {{"address", fmt::format("{}:{}", bound.address().to_string(), bound.port())},
             {"shape", "distributed"},
@@ -137,7 +129,7 @@ void RunApi(const ApiOptions& opt) {
   //    stage (hands on what it holds), then the publisher (publishes what is queued).
   std::string_view signal = WaitForStopSignal(stop_signals);
   LogEvent(LogLevel::kInfo, "stopping", {{"signal", signal}});
-  server.Stop();
+  door.server->Stop();
   intake.Stop();
   publisher->Stop();
   LogEvent(LogLevel::kInfo, "stopped",

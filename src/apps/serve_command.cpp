@@ -100,26 +100,17 @@ void Serve(const ServeOptions& opt) {
   intake_options.max_queue = static_cast<std::size_t>(opt.max_queue);
   pipeline::BatchingVoteIntake intake(ledger, store->recorder(), intake_options);
 
-  std::string web_root = opt.http.web.empty() ? DefaultWebRoot() : opt.http.web;
-  auto api = Require(http::Api::Create(http::ApiConfig{.ballot = ballot,
-                                                       .hasher = hasher,
-                                                       .intake = intake,
-                                                       .queries = store->queries(),
-                                                       .metrics = vote_metrics,
-                                                       .shape = "embedded",
-                                                       .rate_limit = opt.http.rate_limit,
-                                                       .web_root = web_root,
-                                                       .clock = {}}),
-                     "cannot set up the API");
-
-  http::ServerOptions server_options;
-  server_options.threads = opt.http.threads;
-  server_options.log = [](std::string_view event, std::string_view detail) {
-    LogEvent(LogLevel::kWarn, event, {{"detail", detail}});
-  };
-  http::Server server(server_options, *api);
-  auto listen = Require(http::ParseListenAddress(opt.http.listen), "invalid --listen");
-  auto bound = Require(server.Start(listen), "cannot listen");
+  FrontDoor door = StartFrontDoor(opt.http, http::ApiConfig{.ballot = ballot,
+                                                            .hasher = hasher,
+                                                            .intake = intake,
+                                                            .queries = store->queries(),
+                                                            .metrics = vote_metrics,
+                                                            .shape = "embedded",
+                                                            .rate_limit = 0,
+                                                            .web_root = {},
+                                                            .clock = {}});
+  const auto& bound = door.bound;
+  const std::string& web_root = door.web_root;
 
   auto ready_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - started)
@@ -134,7 +125,7 @@ void Serve(const ServeOptions& opt) {
   // 4. Wait for SIGTERM or SIGINT, then stop in order: HTTP first (in-flight votes are still
   //    committed by the intake and answered), then the intake (drains what is queued).
   LogEvent(LogLevel::kInfo, "stopping", {{"signal", WaitForStopSignal(stop_signals)}});
-  server.Stop();
+  door.server->Stop();
   intake.Stop();
   LogEvent(LogLevel::kInfo, "stopped", {{"accepted", ledger.claimed_count()}});
 }

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "apps/log.hpp"
 #include "core/hash_database.hpp"
 
 namespace scrutin::apps {
@@ -83,6 +84,23 @@ void AddHttpFlags(CLI::App* cmd, HttpFlags& flags) {
       ->envname("SCRUTIN_STATUS_RETENTION_DAYS")
       ->check(CLI::Range(0, 3650))
       ->capture_default_str();
+}
+
+FrontDoor StartFrontDoor(const HttpFlags& flags, http::ApiConfig api_config) {
+  FrontDoor door;
+  door.web_root = flags.web.empty() ? DefaultWebRoot() : flags.web;
+  api_config.rate_limit = flags.rate_limit;
+  api_config.web_root = door.web_root;
+  door.api = Require(http::Api::Create(std::move(api_config)), "cannot set up the API");
+  http::ServerOptions server_options;
+  server_options.threads = flags.threads;
+  server_options.log = [](std::string_view event, std::string_view detail) {
+    LogEvent(LogLevel::kWarn, event, {{"detail", detail}});
+  };
+  door.server = std::make_unique<http::Server>(server_options, *door.api);
+  auto listen = Require(http::ParseListenAddress(flags.listen), "invalid --listen");
+  door.bound = Require(door.server->Start(listen), "cannot listen");
+  return door;
 }
 
 }  // namespace scrutin::apps

@@ -7,12 +7,16 @@
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <boost/asio/ip/tcp.hpp>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "apps/commands.hpp"
 #include "core/credential.hpp"
 #include "core/result.hpp"
+#include "http/api.hpp"
+#include "http/server.hpp"
 
 namespace scrutin::apps {
 
@@ -49,5 +53,17 @@ struct HttpFlags {
   int retention_days = 30;
 };
 void AddHttpFlags(CLI::App* cmd, HttpFlags& flags);
+
+// A running HTTP front door: the API of shared/API.md behind the HTTP server, listening.
+struct FrontDoor {
+  std::string web_root;  // "" when the built-in placeholder page is served
+  std::unique_ptr<http::Api> api;
+  std::unique_ptr<http::Server> server;  // declared after `api`: stopped and destroyed first
+  boost::asio::ip::tcp::endpoint bound;
+};
+
+// Builds the API over `api_config` (its rate limit and web root taken from `flags`) and starts the
+// server on flags.listen with flags.threads. CommandError on a bad address or a busy port.
+FrontDoor StartFrontDoor(const HttpFlags& flags, http::ApiConfig api_config);
 
 }  // namespace scrutin::apps
