@@ -9,14 +9,15 @@
 namespace scrutin::pipeline {
 
 BatchingVoteIntake::BatchingVoteIntake(ports::CredentialLedger& ledger,
-                                       ports::VoteRecorder& recorder,
-                                       BatchingIntakeOptions options, CommitListener listener)
+                                       ports::VoteRecorder& recorder, BatchingIntakeOptions options,
+                                       CommitListener listener)
     : ledger_(ledger),
       recorder_(recorder),
       options_(options),
       listener_(std::move(listener)),
       validator_(ledger) {
   writer_ = std::thread([this] { WriterLoop(); });
+  completer_ = std::thread([this] { CompletionLoop(); });
 }
 
 BatchingVoteIntake::~BatchingVoteIntake() { Stop(); }
@@ -45,7 +46,9 @@ void BatchingVoteIntake::Stop() {
     stopping_ = true;
   }
   cv_.notify_all();
-  if (writer_.joinable() && writer_.get_id() != std::this_thread::get_id()) writer_.join();
+  for (auto* t : {&writer_, &completer_}) {
+    if (t->joinable() && t->get_id() != std::this_thread::get_id()) t->join();
+  }
 }
 
 std::size_t BatchingVoteIntake::queue_depth() const {
@@ -61,8 +64,8 @@ std::vector<ports::HealthCheck> BatchingVoteIntake::Health() {
   }
   std::size_t depth = queue_depth();
   bool queue_ok = depth < options_.max_queue;
-  checks.push_back({"queue", queue_ok,
-                    queue_ok ? "ok" : fmt::format("full ({} votes waiting)", depth)});
+  checks.push_back(
+      {"queue", queue_ok, queue_ok ? "ok" : fmt::format("full ({} votes waiting)", depth)});
   return checks;
 }
 
@@ -73,28 +76,40 @@ void BatchingVoteIntake::WriterLoop() {
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping and drained
+      if (queue_.empty()) break;  // stopping and drained
       std::size_t n = std::min(queue_.size(), options_.max_batch);
       for (std::size_t i = 0; i < n; ++i) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
-    ProcessBatch(batch);
+    Recorded recorded = ProcessBatch(batch);
     batch.clear();
+    std::unique_lock lock(done_mu_);
+    room_cv_.wait(lock, [&] { return recorded_.size() < options_.max_unsynced; });
+    recorded_.push_back(std::move(recorded));
+    if (recorded_.size() == 1) done_cv_.notify_one();
   }
+  std::lock_guard lock(done_mu_);
+  writer_done_ = true;
+  done_cv_.notify_one();
 }
 
-void BatchingVoteIntake::ProcessBatch(std::vector<Pending>& batch) {
+BatchingVoteIntake::Recorded BatchingVoteIntake::ProcessBatch(std::vector<Pending>& batch) {
   std::vector<core::VoteEnvelope> votes;
   votes.reserve(batch.size());
-  for (auto& p : batch) votes.push_back(std::move(p.vote));
-  std::vector<core::Decision> decisions(votes.size());
+  Recorded out;
+  out.done.reserve(batch.size());
+  for (auto& p : batch) {
+    votes.push_back(std::move(p.vote));
+    out.done.push_back(std::move(p.done));
+  }
+  out.decisions.resize(votes.size());
 
   auto started = std::chrono::steady_clock::now();
-  core::Status st = validator_.Decide(votes, decisions);
+  core::Status st = validator_.Decide(votes, out.decisions);
   if (st) {
-    st = recorder_.Record(votes, decisions);
+    st = recorder_.Record(votes, out.decisions);
     if (!st) {
       // Nothing of the batch is durable: forget its claims so the voters can retry as new.
       if (auto undo = validator_.Undo(votes); !undo) {
@@ -112,18 +127,47 @@ void BatchingVoteIntake::ProcessBatch(std::vector<Pending>& batch) {
     std::lock_guard lock(health_mu_);
     last_error_ = st ? std::string() : st.error();
   }
-  if (st && listener_) listener_(votes, decisions, elapsed);
+  if (st && listener_) listener_(votes, out.decisions, elapsed);
+  out.ok = static_cast<bool>(st);
+  return out;
+}
 
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    ports::IntakeResult result;
-    if (st) {
-      result.kind = ports::IntakeResult::Kind::kDurable;
-      result.decision = decisions[i];
-    } else {
-      result.kind = ports::IntakeResult::Kind::kUnavailable;
-      result.retry_after = options_.retry_after_unavailable;
+void BatchingVoteIntake::CompletionLoop() {
+  std::deque<Recorded> ready;
+  for (;;) {
+    {
+      std::unique_lock lock(done_mu_);
+      done_cv_.wait(lock, [&] { return writer_done_ || !recorded_.empty(); });
+      if (recorded_.empty()) return;  // the writer ended and everything was answered
+      ready.swap(recorded_);
+      room_cv_.notify_one();
     }
-    batch[i].done(result);
+    // One sync for every batch recorded so far (their Record() calls all returned before it).
+    bool any_recorded = std::any_of(ready.begin(), ready.end(), [](auto& r) { return r.ok; });
+    if (any_recorded && recorder_.defers_sync()) {
+      if (auto st = recorder_.Sync(); !st) {
+        std::fprintf(stderr,
+                     "fatal: the vote store could not sync recorded votes (%s); whether they are "
+                     "on disk is unknown, so scrutin stops without answering them; restart it to "
+                     "recover from what is on disk\n",
+                     st.error().c_str());
+        std::abort();
+      }
+    }
+    for (auto& r : ready) {
+      for (std::size_t i = 0; i < r.done.size(); ++i) {
+        ports::IntakeResult result;
+        if (r.ok) {
+          result.kind = ports::IntakeResult::Kind::kDurable;
+          result.decision = r.decisions[i];
+        } else {
+          result.kind = ports::IntakeResult::Kind::kUnavailable;
+          result.retry_after = options_.retry_after_unavailable;
+        }
+        r.done[i](result);
+      }
+    }
+    ready.clear();
   }
 }
 

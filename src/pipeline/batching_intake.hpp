@@ -1,11 +1,17 @@
 // BatchingVoteIntake: the embedded shape's front door. Votes from every HTTP thread go into one
 // bounded queue; a single writer thread takes them in batches, decides them (Validator over the
-// in-process ledger), makes the whole batch durable in one transaction (VoteRecorder), and only
-// then releases each vote's answer. While one batch commits, the next one accumulates, so under
-// load many votes share one fsync (group commit).
+// in-process ledger) and records the whole batch in one transaction (VoteRecorder). A completion
+// thread then makes recorded batches durable (VoteRecorder::Sync, when the recorder defers its
+// syncs) and only then releases each vote's answer. While one batch commits, the next one
+// accumulates, and while recorded batches are being synced the writer records the next one, so
+// under load many votes share one transaction and several transactions share one fsync (group
+// commit), and the writer thread never waits for the disk nor formats answers.
 //
 // If a batch cannot be recorded, its ledger effects are undone and every vote of the batch is
-// answered kUnavailable (503): nothing was counted, and the voters may simply retry.
+// answered kUnavailable (503): nothing was counted, and the voters may simply retry. If a sync
+// fails, whether the batches it covered are on disk cannot be known and the in-memory ledger may
+// no longer match the disk: the process aborts with a message (like PostgreSQL's PANIC on a failed
+// fsync), none of those votes having been answered, and the restart rebuilds from what is on disk.
 #pragma once
 
 #include <atomic>
@@ -29,6 +35,7 @@ namespace scrutin::pipeline {
 struct BatchingIntakeOptions {
   std::size_t max_batch = 1024;     // votes per transaction at most
   std::size_t max_queue = 100'000;  // votes waiting at most; beyond: kOverloaded
+  std::size_t max_unsynced = 16;    // recorded batches awaiting their sync at most (writer waits)
   std::chrono::seconds retry_after_unavailable{5};
   std::chrono::seconds retry_after_overloaded{1};
 };
@@ -36,9 +43,9 @@ struct BatchingIntakeOptions {
 class BatchingVoteIntake final : public ports::VoteIntake {
  public:
   // Called on the writer thread after each committed batch (metrics, caches). Must not block.
-  using CommitListener = std::function<void(std::span<const core::VoteEnvelope>,
-                                            std::span<const core::Decision>,
-                                            std::chrono::nanoseconds commit_duration)>;
+  using CommitListener =
+      std::function<void(std::span<const core::VoteEnvelope>, std::span<const core::Decision>,
+                         std::chrono::nanoseconds commit_duration)>;
 
   // The intake uses ledger and recorder from its writer thread only; both must outlive it.
   BatchingVoteIntake(ports::CredentialLedger& ledger, ports::VoteRecorder& recorder,
@@ -49,7 +56,7 @@ class BatchingVoteIntake final : public ports::VoteIntake {
   std::vector<ports::HealthCheck> Health() override;
 
   // Stops taking votes (later Submits answer kUnavailable), records everything already queued,
-  // answers it, and joins the writer. Idempotent.
+  // syncs and answers it, and joins the threads. Idempotent.
   void Stop();
 
   std::size_t queue_depth() const;
@@ -60,8 +67,16 @@ class BatchingVoteIntake final : public ports::VoteIntake {
     Callback done;
   };
 
+  // A batch the writer is done with, waiting for the completion thread.
+  struct Recorded {
+    std::vector<Callback> done;
+    std::vector<core::Decision> decisions;
+    bool ok = false;  // recorded; false: answer kUnavailable
+  };
+
   void WriterLoop();
-  void ProcessBatch(std::vector<Pending>& batch);
+  Recorded ProcessBatch(std::vector<Pending>& batch);
+  void CompletionLoop();
 
   ports::CredentialLedger& ledger_;
   ports::VoteRecorder& recorder_;
@@ -77,7 +92,14 @@ class BatchingVoteIntake final : public ports::VoteIntake {
   std::mutex health_mu_;
   std::string last_error_;  // GUARDED_BY(health_mu_); empty when the last batch committed
 
+  std::mutex done_mu_;
+  std::condition_variable done_cv_;  // a batch was recorded, or the writer ended
+  std::condition_variable room_cv_;  // the completion thread took batches
+  std::deque<Recorded> recorded_;    // GUARDED_BY(done_mu_)
+  bool writer_done_ = false;         // GUARDED_BY(done_mu_)
+
   std::thread writer_;
+  std::thread completer_;
 };
 
 }  // namespace scrutin::pipeline

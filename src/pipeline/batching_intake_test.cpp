@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <cstdio>
 #include <future>
 #include <set>
 
@@ -44,6 +46,7 @@ class TestLedger : public ports::CredentialLedger {
 
 class TestRecorder : public ports::VoteRecorder {
  public:
+  ~TestRecorder() override = default;
   core::Status Record(std::span<const core::VoteEnvelope> votes,
                       std::span<const core::Decision>) override {
     std::lock_guard lock(mu);
@@ -118,8 +121,8 @@ TEST(BatchingIntakeTest, ConcurrentSubmittersShareBatchesAndEveryoneIsAnswered) 
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
-        auto r = SubmitAndWait(intake, Vote(static_cast<std::uint8_t>(1 + t),
-                                            static_cast<std::uint8_t>(i % 250)));
+        auto r = SubmitAndWait(
+            intake, Vote(static_cast<std::uint8_t>(1 + t), static_cast<std::uint8_t>(i % 250)));
         ++answered;
         if (r.decision.status == core::VoteStatus::kAccepted) ++accepted;
       }
@@ -152,6 +155,75 @@ TEST(BatchingIntakeTest, FullQueueAnswersOverloaded) {
   gate.unlock();
   intake.Stop();
   EXPECT_EQ(done.load(), 3);
+}
+
+// A recorder that commits without syncing: Sync() waits at a gate the test opens.
+class DeferredSyncRecorder : public TestRecorder {
+ public:
+  bool defers_sync() const override { return true; }
+  core::Status Sync() override {
+    std::unique_lock lock(mu);
+    ++syncs_started;
+    cv.notify_all();
+    cv.wait(lock, [&] { return open || fail_sync; });
+    if (fail_sync) return core::Fail(std::string("EIO"));
+    synced = recorded;
+    return {};
+  }
+  void Open() {
+    std::lock_guard lock(mu);
+    open = true;
+    cv.notify_all();
+  }
+  std::condition_variable cv;
+  bool open = false;
+  bool fail_sync = false;
+  int syncs_started = 0;
+  std::size_t synced = 0;
+};
+
+TEST(BatchingIntakeTest, AnswersOnlyAfterTheSyncThatCoversTheBatch) {
+  TestLedger ledger;
+  DeferredSyncRecorder recorder;
+  BatchingVoteIntake intake(ledger, recorder, {});
+  std::promise<ports::IntakeResult> answer;
+  intake.Submit(Vote(1), [&](ports::IntakeResult r) { answer.set_value(r); });
+  {
+    std::unique_lock lock(recorder.mu);
+    recorder.cv.wait(lock, [&] { return recorder.syncs_started == 1; });
+    EXPECT_EQ(recorder.recorded, 1u);  // committed...
+  }
+  auto future = answer.get_future();
+  // ...but not answered while its sync is in progress.
+  EXPECT_EQ(future.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);
+  // The writer goes on recording meanwhile: a second vote is committed before the first's sync.
+  std::promise<ports::IntakeResult> second;
+  intake.Submit(Vote(2), [&](ports::IntakeResult r) { second.set_value(r); });
+  for (;;) {
+    std::lock_guard lock(recorder.mu);
+    if (recorder.recorded == 2) break;
+  }
+  recorder.Open();
+  auto r = future.get();
+  EXPECT_EQ(r.kind, Kind::kDurable);
+  EXPECT_EQ(r.decision.status, core::VoteStatus::kAccepted);
+  EXPECT_EQ(second.get_future().get().kind, Kind::kDurable);
+  std::lock_guard lock(recorder.mu);
+  EXPECT_EQ(recorder.synced, 2u);  // every answered vote was covered by a completed sync
+}
+
+TEST(BatchingIntakeDeathTest, FailedSyncStopsTheProcessWithoutAnswering) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        TestLedger ledger;
+        DeferredSyncRecorder recorder;
+        recorder.fail_sync = true;
+        BatchingVoteIntake intake(ledger, recorder, {});
+        intake.Submit(Vote(1), [](ports::IntakeResult) { std::fprintf(stderr, "answered\n"); });
+        intake.Stop();
+      },
+      "could not sync recorded votes \\(EIO\\)");
 }
 
 TEST(BatchingIntakeTest, StopDrainsTheQueueThenRefuses) {

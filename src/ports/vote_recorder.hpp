@@ -16,17 +16,30 @@ class VoteRecorder {
  public:
   virtual ~VoteRecorder() = default;
 
-  // Records votes[i] with decisions[i], all or nothing, and returns only once the batch is durable
-  // (committed and synced). For every vote: one audit row (digest, law, status, attempt count,
-  // time; never the choice) and its request status. For accepted votes: the digest with its claim
-  // tag is inserted if absent, and only when it was absent is a ballot (receipt, law, choice; no
-  // digest, no time) written and the tally bumped — so recording the same batch twice (a
-  // redelivery) counts nothing twice. For duplicates: the per-digest attempt count.
+  // Records votes[i] with decisions[i], all or nothing, and returns once the batch is committed;
+  // it is then durable too, unless defers_sync() (below). For every vote: one audit row (digest,
+  // law, status, attempt count, time; never the choice) and its request status. For accepted votes:
+  // the digest with its claim tag is inserted if absent, and only when it was absent is a ballot
+  // (receipt, law, choice; no digest, no time) written and the tally bumped — so recording the same
+  // batch twice (a redelivery) counts nothing twice. For duplicates: the per-digest attempt count.
   // On failure nothing of the batch is visible and an error describing the cause is returned.
   // REQUIRES: votes.size() == decisions.size(); no decision is kPending.
   // Thread-safety: one caller at a time.
   virtual core::Status Record(std::span<const core::VoteEnvelope> votes,
                               std::span<const core::Decision> decisions) = 0;
+
+  // Group commit across batches. A recorder that defers syncs returns from Record() once the batch
+  // is committed (visible, all or nothing) but possibly not yet on disk; the batch is durable only
+  // once a later Sync() returned success. One Sync() covers every batch whose Record() returned
+  // before it began, so a caller can overlap the next batch's work with the previous batch's sync,
+  // and must not report a batch durable (a 202) before that Sync().
+  virtual bool defers_sync() const { return false; }
+
+  // Makes every batch recorded before this call durable. Error: the sync failed, and whether those
+  // batches are on disk cannot be known (after a failed fsync the kernel may have dropped the
+  // pages): the caller must not go on as if they were, nor as if they were not.
+  // Thread-safety: may run on another thread than Record(), concurrently with it.
+  virtual core::Status Sync() { return {}; }
 };
 
 using VoteRecorderPtr = std::unique_ptr<VoteRecorder>;

@@ -60,11 +60,11 @@ std::string_view Statement::Text(int col) const {
 
 namespace {
 
-// SQLite's default busy handler (sqlite3_busy_timeout) sleeps 1, 2, 5, 10, 15, 20, 25, 25, 25, 50...
-// ms between attempts, so a lock held for 19 ms costs its waiter 33 ms, and one held for 50 ms
-// costs 78 ms: the embedded writer waiting on a WAL checkpoint pays for the schedule, not for the
-// lock (measured: writer stalls at exactly those sums). This one retries every 100 µs for the first
-// 50 ms, then every millisecond, and gives up (SQLITE_BUSY) after about 5 s.
+// SQLite's default busy handler (sqlite3_busy_timeout) sleeps 1, 2, 5, 10, 15, 20, 25, 25,
+// 25, 50... ms between attempts, so a lock held for 19 ms costs its waiter 33 ms, and one held for
+// 50 ms costs 78 ms: the embedded writer waiting on a WAL checkpoint pays for the schedule, not for
+// the lock (measured: writer stalls at exactly those sums). This one retries every 100 µs for the
+// first 50 ms, then every millisecond, and gives up (SQLITE_BUSY) after about 5 s.
 int WaitBriefly(void*, int attempts) {
   constexpr int kFineAttempts = 500;        // 500 x 100 µs = 50 ms
   constexpr int kMaxAttempts = 500 + 4950;  // + 4950 x 1 ms: about 5 s in all
@@ -78,9 +78,9 @@ int WaitBriefly(void*, int attempts) {
 
 core::Result<Connection> Connection::Open(const std::filesystem::path& path, Mode mode) {
   sqlite3* db = nullptr;
-  int flags = SQLITE_OPEN_NOMUTEX |
-              (mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY
-                                       : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  int flags =
+      SQLITE_OPEN_NOMUTEX |
+      (mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);

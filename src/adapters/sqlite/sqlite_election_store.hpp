@@ -1,5 +1,6 @@
-// SqliteElectionStore: the embedded shape's durable state, one SQLite file in WAL mode with
-// synchronous=FULL (a commit returns only once it is on disk).
+// SqliteElectionStore: the embedded shape's durable state, one SQLite file in WAL mode. Its
+// recorder defers syncs (ports::VoteRecorder::defers_sync): a batch is durable once Sync() returned,
+// one fdatasync of the log for every batch committed before it.
 //
 // The tables mirror the PostgreSQL schema (docs/schema.md): vote_results, vote_audit,
 // duplicate_attempts from the original design, plus accepted_credentials (digest + claim tag),
