@@ -1,17 +1,22 @@
-// Fuzzes rabbitmq::DecodeVoteMessage, which reads message bodies taken off the broker. Checks: it
-// never crashes (ASan/UBSan); a message it accepts re-encodes to exactly the same bytes, and
-// decoding those bytes again gives back the same vote and decision (decode(encode(x)) == x).
+// Fuzzes rabbitmq::DecodeVoteMessages, which reads message bodies taken off the broker: version 2
+// batches and version 1 single votes. Checks: it never crashes (ASan/UBSan) and never returns more
+// than kMaxVotesPerMessage votes; a message it accepts re-encodes, in its own version, to exactly
+// the same bytes, and decoding those bytes again gives back the same votes and decisions
+// (decode(encode(x)) == x).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "adapters/rabbitmq/vote_codec.hpp"
 
 namespace {
 
-bool SameMessage(const scrutin::rabbitmq::VoteMessage& a, const scrutin::rabbitmq::VoteMessage& b) {
+namespace rmq = scrutin::rabbitmq;
+
+bool SameMessage(const rmq::VoteMessage& a, const rmq::VoteMessage& b) {
   if (!(a.vote.request_id == b.vote.request_id) || !(a.vote.digest == b.vote.digest) ||
       a.vote.law_id != b.vote.law_id || a.vote.choice != b.vote.choice ||
       a.vote.received_at != b.vote.received_at) {
@@ -24,25 +29,44 @@ bool SameMessage(const scrutin::rabbitmq::VoteMessage& a, const scrutin::rabbitm
          a.decision->replay == b.decision->replay;
 }
 
+std::string Reencode(std::uint8_t version, const std::vector<rmq::VoteMessage>& messages) {
+  const bool decided = messages.front().decision.has_value();
+  if (version == rmq::kSingleVoteVersion) {
+    if (messages.size() != 1) std::abort();
+    return decided ? rmq::EncodeDecidedVoteV1(messages[0].vote, *messages[0].decision)
+                   : rmq::EncodeVoteV1(messages[0].vote);
+  }
+  std::vector<scrutin::core::VoteEnvelope> votes;
+  std::vector<scrutin::core::Decision> decisions;
+  for (const auto& m : messages) {
+    if (m.decision.has_value() != decided) std::abort();  // one kind per message
+    votes.push_back(m.vote);
+    if (decided) decisions.push_back(*m.decision);
+  }
+  return decided ? rmq::EncodeDecidedVotes(votes, decisions) : rmq::EncodeVotes(votes);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
-  auto decoded = scrutin::rabbitmq::DecodeVoteMessage(bytes);
+  auto decoded = rmq::DecodeVoteMessages(bytes);
   if (!decoded.ok()) {
     if (decoded.error().empty()) std::abort();  // the reason goes into the dead-letter header
     return 0;
   }
-  const auto& message = decoded.value();
-  // Encoding requires a non-pending decision; the decoder never produces one.
-  if (message.decision && message.decision->status == scrutin::core::VoteStatus::kPending) {
-    std::abort();
+  const auto& messages = decoded.value();
+  if (messages.empty() || messages.size() > rmq::kMaxVotesPerMessage) std::abort();
+  for (const auto& m : messages) {
+    // Encoding requires a non-pending decision; the decoder never produces one.
+    if (m.decision && m.decision->status == scrutin::core::VoteStatus::kPending) std::abort();
   }
-  const std::string encoded =
-      message.decision ? scrutin::rabbitmq::EncodeDecidedVote(message.vote, *message.decision)
-                       : scrutin::rabbitmq::EncodeVote(message.vote);
+  const std::string encoded = Reencode(data[0], messages);
   if (encoded != bytes) std::abort();
-  auto again = scrutin::rabbitmq::DecodeVoteMessage(encoded);
-  if (!again.ok() || !SameMessage(message, again.value())) std::abort();
+  auto again = rmq::DecodeVoteMessages(encoded);
+  if (!again.ok() || again->size() != messages.size()) std::abort();
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    if (!SameMessage(messages[i], (*again)[i])) std::abort();
+  }
   return 0;
 }

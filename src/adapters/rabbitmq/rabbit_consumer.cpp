@@ -38,7 +38,7 @@ PublisherOptions DeadLetterPublisherOptions(const ConsumerOptions& o) {
 RabbitConsumer::RabbitConsumer(ConsumerOptions options)
     : options_(std::move(options)), dead_letters_(DeadLetterPublisherOptions(options_)) {
   if (options_.prefetch == 0) options_.prefetch = 1;
-  options_.max_batch = std::clamp<std::size_t>(options_.max_batch, 1, options_.prefetch);
+  if (options_.max_batch == 0) options_.max_batch = 1;
 }
 
 RabbitConsumer::~RabbitConsumer() = default;
@@ -83,7 +83,10 @@ core::Status RabbitConsumer::Receive(std::vector<Raw>& raws, std::chrono::millis
   amqp_connection_state_t state = conn_->state();
   amqp_maybe_release_buffers(state);
   Clock::time_point deadline = Clock::now() + first_wait;
-  while (raws.size() < options_.max_batch) {
+  // Votes gathered; an unparsable message counts as one. No more than `prefetch` messages can
+  // arrive before an ack, so stop there rather than wait out max_wait for nothing.
+  std::size_t votes = 0;
+  while (votes < options_.max_batch && raws.size() < options_.prefetch) {
     timeval tv = Until(deadline);
     amqp_envelope_t env;
     amqp_rpc_reply_t reply = amqp_consume_message(state, &env, &tv, 0);
@@ -97,6 +100,13 @@ core::Status RabbitConsumer::Receive(std::vector<Raw>& raws, std::chrono::millis
         raw.message_id = Copy(env.message.properties.message_id);
       }
       amqp_destroy_envelope(&env);
+      auto decoded = DecodeVoteMessages(raw.body);
+      if (decoded.ok()) {
+        raw.votes = std::move(*decoded);
+      } else {
+        raw.unparsable = "unparsable: " + decoded.error();
+      }
+      votes += std::max<std::size_t>(raw.votes.size(), 1);
       if (raws.empty()) deadline = Clock::now() + options_.max_wait;
       raws.push_back(std::move(raw));
       continue;
@@ -129,22 +139,17 @@ core::Status RabbitConsumer::Receive(std::vector<Raw>& raws, std::chrono::millis
   return {};
 }
 
-core::Status RabbitConsumer::DeadLetter(std::span<const Raw* const> raws,
-                                        std::span<const std::string> reasons) {
-  std::vector<OutgoingMessage> messages;
-  messages.reserve(raws.size());
-  for (std::size_t i = 0; i < raws.size(); ++i) {
-    OutgoingMessage m;
-    m.exchange = options_.topology.dead_exchange;
-    m.routing_key = raws[i]->routing_key;
-    m.body = raws[i]->body;
-    m.message_id = raws[i]->message_id;
-    m.type = "scrutin.dead-letter";
-    m.headers = {{std::string(kReasonHeader), reasons[i]},
-                 {std::string(kSourceQueueHeader), options_.queue}};
-    messages.push_back(std::move(m));
-  }
-  return dead_letters_.PublishAndConfirm(messages);
+OutgoingMessage RabbitConsumer::DeadLetterOf(const Raw& raw, std::string body,
+                                             std::string message_id, std::string reason) const {
+  OutgoingMessage m;
+  m.exchange = options_.topology.dead_exchange;
+  m.routing_key = raw.routing_key;
+  m.body = std::move(body);
+  m.message_id = std::move(message_id);
+  m.type = "scrutin.dead-letter";
+  m.headers = {{std::string(kReasonHeader), std::move(reason)},
+               {std::string(kSourceQueueHeader), options_.queue}};
+  return m;
 }
 
 core::Status RabbitConsumer::Settle(const std::vector<Raw>& raws,
@@ -185,26 +190,27 @@ core::Result<std::size_t> RabbitConsumer::RunOnce(const BatchHandler& handler,
   delivered_ += raws.size();
   unsettled_ = true;
 
+  // Unpack the messages into votes; owner[j] is the message of good[j].
   std::vector<Disposition> fate(raws.size(), Disposition::kAck);
   std::vector<InboundVote> good;
-  std::vector<std::size_t> good_index;
-  std::vector<const Raw*> dead;
-  std::vector<std::string> dead_reasons;
-  good.reserve(raws.size());
+  std::vector<std::size_t> owner;
+  std::vector<OutgoingMessage> dead;
   for (std::size_t i = 0; i < raws.size(); ++i) {
-    auto decoded = DecodeVoteMessage(raws[i].body);
-    if (!decoded.ok()) {
-      dead.push_back(&raws[i]);
-      dead_reasons.push_back("unparsable: " + decoded.error());
+    Raw& raw = raws[i];
+    if (!raw.unparsable.empty()) {
+      dead.push_back(DeadLetterOf(raw, raw.body, raw.message_id, raw.unparsable));
       continue;
     }
-    InboundVote in;
-    in.vote = std::move(decoded->vote);
-    in.decision = decoded->decision;
-    in.redelivered = raws[i].redelivered;
-    in.routing_key = raws[i].routing_key;
-    good.push_back(std::move(in));
-    good_index.push_back(i);
+    votes_delivered_ += raw.votes.size();
+    for (VoteMessage& m : raw.votes) {
+      InboundVote in;
+      in.vote = std::move(m.vote);
+      in.decision = m.decision;
+      in.redelivered = raw.redelivered;
+      in.routing_key = raw.routing_key;
+      good.push_back(std::move(in));
+      owner.push_back(i);
+    }
   }
 
   auto requeue_all = [&](const std::string& why) -> core::Result<std::size_t> {
@@ -216,7 +222,7 @@ core::Result<std::size_t> RabbitConsumer::RunOnce(const BatchHandler& handler,
   };
 
   if (!dead.empty()) {
-    if (auto st = DeadLetter(dead, dead_reasons); !st.ok()) {
+    if (auto st = dead_letters_.PublishAndConfirm(dead); !st.ok()) {
       return requeue_all("cannot dead-letter " + std::to_string(dead.size()) +
                          " unparsable messages: " + st.error());
     }
@@ -228,7 +234,7 @@ core::Result<std::size_t> RabbitConsumer::RunOnce(const BatchHandler& handler,
     if (auto st = handler(good, outcomes); !st.ok()) {
       // The unparsable ones are safely in votes.dead: ack those, requeue the rest.
       std::fill(fate.begin(), fate.end(), Disposition::kAck);
-      for (std::size_t gi : good_index) fate[gi] = Disposition::kRequeue;
+      for (std::size_t i : owner) fate[i] = Disposition::kRequeue;
       unsettled_ = false;
       if (auto settled = Settle(raws, fate); !settled.ok()) {
         return core::Fail("handler: " + st.error() + "; " + settled.error());
@@ -236,29 +242,37 @@ core::Result<std::size_t> RabbitConsumer::RunOnce(const BatchHandler& handler,
       Report("consumer of " + options_.queue + ": handler failed, batch requeued: " + st.error());
       return core::Fail("handler: " + st.error());
     }
-    std::vector<const Raw*> rejected;
-    std::vector<std::string> rejected_reasons;
-    std::vector<std::size_t> rejected_index;
+    // A vote to requeue sends its whole message back: decided first, so that no vote of a
+    // message coming back is also dead-lettered now (it will be decided again).
     for (std::size_t j = 0; j < good.size(); ++j) {
-      const std::size_t i = good_index[j];
-      switch (outcomes[j].disposition) {
-        case Disposition::kAck:
-          break;
-        case Disposition::kRequeue:
-          fate[i] = Disposition::kRequeue;
-          break;
-        case Disposition::kDeadLetter:
-          rejected.push_back(&raws[i]);
-          rejected_reasons.push_back(outcomes[j].reason.empty() ? "rejected by the worker"
-                                                                : outcomes[j].reason);
-          rejected_index.push_back(i);
-          break;
+      if (outcomes[j].disposition == Disposition::kRequeue) fate[owner[j]] = Disposition::kRequeue;
+    }
+    std::vector<OutgoingMessage> rejected;
+    std::vector<std::size_t> rejected_owner;
+    for (std::size_t j = 0; j < good.size(); ++j) {
+      const std::size_t i = owner[j];
+      if (outcomes[j].disposition != Disposition::kDeadLetter || fate[i] != Disposition::kAck) {
+        continue;
       }
+      std::string reason =
+          outcomes[j].reason.empty() ? "rejected by the worker" : std::move(outcomes[j].reason);
+      if (raws[i].votes.size() == 1) {
+        // It travelled alone: set its message aside as it came (whatever its version).
+        rejected.push_back(DeadLetterOf(raws[i], raws[i].body, raws[i].message_id, reason));
+      } else {
+        const core::VoteEnvelope& v = good[j].vote;
+        std::string body = good[j].decision ? EncodeDecidedVotes(std::span(&v, 1),
+                                                                 std::span(&*good[j].decision, 1))
+                                            : EncodeVotes(std::span(&v, 1));
+        rejected.push_back(
+            DeadLetterOf(raws[i], std::move(body), v.request_id.ToString(), std::move(reason)));
+      }
+      rejected_owner.push_back(i);
     }
     if (!rejected.empty()) {
-      if (auto st = DeadLetter(rejected, rejected_reasons); !st.ok()) {
+      if (auto st = dead_letters_.PublishAndConfirm(rejected); !st.ok()) {
         Report("consumer of " + options_.queue + ": cannot dead-letter: " + st.error());
-        for (std::size_t i : rejected_index) fate[i] = Disposition::kRequeue;
+        for (std::size_t i : rejected_owner) fate[i] = Disposition::kRequeue;
       } else {
         dead_lettered_ += rejected.size();
       }

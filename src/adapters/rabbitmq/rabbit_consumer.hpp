@@ -1,18 +1,32 @@
 // RabbitConsumer: takes votes off one queue in batches for a worker (validator: votes.validation;
 // aggregator: votes.aggregation) and acknowledges them only once the worker says it is done.
 //
+// The unit of delivery is the MESSAGE, the unit of work the VOTE: a message carries one or more
+// votes (vote_codec.hpp, version 2 batches; version 1 single votes are still read). The consumer
+// unpacks every message into its votes and hands the handler votes; it acks a message only after
+// the handler succeeded for every vote of that message.
+//
 // Delivery is AT-LEAST-ONCE: a message is acked only after the handler returned success for its
 // batch, so a crash, a lost connection or a handler failure anywhere before the ack makes the
-// broker deliver it again (with the redelivered flag), possibly to another worker. Handlers must
-// therefore be idempotent per request id (the validator's claim tag, the aggregator's ON CONFLICT
-// DO NOTHING): seeing a vote twice must change nothing the second time.
+// broker deliver it again (with the redelivered flag, so every vote of it comes back), possibly to
+// another worker. Handlers must therefore be idempotent per request id (the validator's claim tag,
+// the aggregator's ON CONFLICT DO NOTHING): seeing a vote twice must change nothing the second
+// time.
 //
-// Each batch is up to max_batch messages, gathered until max_batch arrived or max_wait passed
-// since the first one; at most `prefetch` unacked messages are in flight (basic.qos). Bodies that
-// do not decode (vote_codec.hpp) never reach the handler: they are republished, unchanged, to the
-// dead-letter exchange with an x-scrutin-reason header (and x-scrutin-source-queue), confirmed by
-// the broker, and only then acked — never dropped. The handler may also dead-letter a message it
-// cannot use (kDeadLetter with a reason) or ask for a redelivery of one (kRequeue).
+// A batch gathers messages until they hold max_batch votes (it may exceed that by less than one
+// message's votes, kMaxVotesPerMessage at most) or max_wait passed since the first one; at most
+// `prefetch` unacked MESSAGES are in flight (basic.qos). Bodies that do not decode never reach the
+// handler: they are republished, unchanged, to the dead-letter exchange with an x-scrutin-reason
+// header (and x-scrutin-source-queue), confirmed by the broker, and only then acked — never
+// dropped; a malformed batch is set aside whole (a message decodes whole or not at all). The
+// handler may also dead-letter a vote it cannot use (kDeadLetter with a reason) or ask for a
+// redelivery of one (kRequeue):
+//   - kRequeue of any vote requeues its whole message (the message's other votes come back too;
+//     handlers are idempotent), and nothing of that message is dead-lettered this time;
+//   - kDeadLetter of a vote that travelled alone republishes its message unchanged; of a vote
+//     inside a multi-vote message, republishes that vote alone (a one-vote version 2 message of
+//     the same kind) — in both cases to votes.dead with the reason, confirmed before the message
+//     is acked. If that publish fails the message is requeued instead.
 //
 // On any connection failure the consumer reconnects with backoff (declaring the topology again
 // when asked); unacked messages go back to the queue by the broker's own rules.
@@ -28,6 +42,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "adapters/rabbitmq/amqp_connection.hpp"
 #include "adapters/rabbitmq/rabbit_batch_publisher.hpp"
@@ -43,8 +58,8 @@ struct ConsumerOptions {
   Topology topology;
   std::string queue;  // e.g. topology.validation_queue
   bool declare_topology = true;
-  std::uint16_t prefetch = 200;
-  std::size_t max_batch = 100;  // clamped to prefetch
+  std::uint16_t prefetch = 200;  // unacked messages at most
+  std::size_t max_batch = 100;   // votes per handler call (see above)
   std::chrono::milliseconds max_wait{20};
   std::chrono::milliseconds min_backoff{100};
   std::chrono::milliseconds max_backoff{5000};
@@ -73,8 +88,9 @@ struct Outcome {
 
 class RabbitConsumer {
  public:
-  // Decides a batch. Success: outcomes[i] (kAck by default) is applied to batch[i]. Error: the
-  // whole batch is requeued for redelivery (the error is reported through on_error).
+  // Decides a batch of votes (the votes of one or more messages, in delivery order). Success:
+  // outcomes[i] (kAck by default) applies to batch[i] as described above. Error: every message
+  // of the batch is requeued for redelivery (the error is reported through on_error).
   // REQUIRES of the handler: outcomes.size() == batch.size() is given; do not keep the spans.
   using BatchHandler =
       std::function<core::Status(std::span<const InboundVote> batch, std::span<Outcome> outcomes)>;
@@ -97,9 +113,11 @@ class RabbitConsumer {
 
   bool connected() const { return conn_ != nullptr && !conn_->broken(); }
 
-  // Counters (thread-safe reads): messages taken off the queue, acked (dead letters included,
-  // once confirmed in votes.dead), requeued, and set aside in votes.dead.
+  // Counters (thread-safe reads): messages taken off the queue, votes in them (decodable ones),
+  // messages acked (dead letters included, once confirmed in votes.dead), messages requeued, and
+  // messages published to votes.dead (a whole unparsable message, or one rejected vote).
   std::uint64_t delivered() const { return delivered_.load(); }
+  std::uint64_t votes_delivered() const { return votes_delivered_.load(); }
   std::uint64_t acked() const { return acked_.load(); }
   std::uint64_t requeued() const { return requeued_.load(); }
   std::uint64_t dead_lettered() const { return dead_lettered_.load(); }
@@ -111,12 +129,15 @@ class RabbitConsumer {
     std::string routing_key;
     std::string message_id;
     bool redelivered = false;
+    std::vector<VoteMessage> votes;  // decoded; empty when unparsable
+    std::string unparsable;          // why it does not decode; empty when it does
   };
 
   core::Status Connect();
   core::Status Fail(std::string why);
   core::Status Receive(std::vector<Raw>& raws, std::chrono::milliseconds first_wait);
-  core::Status DeadLetter(std::span<const Raw* const> raws, std::span<const std::string> reasons);
+  OutgoingMessage DeadLetterOf(const Raw& raw, std::string body, std::string message_id,
+                               std::string reason) const;
   core::Status Settle(const std::vector<Raw>& raws, const std::vector<Disposition>& fate);
   void Report(const std::string& what);
 
@@ -133,6 +154,7 @@ class RabbitConsumer {
 
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> delivered_{0};
+  std::atomic<std::uint64_t> votes_delivered_{0};
   std::atomic<std::uint64_t> acked_{0};
   std::atomic<std::uint64_t> requeued_{0};
   std::atomic<std::uint64_t> dead_lettered_{0};

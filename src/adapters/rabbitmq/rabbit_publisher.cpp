@@ -1,28 +1,62 @@
 #include "adapters/rabbitmq/rabbit_publisher.hpp"
 
+#include <algorithm>
+
 #include "adapters/rabbitmq/vote_codec.hpp"
 
 namespace scrutin::rabbitmq {
 
-OutgoingMessage SubmittedVoteMessage(const Topology& topology, const core::VoteEnvelope& vote) {
+OutgoingMessage SubmittedVotesMessage(const Topology& topology,
+                                      std::span<const core::VoteEnvelope> votes) {
   OutgoingMessage m;
   m.exchange = topology.exchange;
   m.routing_key = std::string(kSubmittedKey);
-  m.body = EncodeVote(vote);
-  m.message_id = vote.request_id.ToString();
+  m.body = EncodeVotes(votes);
+  m.message_id = votes.front().request_id.ToString();
   m.type = std::string(kVoteType);
   return m;
 }
 
+OutgoingMessage SubmittedVoteMessage(const Topology& topology, const core::VoteEnvelope& vote) {
+  return SubmittedVotesMessage(topology, std::span(&vote, 1));
+}
+
+void AppendDecidedVoteMessages(const Topology& topology, std::span<const core::VoteEnvelope> votes,
+                               std::span<const core::Decision> decisions,
+                               std::vector<OutgoingMessage>& out) {
+  std::vector<core::VoteEnvelope> group;
+  std::vector<core::Decision> group_decisions;
+  for (core::VoteStatus status :
+       {core::VoteStatus::kAccepted, core::VoteStatus::kDuplicate, core::VoteStatus::kInvalid}) {
+    group.clear();
+    group_decisions.clear();
+    auto flush = [&] {
+      if (group.empty()) return;
+      OutgoingMessage m;
+      m.exchange = topology.exchange;
+      m.routing_key = std::string(RoutingKeyFor(status));
+      m.body = EncodeDecidedVotes(group, group_decisions);
+      m.message_id = group.front().request_id.ToString();
+      m.type = std::string(kDecidedVoteType);
+      out.push_back(std::move(m));
+      group.clear();
+      group_decisions.clear();
+    };
+    for (std::size_t i = 0; i < votes.size(); ++i) {
+      if (decisions[i].status != status) continue;
+      group.push_back(votes[i]);
+      group_decisions.push_back(decisions[i]);
+      if (group.size() == kMaxVotesPerMessage) flush();
+    }
+    flush();
+  }
+}
+
 OutgoingMessage DecidedVoteMessage(const Topology& topology, const core::VoteEnvelope& vote,
                                    const core::Decision& decision) {
-  OutgoingMessage m;
-  m.exchange = topology.exchange;
-  m.routing_key = std::string(RoutingKeyFor(decision.status));
-  m.body = EncodeDecidedVote(vote, decision);
-  m.message_id = vote.request_id.ToString();
-  m.type = std::string(kDecidedVoteType);
-  return m;
+  std::vector<OutgoingMessage> out;
+  AppendDecidedVoteMessages(topology, std::span(&vote, 1), std::span(&decision, 1), out);
+  return std::move(out.front());
 }
 
 RabbitPublisher::RabbitPublisher(RabbitPublisherOptions options) : options_(std::move(options)) {}
@@ -77,11 +111,7 @@ void RabbitPublisher::Submit(core::VoteEnvelope vote, Callback done) {
       refused.kind = ports::IntakeResult::Kind::kOverloaded;
       refused.retry_after = options_.retry_after_overloaded;
     } else {
-      lock.unlock();
-      // Encoded outside the lock: HTTP threads share the work.
-      Pending p{SubmittedVoteMessage(options_.publisher.topology, vote), std::move(done)};
-      lock.lock();
-      queue_.push_back(std::move(p));
+      queue_.push_back(Pending{std::move(vote), std::move(done)});
       lock.unlock();
       cv_.notify_one();
       return;
@@ -127,10 +157,17 @@ void RabbitPublisher::AnswerUnavailable(std::vector<Pending>& batch) {
 
 void RabbitPublisher::PublishAndAnswer(RabbitBatchPublisher& publisher,
                                        std::vector<Pending>& batch) {
+  // One message per kMaxVotesPerMessage votes (one message at the default max_batch).
   std::vector<OutgoingMessage> messages;
-  messages.reserve(batch.size());
-  for (Pending& p : batch) messages.push_back(std::move(p.message));
-  std::vector<Delivery> fate(batch.size());
+  std::vector<core::VoteEnvelope> votes;
+  votes.reserve(std::min(batch.size(), kMaxVotesPerMessage));
+  for (std::size_t first = 0; first < batch.size(); first += kMaxVotesPerMessage) {
+    const std::size_t end = std::min(batch.size(), first + kMaxVotesPerMessage);
+    votes.clear();
+    for (std::size_t i = first; i < end; ++i) votes.push_back(std::move(batch[i].vote));
+    messages.push_back(SubmittedVotesMessage(options_.publisher.topology, votes));
+  }
+  std::vector<Delivery> fate(messages.size());
   const auto rounds_before = publisher.confirm_rounds();
   (void)publisher.PublishBatch(messages, fate);  // failures show as non-kConfirmed fates
   confirm_rounds_ += publisher.confirm_rounds() - rounds_before;
@@ -141,16 +178,24 @@ void RabbitPublisher::PublishAndAnswer(RabbitBatchPublisher& publisher,
   ports::IntakeResult unavailable;
   unavailable.kind = ports::IntakeResult::Kind::kUnavailable;
   unavailable.retry_after = options_.retry_after_unavailable;
-  std::uint64_t confirmed = 0;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (fate[i] == Delivery::kConfirmed) {
-      ++confirmed;
-      batch[i].done(durable);
-    } else {
-      batch[i].done(unavailable);
+  std::uint64_t confirmed_votes = 0, confirmed_messages = 0;
+  for (std::size_t m = 0; m < messages.size(); ++m) {
+    const bool confirmed = fate[m] == Delivery::kConfirmed;
+    confirmed_messages += confirmed;
+    const std::size_t first = m * kMaxVotesPerMessage;
+    const std::size_t end = std::min(batch.size(), first + kMaxVotesPerMessage);
+    for (std::size_t i = first; i < end; ++i) {
+      // Never kDurable without the confirm of the very message that carries this vote.
+      if (confirmed) {
+        ++confirmed_votes;
+        batch[i].done(durable);
+      } else {
+        batch[i].done(unavailable);
+      }
     }
   }
-  messages_confirmed_ += confirmed;
+  messages_confirmed_ += confirmed_messages;
+  votes_confirmed_ += confirmed_votes;
   batch.clear();
 }
 

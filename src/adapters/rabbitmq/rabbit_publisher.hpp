@@ -2,14 +2,16 @@
 // votes; it answers kDurable only once RabbitMQ has confirmed the vote as a persistent message on
 // a durable queue (DESIGN.md guarantee 1), and kUnavailable (503) whenever that cannot be known.
 //
-// Submit() encodes the vote (vote_codec.hpp) and puts it in a bounded in-memory queue; it never
-// blocks and never does I/O. `publisher_threads` threads, each with its own connection
-// (RabbitBatchPublisher), take up to max_batch queued votes at a time, publish them to
-// votes.exchange with routing key vote.submitted, wait for the broker's confirms, then answer each
-// vote: kDurable (decision kPending) for a confirmed one; kUnavailable for a nacked, returned
-// (unroutable) or unanswered one. While a thread waits for its confirms, new votes accumulate for
-// the next batch, so under load many requests share one confirm round trip (group commit at the
-// broker; confirm_rounds() vs messages_confirmed() shows it).
+// Submit() puts the vote in a bounded in-memory queue; it never blocks and never does I/O.
+// `publisher_threads` threads, each with its own connection (RabbitBatchPublisher), take up to
+// max_batch queued votes at a time and publish them as ONE message (vote_codec.hpp version 2; a
+// few messages of kMaxVotesPerMessage votes at most if max_batch is larger) to votes.exchange with
+// routing key vote.submitted, wait for the broker's confirms, then answer each vote by the fate of
+// the message that carried it: kDurable (decision kPending) when that message was confirmed;
+// kUnavailable when it was nacked, returned (unroutable) or left unanswered. While a thread waits
+// for its confirms, new votes accumulate for the next batch, so under load many requests share
+// one message and one confirm round trip (group commit at the broker; the broker's cost is per
+// message, so this divides it by the batch size; confirm_rounds() vs votes_confirmed() shows it).
 //
 // When the broker is unreachable every thread reconnects with backoff; meanwhile Submit answers
 // kUnavailable at once (nothing waits for a broker that is down) and Health() reports the "queue"
@@ -28,6 +30,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,7 +43,7 @@ namespace scrutin::rabbitmq {
 struct RabbitPublisherOptions {
   PublisherOptions publisher;  // endpoint, topology, confirm timeout, backoff
   std::size_t publisher_threads = 1;
-  std::size_t max_batch = 500;     // votes per confirm round at most
+  std::size_t max_batch = 500;     // votes per confirm round (and per message) at most
   std::size_t max_queue = 50'000;  // votes waiting at most; beyond: kOverloaded
   // How often an idle thread services its connection (heartbeats, noticing a closed connection).
   std::chrono::milliseconds idle_poll{500};
@@ -64,12 +67,14 @@ class RabbitPublisher final : public ports::VoteIntake {
   void Stop();
 
   std::size_t queue_depth() const;
+  // Confirm round trips, messages confirmed and votes answered kDurable so far.
   std::uint64_t confirm_rounds() const { return confirm_rounds_.load(); }
   std::uint64_t messages_confirmed() const { return messages_confirmed_.load(); }
+  std::uint64_t votes_confirmed() const { return votes_confirmed_.load(); }
 
  private:
   struct Pending {
-    OutgoingMessage message;
+    core::VoteEnvelope vote;
     Callback done;
   };
   struct Worker {
@@ -96,11 +101,22 @@ class RabbitPublisher final : public ports::VoteIntake {
 
   std::atomic<std::uint64_t> confirm_rounds_{0};
   std::atomic<std::uint64_t> messages_confirmed_{0};
+  std::atomic<std::uint64_t> votes_confirmed_{0};
 };
 
-// The message that carries a submitted vote (routing key vote.submitted) or a decided one
-// (vote.accepted / vote.duplicate / vote.invalid) on `topology`'s exchange.
+// The message that carries submitted votes (routing key vote.submitted) on `topology`'s exchange;
+// message_id is the first vote's request id. REQUIRES: 1 <= votes.size() <= kMaxVotesPerMessage.
+OutgoingMessage SubmittedVotesMessage(const Topology& topology,
+                                      std::span<const core::VoteEnvelope> votes);
 OutgoingMessage SubmittedVoteMessage(const Topology& topology, const core::VoteEnvelope& vote);
+
+// The messages that carry decided votes: one per routing key present (vote.accepted,
+// vote.duplicate, vote.invalid), split at kMaxVotesPerMessage votes, votes in input order within
+// each. Appended to `out`. REQUIRES: decisions.size() == votes.size(); no decision kPending.
+void AppendDecidedVoteMessages(const Topology& topology, std::span<const core::VoteEnvelope> votes,
+                               std::span<const core::Decision> decisions,
+                               std::vector<OutgoingMessage>& out);
+// One decided vote alone.
 OutgoingMessage DecidedVoteMessage(const Topology& topology, const core::VoteEnvelope& vote,
                                    const core::Decision& decision);
 

@@ -48,6 +48,52 @@ class RabbitAdapterTest : public RabbitTest {
     return d.ok() ? (*d)[0].messages : 0;
   }
 
+  struct DeadLetterRead {
+    std::string body, reason, source;
+  };
+  // Takes one message off votes.dead (basic.get, no ack needed).
+  DeadLetterRead GetDeadLetter() {
+    DeadLetterRead out;
+    auto reader = Connect();
+    if (reader == nullptr) return out;
+    amqp_connection_state_t s = reader->state();
+    amqp_basic_get(s, AmqpConnection::kChannel, amqp_cstring_bytes(topology_.dead_queue.c_str()),
+                   /*no_ack=*/1);
+    amqp_rpc_reply_t reply = amqp_get_rpc_reply(s);
+    EXPECT_EQ(reply.reply_type, AMQP_RESPONSE_NORMAL);
+    if (reply.reply_type != AMQP_RESPONSE_NORMAL ||
+        reply.reply.id != static_cast<amqp_method_number_t>(AMQP_BASIC_GET_OK_METHOD)) {
+      ADD_FAILURE() << "no dead letter";
+      return out;
+    }
+    amqp_message_t msg;
+    if (amqp_read_message(s, AmqpConnection::kChannel, &msg, 0).reply_type !=
+        AMQP_RESPONSE_NORMAL) {
+      ADD_FAILURE() << "cannot read the dead letter";
+      return out;
+    }
+    out.body.assign(static_cast<char*>(msg.body.bytes), msg.body.len);
+    EXPECT_TRUE(msg.properties._flags & AMQP_BASIC_HEADERS_FLAG);
+    if (msg.properties._flags & AMQP_BASIC_HEADERS_FLAG) {
+      for (int i = 0; i < msg.properties.headers.num_entries; ++i) {
+        const auto& e = msg.properties.headers.entries[i];
+        std::string key(static_cast<char*>(e.key.bytes), e.key.len);
+        std::string value(static_cast<char*>(e.value.value.bytes.bytes), e.value.value.bytes.len);
+        if (key == kReasonHeader) out.reason = value;
+        if (key == kSourceQueueHeader) out.source = value;
+      }
+    }
+    amqp_destroy_message(&msg);
+    return out;
+  }
+
+  // Publishes `votes` as one version 2 message on vote.submitted, confirmed.
+  void PublishBatchMessage(const std::vector<core::VoteEnvelope>& votes) {
+    RabbitBatchPublisher publisher(PubOptions());
+    OutgoingMessage m = SubmittedVotesMessage(topology_, votes);
+    ASSERT_TRUE(publisher.PublishAndConfirm(std::span(&m, 1)).ok()) << publisher.last_error();
+  }
+
   // Consumes until `want` votes were handed over or `timeout` passed, acking everything.
   std::vector<InboundVote> Drain(const std::string& queue, std::size_t want,
                                  std::chrono::milliseconds timeout = 10s) {
@@ -157,14 +203,19 @@ TEST_F(RabbitAdapterTest, SubmittedVotesAreConfirmedThenConsumedExactlyOnceEach)
   ASSERT_TRUE(WaitFor([&] { return answered.load() == kTotal; }, 30s)) << answered.load();
   EXPECT_EQ(not_durable.load(), 0);
   ASSERT_EQ(durable_ids.size(), static_cast<std::size_t>(kTotal));
-  EXPECT_EQ((*publisher)->messages_confirmed(), static_cast<std::uint64_t>(kTotal));
-  // Group commit at the broker: far fewer confirm round trips than messages.
+  EXPECT_EQ((*publisher)->votes_confirmed(), static_cast<std::uint64_t>(kTotal));
+  // Group commit at the broker: far fewer confirm round trips, and messages, than votes (each
+  // publisher thread's batch travels as one message).
   const auto rounds = (*publisher)->confirm_rounds();
+  const auto messages = (*publisher)->messages_confirmed();
   EXPECT_GT(rounds, 0u);
   EXPECT_LT(rounds * 10, static_cast<std::uint64_t>(kTotal)) << rounds << " confirm rounds";
+  EXPECT_GE(messages, rounds);
+  EXPECT_LT(messages * 10, static_cast<std::uint64_t>(kTotal)) << messages << " messages";
   RecordProperty("confirm_rounds", static_cast<int>(rounds));
+  RecordProperty("messages", static_cast<int>(messages));
 
-  EXPECT_EQ(Depth(topology_.validation_queue), static_cast<std::uint32_t>(kTotal));
+  EXPECT_EQ(Depth(topology_.validation_queue), static_cast<std::uint32_t>(messages));
   auto seen = Drain(topology_.validation_queue, kTotal);
   std::set<std::string> seen_ids;
   for (const InboundVote& v : seen) {
@@ -411,32 +462,11 @@ TEST_F(RabbitAdapterTest, UnparsableMessagesGoToTheDeadLetterQueueWithAReason) {
   EXPECT_EQ(Depth(topology_.validation_queue), 0u);
   ASSERT_EQ(Depth(topology_.dead_queue), 1u);
 
-  // The dead letter: same body, the reason and the source queue in its headers. (A fresh
-  // connection: `conn` still has the confirm of the garbage message unread.)
-  auto reader = Connect();
-  ASSERT_NE(reader, nullptr);
-  amqp_connection_state_t s = reader->state();
-  amqp_basic_get(s, AmqpConnection::kChannel, amqp_cstring_bytes(topology_.dead_queue.c_str()),
-                 /*no_ack=*/1);
-  amqp_rpc_reply_t reply = amqp_get_rpc_reply(s);
-  ASSERT_EQ(reply.reply_type, AMQP_RESPONSE_NORMAL);
-  ASSERT_EQ(reply.reply.id, static_cast<amqp_method_number_t>(AMQP_BASIC_GET_OK_METHOD));
-  amqp_message_t msg;
-  ASSERT_EQ(amqp_read_message(s, AmqpConnection::kChannel, &msg, 0).reply_type,
-            AMQP_RESPONSE_NORMAL);
-  EXPECT_EQ(std::string(static_cast<char*>(msg.body.bytes), msg.body.len), garbage.body);
-  std::string reason, source;
-  ASSERT_TRUE(msg.properties._flags & AMQP_BASIC_HEADERS_FLAG);
-  for (int i = 0; i < msg.properties.headers.num_entries; ++i) {
-    const auto& e = msg.properties.headers.entries[i];
-    std::string key(static_cast<char*>(e.key.bytes), e.key.len);
-    std::string value(static_cast<char*>(e.value.value.bytes.bytes), e.value.value.bytes.len);
-    if (key == kReasonHeader) reason = value;
-    if (key == kSourceQueueHeader) source = value;
-  }
-  amqp_destroy_message(&msg);
-  EXPECT_NE(reason.find("unparsable"), std::string::npos) << reason;
-  EXPECT_EQ(source, topology_.validation_queue);
+  // The dead letter: same body, the reason and the source queue in its headers.
+  auto letter = GetDeadLetter();
+  EXPECT_EQ(letter.body, garbage.body);
+  EXPECT_NE(letter.reason.find("unparsable"), std::string::npos) << letter.reason;
+  EXPECT_EQ(letter.source, topology_.validation_queue);
 }
 
 TEST_F(RabbitAdapterTest, HandlerCanDeadLetterAVoteItCannotUse) {
@@ -465,6 +495,216 @@ TEST_F(RabbitAdapterTest, HandlerCanDeadLetterAVoteItCannotUse) {
   EXPECT_EQ(consumer.acked(), 3u);  // the dead letter too, once it was confirmed in votes.dead
   EXPECT_EQ(Depth(topology_.dead_queue), 1u);
   EXPECT_EQ(Depth(topology_.validation_queue), 0u);
+}
+
+// ---- batch messages (vote_codec.hpp version 2) -------------------------------------------------
+
+TEST_F(RabbitAdapterTest, DecidedVotesTravelAsOneMessagePerRoutingKey) {
+  RabbitBatchPublisher publisher(PubOptions());
+  std::vector<core::VoteEnvelope> votes;
+  std::vector<core::Decision> decisions;
+  for (int i = 0; i < 9; ++i) {
+    votes.push_back(SampleVote(i));
+    decisions.push_back(i < 6   ? core::Decision{core::VoteStatus::kAccepted, 1, false}
+                        : i < 8 ? core::Decision{core::VoteStatus::kDuplicate, 2, false}
+                                : core::Decision{core::VoteStatus::kInvalid, 1, false});
+  }
+  std::vector<OutgoingMessage> msgs;
+  AppendDecidedVoteMessages(topology_, votes, decisions, msgs);
+  ASSERT_EQ(msgs.size(), 3u);
+  ASSERT_TRUE(publisher.PublishAndConfirm(msgs).ok()) << publisher.last_error();
+  EXPECT_EQ(Depth(topology_.aggregation_queue), 1u);
+  EXPECT_EQ(Depth(topology_.review_queue), 2u);
+
+  auto accepted = Drain(topology_.aggregation_queue, 6);
+  ASSERT_EQ(accepted.size(), 6u);
+  for (std::size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(accepted[i].vote.request_id, votes[i].request_id);  // in order
+    ASSERT_TRUE(accepted[i].decision.has_value());
+    EXPECT_EQ(accepted[i].decision->status, core::VoteStatus::kAccepted);
+    EXPECT_EQ(accepted[i].routing_key, "vote.accepted");
+  }
+  auto review = Drain(topology_.review_queue, 3);
+  ASSERT_EQ(review.size(), 3u);
+  for (const auto& v : review) {
+    ASSERT_TRUE(v.decision.has_value());
+    EXPECT_EQ(v.routing_key, v.decision->status == core::VoteStatus::kDuplicate ? "vote.duplicate"
+                                                                                : "vote.invalid");
+  }
+}
+
+TEST_F(RabbitAdapterTest, MaxBatchCountsVotesNotMessages) {
+  RabbitBatchPublisher publisher(PubOptions());
+  std::vector<OutgoingMessage> msgs;
+  for (int m = 0; m < 5; ++m) {
+    std::vector<core::VoteEnvelope> votes;
+    for (int i = 0; i < 40; ++i) votes.push_back(SampleVote(m * 40 + i));
+    msgs.push_back(SubmittedVotesMessage(topology_, votes));
+  }
+  ASSERT_TRUE(publisher.PublishAndConfirm(msgs).ok()) << publisher.last_error();
+  ConsumerOptions co = ConsOptions(topology_.validation_queue);
+  co.max_batch = 100;
+  co.max_wait = 2000ms;  // the batch must end on its vote count, not on time
+  {
+    RabbitConsumer consumer(co);
+    std::size_t first_batch = 0;
+    auto r = consumer.RunOnce(
+        [&](std::span<const InboundVote> batch, std::span<Outcome>) {
+          first_batch = batch.size();
+          return core::Status();
+        },
+        2000ms);
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(*r, 3u);             // messages: 40 + 40 + 40 >= 100
+    EXPECT_EQ(first_batch, 120u);  // whole messages, never split
+    EXPECT_EQ(consumer.votes_delivered(), 120u);
+    EXPECT_EQ(consumer.acked(), 3u);
+  }
+  // The other two were prefetched, not handled: back in the queue once the consumer is gone.
+  EXPECT_TRUE(WaitFor([&] { return Depth(topology_.validation_queue) == 2u; }, 5s));
+}
+
+TEST_F(RabbitAdapterTest, UnackedBatchMessageIsRedeliveredWhole) {
+  std::vector<core::VoteEnvelope> votes;
+  std::set<std::string> sent;
+  for (int i = 0; i < 50; ++i) {
+    votes.push_back(SampleVote(i));
+    sent.insert(votes.back().request_id.ToString());
+  }
+  PublishBatchMessage(votes);
+  {
+    // A worker that dies in its handler: the message is not acked, its connection closes.
+    RabbitConsumer dying(ConsOptions(topology_.validation_queue));
+    std::size_t got = 0;
+    struct Crash {};
+    try {
+      (void)dying.RunOnce(
+          [&](std::span<const InboundVote> batch, std::span<Outcome>) -> core::Status {
+            got = batch.size();
+            throw Crash{};
+          },
+          2000ms);
+    } catch (const Crash&) {
+    }
+    ASSERT_EQ(got, 50u);
+  }
+  {
+    // A handler that asks for one vote again: the whole message comes back, every vote of it.
+    // (Closed before the drain below, so the requeued message cannot sit in its prefetch.)
+    RabbitConsumer consumer(ConsOptions(topology_.validation_queue));
+    auto r = consumer.RunOnce(
+        [&](std::span<const InboundVote> batch, std::span<Outcome> outcomes) {
+          EXPECT_EQ(batch.size(), 50u);
+          for (const auto& v : batch) EXPECT_TRUE(v.redelivered);
+          outcomes[17].disposition = Disposition::kRequeue;
+          return core::Status();
+        },
+        2000ms);
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(consumer.votes_delivered(), 50u);
+    EXPECT_EQ(consumer.requeued(), 1u);
+    EXPECT_EQ(consumer.acked(), 0u);
+  }
+
+  auto seen = Drain(topology_.validation_queue, 50);
+  std::set<std::string> ids;
+  for (const auto& v : seen) {
+    EXPECT_TRUE(v.redelivered);
+    ids.insert(v.vote.request_id.ToString());
+  }
+  EXPECT_EQ(seen.size(), 50u);
+  EXPECT_EQ(ids, sent);
+  EXPECT_EQ(Depth(topology_.validation_queue), 0u);
+}
+
+TEST_F(RabbitAdapterTest, MalformedBatchGoesToTheDeadLetterQueueWhole) {
+  std::vector<core::VoteEnvelope> votes = {SampleVote(1), SampleVote(2), SampleVote(3)};
+  OutgoingMessage bad = SubmittedVotesMessage(topology_, votes);
+  bad.body[4 + 58 + votes[0].law_id.size() + 56] = 9;  // the second vote's choice
+  auto good = SampleVote(4);
+  RabbitBatchPublisher publisher(PubOptions());
+  std::vector<OutgoingMessage> msgs = {bad, SubmittedVoteMessage(topology_, good)};
+  ASSERT_TRUE(publisher.PublishAndConfirm(msgs).ok()) << publisher.last_error();
+
+  RabbitConsumer consumer(ConsOptions(topology_.validation_queue));
+  std::vector<std::string> handled;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r = consumer.RunOnce(
+            [&](std::span<const InboundVote> batch, std::span<Outcome>) {
+              for (const auto& v : batch) handled.push_back(v.vote.request_id.ToString());
+              return core::Status();
+            },
+            500ms);
+        EXPECT_TRUE(r.ok()) << r.error();
+        return consumer.delivered() == 2;
+      },
+      10s));
+  // No vote of the malformed message reached the handler, not even its well-formed first one.
+  EXPECT_EQ(handled, std::vector<std::string>{good.request_id.ToString()});
+  EXPECT_EQ(consumer.dead_lettered(), 1u);
+  EXPECT_EQ(consumer.acked(), 2u);
+  EXPECT_EQ(Depth(topology_.validation_queue), 0u);
+  ASSERT_EQ(Depth(topology_.dead_queue), 1u);
+  auto letter = GetDeadLetter();
+  EXPECT_EQ(letter.body, bad.body);  // unchanged
+  EXPECT_NE(letter.reason.find("unparsable: bad choice 9 (vote 2 of 3)"), std::string::npos)
+      << letter.reason;
+  EXPECT_EQ(letter.source, topology_.validation_queue);
+}
+
+TEST_F(RabbitAdapterTest, VoteDeadLetteredInsideABatchIsSetAsideAlone) {
+  std::vector<core::VoteEnvelope> votes;
+  for (int i = 0; i < 5; ++i) votes.push_back(SampleVote(i * 2));  // all "oui"
+  votes[3].choice = core::Choice::kNon;
+  PublishBatchMessage(votes);
+  RabbitConsumer consumer(ConsOptions(topology_.validation_queue));
+  std::size_t handled = 0;
+  auto r = consumer.RunOnce(
+      [&](std::span<const InboundVote> batch, std::span<Outcome> outcomes) {
+        handled += batch.size();
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+          if (batch[i].vote.choice == core::Choice::kNon) {
+            outcomes[i] = {Disposition::kDeadLetter, "unknown law"};
+          }
+        }
+        return core::Status();
+      },
+      2000ms);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(handled, 5u);
+  EXPECT_EQ(consumer.dead_lettered(), 1u);
+  EXPECT_EQ(consumer.acked(), 1u);  // the message, once the dead letter was confirmed
+  EXPECT_EQ(Depth(topology_.validation_queue), 0u);
+  ASSERT_EQ(Depth(topology_.dead_queue), 1u);
+  auto letter = GetDeadLetter();
+  EXPECT_EQ(letter.reason, "unknown law");
+  EXPECT_EQ(letter.source, topology_.validation_queue);
+  auto decoded = DecodeVoteMessages(letter.body);
+  ASSERT_TRUE(decoded.ok()) << decoded.error();
+  ASSERT_EQ(decoded->size(), 1u);  // that vote alone
+  EXPECT_EQ((*decoded)[0].vote.request_id, votes[3].request_id);
+  EXPECT_EQ((*decoded)[0].vote.digest, votes[3].digest);
+}
+
+TEST_F(RabbitAdapterTest, VersionOneMessagesQueuedBeforeAnUpgradeAreStillConsumed) {
+  auto conn = Connect();
+  ASSERT_TRUE(DeclareTopology(*conn, topology_).ok());
+  std::vector<core::VoteEnvelope> votes = {SampleVote(1), SampleVote(2)};
+  RabbitBatchPublisher publisher(PubOptions());
+  std::vector<OutgoingMessage> msgs;
+  for (const auto& v : votes) {
+    OutgoingMessage m = SubmittedVoteMessage(topology_, v);
+    m.body = EncodeVoteV1(v);
+    m.type = "scrutin.vote.v1";
+    msgs.push_back(std::move(m));
+  }
+  ASSERT_TRUE(publisher.PublishAndConfirm(msgs).ok()) << publisher.last_error();
+  auto seen = Drain(topology_.validation_queue, 2);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].vote.request_id, votes[0].request_id);
+  EXPECT_EQ(seen[1].vote.request_id, votes[1].request_id);
+  EXPECT_EQ(Depth(topology_.dead_queue), 0u);
 }
 
 TEST_F(RabbitAdapterTest, QueueMonitorReportsEveryQueue) {

@@ -3,13 +3,16 @@
 #include <cassert>
 #include <cstdint>
 #include <cstring>
+#include <string>
 
 namespace scrutin::rabbitmq {
 namespace {
 
 enum Kind : std::uint8_t { kKindVote = 1, kKindDecided = 2 };
-constexpr std::size_t kFixedSize = 60;    // up to and including the law_id length byte
-constexpr std::size_t kDecisionSize = 6;  // status, attempt_count, replay
+constexpr std::size_t kV1HeaderSize = 2;      // version, kind
+constexpr std::size_t kV2HeaderSize = 4;      // version, kind, count
+constexpr std::size_t kRecordFixedSize = 58;  // up to and including the law_id length byte
+constexpr std::size_t kDecisionSize = 6;      // status, attempt_count, replay
 
 bool ValidLawChar(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
@@ -44,25 +47,6 @@ std::uint32_t GetU32(const unsigned char* p) {
   return v;
 }
 
-std::string EncodeCommon(Kind kind, const core::VoteEnvelope& vote, std::size_t extra) {
-  assert(ValidLawId(vote.law_id));
-  std::string out;
-  out.reserve(kFixedSize + vote.law_id.size() + extra);
-  out.push_back(static_cast<char>(kFormatVersion));
-  out.push_back(static_cast<char>(kind));
-  out.append(reinterpret_cast<const char*>(vote.request_id.bytes.data()),
-             vote.request_id.bytes.size());
-  out.append(reinterpret_cast<const char*>(vote.digest.bytes.data()), vote.digest.bytes.size());
-  const auto ns =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(vote.received_at.time_since_epoch())
-          .count();
-  PutU64(out, static_cast<std::uint64_t>(static_cast<std::int64_t>(ns)));
-  out.push_back(vote.choice == core::Choice::kOui ? 0 : 1);
-  out.push_back(static_cast<char>(vote.law_id.size()));
-  out.append(vote.law_id);
-  return out;
-}
-
 // Wire values of the statuses, independent of the enum's order in core.
 std::uint8_t StatusCode(core::VoteStatus s) {
   switch (s) {
@@ -78,52 +62,78 @@ std::uint8_t StatusCode(core::VoteStatus s) {
   return 0;
 }
 
-}  // namespace
+void AppendRecord(std::string& out, const core::VoteEnvelope& vote,
+                  const core::Decision* decision) {
+  assert(ValidLawId(vote.law_id));
+  out.append(reinterpret_cast<const char*>(vote.request_id.bytes.data()),
+             vote.request_id.bytes.size());
+  out.append(reinterpret_cast<const char*>(vote.digest.bytes.data()), vote.digest.bytes.size());
+  const auto ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(vote.received_at.time_since_epoch())
+          .count();
+  PutU64(out, static_cast<std::uint64_t>(static_cast<std::int64_t>(ns)));
+  out.push_back(vote.choice == core::Choice::kOui ? 0 : 1);
+  out.push_back(static_cast<char>(vote.law_id.size()));
+  out.append(vote.law_id);
+  if (decision != nullptr) {
+    assert(decision->status != core::VoteStatus::kPending);
+    out.push_back(static_cast<char>(StatusCode(decision->status)));
+    PutU32(out, decision->attempt_count);
+    out.push_back(decision->replay ? 1 : 0);
+  }
+}
 
-std::string EncodeVote(const core::VoteEnvelope& vote) { return EncodeCommon(kKindVote, vote, 0); }
-
-std::string EncodeDecidedVote(const core::VoteEnvelope& vote, const core::Decision& decision) {
-  assert(decision.status != core::VoteStatus::kPending);
-  std::string out = EncodeCommon(kKindDecided, vote, kDecisionSize);
-  out.push_back(static_cast<char>(StatusCode(decision.status)));
-  PutU32(out, decision.attempt_count);
-  out.push_back(decision.replay ? 1 : 0);
+std::string EncodeBatch(Kind kind, std::span<const core::VoteEnvelope> votes,
+                        std::span<const core::Decision> decisions) {
+  assert(!votes.empty() && votes.size() <= kMaxVotesPerMessage);
+  assert(kind == kKindVote || decisions.size() == votes.size());
+  std::string out;
+  out.reserve(kV2HeaderSize +
+              votes.size() * (kRecordFixedSize + 12 + (kind == kKindDecided ? kDecisionSize : 0)));
+  out.push_back(static_cast<char>(kFormatVersion));
+  out.push_back(static_cast<char>(kind));
+  out.push_back(static_cast<char>(votes.size() >> 8));
+  out.push_back(static_cast<char>(votes.size() & 0xff));
+  for (std::size_t i = 0; i < votes.size(); ++i) {
+    AppendRecord(out, votes[i], kind == kKindDecided ? &decisions[i] : nullptr);
+  }
   return out;
 }
 
-core::Result<VoteMessage> DecodeVoteMessage(std::string_view bytes) {
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-  if (bytes.size() < 2) return core::Fail(std::string("truncated message"));
-  if (p[0] != kFormatVersion) {
-    return core::Fail("unsupported format version " + std::to_string(p[0]));
-  }
-  if (p[1] != kKindVote && p[1] != kKindDecided) {
-    return core::Fail("unknown message kind " + std::to_string(p[1]));
-  }
-  const bool decided = p[1] == kKindDecided;
-  if (bytes.size() < kFixedSize) return core::Fail(std::string("truncated message"));
-  const std::size_t law_len = p[59];
+std::string EncodeSingleV1(Kind kind, const core::VoteEnvelope& vote,
+                           const core::Decision* decision) {
+  std::string out;
+  out.push_back(static_cast<char>(kSingleVoteVersion));
+  out.push_back(static_cast<char>(kind));
+  AppendRecord(out, vote, decision);
+  return out;
+}
+
+// Reads one record at bytes[*pos], advancing *pos past it. Error: a reason without position
+// (the caller adds which vote it was).
+core::Result<VoteMessage> DecodeRecord(std::string_view bytes, std::size_t* pos, bool decided) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data()) + *pos;
+  const std::size_t left = bytes.size() - *pos;
+  if (left < kRecordFixedSize) return core::Fail(std::string("truncated"));
+  const std::size_t law_len = p[57];
   if (law_len == 0 || law_len > kMaxLawIdLength) {
     return core::Fail("bad law_id length " + std::to_string(law_len));
   }
-  const std::size_t expected = kFixedSize + law_len + (decided ? kDecisionSize : 0);
-  if (bytes.size() < expected) return core::Fail(std::string("truncated message"));
-  if (bytes.size() > expected) {
-    return core::Fail(std::to_string(bytes.size() - expected) + " trailing bytes");
-  }
+  const std::size_t size = kRecordFixedSize + law_len + (decided ? kDecisionSize : 0);
+  if (left < size) return core::Fail(std::string("truncated"));
 
   VoteMessage m;
-  std::memcpy(m.vote.request_id.bytes.data(), p + 2, m.vote.request_id.bytes.size());
-  std::memcpy(m.vote.digest.bytes.data(), p + 18, m.vote.digest.bytes.size());
-  const auto ns = static_cast<std::int64_t>(GetU64(p + 50));
+  std::memcpy(m.vote.request_id.bytes.data(), p, m.vote.request_id.bytes.size());
+  std::memcpy(m.vote.digest.bytes.data(), p + 16, m.vote.digest.bytes.size());
+  const auto ns = static_cast<std::int64_t>(GetU64(p + 48));
   m.vote.received_at = core::Timestamp(
       std::chrono::duration_cast<core::Timestamp::duration>(std::chrono::nanoseconds(ns)));
-  if (p[58] > 1) return core::Fail("bad choice " + std::to_string(p[58]));
-  m.vote.choice = p[58] == 0 ? core::Choice::kOui : core::Choice::kNon;
-  m.vote.law_id.assign(bytes.data() + kFixedSize, law_len);
+  if (p[56] > 1) return core::Fail("bad choice " + std::to_string(p[56]));
+  m.vote.choice = p[56] == 0 ? core::Choice::kOui : core::Choice::kNon;
+  m.vote.law_id.assign(reinterpret_cast<const char*>(p) + kRecordFixedSize, law_len);
   if (!ValidLawId(m.vote.law_id)) return core::Fail(std::string("bad characters in law_id"));
   if (decided) {
-    const unsigned char* d = p + kFixedSize + law_len;
+    const unsigned char* d = p + kRecordFixedSize + law_len;
     if (d[0] < 1 || d[0] > 3) return core::Fail("bad status " + std::to_string(d[0]));
     core::Decision decision;
     decision.status = d[0] == 1   ? core::VoteStatus::kAccepted
@@ -135,7 +145,69 @@ core::Result<VoteMessage> DecodeVoteMessage(std::string_view bytes) {
     decision.replay = d[5] == 1;
     m.decision = decision;
   }
+  *pos += size;
   return m;
+}
+
+}  // namespace
+
+std::string EncodeVotes(std::span<const core::VoteEnvelope> votes) {
+  return EncodeBatch(kKindVote, votes, {});
+}
+
+std::string EncodeDecidedVotes(std::span<const core::VoteEnvelope> votes,
+                               std::span<const core::Decision> decisions) {
+  return EncodeBatch(kKindDecided, votes, decisions);
+}
+
+std::string EncodeVoteV1(const core::VoteEnvelope& vote) {
+  return EncodeSingleV1(kKindVote, vote, nullptr);
+}
+
+std::string EncodeDecidedVoteV1(const core::VoteEnvelope& vote, const core::Decision& decision) {
+  return EncodeSingleV1(kKindDecided, vote, &decision);
+}
+
+core::Result<std::vector<VoteMessage>> DecodeVoteMessages(std::string_view bytes) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  if (bytes.size() < kV1HeaderSize) return core::Fail(std::string("truncated message"));
+  if (p[0] != kFormatVersion && p[0] != kSingleVoteVersion) {
+    return core::Fail("unsupported format version " + std::to_string(p[0]));
+  }
+  if (p[1] != kKindVote && p[1] != kKindDecided) {
+    return core::Fail("unknown message kind " + std::to_string(p[1]));
+  }
+  const bool decided = p[1] == kKindDecided;
+  std::size_t count = 1;
+  std::size_t pos = kV1HeaderSize;
+  if (p[0] == kFormatVersion) {
+    // Checked before anything is allocated: the count bounds the work a hostile message causes.
+    if (bytes.size() > kMaxMessageBytes) {
+      return core::Fail("message of " + std::to_string(bytes.size()) + " bytes exceeds " +
+                        std::to_string(kMaxMessageBytes));
+    }
+    if (bytes.size() < kV2HeaderSize) return core::Fail(std::string("truncated message"));
+    count = (std::size_t{p[2]} << 8) | p[3];
+    if (count == 0 || count > kMaxVotesPerMessage) {
+      return core::Fail("bad vote count " + std::to_string(count));
+    }
+    pos = kV2HeaderSize;
+  }
+  std::vector<VoteMessage> out;
+  out.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    auto m = DecodeRecord(bytes, &pos, decided);
+    if (!m.ok()) {
+      if (count == 1) return core::Fail(m.error() == "truncated" ? "truncated message" : m.error());
+      return core::Fail(m.error() + " (vote " + std::to_string(i + 1) + " of " +
+                        std::to_string(count) + ")");
+    }
+    out.push_back(std::move(*m));
+  }
+  if (pos != bytes.size()) {
+    return core::Fail(std::to_string(bytes.size() - pos) + " trailing bytes");
+  }
+  return out;
 }
 
 }  // namespace scrutin::rabbitmq
