@@ -190,7 +190,10 @@ void AddAggregatorCommand(CLI::App& app) {
                   "a free one (logged)")
       ->envname("SCRUTIN_ADMIN_LISTEN")
       ->capture_default_str();
-  cmd->add_option("--batch", opt->batch, "Votes recorded in one transaction at most")
+  cmd->add_option(
+         "--batch", opt->batch,
+         "Votes recorded in one transaction (whole messages are taken, so a batch may exceed "
+         "this by less than one message's votes)")
       ->envname("SCRUTIN_BATCH")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();

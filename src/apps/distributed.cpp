@@ -27,11 +27,10 @@ core::Status RedisStatusWriter::Write(std::span<const ports::StatusUpdate> updat
 
 core::Status RabbitDecisionPublisher::Publish(std::span<const core::VoteEnvelope> votes,
                                               std::span<const core::Decision> decisions) {
+  // One message per routing key (accepted -> aggregation, duplicate / invalid -> review): the
+  // broker's cost is per message, so a batch of N votes costs it at most three.
   messages_.clear();
-  messages_.reserve(votes.size());
-  for (std::size_t i = 0; i < votes.size(); ++i) {
-    messages_.push_back(rabbitmq::DecidedVoteMessage(topology_, votes[i], decisions[i]));
-  }
+  rabbitmq::AppendDecidedVoteMessages(topology_, votes, decisions, messages_);
   // Retry here, with the decisions in hand, rather than fail the batch: a failed batch is
   // redelivered and decided again, and the ledger counts a redelivered duplicate's attempt again.
   // The first publish after a broker restart typically finds its old connection dead.

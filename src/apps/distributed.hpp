@@ -51,7 +51,8 @@ class RedisStatusWriter final : public ports::StatusWriter {
 };
 
 // ports::DecisionPublisher over one confirmed RabbitBatchPublisher connection: accepted votes to
-// votes.aggregation, duplicates and invalid attempts to votes.review. A failed publish is retried
+// votes.aggregation, duplicates and invalid attempts to votes.review, one message per routing key
+// per batch (rabbitmq::AppendDecidedVoteMessages). A failed publish is retried
 // (reconnecting, with backoff) for up to kPublishRetryFor before the error is returned — well
 // under the consumer's 30 s heartbeat. One owner thread.
 class RabbitDecisionPublisher final : public ports::DecisionPublisher {

@@ -169,11 +169,15 @@ void AddValidatorCommand(CLI::App& app) {
                   "a free one (logged)")
       ->envname("SCRUTIN_ADMIN_LISTEN")
       ->capture_default_str();
-  cmd->add_option("--prefetch", opt->prefetch, "Unacknowledged messages in flight at most")
+  cmd->add_option("--prefetch", opt->prefetch,
+                  "Unacknowledged messages in flight at most (a message carries up to 1024 votes)")
       ->envname("SCRUTIN_PREFETCH")
       ->check(CLI::Range(1, 65535))
       ->capture_default_str();
-  cmd->add_option("--batch", opt->batch, "Votes decided together at most")
+  cmd->add_option(
+         "--batch", opt->batch,
+         "Votes decided together (whole messages are taken, so a batch may exceed this by less "
+         "than one message's votes)")
       ->envname("SCRUTIN_BATCH")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
