@@ -10,7 +10,7 @@ PRESET    ?= release
 JOBS      ?= $(shell nproc)
 SCRUTIN   := $(BUILD_DIR)/src/apps/scrutin
 
-.PHONY: all deps build demo demo-distributed test bench clean format asan
+.PHONY: all deps build build-sanitized demo demo-distributed test bench clean format asan
 
 all: build
 
@@ -27,8 +27,13 @@ demo: build
 demo-distributed: build
 	@scripts/demo-distributed $(SCRUTIN)
 
+# The asan preset's build, whose unit suites run inside the main ctest run (sanitize.unit).
+build-sanitized: deps
+	@cmake --preset asan >/dev/null
+	@cmake --build build/asan -j $(JOBS)
+
 # ctest prints the closing count line ("100% tests passed, 0 tests failed out of N").
-test: build
+test: build build-sanitized
 	@scripts/e2e-deps
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900 $(CTEST_ARGS)
 
