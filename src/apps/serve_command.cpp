@@ -95,10 +95,52 @@ void Serve(const ServeOptions& opt) {
   // 3. Metrics, intake, HTTP.
   metrics::Registry registry;
   metrics::VoteMetrics vote_metrics(registry);
+  // The writer's transactions and the group commits' syncs: what an operator watches when the
+  // latency of 202s grows (bench/RESULTS.md, "open-loop tail").
+  const std::vector<double> seconds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                       0.01,   0.025,   0.05,   0.1,   0.25,   1};
+  auto& commit_seconds =
+      registry
+          .AddHistogram("scrutin_store_commit_seconds",
+                        "Time the embedded writer spends on one batch: decide, record, commit",
+                        seconds)
+          .Get();
+  auto& batch_votes =
+      registry
+          .AddHistogram("scrutin_store_batch_votes", "Votes per transaction of the embedded writer",
+                        {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024})
+          .Get();
+  auto& sync_seconds =
+      registry
+          .AddHistogram("scrutin_store_sync_seconds",
+                        "Time of one group commit's fdatasync of the write-ahead log", seconds)
+          .Get();
+  auto& sync_votes = registry
+                         .AddHistogram("scrutin_store_sync_votes",
+                                       "Votes made durable by one group commit's fdatasync",
+                                       {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096})
+                         .Get();
   pipeline::BatchingIntakeOptions intake_options;
   intake_options.max_batch = static_cast<std::size_t>(opt.max_batch);
   intake_options.max_queue = static_cast<std::size_t>(opt.max_queue);
-  pipeline::BatchingVoteIntake intake(ledger, store->recorder(), intake_options);
+  intake_options.on_sync = [&](std::chrono::nanoseconds took, std::size_t votes) {
+    sync_seconds.Observe(std::chrono::duration<double>(took).count());
+    sync_votes.Observe(static_cast<double>(votes));
+  };
+  pipeline::BatchingVoteIntake intake(
+      ledger, store->recorder(), intake_options,
+      [&](std::span<const core::VoteEnvelope> votes, std::span<const core::Decision>,
+          std::chrono::nanoseconds took) {
+        commit_seconds.Observe(std::chrono::duration<double>(took).count());
+        batch_votes.Observe(static_cast<double>(votes.size()));
+      });
+  auto& queue_depth =
+      registry
+          .AddGauge("scrutin_intake_queue_depth",
+                    "Votes waiting for the embedded writer (503 beyond --max-queue)")
+          .Get();
+  auto depth_collector =
+      registry.AddCollector([&] { queue_depth.Set(static_cast<double>(intake.queue_depth())); });
 
   FrontDoor door = StartFrontDoor(opt.http, http::ApiConfig{.ballot = ballot,
                                                             .hasher = hasher,
@@ -127,6 +169,7 @@ void Serve(const ServeOptions& opt) {
   LogEvent(LogLevel::kInfo, "stopping", {{"signal", WaitForStopSignal(stop_signals)}});
   door.server->Stop();
   intake.Stop();
+  registry.RemoveCollector(depth_collector);
   LogEvent(LogLevel::kInfo, "stopped", {{"accepted", ledger.claimed_count()}});
 }
 

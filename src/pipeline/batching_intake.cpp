@@ -145,6 +145,7 @@ void BatchingVoteIntake::CompletionLoop() {
     // One sync for every batch recorded so far (their Record() calls all returned before it).
     bool any_recorded = std::any_of(ready.begin(), ready.end(), [](auto& r) { return r.ok; });
     if (any_recorded && recorder_.defers_sync()) {
+      auto started = std::chrono::steady_clock::now();
       if (auto st = recorder_.Sync(); !st) {
         std::fprintf(stderr,
                      "fatal: the vote store could not sync recorded votes (%s); whether they are "
@@ -152,6 +153,11 @@ void BatchingVoteIntake::CompletionLoop() {
                      "recover from what is on disk\n",
                      st.error().c_str());
         std::abort();
+      }
+      if (options_.on_sync) {
+        std::size_t votes = 0;
+        for (auto& r : ready) votes += r.ok ? r.done.size() : 0;
+        options_.on_sync(std::chrono::steady_clock::now() - started, votes);
       }
     }
     for (auto& r : ready) {

@@ -664,6 +664,11 @@ class A7LawsHealthMetricsTest(ContractCase):
         if shape == "distributed":
             required += ["rabbitmq_queue_depth", "redis_memory_used_bytes",
                          "postgres_connections"]
+        else:
+            # The embedded writer's own series (README, "Metrics").
+            required += ["scrutin_store_commit_seconds_count", "scrutin_store_batch_votes_count",
+                         "scrutin_store_sync_seconds_count", "scrutin_store_sync_votes_count",
+                         "scrutin_intake_queue_depth"]
         missing = [n for n in required if n not in names]
         self.assertEqual(missing, [], f"/metrics lacks required series (have {sorted(names)})")
         if T.registry is not None:
