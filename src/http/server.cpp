@@ -17,8 +17,11 @@
 #include <cstdio>
 #include <ctime>
 #include <exception>
+#include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "http/json.hpp"
 #include "http/wiping_buffer.hpp"
@@ -76,8 +79,21 @@ std::string ErrorBody(std::string_view code, std::string_view message) {
   return out;
 }
 
+namespace detail {
+class Connection;
+}  // namespace detail
+
 struct Server::Worker {
   explicit Worker(std::shared_ptr<Server::Shared> s) : shared(std::move(s)) {}
+
+  // Responses handed over by other threads (Connection::Deliver), written by one posted drain at
+  // a time: a group commit answers dozens of votes at once, and one wake-up of this thread (one
+  // eventfd write, one queued handler) then serves them all instead of one per vote.
+  using Delivery = std::pair<std::shared_ptr<detail::Connection>, Response>;
+  std::mutex inbox_mu;
+  std::vector<Delivery> inbox;     // GUARDED_BY(inbox_mu)
+  bool drain_posted = false;       // GUARDED_BY(inbox_mu)
+  std::vector<Delivery> draining;  // this worker's thread only
 
   std::shared_ptr<Server::Shared> shared;
   net::io_context ioc{1};
@@ -113,11 +129,28 @@ class Connection : public std::enable_shared_from_this<Connection> {
       has_response_ = true;
       return;
     }
-    net::post(worker_->ioc, [self = shared_from_this(), r = std::move(r)]() mutable {
-      self->response_ = std::move(r);
-      self->has_response_ = true;
-      self->WriteResponse();
-    });
+    bool post = false;
+    {
+      std::lock_guard lock(worker_->inbox_mu);
+      worker_->inbox.emplace_back(shared_from_this(), std::move(r));
+      post = !std::exchange(worker_->drain_posted, true);
+    }
+    if (post) net::post(worker_->ioc, [w = worker_] { DrainInbox(*w); });
+  }
+
+  // Worker thread: writes every response delivered since the last drain.
+  static void DrainInbox(Server::Worker& w) {
+    {
+      std::lock_guard lock(w.inbox_mu);
+      w.draining.swap(w.inbox);
+      w.drain_posted = false;
+    }
+    for (auto& [connection, response] : w.draining) {
+      connection->response_ = std::move(response);
+      connection->has_response_ = true;
+      connection->WriteResponse();
+    }
+    w.draining.clear();  // releases the connections
   }
 
   // Worker thread: the server stops; finish what is in progress, then close.

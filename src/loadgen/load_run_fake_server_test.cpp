@@ -406,7 +406,11 @@ TEST(LoadRunFakeServer, OpenLoopKeepsTheRate) {
   ASSERT_TRUE(report.ok()) << report.error();
   EXPECT_EQ(report->totals.sent, 1000u) << report->ToText();
   EXPECT_EQ(report->totals.answered, 1000u);
-  EXPECT_NEAR(report->elapsed_s, 1.0, 0.15);
+  // Paced, not as fast as possible: the last of 1000 requests at 1000/s is scheduled 0.999 s in.
+  // No tight upper bound: on a loaded machine the answers may come late (that is the latency the
+  // open loop reports, not a pacing error); 5 s only catches a run that does not end.
+  EXPECT_GE(report->elapsed_s, 0.99);
+  EXPECT_LT(report->elapsed_s, 5.0);
   EXPECT_EQ(report->totals.unsent, 0u);
 }
 
