@@ -154,3 +154,69 @@ test('413 body too large is explained', {timeout: 60000}, async () => {
     await s.close();
   }
 });
+
+// 429 and 503 cannot be provoked reliably from one browser against a real server (the rate limit
+// and the writer's queue are far above what a page sends), so the page's next POST is answered by
+// the browser itself with the status and Retry-After a loaded server sends; what is tested is the
+// page: the outcome it shows, the retry button held back for Retry-After seconds with a countdown,
+// and a retry that then reaches the real server and is accepted.
+for (const {status, kind, retryAfter} of [
+  {status: 503, kind: 'unavailable', retryAfter: 3},
+  {status: 429, kind: 'busy', retryAfter: 2},
+]) {
+  test(`${status} shows "${kind}", holds the retry for Retry-After, then the retry is accepted`,
+      {timeout: 60000}, async () => {
+        const s = await openSession(browser, outputDir(), `errors ${status}`, {locale: 'en-CA'});
+        const voter = election.takeVoter();
+        const law = election.laws.openA;
+        try {
+          await s.step(`the vote is answered ${status} with Retry-After: ${retryAfter}`, async () => {
+            await s.page.goto(election.baseUrl + '/');
+            await s.page.locator(`#law-${law.law_id}`).waitFor();
+            await fillAndReview(
+                s.page, {lawId: law.law_id, nas: voter.nas, code: voter.code, vote: 'non'});
+            let answered = false;
+            await s.page.route('**/api/v1/vote', async (route) => {
+              if (answered || route.request().method() !== 'POST') return route.continue();
+              answered = true;
+              const error = status === 429 ? 'rate_limited' : 'unavailable';
+              return route.fulfill({
+                status,
+                headers: {'Retry-After': String(retryAfter), 'Content-Type': 'application/json'},
+                body: JSON.stringify({error, message: 'Try again shortly.'}),
+              });
+            });
+            await s.page.locator('#confirm').click();
+            const o = await finalOutcome(s.page);
+            assert.equal(o.kind, kind, `outcome was ${o.kind}: ${o.text}`);
+            assert.ok(o.text.includes(STRINGS.en[`outcome.${kind}.h`]), o.text);
+          });
+          const retry = s.page.getByRole('button', {name: STRINGS.en['outcome.retry']});
+          await s.step('the retry button waits for Retry-After, with a countdown', async () => {
+            assert.equal(await retry.isDisabled(), true, 'retry allowed before Retry-After');
+            const note = await s.page.locator('.countdown').innerText();
+            assert.match(note, /\d/, `countdown shows no seconds: ${note}`);
+            const shown = Date.now();
+            while (await retry.isDisabled()) {
+              assert.ok(Date.now() - shown < (retryAfter + 3) * 1000,
+                  'retry still held long after Retry-After');
+              await s.page.waitForTimeout(100);
+            }
+            // Held for Retry-After (less the time between the answer and `shown`, and rounding).
+            assert.ok(Date.now() - shown >= (retryAfter - 1) * 1000,
+                `retry allowed after ${Date.now() - shown} ms, Retry-After was ${retryAfter} s`);
+          });
+          await s.step('the retry reaches the server and is accepted', async () => {
+            await retry.click();
+            await s.page.locator('#nas').pressSequentially(voter.nas);
+            await s.page.locator('#code').pressSequentially(voter.code);
+            await s.page.locator('#continue').click();
+            await s.page.locator('#confirm').click();
+            const o = await finalOutcome(s.page);
+            assert.equal(o.kind, 'accepted', `outcome was ${o.kind}: ${o.text}`);
+          });
+        } finally {
+          await s.close();
+        }
+      });
+}
