@@ -74,8 +74,41 @@ CREATE TABLE request_status (
 CREATE INDEX idx_request_status_expires ON request_status (expires_at);
 )sql";
 
+// Version 2: the same checks, written so that PostgreSQL evaluates them ~10x faster. Its regex
+// engine runs a bounded repetition ('{64}') as a counting automaton: ~5 us per row on this
+// machine, and the aggregator evaluates five such checks per accepted vote, which made them the
+// largest single item of PostgreSQL's CPU per vote (27% under load, by perf). A length test plus
+// an unbounded class ('+') accepts exactly the same strings in ~0.5 us. Re-adding a check
+// validates the existing rows once (one scan per table, at upgrade).
+constexpr std::string_view kSchemaV2 = R"sql(
+ALTER TABLE vote_audit
+  DROP CONSTRAINT vote_audit_request_key_check,
+  DROP CONSTRAINT vote_audit_vote_hash_check,
+  ADD CONSTRAINT vote_audit_request_key_check
+    CHECK (length(request_key) = 32 AND request_key ~ '^[0-9a-f]+$'),
+  ADD CONSTRAINT vote_audit_vote_hash_check
+    CHECK (length(vote_hash) = 64 AND vote_hash ~ '^[0-9a-f]+$');
+ALTER TABLE duplicate_attempts
+  DROP CONSTRAINT duplicate_attempts_vote_hash_check,
+  ADD CONSTRAINT duplicate_attempts_vote_hash_check
+    CHECK (length(vote_hash) = 64 AND vote_hash ~ '^[0-9a-f]+$');
+ALTER TABLE accepted_credentials
+  DROP CONSTRAINT accepted_credentials_vote_hash_check,
+  DROP CONSTRAINT accepted_credentials_claim_tag_check,
+  ADD CONSTRAINT accepted_credentials_vote_hash_check
+    CHECK (length(vote_hash) = 64 AND vote_hash ~ '^[0-9a-f]+$'),
+  ADD CONSTRAINT accepted_credentials_claim_tag_check
+    CHECK (length(claim_tag) = 32 AND claim_tag ~ '^[0-9a-f]+$');
+ALTER TABLE request_status
+  DROP CONSTRAINT request_status_status_key_check,
+  ADD CONSTRAINT request_status_status_key_check
+    CHECK (length(status_key) = 32 AND status_key ~ '^[0-9a-f]+$');
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "vote tables of docs/schema.md", kSchemaV1},
+    Migration{2, "hex checks without bounded regex repetition (same strings, ~10x cheaper)",
+              kSchemaV2},
 };
 
 core::Status Rollback(PgConnection& conn, core::Status st) {

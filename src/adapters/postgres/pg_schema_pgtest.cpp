@@ -110,6 +110,77 @@ TEST_F(PgSchemaMigrationTest, RejectsValuesThatAreNotDigests) {
   EXPECT_EQ(r.error().sqlstate, "23514");  // check_violation
 }
 
+// Every digest and derived-key column takes exactly lowercase hex of its length: the checks of
+// version 2 (length + unbounded class) refuse what version 1's bounded regexes refused.
+TEST_F(PgSchemaMigrationTest, HexChecksAcceptExactlyLowercaseHexOfTheirLength) {
+  auto pool = NewPool();
+  ASSERT_TRUE(Migrate(*pool).ok());
+  auto lease = pool->Acquire();
+  const std::string hex64(64, 'a'), hex32 = "0123456789abcdef0123456789abcdef";
+  auto insert_claim = [&](const std::string& hash, const std::string& tag) {
+    return (*lease)->ExecScript("INSERT INTO accepted_credentials VALUES ('" + hash +
+                                "', 'L2025-001', '" + tag + "')");
+  };
+  ASSERT_TRUE(insert_claim(hex64, hex32).ok());
+  for (const std::string& bad : {std::string(64, 'A'), std::string(63, 'a'), std::string(65, 'a'),
+                                 std::string(63, 'a') + "g", std::string(63, 'a') + "\n",
+                                 std::string(63, 'a') + "\u00e9", std::string()}) {
+    auto r = insert_claim(bad, hex32);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().sqlstate, "23514") << bad;
+  }
+  for (const std::string& bad : {hex32 + "0", hex32.substr(1), std::string(32, 'F')}) {
+    auto r = insert_claim(std::string(63, 'b') + "c", bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().sqlstate, "23514") << bad;
+  }
+  auto status = [&](const std::string& key) {
+    return (*lease)->ExecScript("INSERT INTO request_status VALUES ('" + key +
+                                "', 'L2025-001', 'pending', 1, now())");
+  };
+  EXPECT_TRUE(status(hex32).ok());
+  EXPECT_FALSE(status(hex64).ok());
+  auto audit = [&](const std::string& key, const std::string& hash) {
+    return (*lease)->ExecScript(
+        "INSERT INTO vote_audit (request_key, vote_hash, law_id, status, "
+        "attempt_count, \"timestamp\") VALUES ('" +
+        key + "', '" + hash + "', 'L2025-001', 'invalid', 1, now())");
+  };
+  EXPECT_TRUE(audit(hex32, hex64).ok());
+  EXPECT_FALSE(audit(std::string(32, 'c'), "046454286").ok());
+  EXPECT_FALSE(audit("046454286", std::string(64, 'c')).ok());
+  auto duplicate = [&](const std::string& hash) {
+    return (*lease)->ExecScript("INSERT INTO duplicate_attempts VALUES ('" + hash +
+                                "', 'L2025-001', 2, now(), now())");
+  };
+  EXPECT_TRUE(duplicate(hex64).ok());
+  EXPECT_FALSE(duplicate("046454286").ok());
+}
+
+// A database at version 1 with rows in it upgrades in place: rows kept, checks still enforced.
+TEST_F(PgSchemaMigrationTest, VersionOneDatabaseWithRowsUpgrades) {
+  auto pool = NewPool();
+  ASSERT_TRUE(Migrate(*pool, KnownMigrations().first(1)).ok());
+  EXPECT_EQ(*CurrentSchemaVersion(*pool), 1);
+  {
+    auto lease = pool->Acquire();
+    ASSERT_TRUE((*lease)
+                    ->ExecScript("INSERT INTO accepted_credentials VALUES ('" +
+                                 std::string(64, 'e') +
+                                 "', 'L2025-001', '0123456789abcdef0123456789abcdef')")
+                    .ok());
+  }
+  ASSERT_TRUE(Migrate(*pool).ok());
+  EXPECT_EQ(*CurrentSchemaVersion(*pool), LatestSchemaVersion());
+  EXPECT_EQ(Count("SELECT count(*) FROM accepted_credentials"), 1);
+  auto lease = pool->Acquire();
+  auto r = (*lease)->ExecScript(
+      "INSERT INTO accepted_credentials VALUES ('046454286', 'L2025-001', "
+      "'0123456789abcdef0123456789abcdef')");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().sqlstate, "23514");
+}
+
 // Guarantee 4 from the schema's side: no table holds a choice together with anything that
 // identifies a credential or a request (digest, derived keys, time).
 TEST_F(PgSchemaMigrationTest, NoTableHoldsAChoiceBesideADigest) {
