@@ -111,7 +111,7 @@ void RabbitPublisher::Submit(core::VoteEnvelope vote, Callback done) {
       refused.kind = ports::IntakeResult::Kind::kOverloaded;
       refused.retry_after = options_.retry_after_overloaded;
     } else {
-      queue_.push_back(Pending{std::move(vote), std::move(done)});
+      queue_.push_back(Pending{std::move(vote), std::move(done), std::chrono::steady_clock::now()});
       lock.unlock();
       cv_.notify_one();
       return;
@@ -232,6 +232,12 @@ void RabbitPublisher::Loop(std::size_t index) {
     {
       std::unique_lock lock(mu_);
       cv_.wait_for(lock, options_.idle_poll, [&] { return stopping_ || !queue_.empty(); });
+      if (options_.linger.count() > 0 && !queue_.empty() && queue_.size() < options_.max_batch) {
+        // Submit() notifies on every vote; the predicate keeps waiting until the batch is full.
+        cv_.wait_until(lock, queue_.front().queued_at + options_.linger, [&] {
+          return stopping_ || queue_.empty() || queue_.size() >= options_.max_batch;
+        });
+      }
       while (!queue_.empty() && batch.size() < options_.max_batch) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();

@@ -12,6 +12,8 @@
 // for its confirms, new votes accumulate for the next batch, so under load many requests share
 // one message and one confirm round trip (group commit at the broker; the broker's cost is per
 // message, so this divides it by the batch size; confirm_rounds() vs votes_confirmed() shows it).
+// With `linger`, a thread that finds a small batch waits that long (from the oldest vote's
+// arrival) for more, trading a bounded delay for larger messages.
 //
 // When the broker is unreachable every thread reconnects with backoff; meanwhile Submit answers
 // kUnavailable at once (nothing waits for a broker that is down) and Health() reports the "queue"
@@ -43,7 +45,11 @@ namespace scrutin::rabbitmq {
 struct RabbitPublisherOptions {
   PublisherOptions publisher;  // endpoint, topology, confirm timeout, backoff
   std::size_t publisher_threads = 1;
-  std::size_t max_batch = 500;     // votes per confirm round (and per message) at most
+  std::size_t max_batch = 500;  // votes per confirm round (and per message) at most
+  // How long a thread that found fewer than max_batch votes queued waits for more before it
+  // publishes, counted from when the oldest of them was queued. Fewer, larger messages (the
+  // broker's cost is per message) for at most this much added latency; 0 = publish at once.
+  std::chrono::microseconds linger{0};
   std::size_t max_queue = 50'000;  // votes waiting at most; beyond: kOverloaded
   // How often an idle thread services its connection (heartbeats, noticing a closed connection).
   std::chrono::milliseconds idle_poll{500};
@@ -76,6 +82,7 @@ class RabbitPublisher final : public ports::VoteIntake {
   struct Pending {
     core::VoteEnvelope vote;
     Callback done;
+    std::chrono::steady_clock::time_point queued_at;
   };
   struct Worker {
     std::unique_ptr<RabbitBatchPublisher> publisher;

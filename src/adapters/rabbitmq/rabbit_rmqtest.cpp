@@ -236,6 +236,29 @@ TEST_F(RabbitAdapterTest, SubmittedVotesAreConfirmedThenConsumedExactlyOnceEach)
   EXPECT_TRUE(refused);
 }
 
+TEST_F(RabbitAdapterTest, LingerGathersStragglersIntoOneMessage) {
+  RabbitPublisherOptions o;
+  o.publisher = PubOptions();
+  o.linger = 300ms;
+  auto publisher = RabbitPublisher::Start(o);
+  ASSERT_TRUE(publisher.ok()) << publisher.error();
+  std::atomic<int> durable{0};
+  auto submit = [&](int n) {
+    (*publisher)->Submit(SampleVote(n), [&](ports::IntakeResult r) {
+      durable += r.kind == ports::IntakeResult::Kind::kDurable;
+    });
+  };
+  const auto start = std::chrono::steady_clock::now();
+  submit(0);
+  std::this_thread::sleep_for(50ms);  // without the linger, vote 0 would be published alone
+  for (int i = 1; i < 10; ++i) submit(i);
+  ASSERT_TRUE(WaitFor([&] { return durable.load() == 10; }, 5s)) << durable.load();
+  EXPECT_EQ((*publisher)->messages_confirmed(), 1u);
+  EXPECT_EQ((*publisher)->votes_confirmed(), 10u);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 300ms);  // waited for more, from vote 0
+  EXPECT_EQ(Depth(topology_.validation_queue), 1u);
+}
+
 TEST_F(RabbitAdapterTest, FullQueueAnswersOverloadedNotDurable) {
   RabbitPublisherOptions o;
   o.publisher = PubOptions();
