@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <thread>
 
 namespace scrutin::adapters::sqlite {
 namespace {
@@ -15,10 +17,18 @@ using core::VoteStatus;
 
 core::Ballot TwoLaws() {
   auto now = core::Clock::now();
-  core::Law a{"L2025-001", "Loi A", "Act A", now - std::chrono::hours(1),
-              now + std::chrono::hours(1), core::ResultsPolicy::kLive};
-  core::Law b{"L2025-002", "Loi B", "Act B", now - std::chrono::hours(1),
-              now + std::chrono::hours(1), core::ResultsPolicy::kLive};
+  core::Law a{"L2025-001",
+              "Loi A",
+              "Act A",
+              now - std::chrono::hours(1),
+              now + std::chrono::hours(1),
+              core::ResultsPolicy::kLive};
+  core::Law b{"L2025-002",
+              "Loi B",
+              "Act B",
+              now - std::chrono::hours(1),
+              now + std::chrono::hours(1),
+              core::ResultsPolicy::kLive};
   return core::Ballot({a, b});
 }
 
@@ -75,11 +85,10 @@ class SqliteStoreTest : public ::testing::Test {
 
 TEST_F(SqliteStoreTest, RecordsAStatusAuditRowBallotAndTallyPerAcceptedVote) {
   auto store = Open();
-  std::vector<core::VoteEnvelope> votes = {Vote(1, "L2025-001", core::Choice::kOui),
-                                           Vote(2, "L2025-001", core::Choice::kNon),
-                                           Vote(3, "L2025-002", core::Choice::kOui),
-                                           Vote(1, "L2025-001", core::Choice::kNon),
-                                           Vote(9, "L2025-001", core::Choice::kOui)};
+  std::vector<core::VoteEnvelope> votes = {
+      Vote(1, "L2025-001", core::Choice::kOui), Vote(2, "L2025-001", core::Choice::kNon),
+      Vote(3, "L2025-002", core::Choice::kOui), Vote(1, "L2025-001", core::Choice::kNon),
+      Vote(9, "L2025-001", core::Choice::kOui)};
   std::vector<core::Decision> decisions = {
       Decided(VoteStatus::kAccepted), Decided(VoteStatus::kAccepted),
       Decided(VoteStatus::kAccepted), Decided(VoteStatus::kDuplicate, 2),
@@ -152,6 +161,38 @@ TEST_F(SqliteStoreTest, RecordingTheSameBatchTwiceCountsNothingTwice) {
   EXPECT_EQ(store->queries().FindTally("L2025-002")->non, 1u);
   EXPECT_EQ(Count("SELECT count(*) FROM vote_audit"), 2);
   EXPECT_EQ(Count("SELECT count(*) FROM ballots"), 2);
+}
+
+// The recorder commits without an fsync (synchronous=NORMAL) and Sync() fsyncs the log, from
+// another thread while the writer goes on (the intake's completion thread).
+TEST_F(SqliteStoreTest, SyncRunsBesideTheWriterAndCoversEveryCommittedBatch) {
+  {
+    auto store = Open();
+    auto& recorder = store->recorder();
+    ASSERT_TRUE(recorder.defers_sync());
+    std::atomic<bool> writing{true};
+    std::atomic<int> syncs{0};
+    std::thread syncer([&] {
+      while (writing.load()) {
+        ASSERT_TRUE(recorder.Sync());
+        ++syncs;
+      }
+    });
+    for (int i = 0; i < 200; ++i) {
+      std::vector<core::VoteEnvelope> votes = {
+          Vote(static_cast<std::uint8_t>(i), "L2025-001", core::Choice::kOui)};
+      votes[0].digest.bytes[1] = 1;
+      std::vector<core::Decision> decisions = {Decided(VoteStatus::kAccepted)};
+      ASSERT_TRUE(recorder.Record(votes, decisions));
+    }
+    writing = false;
+    syncer.join();
+    EXPECT_GT(syncs.load(), 0);
+    ASSERT_TRUE(recorder.Sync());  // the last batches
+    EXPECT_GT(fs::file_size(options_.file.string() + "-wal"), 0u);
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM ballots"), 200);
+  EXPECT_EQ(Count("SELECT oui_count FROM vote_results WHERE law_id = 'L2025-001'"), 200);
 }
 
 TEST_F(SqliteStoreTest, ClaimsAndAttemptsSurviveReopening) {
