@@ -15,7 +15,8 @@ BatchingVoteIntake::BatchingVoteIntake(ports::CredentialLedger& ledger,
       recorder_(recorder),
       options_(options),
       listener_(std::move(listener)),
-      validator_(ledger) {
+      validator_(ledger),
+      queue_(options.max_queue) {
   writer_ = std::thread([this] { WriterLoop(); });
   completer_ = std::thread([this] { CompletionLoop(); });
 }
@@ -23,38 +24,21 @@ BatchingVoteIntake::BatchingVoteIntake(ports::CredentialLedger& ledger,
 BatchingVoteIntake::~BatchingVoteIntake() { Stop(); }
 
 void BatchingVoteIntake::Submit(core::VoteEnvelope vote, Callback done) {
-  ports::IntakeResult refused;
-  {
-    std::lock_guard lock(mu_);
-    if (!stopping_ && queue_.size() < options_.max_queue) {
-      queue_.push_back(Pending{std::move(vote), std::move(done)});
-      if (queue_.size() == 1) cv_.notify_one();
-      return;
-    }
-    refused.kind = stopping_ ? ports::IntakeResult::Kind::kUnavailable
-                             : ports::IntakeResult::Kind::kOverloaded;
-    refused.retry_after =
-        stopping_ ? options_.retry_after_unavailable : options_.retry_after_overloaded;
-  }
-  done(refused);
+  Pending p{std::move(vote), std::move(done)};
+  auto pushed = queue_.Push(p);
+  if (pushed == BatchQueue<Pending>::PushResult::kQueued) return;
+  p.done(Refusal(pushed == BatchQueue<Pending>::PushResult::kClosed,
+                 options_.retry_after_unavailable, options_.retry_after_overloaded));
 }
 
 void BatchingVoteIntake::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_ && !writer_.joinable()) return;
-    stopping_ = true;
-  }
-  cv_.notify_all();
+  queue_.Close();
   for (auto* t : {&writer_, &completer_}) {
     if (t->joinable() && t->get_id() != std::this_thread::get_id()) t->join();
   }
 }
 
-std::size_t BatchingVoteIntake::queue_depth() const {
-  std::lock_guard lock(mu_);
-  return queue_.size();
-}
+std::size_t BatchingVoteIntake::queue_depth() const { return queue_.size(); }
 
 std::vector<ports::HealthCheck> BatchingVoteIntake::Health() {
   std::vector<ports::HealthCheck> checks;
@@ -72,17 +56,7 @@ std::vector<ports::HealthCheck> BatchingVoteIntake::Health() {
 void BatchingVoteIntake::WriterLoop() {
   std::vector<Pending> batch;
   batch.reserve(options_.max_batch);
-  for (;;) {
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) break;  // stopping and drained
-      std::size_t n = std::min(queue_.size(), options_.max_batch);
-      for (std::size_t i = 0; i < n; ++i) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
+  while (queue_.PopBatch(batch, options_.max_batch)) {  // false: stopping and drained
     Recorded recorded = ProcessBatch(batch);
     batch.clear();
     std::unique_lock lock(done_mu_);

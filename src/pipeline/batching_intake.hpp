@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "pipeline/batch_queue.hpp"
 #include "pipeline/validator.hpp"
 #include "ports/vote_intake.hpp"
 #include "ports/vote_recorder.hpp"
@@ -87,10 +88,7 @@ class BatchingVoteIntake final : public ports::VoteIntake {
   CommitListener listener_;
   Validator validator_;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Pending> queue_;  // GUARDED_BY(mu_)
-  bool stopping_ = false;      // GUARDED_BY(mu_)
+  BatchQueue<Pending> queue_;
 
   std::mutex health_mu_;
   std::string last_error_;  // GUARDED_BY(health_mu_); empty when the last batch committed

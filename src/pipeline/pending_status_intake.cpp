@@ -14,7 +14,8 @@ PendingStatusIntake::PendingStatusIntake(ports::VoteIntake& inner, ports::Status
       statuses_(statuses),
       ballot_(ballot),
       options_(options),
-      probes_(std::move(probes)) {
+      probes_(std::move(probes)),
+      queue_(options.max_queue) {
   std::size_t n = std::max<std::size_t>(1, options_.threads);
   workers_.reserve(n);
   for (std::size_t i = 0; i < n; ++i) workers_.emplace_back([this] { Loop(); });
@@ -23,20 +24,11 @@ PendingStatusIntake::PendingStatusIntake(ports::VoteIntake& inner, ports::Status
 PendingStatusIntake::~PendingStatusIntake() { Stop(); }
 
 void PendingStatusIntake::Submit(core::VoteEnvelope vote, Callback done) {
-  ports::IntakeResult refused;
-  {
-    std::lock_guard lock(mu_);
-    if (!stopping_ && queue_.size() < options_.max_queue) {
-      queue_.push_back(Pending{std::move(vote), std::move(done)});
-      cv_.notify_one();
-      return;
-    }
-    refused.kind = stopping_ ? ports::IntakeResult::Kind::kUnavailable
-                             : ports::IntakeResult::Kind::kOverloaded;
-    refused.retry_after =
-        stopping_ ? options_.retry_after_unavailable : options_.retry_after_overloaded;
-  }
-  done(refused);
+  Pending p{std::move(vote), std::move(done)};
+  auto pushed = queue_.Push(p);
+  if (pushed == BatchQueue<Pending>::PushResult::kQueued) return;
+  p.done(Refusal(pushed == BatchQueue<Pending>::PushResult::kClosed,
+                 options_.retry_after_unavailable, options_.retry_after_overloaded));
 }
 
 std::vector<ports::HealthCheck> PendingStatusIntake::Health() {
@@ -46,35 +38,18 @@ std::vector<ports::HealthCheck> PendingStatusIntake::Health() {
 }
 
 void PendingStatusIntake::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
+  queue_.Close();
   for (auto& w : workers_) {
     if (w.joinable() && w.get_id() != std::this_thread::get_id()) w.join();
   }
 }
 
-std::size_t PendingStatusIntake::queue_depth() const {
-  std::lock_guard lock(mu_);
-  return queue_.size();
-}
+std::size_t PendingStatusIntake::queue_depth() const { return queue_.size(); }
 
 void PendingStatusIntake::Loop() {
   std::vector<Pending> batch;
   batch.reserve(options_.max_batch);
-  for (;;) {
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping and drained
-      std::size_t n = std::min(queue_.size(), options_.max_batch);
-      for (std::size_t i = 0; i < n; ++i) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
+  while (queue_.PopBatch(batch, options_.max_batch)) {  // false: stopping and drained
     Forward(batch);
     batch.clear();
   }

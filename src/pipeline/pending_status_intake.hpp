@@ -17,15 +17,13 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
-#include <deque>
 #include <functional>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "core/ballot.hpp"
+#include "pipeline/batch_queue.hpp"
 #include "ports/status_writer.hpp"
 #include "ports/vote_intake.hpp"
 
@@ -75,10 +73,7 @@ class PendingStatusIntake final : public ports::VoteIntake {
   const PendingStatusIntakeOptions options_;
   const std::vector<HealthProbe> probes_;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Pending> queue_;  // GUARDED_BY(mu_)
-  bool stopping_ = false;      // GUARDED_BY(mu_)
+  BatchQueue<Pending> queue_;
   std::vector<std::thread> workers_;
 };
 

@@ -1,0 +1,92 @@
+// BatchQueue: a bounded queue between many producers (HTTP threads) and workers that take items
+// in batches — what both front doors put between the API and their workers (BatchingVoteIntake's
+// writer, PendingStatusIntake's status writers). Bounded so that overload is answered at once
+// (a 503 with Retry-After) instead of growing memory without limit.
+//
+// Thread-safety: every method may be called from any thread.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <mutex>
+#include <vector>
+
+#include "ports/vote_intake.hpp"
+
+namespace scrutin::pipeline {
+
+template <typename T>
+class BatchQueue {
+ public:
+  // REQUIRES: capacity > 0.
+  explicit BatchQueue(std::size_t capacity) : capacity_(capacity) {}
+
+  enum class PushResult { kQueued, kFull, kClosed };
+
+  // Queues `item`, moving from it only when the result is kQueued: on kFull (capacity items are
+  // waiting) or kClosed (after Close()) the caller still owns it, e.g. to answer it.
+  PushResult Push(T& item) {
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) return PushResult::kClosed;
+      if (items_.size() >= capacity_) return PushResult::kFull;
+      items_.push_back(std::move(item));
+    }
+    cv_.notify_one();
+    return PushResult::kQueued;
+  }
+
+  // Blocks until an item is queued or the queue is closed, then moves up to `max` items (in
+  // arrival order) to the end of `out`. Returns false once the queue is closed and empty: items
+  // queued before Close() are all still handed out.
+  // REQUIRES: max > 0.
+  bool PopBatch(std::vector<T>& out, std::size_t max) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return closed_ || !items_.empty(); });
+    if (items_.empty()) return false;
+    std::size_t n = std::min(items_.size(), max);
+    for (std::size_t i = 0; i < n; ++i) {
+      out.push_back(std::move(items_.front()));
+      items_.pop_front();
+    }
+    return true;
+  }
+
+  // Refuses later pushes and wakes every waiting consumer. Idempotent.
+  void Close() {
+    {
+      std::lock_guard lock(mu_);
+      closed_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  std::size_t size() const {
+    std::lock_guard lock(mu_);
+    return items_.size();
+  }
+  std::size_t capacity() const { return capacity_; }
+
+ private:
+  const std::size_t capacity_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<T> items_;  // GUARDED_BY(mu_)
+  bool closed_ = false;  // GUARDED_BY(mu_)
+};
+
+// The answer a front door gives a vote its queue refused: kOverloaded (retry soon) when full,
+// kUnavailable when the intake is stopping.
+inline ports::IntakeResult Refusal(bool closed, std::chrono::seconds retry_after_unavailable,
+                                   std::chrono::seconds retry_after_overloaded) {
+  ports::IntakeResult r;
+  r.kind =
+      closed ? ports::IntakeResult::Kind::kUnavailable : ports::IntakeResult::Kind::kOverloaded;
+  r.retry_after = closed ? retry_after_unavailable : retry_after_overloaded;
+  return r;
+}
+
+}  // namespace scrutin::pipeline
