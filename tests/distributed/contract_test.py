@@ -1,8 +1,9 @@
 """The shape-independent HTTP contract suite (tests/integration/api_contract_test.py), run UNCHANGED
-against the distributed shape: a fresh electorate with the integration harness's standard ballot,
-`scripts/cluster start` (PostgreSQL, Redis or a 3-master Redis Cluster, RabbitMQ, an aggregator,
-two validators, an api, and a second api limited to 5 votes/s for the 429 case), the suite pointed
-at it through SCRUTIN_BASE_URL and friends, then `scripts/cluster stop`.
+against the distributed shape (and, without --redis-cluster, the OpenAPI conformance suite too):
+a fresh electorate with the integration harness's standard ballot, `scripts/cluster start`
+(PostgreSQL, Redis or a 3-master Redis Cluster, RabbitMQ, an aggregator, two validators, an api,
+and a second api limited to 5 votes/s for the 429 case), the suites pointed at it through
+SCRUTIN_BASE_URL and friends, then `scripts/cluster stop`.
 
 With --redis-cluster it also checks that the ledger's buckets and the request statuses are spread
 over every master of the cluster.
@@ -127,6 +128,16 @@ def main():
         if suite.returncode != 0:
             problems.append(f"api_contract_test.py failed against the distributed shape "
                             f"(exit {suite.returncode})")
+        if not args.redis_cluster:
+            # Every live answer of the distributed api against docs/openapi.yaml too (the Redis
+            # Cluster run is about where keys go; the HTTP answers are the same).
+            conformance = subprocess.run(
+                [sys.executable,
+                 os.path.join(ROOT, "tests", "integration", "openapi_conformance_test.py")],
+                env=suite_env, timeout=300)
+            if conformance.returncode != 0:
+                problems.append(f"openapi_conformance_test.py failed against the distributed "
+                                f"shape (exit {conformance.returncode})")
         if args.redis_cluster:
             problems += check_spread(cenv)
     finally:
