@@ -27,25 +27,21 @@ namespace scrutin::apps {
 namespace {
 
 struct AggregatorOptions {
-  std::string laws;
-  std::string amqp;
+  dist::WorkerFlags worker;
   std::string pg;
-  std::string admin_listen = "127.0.0.1:0";
-  int batch = 100;
-  int batch_wait_ms = 20;
   int in_flight = 3;
-  int retention_days = 30;
-  std::string queue_type = "classic";
 };
 
 void RunAggregator(const AggregatorOptions& opt) {
   InitLogging();
   const sigset_t stop_signals = BlockStopSignals();
 
-  core::Ballot ballot = Require(core::Ballot::Load(opt.laws), "cannot load the ballot");
-  rabbitmq::AmqpEndpoint endpoint = Require(rabbitmq::ParseAmqpUrl(opt.amqp), "invalid --amqp");
+  core::Ballot ballot = Require(core::Ballot::Load(opt.worker.laws), "cannot load the ballot");
+  rabbitmq::AmqpEndpoint endpoint =
+      Require(rabbitmq::ParseAmqpUrl(opt.worker.amqp), "invalid --amqp");
   rabbitmq::Topology topology;
-  topology.queue_type = Require(rabbitmq::ParseQueueType(opt.queue_type), "invalid --queue-type");
+  topology.queue_type =
+      Require(rabbitmq::ParseQueueType(opt.worker.queue_type), "invalid --queue-type");
 
   // PostgreSQL: one connection per batch in flight, one for the review queue, one for reads.
   postgres::PgPoolOptions pool_options;
@@ -57,7 +53,7 @@ void RunAggregator(const AggregatorOptions& opt) {
   Require(postgres::Migrate(*pool), "cannot bring the PostgreSQL schema up to date");
   Require(postgres::SeedTallies(*pool, ballot), "cannot prepare the tallies");
   postgres::PostgresRecorderOptions recorder_options;
-  recorder_options.status_retention = std::chrono::hours(24 * opt.retention_days);
+  recorder_options.status_retention = std::chrono::hours(24 * opt.worker.retention_days);
   postgres::PostgresVoteRecorder recorder(pool, ballot, recorder_options);
   postgres::PostgresVoteQueries queries(pool);
 
@@ -105,9 +101,9 @@ void RunAggregator(const AggregatorOptions& opt) {
     o.endpoint = endpoint;
     o.topology = topology;
     o.queue = queue;
-    o.max_batch = static_cast<std::size_t>(opt.batch);
-    o.prefetch = static_cast<std::uint16_t>(std::min(65535, opt.batch * 2));
-    o.max_wait = std::chrono::milliseconds(opt.batch_wait_ms);
+    o.max_batch = static_cast<std::size_t>(opt.worker.batch);
+    o.prefetch = static_cast<std::uint16_t>(std::min(65535, opt.worker.batch * 2));
+    o.max_wait = std::chrono::milliseconds(opt.worker.batch_wait_ms);
     o.connection.connection_name = fmt::format("scrutin-aggregator-{}", index);
     o.on_error = [queue](const std::string& e) {
       LogEvent(LogLevel::kWarn, "consumer_error", {{"queue", queue}, {"detail", e}});
@@ -125,7 +121,7 @@ void RunAggregator(const AggregatorOptions& opt) {
                             return std::vector<ports::HealthCheck>{
                                 dist::BrokerProbe(monitor, "queue"), dist::PgProbe(*pool, "store")};
                           },
-                          "aggregator", opt.admin_listen,
+                          "aggregator", opt.worker.admin_listen,
                           {{"postgres", pool->display()},
                            {"amqp", endpoint.ToString()},
                            {"in_flight", opt.in_flight},
@@ -176,44 +172,18 @@ void AddAggregatorCommand(CLI::App& app) {
       "aggregator",
       "Run an aggregator (distributed shape): record decided votes from votes.aggregation and "
       "votes.review in PostgreSQL, one transaction per batch, then ack");
-  cmd->add_option("--laws", opt->laws, "Ballot configuration (laws.toml)")
-      ->envname("SCRUTIN_LAWS")
-      ->required();
-  cmd->add_option("--amqp", opt->amqp, "RabbitMQ URL, amqp://user:password@host:port/vhost")
-      ->envname("SCRUTIN_AMQP")
-      ->required();
+  dist::AddWorkerFlags(cmd, opt->worker,
+                       "Votes recorded in one transaction (whole messages are taken, so a batch "
+                       "may exceed this by less than one message's votes)");
   cmd->add_option("--pg", opt->pg, "PostgreSQL URL, postgresql://user:password@host:port/db")
       ->envname("SCRUTIN_PG")
       ->required();
-  cmd->add_option("--admin-listen", opt->admin_listen,
-                  "Address of the admin port (/metrics, /api/v1/health), host:port; port 0 picks "
-                  "a free one (logged)")
-      ->envname("SCRUTIN_ADMIN_LISTEN")
-      ->capture_default_str();
-  cmd->add_option(
-         "--batch", opt->batch,
-         "Votes recorded in one transaction (whole messages are taken, so a batch may exceed "
-         "this by less than one message's votes)")
-      ->envname("SCRUTIN_BATCH")
-      ->check(CLI::Range(1, 10000))
-      ->capture_default_str();
-  cmd->add_option("--batch-wait-ms", opt->batch_wait_ms,
-                  "How long a batch waits for more votes after its first, in ms")
-      ->envname("SCRUTIN_BATCH_WAIT_MS")
-      ->check(CLI::Range(0, 10000))
-      ->capture_default_str();
   cmd->add_option("--in-flight", opt->in_flight,
                   "Batches of accepted votes recorded concurrently (one consumer and one "
                   "PostgreSQL connection each)")
       ->envname("SCRUTIN_IN_FLIGHT")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
-  cmd->add_option("--status-retention-days", opt->retention_days,
-                  "Days request statuses are kept after their law closes")
-      ->envname("SCRUTIN_STATUS_RETENTION_DAYS")
-      ->check(CLI::Range(0, 3650))
-      ->capture_default_str();
-  dist::AddQueueTypeOption(cmd, opt->queue_type);
   cmd->callback([opt] { RunAggregator(*opt); });
 }
 

@@ -131,4 +131,33 @@ void AddQueueTypeOption(CLI::App* cmd, std::string& queue_type) {
       ->capture_default_str();
 }
 
+void AddWorkerFlags(CLI::App* cmd, WorkerFlags& flags, const std::string& batch_help) {
+  cmd->add_option("--laws", flags.laws, "Ballot configuration (laws.toml)")
+      ->envname("SCRUTIN_LAWS")
+      ->required();
+  cmd->add_option("--amqp", flags.amqp, "RabbitMQ URL, amqp://user:password@host:port/vhost")
+      ->envname("SCRUTIN_AMQP")
+      ->required();
+  cmd->add_option("--admin-listen", flags.admin_listen,
+                  "Address of the admin port (/metrics, /api/v1/health), host:port; port 0 picks "
+                  "a free one (logged)")
+      ->envname("SCRUTIN_ADMIN_LISTEN")
+      ->capture_default_str();
+  cmd->add_option("--batch", flags.batch, batch_help)
+      ->envname("SCRUTIN_BATCH")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  cmd->add_option("--batch-wait-ms", flags.batch_wait_ms,
+                  "How long a batch waits for more votes after its first, in ms")
+      ->envname("SCRUTIN_BATCH_WAIT_MS")
+      ->check(CLI::Range(0, 10000))
+      ->capture_default_str();
+  cmd->add_option("--status-retention-days", flags.retention_days,
+                  "Days request statuses are kept after their law closes")
+      ->envname("SCRUTIN_STATUS_RETENTION_DAYS")
+      ->check(CLI::Range(0, 3650))
+      ->capture_default_str();
+  AddQueueTypeOption(cmd, flags.queue_type);
+}
+
 }  // namespace scrutin::apps::dist

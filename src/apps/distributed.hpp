@@ -106,4 +106,20 @@ class AdminServer {
 // --queue-type, shared by the commands that declare queues.
 void AddQueueTypeOption(CLI::App* cmd, std::string& queue_type);
 
+// The flags every queue worker (validator, aggregator) takes: the ballot, the broker, how votes
+// are batched, how long statuses are kept, and where /metrics and /api/v1/health are served.
+struct WorkerFlags {
+  std::string laws;
+  std::string amqp;
+  std::string admin_listen = "127.0.0.1:0";
+  int batch = 100;
+  int batch_wait_ms = 20;
+  int retention_days = 30;
+  std::string queue_type = "classic";
+};
+
+// Registers --laws, --amqp, --admin-listen, --batch (described by batch_help),
+// --batch-wait-ms, --status-retention-days and --queue-type, each with its SCRUTIN_* variable.
+void AddWorkerFlags(CLI::App* cmd, WorkerFlags& flags, const std::string& batch_help);
+
 }  // namespace scrutin::apps::dist

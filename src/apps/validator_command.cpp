@@ -25,15 +25,9 @@ namespace scrutin::apps {
 namespace {
 
 struct ValidatorOptions {
-  std::string laws;
-  std::string amqp;
+  dist::WorkerFlags worker;
   std::string redis;
-  std::string admin_listen = "127.0.0.1:0";
   int prefetch = 200;
-  int batch = 100;
-  int batch_wait_ms = 20;
-  int retention_days = 30;
-  std::string queue_type = "classic";
   std::string prefix{redis::kDefaultPrefix};
 };
 
@@ -41,10 +35,12 @@ void RunValidator(const ValidatorOptions& opt) {
   InitLogging();
   const sigset_t stop_signals = BlockStopSignals();
 
-  core::Ballot ballot = Require(core::Ballot::Load(opt.laws), "cannot load the ballot");
-  rabbitmq::AmqpEndpoint endpoint = Require(rabbitmq::ParseAmqpUrl(opt.amqp), "invalid --amqp");
+  core::Ballot ballot = Require(core::Ballot::Load(opt.worker.laws), "cannot load the ballot");
+  rabbitmq::AmqpEndpoint endpoint =
+      Require(rabbitmq::ParseAmqpUrl(opt.worker.amqp), "invalid --amqp");
   rabbitmq::Topology topology;
-  topology.queue_type = Require(rabbitmq::ParseQueueType(opt.queue_type), "invalid --queue-type");
+  topology.queue_type =
+      Require(rabbitmq::ParseQueueType(opt.worker.queue_type), "invalid --queue-type");
 
   // Redis: the ledger (must have been loaded) and the status store.
   auto target = Require(redis::ParseRedisTarget(opt.redis), "invalid --redis");
@@ -53,7 +49,7 @@ void RunValidator(const ValidatorOptions& opt) {
   auto ledger = Require(redis::RedisCredentialLedger::Open(pool, opt.prefix),
                         "cannot open the credential ledger in Redis (run `scrutin load-hashes` "
                         "first)");
-  const auto retention = std::chrono::seconds(std::chrono::hours(24 * opt.retention_days));
+  const auto retention = std::chrono::seconds(std::chrono::hours(24 * opt.worker.retention_days));
   redis::RedisStatusStore status_store(pool, retention, opt.prefix);
   dist::RedisStatusWriter statuses(status_store);
 
@@ -103,8 +99,8 @@ void RunValidator(const ValidatorOptions& opt) {
   consumer_options.topology = topology;
   consumer_options.queue = topology.validation_queue;
   consumer_options.prefetch = static_cast<std::uint16_t>(opt.prefetch);
-  consumer_options.max_batch = static_cast<std::size_t>(opt.batch);
-  consumer_options.max_wait = std::chrono::milliseconds(opt.batch_wait_ms);
+  consumer_options.max_batch = static_cast<std::size_t>(opt.worker.batch);
+  consumer_options.max_wait = std::chrono::milliseconds(opt.worker.batch_wait_ms);
   consumer_options.connection.connection_name = "scrutin-validator-consumer";
   consumer_options.on_error = [](const std::string& e) {
     LogEvent(LogLevel::kWarn, "consumer_error", {{"detail", e}});
@@ -117,7 +113,7 @@ void RunValidator(const ValidatorOptions& opt) {
                                 dist::BrokerProbe(monitor, "queue"),
                                 dist::RedisProbe(*pool, "ledger")};
                           },
-                          "validator", opt.admin_listen,
+                          "validator", opt.worker.admin_listen,
                           {{"redis", dist::DisplayRedis(target)},
                            {"amqp", endpoint.ToString()},
                            {"failpoint", std::string(core::ArmedFailpoint())}});
@@ -153,48 +149,22 @@ void AddValidatorCommand(CLI::App& app) {
       "validator",
       "Run a validator (distributed shape): decide votes from votes.validation against the Redis "
       "ledger, publish them with confirms, write statuses, then ack");
-  cmd->add_option("--laws", opt->laws, "Ballot configuration (laws.toml)")
-      ->envname("SCRUTIN_LAWS")
-      ->required();
-  cmd->add_option("--amqp", opt->amqp, "RabbitMQ URL, amqp://user:password@host:port/vhost")
-      ->envname("SCRUTIN_AMQP")
-      ->required();
+  dist::AddWorkerFlags(cmd, opt->worker,
+                       "Votes decided together (whole messages are taken, so a batch may exceed "
+                       "this by less than one message's votes)");
   cmd->add_option("--redis", opt->redis,
                   "Redis holding the ledger: redis://host:port or "
                   "redis-cluster://host:port,host:port,...")
       ->envname("SCRUTIN_REDIS")
       ->required();
-  cmd->add_option("--admin-listen", opt->admin_listen,
-                  "Address of the admin port (/metrics, /api/v1/health), host:port; port 0 picks "
-                  "a free one (logged)")
-      ->envname("SCRUTIN_ADMIN_LISTEN")
-      ->capture_default_str();
   cmd->add_option("--prefetch", opt->prefetch,
                   "Unacknowledged messages in flight at most (a message carries up to 1024 votes)")
       ->envname("SCRUTIN_PREFETCH")
       ->check(CLI::Range(1, 65535))
       ->capture_default_str();
-  cmd->add_option(
-         "--batch", opt->batch,
-         "Votes decided together (whole messages are taken, so a batch may exceed this by less "
-         "than one message's votes)")
-      ->envname("SCRUTIN_BATCH")
-      ->check(CLI::Range(1, 10000))
-      ->capture_default_str();
-  cmd->add_option("--batch-wait-ms", opt->batch_wait_ms,
-                  "How long a batch waits for more votes after its first, in ms")
-      ->envname("SCRUTIN_BATCH_WAIT_MS")
-      ->check(CLI::Range(0, 10000))
-      ->capture_default_str();
-  cmd->add_option("--status-retention-days", opt->retention_days,
-                  "Days request statuses are kept after their law closes")
-      ->envname("SCRUTIN_STATUS_RETENTION_DAYS")
-      ->check(CLI::Range(0, 3650))
-      ->capture_default_str();
   cmd->add_option("--prefix", opt->prefix, "Key prefix of the ledger and statuses in Redis")
       ->envname("SCRUTIN_PREFIX")
       ->capture_default_str();
-  dist::AddQueueTypeOption(cmd, opt->queue_type);
   cmd->callback([opt] { RunValidator(*opt); });
 }
 
