@@ -1,5 +1,6 @@
 """The shape-independent HTTP contract suite (tests/integration/api_contract_test.py), run UNCHANGED
-against the distributed shape (and, without --redis-cluster, the OpenAPI conformance suite too):
+against the distributed shape (and, without --redis-cluster, the OpenAPI conformance suite and a
+Prometheus started from deploy/prometheus scraping every process of the cluster):
 a fresh electorate with the integration harness's standard ballot, `scripts/cluster start`
 (PostgreSQL, Redis or a 3-master Redis Cluster, RabbitMQ, an aggregator, two validators, an api,
 and a second api limited to 5 votes/s for the 429 case), the suites pointed at it through
@@ -28,7 +29,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 
-from harness import server  # noqa: E402
+import harness  # noqa: E402
+from harness import prometheus, server  # noqa: E402
 
 
 def read_env(path):
@@ -66,6 +68,31 @@ def check_spread(env):
             problems.append(f"master {node} holds no request status")
     if len(nodes) < 3:
         problems.append(f"expected 3 masters, REDIS_CLUSTER_NODES={env['REDIS_CLUSTER_NODES']}")
+    return problems
+
+
+def check_prometheus(tmp, cenv):
+    """deploy/prometheus's configuration scrapes every process of the cluster: all up, the
+    distributed shape's own series there, no alert pending or firing after the suites."""
+    urls = [u for u in cenv["METRICS_URLS"].split(",") if u]
+    targets = [u.split("://", 1)[1].rsplit("/metrics", 1)[0] for u in urls]
+    prom_dir = os.path.join(tmp, "prometheus")
+    os.makedirs(prom_dir)
+    problems = []
+    try:
+        with prometheus.Prometheus(prom_dir, targets, labels={"shape": "distributed"}) as prom:
+            prom.wait_for(lambda: len([s for s in prom.query('up{job="scrutin"} == 1')])
+                          == len(targets), 60, f"not all of {targets} up in Prometheus")
+            for name in ("rabbitmq_queue_depth", "redis_memory_used_bytes",
+                         "postgres_connections", "votes_submitted_total"):
+                if not prom.query(f'count({{__name__="{name}", job="scrutin"}})'):
+                    problems.append(f"Prometheus scraped no {name} from the cluster")
+            alerts = prom.query("ALERTS")  # firing or pending
+            if alerts:
+                problems.append(f"alerts on a healthy cluster: {alerts}")
+            print(f"prometheus: {len(targets)} targets up, {len(prom.rule_names())} rules loaded")
+    except harness.HarnessError as e:
+        problems.append(str(e))
     return problems
 
 
@@ -140,6 +167,8 @@ def main():
                                 f"shape (exit {conformance.returncode})")
         if args.redis_cluster:
             problems += check_spread(cenv)
+        else:
+            problems += check_prometheus(tmp, cenv)
     finally:
         stop = subprocess.run([cluster, "stop", cluster_dir], timeout=180)
         if stop.returncode != 0:
