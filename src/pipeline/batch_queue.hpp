@@ -78,15 +78,21 @@ class BatchQueue {
   bool closed_ = false;  // GUARDED_BY(mu_)
 };
 
-// The answer a front door gives a vote its queue refused: kOverloaded (retry soon) when full,
-// kUnavailable when the intake is stopping.
-inline ports::IntakeResult Refusal(bool closed, std::chrono::seconds retry_after_unavailable,
-                                   std::chrono::seconds retry_after_overloaded) {
-  ports::IntakeResult r;
-  r.kind =
+// A front door's Submit: queues `pending` (anything with a `done` callback taking an
+// ports::IntakeResult), or answers it at once when the queue refuses it: kOverloaded (retry soon)
+// when full, kUnavailable when the intake is stopping.
+template <typename Pending>
+void QueueOrRefuse(BatchQueue<Pending>& queue, Pending pending,
+                   std::chrono::seconds retry_after_unavailable,
+                   std::chrono::seconds retry_after_overloaded) {
+  auto pushed = queue.Push(pending);
+  if (pushed == BatchQueue<Pending>::PushResult::kQueued) return;
+  bool closed = pushed == BatchQueue<Pending>::PushResult::kClosed;
+  ports::IntakeResult refused;
+  refused.kind =
       closed ? ports::IntakeResult::Kind::kUnavailable : ports::IntakeResult::Kind::kOverloaded;
-  r.retry_after = closed ? retry_after_unavailable : retry_after_overloaded;
-  return r;
+  refused.retry_after = closed ? retry_after_unavailable : retry_after_overloaded;
+  pending.done(refused);
 }
 
 }  // namespace scrutin::pipeline

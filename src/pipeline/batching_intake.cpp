@@ -24,11 +24,8 @@ BatchingVoteIntake::BatchingVoteIntake(ports::CredentialLedger& ledger,
 BatchingVoteIntake::~BatchingVoteIntake() { Stop(); }
 
 void BatchingVoteIntake::Submit(core::VoteEnvelope vote, Callback done) {
-  Pending p{std::move(vote), std::move(done)};
-  auto pushed = queue_.Push(p);
-  if (pushed == BatchQueue<Pending>::PushResult::kQueued) return;
-  p.done(Refusal(pushed == BatchQueue<Pending>::PushResult::kClosed,
-                 options_.retry_after_unavailable, options_.retry_after_overloaded));
+  QueueOrRefuse(queue_, Pending{std::move(vote), std::move(done)}, options_.retry_after_unavailable,
+                options_.retry_after_overloaded);
 }
 
 void BatchingVoteIntake::Stop() {

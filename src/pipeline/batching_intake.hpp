@@ -39,7 +39,7 @@ struct BatchingIntakeOptions {
   std::size_t max_unsynced = 16;    // recorded batches awaiting their sync at most (writer waits)
   // Called on the completion thread after each successful VoteRecorder::Sync with its duration
   // and the number of votes it made durable (metrics). Must not block.
-  std::function<void(std::chrono::nanoseconds duration, std::size_t votes)> on_sync;
+  std::function<void(std::chrono::nanoseconds duration, std::size_t votes)> on_sync = {};
   std::chrono::seconds retry_after_unavailable{5};
   std::chrono::seconds retry_after_overloaded{1};
 };
