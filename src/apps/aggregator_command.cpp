@@ -37,11 +37,9 @@ void RunAggregator(const AggregatorOptions& opt) {
   const sigset_t stop_signals = BlockStopSignals();
 
   core::Ballot ballot = Require(core::Ballot::Load(opt.worker.laws), "cannot load the ballot");
-  rabbitmq::AmqpEndpoint endpoint =
-      Require(rabbitmq::ParseAmqpUrl(opt.worker.amqp), "invalid --amqp");
-  rabbitmq::Topology topology;
-  topology.queue_type =
-      Require(rabbitmq::ParseQueueType(opt.worker.queue_type), "invalid --queue-type");
+  const dist::Broker broker = dist::ResolveBroker(opt.worker.amqp, opt.worker.queue_type);
+  const rabbitmq::AmqpEndpoint& endpoint = broker.endpoint;
+  const rabbitmq::Topology& topology = broker.topology;
 
   // PostgreSQL: one connection per batch in flight, one for the review queue, one for reads.
   postgres::PgPoolOptions pool_options;

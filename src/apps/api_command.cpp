@@ -77,11 +77,11 @@ void RunApi(const ApiOptions& opt) {
   postgres::PostgresVoteQueries tallies(pg_pool);
   pipeline::SplitVoteQueries queries(status_store, tallies);
 
-  rabbitmq::AmqpEndpoint endpoint = Require(rabbitmq::ParseAmqpUrl(opt.amqp), "invalid --amqp");
+  const dist::Broker broker = dist::ResolveBroker(opt.amqp, opt.queue_type);
+  const rabbitmq::AmqpEndpoint& endpoint = broker.endpoint;
   rabbitmq::RabbitPublisherOptions publisher_options;
   publisher_options.publisher.endpoint = endpoint;
-  publisher_options.publisher.topology.queue_type =
-      Require(rabbitmq::ParseQueueType(opt.queue_type), "invalid --queue-type");
+  publisher_options.publisher.topology = broker.topology;
   publisher_options.publisher.connection.connection_name = "scrutin-api";
   publisher_options.publisher_threads = static_cast<std::size_t>(opt.publishers);
   publisher_options.linger = std::chrono::microseconds(opt.publish_linger_us);

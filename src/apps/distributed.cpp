@@ -131,6 +131,14 @@ void AddQueueTypeOption(CLI::App* cmd, std::string& queue_type) {
       ->capture_default_str();
 }
 
+Broker ResolveBroker(const std::string& amqp, const std::string& queue_type) {
+  Broker broker;
+  broker.endpoint = Require(rabbitmq::ParseAmqpUrl(amqp), "invalid --amqp");
+  broker.topology.queue_type =
+      Require(rabbitmq::ParseQueueType(queue_type), "invalid --queue-type");
+  return broker;
+}
+
 void AddWorkerFlags(CLI::App* cmd, WorkerFlags& flags, const std::string& batch_help) {
   cmd->add_option("--laws", flags.laws, "Ballot configuration (laws.toml)")
       ->envname("SCRUTIN_LAWS")

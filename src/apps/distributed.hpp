@@ -106,6 +106,14 @@ class AdminServer {
 // --queue-type, shared by the commands that declare queues.
 void AddQueueTypeOption(CLI::App* cmd, std::string& queue_type);
 
+// The broker named by --amqp and --queue-type: where it is, and the standard topology with that
+// queue type. Throws CommandError naming the flag when either value is malformed.
+struct Broker {
+  rabbitmq::AmqpEndpoint endpoint;
+  rabbitmq::Topology topology;
+};
+Broker ResolveBroker(const std::string& amqp, const std::string& queue_type);
+
 // The flags every queue worker (validator, aggregator) takes: the ballot, the broker, how votes
 // are batched, how long statuses are kept, and where /metrics and /api/v1/health are served.
 struct WorkerFlags {
