@@ -1,8 +1,8 @@
 #include "http/admin.hpp"
 
-#include <algorithm>
 #include <boost/beast/http/verb.hpp>
 
+#include "http/health.hpp"
 #include "http/json.hpp"
 
 namespace scrutin::http {
@@ -11,25 +11,14 @@ namespace bhttp = boost::beast::http;
 
 Response AdminHandler::HealthResponse(const std::vector<ports::HealthCheck>& checks,
                                       std::string_view role) {
-  bool ok = !checks.empty() &&
-            std::all_of(checks.begin(), checks.end(), [](const auto& c) { return c.ok; });
-  std::string checks_json;
-  {
-    JsonObject c(checks_json);
-    for (const auto& check : checks) {
-      c.Str(check.name, check.ok ? std::string_view("ok")
-                                 : (check.detail.empty() ? std::string_view("failing")
-                                                         : std::string_view(check.detail)));
-    }
-    c.Close();
-  }
+  HealthSummary health = SummariseHealth(checks);
   Response r;
-  r.status = ok ? 200 : 503;
+  r.status = health.ok ? 200 : 503;
   JsonObject(r.body)
-      .Str("status", ok ? "ok" : "degraded")
+      .Str("status", health.ok ? "ok" : "degraded")
       .Str("shape", "distributed")
       .Str("role", role)
-      .Raw("checks", checks_json)
+      .Raw("checks", health.checks_json)
       .Close();
   r.AddHeader("Cache-Control", "no-store");
   return r;

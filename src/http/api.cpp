@@ -11,6 +11,7 @@
 #include "core/normalise.hpp"
 #include "core/request_id.hpp"
 #include "core/vote_request.hpp"
+#include "http/health.hpp"
 #include "http/json.hpp"
 
 namespace scrutin::http {
@@ -407,26 +408,14 @@ void Api::HandleLaws(Exchange& ex) {
 }
 
 void Api::HandleHealth(Exchange& ex) {
-  auto checks = config_.intake.Health();
-  bool ok = !checks.empty() &&
-            std::all_of(checks.begin(), checks.end(), [](const auto& c) { return c.ok; });
-  std::string checks_json;
-  {
-    JsonObject c(checks_json);
-    for (const auto& check : checks) {
-      c.Str(check.name, check.ok ? std::string_view("ok")
-                                 : (check.detail.empty() ? std::string_view("failing")
-                                                         : std::string_view(check.detail)));
-    }
-    c.Close();
-  }
+  HealthSummary health = SummariseHealth(config_.intake.Health());
   std::string body;
   JsonObject(body)
-      .Str("status", ok ? "ok" : "degraded")
+      .Str("status", health.ok ? "ok" : "degraded")
       .Str("shape", config_.shape)
-      .Raw("checks", checks_json)
+      .Raw("checks", health.checks_json)
       .Close();
-  ex.Send(Json(ok ? 200 : 503, std::move(body)));
+  ex.Send(Json(health.ok ? 200 : 503, std::move(body)));
 }
 
 void Api::HandleMetrics(Exchange& ex) {

@@ -1,0 +1,24 @@
+#include "http/health.hpp"
+
+#include <algorithm>
+#include <string_view>
+
+#include "http/json.hpp"
+
+namespace scrutin::http {
+
+HealthSummary SummariseHealth(const std::vector<ports::HealthCheck>& checks) {
+  HealthSummary out;
+  out.ok = !checks.empty() &&
+           std::all_of(checks.begin(), checks.end(), [](const auto& c) { return c.ok; });
+  JsonObject c(out.checks_json);
+  for (const auto& check : checks) {
+    c.Str(check.name, check.ok ? std::string_view("ok")
+                               : (check.detail.empty() ? std::string_view("failing")
+                                                       : std::string_view(check.detail)));
+  }
+  c.Close();
+  return out;
+}
+
+}  // namespace scrutin::http
