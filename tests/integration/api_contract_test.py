@@ -756,19 +756,7 @@ class A9RateLimitTest(ContractCase):
     --rate-limit 5, or SCRUTIN_RATE_LIMITED_URL)."""
 
     def test_rate_limited(self):
-        limited_server = None
-        if T.shared:
-            url = os.environ.get("SCRUTIN_RATE_LIMITED_URL")
-            if not url:
-                self.skipTest("shared deployment: set SCRUTIN_RATE_LIMITED_URL to test 429")
-            client = harness.Client(url)
-        else:
-            limited_server = harness.Server(
-                T.electorate, T.server.laws_file, os.path.join(T.tmp, "data-limited"),
-                os.path.join(T.tmp, "serve-limited.log"), rate_limit=5)
-            limited_server.start()
-            client = harness.Client(limited_server.base_url)
-        try:
+        with T.rate_limited_client(self) as client:
             law = T.law("open_a", self)
             rng = random.Random()
             got = collections.Counter()
@@ -790,10 +778,6 @@ class A9RateLimitTest(ContractCase):
             time.sleep(max(1, int(retry)) + 0.2)
             r = client.get("/api/v1/health")
             self.assertEqual(r.status, 200, "still limited after waiting Retry-After")
-        finally:
-            if limited_server:
-                code = limited_server.stop()
-                self.assertEqual(code, 0)
 
 
 class ZzFinalTotalsTest(ContractCase):

@@ -632,19 +632,7 @@ class B2ReadTest(ConformanceCase):
 
 class B3RateLimitTest(ConformanceCase):
     def test_429(self):
-        limited_server = None
-        if T.shared:
-            url = os.environ.get("SCRUTIN_RATE_LIMITED_URL")
-            if not url:
-                self.skipTest("shared deployment: set SCRUTIN_RATE_LIMITED_URL to test 429")
-            client = harness.Client(url)
-        else:
-            limited_server = harness.Server(
-                T.electorate, T.server.laws_file, os.path.join(T.tmp, "data-limited"),
-                os.path.join(T.tmp, "serve-limited.log"), rate_limit=5)
-            limited_server.start()
-            client = harness.Client(limited_server.base_url)
-        try:
+        with T.rate_limited_client(self) as client:
             rng = random.Random()
             limited = None
             for _ in range(40):
@@ -657,9 +645,6 @@ class B3RateLimitTest(ConformanceCase):
                     break
             self.assertIsNotNone(limited, "40 quick votes at --rate-limit 5 were never limited")
             self.assertEqual(limited.json()["error"], "rate_limited")
-        finally:
-            if limited_server:
-                self.assertEqual(limited_server.stop(), 0)
 
 
 class ZzCoverageTest(unittest.TestCase):

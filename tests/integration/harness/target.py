@@ -10,6 +10,7 @@ in a random order (a voter already used by an earlier run answers `duplicate`; `
 then tries another one).
 """
 
+import contextlib
 import datetime
 import os
 import random
@@ -88,6 +89,27 @@ class Target:
         if self.tmp and not keep_tmp():
             shutil.rmtree(self.tmp, ignore_errors=True)
         return code
+
+    @contextlib.contextmanager
+    def rate_limited_client(self, test):
+        """A client of an instance limited to 5 votes/s: SCRUTIN_RATE_LIMITED_URL on a shared
+        deployment (the test is skipped when it is not set), else an own `scrutin serve
+        --rate-limit 5` on this target's electorate and ballot, stopped afterwards (it must exit 0
+        on SIGTERM)."""
+        if self.shared:
+            url = os.environ.get("SCRUTIN_RATE_LIMITED_URL")
+            if not url:
+                test.skipTest("shared deployment: set SCRUTIN_RATE_LIMITED_URL to test 429")
+            yield http.Client(url)
+            return
+        limited = server.Server(self.electorate, self.server.laws_file,
+                                os.path.join(self.tmp, "data-limited"),
+                                os.path.join(self.tmp, "serve-limited.log"), rate_limit=5)
+        limited.start()
+        try:
+            yield http.Client(limited.base_url)
+        finally:
+            test.assertEqual(limited.stop(), 0)
 
     def _discover_laws(self):
         r = self.client.get("/api/v1/laws")
