@@ -3,8 +3,16 @@
 #include <cstdio>
 
 #include "apps/commands.hpp"
+#include "apps/process_hygiene.hpp"
 
 int main(int argc, char** argv) {
+  // Before any command runs: every one of them may hold the election key, credentials or votes
+  // in memory (serve, api, validator, aggregator for hours; keygen and hashgen the key), none of
+  // which may end up in a core file (src/apps/process_hygiene.hpp).
+  if (auto hygiene = scrutin::apps::ApplyProcessHygiene(); !hygiene) {
+    std::fprintf(stderr, "scrutin: error: %s\n", hygiene.error().c_str());
+    return 1;
+  }
   CLI::App app{
       "scrutin — referendum voting system (offline tools, embedded and distributed shapes)",
       "scrutin"};

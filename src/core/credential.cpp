@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "core/digest.hpp"
@@ -16,25 +18,45 @@ namespace {
 constexpr std::size_t kBlockSize = 64;  // SHA-256 block
 
 // A SHA-256 context that has already absorbed exactly one block whose chaining state is `state`.
-void ResumeAfterOneBlock(SHA256_CTX& ctx, const std::uint32_t (&state)[8]) {
+void ResumeAfterOneBlock(SHA256_CTX& ctx, const std::uint32_t* state) {
   SHA256_Init(&ctx);
-  std::memcpy(ctx.h, state, sizeof state);
+  std::memcpy(ctx.h, state, sizeof ctx.h);
   ctx.Nl = kBlockSize * 8;  // bits absorbed so far
   ctx.Nh = 0;
   ctx.num = 0;
 }
 
 // Chaining state after absorbing one block of (key ^ pad).
-void AbsorbPaddedKey(std::span<const std::uint8_t> key, std::uint8_t pad, std::uint32_t (&out)[8]) {
+void AbsorbPaddedKey(std::span<const std::uint8_t> key, std::uint8_t pad, std::uint32_t* out) {
   std::uint8_t block[kBlockSize];
   std::memset(block, pad, sizeof block);
   for (std::size_t i = 0; i < key.size(); ++i) block[i] ^= key[i];
   SHA256_CTX ctx;
   SHA256_Init(&ctx);
   SHA256_Update(&ctx, block, sizeof block);  // exactly one compression, nothing left buffered
-  std::memcpy(out, ctx.h, sizeof out);
+  std::memcpy(out, ctx.h, sizeof ctx.h);
   OPENSSL_cleanse(block, sizeof block);
   OPENSSL_cleanse(&ctx, sizeof ctx);
+}
+
+// A key file must be a regular file that only its owner may read or write, as ssh demands of a
+// private key: anyone else who can read it can link every digest in the stores back to credentials.
+Status CheckKeyFile(int fd, const std::string& name) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    return Fail("cannot examine election key file '" + name + "': " + std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return Fail("election key file '" + name + "' is not a regular file");
+  }
+  const unsigned mode = st.st_mode & 07777;
+  if ((mode & 077) != 0) {
+    char octal[8];
+    std::snprintf(octal, sizeof octal, "%04o", mode);
+    return Fail("permissions " + std::string(octal) + " for election key file '" + name +
+                "' are too open; it must be readable by its owner only (chmod 600 '" + name + "')");
+  }
+  return {};
 }
 
 }  // namespace
@@ -49,11 +71,21 @@ std::optional<HashScheme> ParseHashScheme(std::string_view s) {
   return std::nullopt;
 }
 
-Result<std::vector<std::uint8_t>> LoadElectionKey(const std::filesystem::path& path) {
+Result<SecureBuffer> LoadElectionKeySecure(const std::filesystem::path& path) {
   const std::string name = path.string();
-  int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO put in the key's place must not hang start-up (CheckKeyFile refuses it).
+  int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     return Fail("cannot open election key file '" + name + "': " + std::strerror(errno));
+  }
+  if (Status st = CheckKeyFile(fd, name); !st) {
+    ::close(fd);
+    return Fail(st.error());
+  }
+  auto key = SecureBuffer::Allocate(kElectionKeySize);
+  if (!key) {
+    ::close(fd);
+    return Fail(key.error());
   }
   // Read at most a little more than a valid key: anything longer is refused without being read.
   char buf[2 * kElectionKeySize + 8];
@@ -64,6 +96,7 @@ Result<std::vector<std::uint8_t>> LoadElectionKey(const std::filesystem::path& p
     if (n < 0) {
       int err = errno;
       ::close(fd);
+      OPENSSL_cleanse(buf, sizeof buf);
       return Fail("cannot read election key file '" + name + "': " + std::strerror(err));
     }
     if (n == 0) break;
@@ -76,16 +109,20 @@ Result<std::vector<std::uint8_t>> LoadElectionKey(const std::filesystem::path& p
   } else if (text.ends_with('\n')) {
     text.remove_suffix(1);
   }
-  std::vector<std::uint8_t> key(kElectionKeySize);
-  bool ok = HexDecode(text, key.data(), key.size());
+  bool ok = HexDecode(text, key->data(), key->size());
   OPENSSL_cleanse(buf, sizeof buf);
   if (!ok) {
-    OPENSSL_cleanse(key.data(), key.size());
     return Fail("election key file '" + name +
                 "' is not a key written by `scrutin keygen` (expected exactly 64 hex characters "
                 "and a newline)");
   }
   return key;
+}
+
+Result<std::vector<std::uint8_t>> LoadElectionKey(const std::filesystem::path& path) {
+  auto key = LoadElectionKeySecure(path);
+  if (!key) return Fail(key.error());
+  return std::vector<std::uint8_t>(key->data(), key->data() + key->size());
 }
 
 Result<CredentialHasher> CredentialHasher::Create(HashScheme scheme,
@@ -97,8 +134,13 @@ Result<CredentialHasher> CredentialHasher::Create(HashScheme scheme,
     return Fail("the hmac-sha256 scheme needs a " + std::to_string(kElectionKeySize) +
                 "-byte election key, got " + std::to_string(key.size()) + " bytes");
   }
-  AbsorbPaddedKey(key, 0x36, h.inner_);
-  AbsorbPaddedKey(key, 0x5c, h.outer_);
+  auto secret = SecureBuffer::Allocate(16 * sizeof(std::uint32_t));
+  if (!secret) return Fail(secret.error());
+  auto* states = reinterpret_cast<std::uint32_t*>(secret->data());  // page-aligned
+  AbsorbPaddedKey(key, 0x36, states);
+  AbsorbPaddedKey(key, 0x5c, states + 8);
+  h.secret_ = std::make_shared<const SecureBuffer>(std::move(secret).value());
+  h.states_ = states;
   return h;
 }
 
@@ -140,10 +182,10 @@ Digest CredentialHasher::HashMessage(std::string_view message) const {
   }
   // HMAC(K, m) = H((K ^ opad) || H((K ^ ipad) || m)), resuming from the precomputed states.
   std::uint8_t inner[SHA256_DIGEST_LENGTH];
-  ResumeAfterOneBlock(ctx, inner_);
+  ResumeAfterOneBlock(ctx, states_);
   SHA256_Update(&ctx, message.data(), message.size());
   SHA256_Final(inner, &ctx);
-  ResumeAfterOneBlock(ctx, outer_);
+  ResumeAfterOneBlock(ctx, states_ + 8);
   SHA256_Update(&ctx, inner, sizeof inner);
   SHA256_Final(d.bytes.data(), &ctx);
   return d;

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -16,6 +17,7 @@
 
 #include "core/digest.hpp"
 #include "core/result.hpp"
+#include "core/secure_memory.hpp"
 
 namespace scrutin::core {
 
@@ -28,12 +30,21 @@ std::optional<HashScheme> ParseHashScheme(std::string_view s);
 // Election keys are 32 random bytes, stored as 64 lowercase hex characters and a newline.
 inline constexpr std::size_t kElectionKeySize = 32;
 
-// Reads a key file written by `scrutin keygen`. Error (one sentence, no key material) when the
-// file is missing, unreadable, or not exactly 64 hex characters (a trailing newline allowed).
+// Reads a key file written by `scrutin keygen` into memory kept out of core dumps (SecureBuffer,
+// kElectionKeySize bytes). Error (one sentence naming the file, no key material) when the file is
+// missing, unreadable, not a regular file, readable or writable by its group or others (like ssh
+// with a private key: "permissions 0644 for ... are too open", with the chmod that fixes it), or
+// not exactly 64 hex characters (a trailing newline allowed).
+Result<SecureBuffer> LoadElectionKeySecure(const std::filesystem::path& path);
+
+// The same checks, the key copied into a plain vector: for a caller that hands it to
+// CredentialHasher::Create at once and wipes it (the hasher keeps its own protected copy).
 Result<std::vector<std::uint8_t>> LoadElectionKey(const std::filesystem::path& path);
 
-// Computes credential digests. Immutable after creation; Hash() is const and thread-safe.
-// The HMAC inner/outer states are precomputed once, so one digest costs two SHA-256 blocks.
+// Computes credential digests. Immutable after creation; Hash() is const and thread-safe; copies
+// share the same key states. The HMAC inner/outer states are precomputed once, so one digest costs
+// two SHA-256 blocks; they are key material, so they live in a SecureBuffer (out of core dumps,
+// locked in RAM when allowed, wiped when the last copy of the hasher goes).
 class CredentialHasher {
  public:
   // kHmacSha256 REQUIRES a key of kElectionKeySize bytes (error otherwise); kSha256 ignores it.
@@ -49,9 +60,10 @@ class CredentialHasher {
  private:
   CredentialHasher() = default;
   HashScheme scheme_ = HashScheme::kSha256;
-  // SHA-256 chaining state after absorbing (key ^ ipad) and (key ^ opad): 8 words each.
-  std::uint32_t inner_[8]{};
-  std::uint32_t outer_[8]{};
+  // hmac-sha256 only: the SHA-256 chaining states after absorbing (key ^ ipad), words 0-7, and
+  // (key ^ opad), words 8-15; `states_` points into `secret_`.
+  std::shared_ptr<const SecureBuffer> secret_;
+  const std::uint32_t* states_ = nullptr;
 };
 
 }  // namespace scrutin::core

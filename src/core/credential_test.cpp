@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -75,9 +77,12 @@ class ElectionKeyTest : public ::testing::Test {
     std::filesystem::create_directories(dir_);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::filesystem::path Write(const std::string& name, const std::string& content) {
+  // Key files are written as keygen writes them (0600) unless the test says otherwise.
+  std::filesystem::path Write(const std::string& name, const std::string& content,
+                              mode_t mode = 0600) {
     auto p = dir_ / name;
     std::ofstream(p, std::ios::binary) << content;
+    EXPECT_EQ(::chmod(p.c_str(), mode), 0);
     return p;
   }
   std::filesystem::path dir_;
@@ -107,6 +112,54 @@ TEST_F(ElectionKeyTest, RefusesBadFiles) {
     EXPECT_NE(key.error().find("bad"), std::string::npos) << "names the file: " << key.error();
     EXPECT_EQ(key.error().find(kKeyHex), std::string::npos) << "never echoes key material";
   }
+}
+
+TEST_F(ElectionKeyTest, RefusesAKeyOthersCanReadLikeSsh) {
+  const std::string key = std::string(kKeyHex) + "\n";
+  ASSERT_TRUE(LoadElectionKey(Write("owner-only.key", key, 0600)).ok());
+  ASSERT_TRUE(LoadElectionKey(Write("read-only.key", key, 0400)).ok());
+  for (mode_t mode : {0644, 0640, 0604, 0620, 0602, 0660, 0666}) {
+    char octal[8];
+    std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(mode));
+    auto loaded = LoadElectionKey(Write("election.key", key, mode));
+    ASSERT_FALSE(loaded.ok()) << "mode " << octal << " accepted";
+    const std::string& e = loaded.error();
+    EXPECT_NE(e.find(std::string("permissions ") + octal), std::string::npos) << e;
+    EXPECT_NE(e.find("election.key"), std::string::npos) << "names the file: " << e;
+    EXPECT_NE(e.find("too open"), std::string::npos) << e;
+    EXPECT_NE(e.find("chmod 600"), std::string::npos) << "says the fix: " << e;
+    EXPECT_EQ(e.find(kKeyHex), std::string::npos) << "never echoes key material";
+  }
+}
+
+TEST_F(ElectionKeyTest, RefusesWhatIsNotARegularFile) {
+  auto dir = LoadElectionKey(dir_);
+  ASSERT_FALSE(dir.ok());
+  EXPECT_NE(dir.error().find("not a regular file"), std::string::npos) << dir.error();
+  auto fifo = dir_ / "fifo.key";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto from_fifo = LoadElectionKey(fifo);  // refused at once, not blocked waiting for a writer
+  ASSERT_FALSE(from_fifo.ok());
+  EXPECT_NE(from_fifo.error().find("not a regular file"), std::string::npos) << from_fifo.error();
+}
+
+TEST_F(ElectionKeyTest, SecureLoadKeepsTheKeyOutOfCoreDumps) {
+  auto key = LoadElectionKeySecure(Write("k", std::string(kKeyHex) + "\n"));
+  ASSERT_TRUE(key.ok()) << key.error();
+  ASSERT_EQ(key->size(), kElectionKeySize);
+  EXPECT_TRUE(std::equal(key->data(), key->data() + key->size(), Key(kKeyHex).begin()));
+  EXPECT_TRUE(key->dont_dump());
+}
+
+TEST(CredentialHasherTest, CopiesShareTheKeyStates) {
+  auto h = CredentialHasher::Create(HashScheme::kHmacSha256, Key(kKeyHex));
+  ASSERT_TRUE(h.ok());
+  CredentialHasher copy = *h;
+  CredentialHasher moved = std::move(h).value();
+  EXPECT_EQ(copy.Hash("046454286", "ABC123", "L2025-001").ToHex(),
+            "c5ea6bfb3ad8d1d20beab778950a98f8de54a20401de2b8ec86e33153ac0ae0a");
+  EXPECT_EQ(moved.Hash("046454286", "ABC123", "L2025-001").ToHex(),
+            "c5ea6bfb3ad8d1d20beab778950a98f8de54a20401de2b8ec86e33153ac0ae0a");
 }
 
 }  // namespace
