@@ -75,6 +75,61 @@ void AddHttpFlags(CLI::App* cmd, HttpFlags& flags) {
       ->envname("SCRUTIN_RATE_LIMIT")
       ->check(CLI::Range(0.0, 1e9))
       ->capture_default_str();
+  cmd->add_option("--client-vote-rate", flags.client_vote_rate,
+                  "Vote submissions (POST) per second one client address may make before 429 "
+                  "scope client (0: no per-client limit)")
+      ->envname("SCRUTIN_CLIENT_VOTE_RATE")
+      ->check(CLI::Range(0.0, 1e9))
+      ->capture_default_str();
+  cmd->add_option("--client-vote-burst", flags.client_vote_burst,
+                  "Vote submissions one client address may make at once after a quiet period")
+      ->envname("SCRUTIN_CLIENT_VOTE_BURST")
+      ->check(CLI::Range(1.0, 1e9))
+      ->capture_default_str();
+  cmd->add_option("--client-read-rate", flags.client_read_rate,
+                  "Reads (GET/HEAD: statuses, results, pages) per second one client address may "
+                  "make (0: no per-client limit)")
+      ->envname("SCRUTIN_CLIENT_READ_RATE")
+      ->check(CLI::Range(0.0, 1e9))
+      ->capture_default_str();
+  cmd->add_option("--client-read-burst", flags.client_read_burst,
+                  "Reads one client address may make at once after a quiet period")
+      ->envname("SCRUTIN_CLIENT_READ_BURST")
+      ->check(CLI::Range(1.0, 1e9))
+      ->capture_default_str();
+  cmd->add_option("--max-connections-per-client", flags.max_connections_per_client,
+                  "Open connections one client address may hold (0: no cap; at most a quarter of "
+                  "--max-connections is used)")
+      ->envname("SCRUTIN_MAX_CONNECTIONS_PER_CLIENT")
+      ->check(CLI::Range(0, 1 << 24))
+      ->capture_default_str();
+  cmd->add_option("--max-connections", flags.max_connections,
+                  "Open connections in all (0: the file-descriptor limit, raised to its hard "
+                  "maximum, less a reserve for stores and backends)")
+      ->envname("SCRUTIN_MAX_CONNECTIONS")
+      ->check(CLI::Range(0, 1 << 24))
+      ->capture_default_str();
+  cmd->add_option("--client-table-mb", flags.client_table_mb,
+                  "Memory for tracking client addresses (~26,000 clients per MiB; the least "
+                  "recently seen idle client is forgotten first)")
+      ->envname("SCRUTIN_CLIENT_TABLE_MB")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  cmd->add_option("--trusted-proxies", flags.trusted_proxies,
+                  "Comma-separated addresses or CIDR ranges of proxies whose PROXY protocol "
+                  "header (v1/v2) or X-Forwarded-For names the client (default: none)")
+      ->envname("SCRUTIN_TRUSTED_PROXIES");
+  cmd->add_option("--credential-attempts", flags.credential_attempts,
+                  "Vote attempts one social insurance number may make on one law per "
+                  "--credential-window before 429 scope credential (0: no limit)")
+      ->envname("SCRUTIN_CREDENTIAL_ATTEMPTS")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  cmd->add_option("--credential-window", flags.credential_window_s,
+                  "The window of --credential-attempts, in seconds")
+      ->envname("SCRUTIN_CREDENTIAL_WINDOW")
+      ->check(CLI::Range(1, 7 * 24 * 3600))
+      ->capture_default_str();
   cmd->add_option("--web", flags.web,
                   "Directory of the web UI served at / (default: the web/ folder installed next "
                   "to the binary)")
@@ -86,20 +141,85 @@ void AddHttpFlags(CLI::App* cmd, HttpFlags& flags) {
       ->capture_default_str();
 }
 
+namespace {
+
+// The front door's defences as Prometheus series (read from the server at scrape time).
+// Returns a handle that unregisters the collector when released.
+std::shared_ptr<void> AddFrontDoorMetrics(metrics::Registry& registry, const http::Server& server) {
+  auto& open = registry.AddGauge("scrutin_http_connections", "Open HTTP connections").Get();
+  auto& cap = registry
+                  .AddGauge("scrutin_http_max_connections",
+                            "The HTTP connection cap in force (derived from the file limit)")
+                  .Get();
+  auto& refused = registry
+                      .AddGauge("scrutin_http_connections_refused_total",
+                                "Connections closed at accept: server or client at its cap, or "
+                                "out of file descriptors")
+                      .Get();
+  auto& limited = registry
+                      .AddGauge("scrutin_http_client_rate_limited_total",
+                                "Requests answered 429 scope client (a client's own bucket)")
+                      .Get();
+  auto& shed = registry
+                   .AddGauge("scrutin_http_idle_connections_shed_total",
+                             "Idle keep-alive connections closed early near the connection cap")
+                   .Get();
+  auto id = registry.AddCollector([&, s = &server] {
+    open.Set(static_cast<double>(s->connections()));
+    cap.Set(static_cast<double>(s->max_connections()));
+    refused.Set(static_cast<double>(s->connections_refused()));
+    limited.Set(static_cast<double>(s->requests_rate_limited()));
+    shed.Set(static_cast<double>(s->idle_connections_shed()));
+  });
+  return std::shared_ptr<void>(nullptr, [&registry, id](void*) { registry.RemoveCollector(id); });
+}
+
+}  // namespace
+
 FrontDoor StartFrontDoor(const HttpFlags& flags, http::ApiConfig api_config) {
   FrontDoor door;
   door.web_root = flags.web.empty() ? DefaultWebRoot() : flags.web;
   api_config.rate_limit = flags.rate_limit;
   api_config.web_root = door.web_root;
-  door.api = Require(http::Api::Create(std::move(api_config)), "cannot set up the API");
+  api_config.credential_limits.attempts = static_cast<std::uint32_t>(flags.credential_attempts);
+  api_config.credential_limits.window = std::chrono::seconds(flags.credential_window_s);
+  metrics::Registry& registry = api_config.metrics.registry;
+
   http::ServerOptions server_options;
   server_options.threads = flags.threads;
+  server_options.max_connections =
+      http::RaiseFileLimit(static_cast<std::size_t>(flags.max_connections));
+  server_options.trusted_proxies =
+      Require(http::TrustedProxies::Parse(flags.trusted_proxies), "invalid --trusted-proxies");
+  http::ClientLimits limits;
+  limits.write_rate = flags.client_vote_rate;
+  limits.write_burst = flags.client_vote_burst;
+  limits.read_rate = flags.client_read_rate;
+  limits.read_burst = flags.client_read_burst;
+  limits.max_connections = static_cast<std::uint32_t>(
+      std::min<std::size_t>(static_cast<std::size_t>(flags.max_connections_per_client),
+                            std::max<std::size_t>(1, server_options.max_connections / 4)));
+  limits.memory_bytes = static_cast<std::size_t>(flags.client_table_mb) << 20;
+  door.clients = std::make_unique<http::ClientTable>(limits);
+  server_options.clients = door.clients.get();
+
+  door.api = Require(http::Api::Create(std::move(api_config)), "cannot set up the API");
   server_options.log = [](std::string_view event, std::string_view detail) {
     LogEvent(LogLevel::kWarn, event, {{"detail", detail}});
   };
   door.server = std::make_unique<http::Server>(server_options, *door.api);
   auto listen = Require(http::ParseListenAddress(flags.listen), "invalid --listen");
   door.bound = Require(door.server->Start(listen), "cannot listen");
+  door.metrics_registration = AddFrontDoorMetrics(registry, *door.server);
+  LogEvent(LogLevel::kInfo, "front_door_limits",
+           {{"max_connections", door.server->max_connections()},
+            {"max_connections_per_client", limits.max_connections},
+            {"clients_tracked", door.clients->capacity()},
+            {"client_vote_rate", limits.write_rate},
+            {"client_read_rate", limits.read_rate},
+            {"credential_attempts", flags.credential_attempts},
+            {"credential_window_s", flags.credential_window_s},
+            {"trusted_proxies", flags.trusted_proxies.empty() ? "none" : flags.trusted_proxies}});
   return door;
 }
 

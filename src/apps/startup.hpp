@@ -44,22 +44,39 @@ std::string DefaultWebRoot();
 core::CredentialHasher LoadCredentialHasher(const std::string& hashes_dir,
                                             const std::string& key_file);
 
-// The flags of an HTTP front door, shared by `serve` and `api`.
+// The flags of an HTTP front door, shared by `serve` and `api`. The defaults of the limits, and
+// why, are in the README ("Limits at the front door").
 struct HttpFlags {
   std::string listen = "127.0.0.1:8000";
   int threads = 0;
   double rate_limit = 1000;
   std::string web;
   int retention_days = 30;
+  // Per client address (an IPv4 address or an IPv6 /64): http::ClientLimits.
+  double client_vote_rate = 100;
+  double client_vote_burst = 1000;
+  double client_read_rate = 500;
+  double client_read_burst = 2000;
+  int max_connections_per_client = 512;
+  int client_table_mb = 8;
+  // 0: derived from the file-descriptor limit.
+  int max_connections = 0;
+  std::string trusted_proxies;
+  // The online-guessing allowance: http::CredentialLimits.
+  int credential_attempts = 60;
+  int credential_window_s = 600;
 };
 void AddHttpFlags(CLI::App* cmd, HttpFlags& flags);
 
 // A running HTTP front door: the API of shared/API.md behind the HTTP server, listening.
 struct FrontDoor {
   std::string web_root;  // "" when the built-in placeholder page is served
+  std::unique_ptr<http::ClientTable> clients;
   std::unique_ptr<http::Api> api;
   std::unique_ptr<http::Server> server;  // declared after `api`: stopped and destroyed first
   boost::asio::ip::tcp::endpoint bound;
+  // Unregisters the server's metrics collector; declared last, so released before the server.
+  std::shared_ptr<void> metrics_registration;
 };
 
 // Builds the API over `api_config` (its rate limit and web root taken from `flags`) and starts the

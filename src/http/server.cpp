@@ -1,7 +1,11 @@
 #include "http/server.hpp"
 
+#include <fcntl.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <array>
 #include <boost/asio/io_context.hpp>
@@ -24,6 +28,7 @@
 #include <vector>
 
 #include "http/json.hpp"
+#include "http/request_reader.hpp"
 #include "http/wiping_buffer.hpp"
 
 namespace scrutin::http {
@@ -38,8 +43,18 @@ using SteadyClock = std::chrono::steady_clock;
 struct Server::Shared {
   ServerOptions options;
   Handler* handler = nullptr;
+  std::size_t max_connections = 0;  // set by Start
   std::atomic<std::size_t> connections{0};
   std::atomic<bool> stopping{false};
+  std::atomic<std::uint64_t> refused{0};
+  std::atomic<std::uint64_t> rate_limited{0};
+  std::atomic<std::uint64_t> shed{0};
+
+  // Near the cap, idle keep-alive connections are closed after kShedIdleAfter instead of
+  // idle_timeout, so that new clients find room.
+  bool UnderPressure() const {
+    return connections.load(std::memory_order_relaxed) * 8 >= max_connections * 7;
+  }
 
   void Log(std::string_view event, std::string_view detail) const {
     if (options.log) options.log(event, detail);
@@ -109,16 +124,31 @@ namespace detail {
 // One client connection. Lives on its worker's thread; only Deliver may be called from elsewhere.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(std::shared_ptr<Server::Worker> worker, tcp::socket socket)
+  // `counted`: the connection was counted against its peer's cap in the ClientTable (released on
+  // close).
+  Connection(std::shared_ptr<Server::Worker> worker, tcp::socket socket, net::ip::address peer,
+             bool counted)
       : worker_(std::move(worker)),
         shared_(*worker_->shared),
         socket_(std::move(socket)),
-        buffer_(shared_.options.header_limit + 4096) {}
+        buffer_(shared_.options.header_limit + 4096),
+        reader_(ReaderLimits{shared_.options.header_limit, shared_.options.body_limit,
+                             shared_.options.max_chunk_extensions,
+                             shared_.options.framing_allowance, buffer_.capacity()}),
+        peer_(std::move(peer)),
+        client_(peer_),
+        counted_(counted) {}
 
   void Start() {
     Link();
     beast::error_code ec;
     socket_.set_option(tcp::no_delay(true), ec);
+    if (shared_.options.trusted_proxies.Contains(peer_)) {
+      trusted_peer_ = true;
+      state_ = State::kProxyHeader;
+      deadline_ = SteadyClock::now() + shared_.options.request_timeout;
+      return ReadProxyHeader();
+    }
     ReadRequest();
   }
 
@@ -156,13 +186,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Worker thread: the server stops; finish what is in progress, then close.
   void OnServerStopping() {
     close_after_ = true;
-    if (state_ == State::kIdle) Expire();
+    if (state_ == State::kIdle || state_ == State::kPaused) Expire();
   }
 
   // Worker thread: close now. Pending operations complete with an error and end the connection.
   void Expire() {
     if (state_ == State::kClosed) return;
-    if (state_ == State::kHandling) {
+    if (state_ == State::kHandling || state_ == State::kPaused) {
+      auto keep = std::move(paused_self_);  // released once Close has returned
       Close();  // no operation pending; a late response finds the connection closed
       return;
     }
@@ -170,16 +201,37 @@ class Connection : public std::enable_shared_from_this<Connection> {
     socket_.close(ec);
   }
 
-  bool TimedOut(SteadyClock::time_point now) const {
-    return state_ != State::kHandling && state_ != State::kClosed && socket_.is_open() &&
-           now >= deadline_;
+  // Worker thread, from the sweeper: ends what has run out of time, resumes a paused connection.
+  void Sweep(SteadyClock::time_point now, bool pressure) {
+    if (state_ == State::kHandling || state_ == State::kClosed || !socket_.is_open()) return;
+    if (state_ == State::kPaused) {
+      if (now < deadline_) return;
+      auto keep = std::move(paused_self_);
+      return ReadRequest();
+    }
+    if (now >= deadline_) return Expire();
+    if (pressure && state_ == State::kIdle && now - idle_since_ >= kShedIdleAfter) {
+      shared_.shed.fetch_add(1, std::memory_order_relaxed);
+      Expire();
+    }
   }
 
   Connection* next = nullptr;
   Connection* prev = nullptr;
 
  private:
-  enum class State : std::uint8_t { kIdle, kReading, kHandling, kWriting, kLingering, kClosed };
+  enum class State : std::uint8_t {
+    kProxyHeader,  // a trusted proxy's connection: reading its PROXY header, if it sends one
+    kIdle,
+    kReading,
+    kHandling,
+    kWriting,
+    kPaused,  // rate-limited: not read again before deadline_
+    kLingering,
+    kClosed
+  };
+  static constexpr auto kShedIdleAfter = std::chrono::seconds(1);
+  static constexpr auto kMaxPause = std::chrono::seconds(1);
 
   void Link() {
     next = worker_->head;
@@ -201,7 +253,41 @@ class Connection : public std::enable_shared_from_this<Connection> {
     beast::error_code ec;
     socket_.close(ec);
     buffer_.Clear();
+    if (counted_) shared_.options.clients->CloseConnection(ClientKey::From(peer_));
     shared_.connections.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  // A trusted proxy may start the connection with a PROXY header naming the client; without one,
+  // each request's X-Forwarded-For does (ForwardedClient).
+  void ReadProxyHeader() {
+    std::string_view bytes(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    ProxyHeader header = ParseProxyHeader(bytes);
+    switch (header.status) {
+      case ProxyHeader::Status::kNeedMore:
+        if (bytes.size() >= ProxyHeader::kMaxBytes) return Close();
+        socket_.async_read_some(
+            buffer_.prepare(buffer_.capacity() - buffer_.size()),
+            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+              if (self->state_ == State::kClosed) return;
+              if (ec) return self->Close();
+              self->buffer_.commit(n);
+              self->ReadProxyHeader();
+            });
+        return;
+      case ProxyHeader::Status::kInvalid:
+        shared_.Log("proxy_header_invalid", peer_.to_string());
+        return Close();
+      case ProxyHeader::Status::kParsed:
+        buffer_.consume(header.consumed);
+        if (header.source) {
+          client_ = *header.source;
+          client_from_proxy_header_ = true;
+        }
+        break;
+      case ProxyHeader::Status::kAbsent:
+        break;
+    }
+    ReadRequest();
   }
 
   void ReadRequest() {
@@ -209,14 +295,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (buffer_.size() == 0) return Close();
       close_after_ = true;
     }
-    parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(shared_.options.header_limit));
-    parser_->body_limit(shared_.options.body_limit);
-    parser_->eager(false);  // stop after the header: Expect and limits are checked first
-    header_seen_ = false;
+    reader_.Start();
     if (buffer_.size() == 0) {
       state_ = State::kIdle;
-      deadline_ = SteadyClock::now() + shared_.options.idle_timeout;
+      idle_since_ = SteadyClock::now();
+      deadline_ = idle_since_ + shared_.options.idle_timeout;
     } else {
       state_ = State::kReading;
       deadline_ = SteadyClock::now() + shared_.options.request_timeout;
@@ -224,26 +307,26 @@ class Connection : public std::enable_shared_from_this<Connection> {
     DoRead();
   }
 
-  // Feeds the buffered bytes to the parser and acts on the outcome: a complete request, a refusal,
-  // an interim 100 Continue, or a read for more bytes. The read loop is ours rather than Beast's
-  // so that the request timeout starts with the first byte of a request.
+  // Feeds the buffered bytes to the reader and acts on the outcome: a complete request, a
+  // refusal, an interim 100 Continue, or a read for more bytes. The read loop is ours rather than
+  // Beast's so that the request timeout starts with the first byte of a request.
   void DoRead() {
-    while (buffer_.size() > 0) {
-      beast::error_code ec;
-      std::size_t used = parser_->put(buffer_.data(), ec);
-      buffer_.consume(used);
-      if (ec && ec != bhttp::error::need_more) return OnParseError(ec);
-      if (!header_seen_ && parser_->is_header_done()) {
-        header_seen_ = true;
-        parser_->eager(true);  // from now on, parse the body as it comes
-        auto expect = parser_->get()[bhttp::field::expect];
-        if (!parser_->is_done() && buffer_.size() == 0 && expect.size() == 12 &&
-            strncasecmp(expect.data(), "100-continue", 12) == 0) {
+    if (buffer_.size() > 0) {
+      std::string_view available(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+      RequestReader::Step step =
+          reader_.Feed(available, buffer_.size() == buffer_.capacity());
+      buffer_.consume(step.consumed);
+      switch (step.kind) {
+        case RequestReader::Step::Kind::kComplete:
+          return OnRequest();
+        case RequestReader::Step::Kind::kRefused:
+          ChargeMalformed();
+          return SendServerError(step.status, step.code, step.message);
+        case RequestReader::Step::Kind::kContinue:
           return SendContinue();
-        }
+        case RequestReader::Step::Kind::kNeedMore:
+          break;
       }
-      if (parser_->is_done()) return OnRequest();
-      if (ec || used == 0) break;  // need more bytes
     }
     socket_.async_read_some(
         buffer_.prepare(buffer_.capacity() - buffer_.size()),
@@ -263,21 +346,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
     DoRead();
   }
 
-  void OnParseError(beast::error_code ec) {
-    WipeParsedBody();
-    if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
-      return SendServerError(431, "header_too_large",
-                             "The request header is too large (at most " +
-                                 std::to_string(shared_.options.header_limit) + " bytes).");
-    }
-    if (ec == bhttp::error::body_limit) {
-      return SendServerError(413, "payload_too_large",
-                             "The request body is too large (at most " +
-                                 std::to_string(shared_.options.body_limit) + " bytes).");
-    }
-    SendServerError(400, "bad_request", "The request is not valid HTTP/1.1.");
-  }
-
   void SendContinue() {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     net::async_write(socket_, net::buffer(kContinue.data(), kContinue.size()),
@@ -287,13 +355,47 @@ class Connection : public std::enable_shared_from_this<Connection> {
                      });
   }
 
+  // The client this request speaks for (see ServerOptions::trusted_proxies).
+  ClientKey RequestClient() const {
+    if (!trusted_peer_ || client_from_proxy_header_) return ClientKey::From(client_);
+    std::string forwarded;
+    auto [first, last] = request_.equal_range("X-Forwarded-For");
+    for (auto it = first; it != last; ++it) {
+      if (!forwarded.empty()) forwarded.push_back(',');
+      forwarded.append(it->value().data(), it->value().size());
+      if (forwarded.size() > 1024) break;
+    }
+    return ClientKey::From(ForwardedClient(peer_, forwarded, shared_.options.trusted_proxies));
+  }
+
+  static ClientTable::Bucket BucketOf(bhttp::verb method) {
+    return method == bhttp::verb::get || method == bhttp::verb::head ||
+                   method == bhttp::verb::options
+               ? ClientTable::Bucket::kRead
+               : ClientTable::Bucket::kWrite;
+  }
+
+  // A request the server refused before it was whole: its sender pays the malformed price, in
+  // both buckets (its method may not even be known).
+  void ChargeMalformed() {
+    if (shared_.options.clients == nullptr) return;
+    const ClientKey key = ClientKey::From(client_);
+    shared_.options.clients->Charge(key, ClientTable::Bucket::kWrite, Server::kMalformedCost);
+    shared_.options.clients->Charge(key, ClientTable::Bucket::kRead, Server::kMalformedCost);
+  }
+
   void OnRequest() {
     state_ = State::kHandling;
-    request_ = parser_->release();
-    parser_.reset();
+    request_ = reader_.Release();
     keep_alive_ = request_.keep_alive();
     head_request_ = request_.method() == bhttp::verb::head;
     http10_ = request_.version() < 11;
+    if (shared_.options.clients != nullptr) {
+      request_client_ = RequestClient();
+      request_bucket_ = BucketOf(request_.method());
+      auto d = shared_.options.clients->Admit(request_client_, request_bucket_);
+      if (!d.allowed) return RefuseRateLimited(d.retry_after);
+    }
     tls_in_handler_ = this;
     try {
       shared_.handler->Handle(request_, Responder(shared_from_this()));
@@ -304,6 +406,28 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     tls_in_handler_ = nullptr;
     if (has_response_) WriteResponse();
+  }
+
+  // 429 from the client's own bucket; the connection then rests until Retry-After.
+  void RefuseRateLimited(std::chrono::nanoseconds retry_after) {
+    shared_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+    if (!request_.body().empty()) explicit_bzero(request_.body().data(), request_.body().size());
+    const auto seconds =
+        std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::seconds>(retry_after).count());
+    Response r;
+    r.status = 429;
+    JsonObject(r.body)
+        .Str("error", "rate_limited")
+        .Str("scope", "client")
+        .Str("message",
+             "Too many requests from your network address; please retry in a moment.")
+        .Close();
+    r.AddHeader("Retry-After", std::to_string(seconds));
+    r.AddHeader("Cache-Control", "no-store");
+    pause_for_ = std::min<SteadyClock::duration>(retry_after, kMaxPause);
+    response_ = std::move(r);
+    has_response_ = true;
+    WriteResponse();
   }
 
   void SendServerError(unsigned status, std::string_view code, std::string_view message) {
@@ -321,6 +445,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void WriteResponse() {
     if (state_ == State::kClosed || !has_response_) return;
     has_response_ = false;
+    // A handler's refusal of a malformed request costs its sender more (ServerOptions).
+    if (shared_.options.clients != nullptr && state_ == State::kHandling) {
+      const unsigned st = response_.status;
+      if (st == 400 || st == 413 || st == 415 || st == 431) {
+        shared_.options.clients->Charge(request_client_, request_bucket_,
+                                        Server::kMalformedCost - 1);
+      }
+    }
     close_after_write_ =
         !keep_alive_ || close_after_ || shared_.stopping.load(std::memory_order_relaxed);
     SerializeHead();
@@ -373,6 +505,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     request_ = {};
     if (ec) return Close();
     if (close_after_write_) return LingeringClose();
+    if (pause_for_.count() > 0) {
+      // Rate-limited: the sweeper resumes reading once the pause is over.
+      state_ = State::kPaused;
+      deadline_ = SteadyClock::now() + pause_for_;
+      pause_for_ = {};
+      paused_self_ = shared_from_this();  // no operation pending holds the connection meanwhile
+      return;
+    }
     ReadRequest();
   }
 
@@ -398,26 +538,28 @@ class Connection : public std::enable_shared_from_this<Connection> {
                             });
   }
 
-  // A request refused half-way may have left part of its body in the parser.
-  void WipeParsedBody() {
-    if (!parser_) return;
-    std::string& body = parser_->get().body();
-    if (!body.empty()) explicit_bzero(body.data(), body.size());
-  }
-
   static thread_local Connection* tls_in_handler_;
 
   std::shared_ptr<Server::Worker> worker_;
   Server::Shared& shared_;
   tcp::socket socket_;
   WipingBuffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  RequestReader reader_;
   Request request_;
   Response response_;
   std::string head_;
+  const net::ip::address peer_;  // the TCP peer
+  net::ip::address client_;      // the peer, or the client a trusted proxy's PROXY header names
+  ClientKey request_client_;     // who the request being handled speaks for
+  ClientTable::Bucket request_bucket_ = ClientTable::Bucket::kWrite;
   SteadyClock::time_point deadline_{};
+  SteadyClock::time_point idle_since_{};
+  SteadyClock::duration pause_for_{};
+  std::shared_ptr<Connection> paused_self_;  // set only while kPaused
   State state_ = State::kIdle;
-  bool header_seen_ = false;
+  const bool counted_;
+  bool trusted_peer_ = false;
+  bool client_from_proxy_header_ = false;
   bool has_response_ = false;
   bool keep_alive_ = true;
   bool head_request_ = false;
@@ -459,10 +601,24 @@ void Responder::Send(Response response) {
 
 struct Server::Listener {
   explicit Listener(net::io_context& ioc) : acceptor(ioc), retry(ioc) {}
+  ~Listener() {
+    if (reserve_fd >= 0) ::close(reserve_fd);
+  }
   tcp::acceptor acceptor;
   net::steady_timer retry;
   std::size_t next = 0;
+  // A descriptor kept open to be given up when the process runs out (EMFILE): closing it lets the
+  // pending connections be accepted and closed, instead of left in the backlog (libuv's trick).
+  int reserve_fd = -1;
   SteadyClock::time_point last_overload_log{};
+
+  // Rate-limits operator log lines about refusals to one a second.
+  bool ShouldLog() {
+    auto now = SteadyClock::now();
+    if (now - last_overload_log < std::chrono::seconds(1)) return false;
+    last_overload_log = now;
+    return true;
+  }
 };
 
 namespace {
@@ -471,10 +627,11 @@ void Sweep(const std::shared_ptr<Server::Worker>& w) {
   w->sweeper.expires_after(w->shared->options.sweep_period);
   w->sweeper.async_wait([w](beast::error_code ec) {
     if (ec || !w->sweeping) return;
-    auto now = SteadyClock::now();
+    const auto now = SteadyClock::now();
+    const bool pressure = w->shared->UnderPressure();
     for (detail::Connection* c = w->head; c != nullptr;) {
       detail::Connection* next = c->next;
-      if (c->TimedOut(now)) c->Expire();
+      c->Sweep(now, pressure);
       c = next;
     }
     Sweep(w);
@@ -524,6 +681,9 @@ core::Result<tcp::endpoint> Server::Start(const tcp::endpoint& endpoint) {
   if (ec) return fail("listen on");
   tcp::endpoint bound = acceptor.local_endpoint(ec);
   if (ec) return fail("read the address of");
+  acceptor.non_blocking(true, ec);  // for the reserve-descriptor drain (AcceptAndDropPending)
+  listener_->reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  shared_->max_connections = RaiseFileLimit(options_.max_connections);
   started_ = true;
   Accept();
   for (auto& w : workers_) {
@@ -537,31 +697,72 @@ void Server::Accept() {
   auto w = workers_[listener_->next++ % workers_.size()];
   listener_->acceptor.async_accept(w->ioc, [this, w](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !listener_->acceptor.is_open()) return;
+    if (ec == net::error::no_descriptors || ec.value() == ENFILE) {
+      AcceptAndDropPending();
+      return Accept();
+    }
     if (ec) {
-      shared_->Log("accept_failed", ec.message());
-      // Out of descriptors or memory: back off instead of spinning on the error.
-      listener_->retry.expires_after(std::chrono::milliseconds(100));
+      if (listener_->ShouldLog()) shared_->Log("accept_failed", ec.message());
+      // Out of memory or buffers: back off instead of spinning on the error.
+      listener_->retry.expires_after(std::chrono::milliseconds(10));
       listener_->retry.async_wait([this](beast::error_code ec) {
         if (!ec && listener_->acceptor.is_open()) Accept();
       });
       return;
     }
-    if (shared_->connections.load(std::memory_order_relaxed) >= options_.max_connections) {
-      beast::error_code ignored;
-      socket.close(ignored);
-      auto now = SteadyClock::now();
-      if (now - listener_->last_overload_log > std::chrono::seconds(1)) {
-        listener_->last_overload_log = now;
-        shared_->Log("connection_refused",
-                     "max_connections (" + std::to_string(options_.max_connections) + ") reached");
-      }
-    } else {
-      shared_->connections.fetch_add(1, std::memory_order_relaxed);
-      auto c = std::make_shared<detail::Connection>(w, std::move(socket));
-      net::post(w->ioc, [c] { c->Start(); });
-    }
+    Admit(w, std::move(socket));
     Accept();
   });
+}
+
+void Server::Admit(const std::shared_ptr<Worker>& w, tcp::socket socket) {
+  auto refuse = [&](std::string_view why) {
+    shared_->refused.fetch_add(1, std::memory_order_relaxed);
+    // Close at once, with a reset: the client learns now instead of after a timeout, and no
+    // state lingers in TIME_WAIT on our side.
+    beast::error_code ignored;
+    socket.set_option(net::socket_base::linger(true, 0), ignored);
+    socket.close(ignored);
+    if (listener_->ShouldLog()) shared_->Log("connection_refused", why);
+  };
+  if (shared_->connections.load(std::memory_order_relaxed) >= shared_->max_connections) {
+    return refuse("max_connections (" + std::to_string(shared_->max_connections) + ") reached");
+  }
+  beast::error_code ec;
+  tcp::endpoint peer = socket.remote_endpoint(ec);
+  if (ec) {
+    socket.close(ec);  // already gone
+    return;
+  }
+  bool counted = false;
+  if (options_.clients != nullptr && !options_.trusted_proxies.Contains(peer.address())) {
+    if (!options_.clients->OpenConnection(ClientKey::From(peer.address()))) {
+      return refuse("a client reached its connection cap (" +
+                    std::to_string(options_.clients->limits().max_connections) + ")");
+    }
+    counted = true;
+  }
+  shared_->connections.fetch_add(1, std::memory_order_relaxed);
+  auto c = std::make_shared<detail::Connection>(w, std::move(socket), peer.address(), counted);
+  net::post(w->ioc, [c] { c->Start(); });
+}
+
+void Server::AcceptAndDropPending() {
+  if (listener_->ShouldLog()) {
+    shared_->Log("connection_refused", "out of file descriptors: pending connections closed");
+  }
+  if (listener_->reserve_fd >= 0) {
+    ::close(listener_->reserve_fd);
+    listener_->reserve_fd = -1;
+  }
+  const int fd = listener_->acceptor.native_handle();
+  for (int i = 0; i < 1024; ++i) {
+    int c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) break;  // EAGAIN: the backlog is empty (or still no descriptor: try next time)
+    ::close(c);
+    shared_->refused.fetch_add(1, std::memory_order_relaxed);
+  }
+  listener_->reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 void Server::Stop(std::chrono::milliseconds grace) {
@@ -613,6 +814,38 @@ void Server::Stop(std::chrono::milliseconds grace) {
 
 std::size_t Server::connections() const {
   return shared_->connections.load(std::memory_order_relaxed);
+}
+
+std::size_t Server::max_connections() const { return shared_->max_connections; }
+
+std::uint64_t Server::connections_refused() const {
+  return shared_->refused.load(std::memory_order_relaxed);
+}
+
+std::uint64_t Server::requests_rate_limited() const {
+  return shared_->rate_limited.load(std::memory_order_relaxed);
+}
+
+std::uint64_t Server::idle_connections_shed() const {
+  return shared_->shed.load(std::memory_order_relaxed);
+}
+
+std::size_t RaiseFileLimit(std::size_t requested) {
+  rlimit lim{};
+  std::size_t limit = 1024;
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0) {
+    if (lim.rlim_cur < lim.rlim_max) {
+      rlimit raised = lim;
+      // An unlimited hard limit is capped where the kernel would refuse (fs.nr_open's default).
+      raised.rlim_cur = lim.rlim_max == RLIM_INFINITY ? rlim_t{1} << 20 : lim.rlim_max;
+      if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+    }
+    limit = lim.rlim_cur == RLIM_INFINITY ? std::size_t{1} << 20 : lim.rlim_cur;
+  }
+  const std::size_t reserve = std::clamp<std::size_t>(limit / 8, 64, 1024);
+  std::size_t cap = limit > reserve + 16 ? limit - reserve : 16;
+  if (requested != 0) cap = std::min(cap, requested);
+  return cap;
 }
 
 bool Server::stopping() const { return shared_->stopping.load(std::memory_order_relaxed); }

@@ -4,13 +4,29 @@
 // What it guarantees to a Handler and to clients:
 //   - HTTP/1.1 keep-alive (and HTTP/1.0 with "Connection: keep-alive"), one request at a time per
 //     connection (pipelined requests wait in the buffer until the previous response is written);
-//   - bounded input: request header at most header_limit bytes (431 beyond), body at most
-//     body_limit bytes (413 beyond — decided from Content-Length before the body is read, and
-//     enforced while reading a chunked body); malformed requests get 400; each then closes;
-//   - timeouts: an idle keep-alive connection is closed after idle_timeout, a request that has
+//   - bounded input (RequestReader, request_reader.hpp): header at most header_limit bytes (431),
+//     body at most body_limit bytes (413, decided from Content-Length before the body is read,
+//     enforced while reading a chunked body), chunk extensions, trailers and chunk framing
+//     bounded, ambiguous framing (Transfer-Encoding other than "chunked", or with
+//     Content-Length) refused with 400; each refusal is answered once, then the connection closes;
+//   - timeouts: an idle keep-alive connection is closed after idle_timeout (after one second when
+//     the server is near its connection cap: idle connections are shed first), a request that has
 //     started to arrive must be complete within request_timeout, a response written within
 //     write_timeout; the time a Handler takes is not bounded here;
-//   - at most max_connections connections at once (further connections are closed at accept);
+//   - connections: at most max_connections at once, derived from the file-descriptor limit when 0
+//     (the soft limit is raised to the hard one); beyond it, and beyond a client's own cap
+//     (ClientTable), a new connection is accepted and closed at once, never left in the backlog;
+//     running out of descriptors (EMFILE) is handled with a reserve descriptor, so accepting never
+//     spins or stalls;
+//   - fair limits (when `clients` is set): every request first takes a token from its client's
+//     bucket (writes for POST and other unsafe methods, reads for GET/HEAD); a client out of
+//     tokens gets 429 {"error": "rate_limited", "scope": "client"} with Retry-After, its handler is
+//     not called, and its connection is not read again before Retry-After (at most a second), so
+//     a pipelining flood costs one answer a second per connection; every 400/413/415/431 answered
+//     to a client costs it kMalformedCost tokens more;
+//   - the client of a request is its TCP peer, or — only when that peer is in trusted_proxies —
+//     the address a PROXY protocol v1/v2 header at the start of the connection names, else the
+//     one its X-Forwarded-For names (client_address.hpp);
 //   - Expect: 100-continue is honoured;
 //   - HEAD is answered like GET by the handler, without the body;
 //   - every error the server itself produces has a JSON body {"error", "message"};
@@ -32,6 +48,8 @@
 #include <vector>
 
 #include "core/result.hpp"
+#include "http/client_address.hpp"
+#include "http/client_table.hpp"
 
 namespace scrutin::http {
 
@@ -83,7 +101,13 @@ class Handler {
 
 struct ServerOptions {
   int threads = 0;  // 0: one per core
-  std::size_t max_connections = 10000;
+  // Open connections at most; 0: derived from the file-descriptor limit (see RaiseFileLimit).
+  std::size_t max_connections = 0;
+  // Per-client request buckets and connection caps; nullptr: none (e.g. an admin listener).
+  // REQUIRES: outlives the server.
+  ClientTable* clients = nullptr;
+  // Peers whose PROXY protocol header or X-Forwarded-For names the client (empty: none).
+  TrustedProxies trusted_proxies;
   std::size_t header_limit = 8 * 1024;
   std::size_t body_limit = 4 * 1024;
   std::chrono::milliseconds idle_timeout{30000};
@@ -92,6 +116,10 @@ struct ServerOptions {
   // How timeouts are checked: every connection's deadline is swept at this period (so a timeout
   // fires up to one period late). Cheaper than a timer per operation.
   std::chrono::milliseconds sweep_period{250};
+  // Chunk extensions (total bytes per request) and the bytes a request may take beyond its header
+  // and body limits for chunk framing.
+  std::size_t max_chunk_extensions = 1024;
+  std::size_t framing_allowance = 4 * 1024;
   // Operator-facing events (accept failures, overload); never called with request contents.
   std::function<void(std::string_view event, std::string_view detail)> log;
 };
@@ -120,6 +148,17 @@ class Server {
 
   // Connections currently open. Thread-safe.
   std::size_t connections() const;
+  // The connection cap in force (after Start). Thread-safe.
+  std::size_t max_connections() const;
+  // Counters for /metrics, thread-safe: connections closed at accept because the server or the
+  // client was at its cap, or descriptors ran out; requests answered 429 by a client's bucket;
+  // idle connections shed under pressure.
+  std::uint64_t connections_refused() const;
+  std::uint64_t requests_rate_limited() const;
+  std::uint64_t idle_connections_shed() const;
+
+  // What a 400/413/415/431 costs its sender, in tokens of its bucket (a valid request costs 1).
+  static constexpr double kMalformedCost = 10;
   // True from the start of Stop(); handlers may report it (e.g. health). Thread-safe.
   bool stopping() const;
 
@@ -129,6 +168,12 @@ class Server {
 
  private:
   void Accept();
+  // Counts and hands a new connection to its worker, or closes it when the server or its client
+  // is at the cap.
+  void Admit(const std::shared_ptr<Worker>& w, boost::asio::ip::tcp::socket socket);
+  // Out of descriptors: gives up the reserve one, accepts and closes what is pending, takes the
+  // reserve back.
+  void AcceptAndDropPending();
 
   ServerOptions options_;
   std::shared_ptr<Shared> shared_;
@@ -138,6 +183,11 @@ class Server {
   bool started_ = false;
   bool stopped_ = false;
 };
+
+// Raises the soft RLIMIT_NOFILE to the hard limit (best effort) and returns the connection cap
+// that leaves a reserve of descriptors for stores, backends and files: limit - clamp(limit / 8,
+// 64, 1024), at least 16. `requested` (non-zero) lowers it further.
+std::size_t RaiseFileLimit(std::size_t requested = 0);
 
 // Parses "host:port", "[ipv6]:port" or ":port" (all interfaces) into an endpoint. Host must be a
 // numeric address or "localhost". Error with one sentence otherwise.

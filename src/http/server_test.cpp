@@ -18,6 +18,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::Header;
 using testing::TestClient;
+using testing::TestResponse;
 
 // Answers "<METHOD> <target> <body size>" at once, except:
 //   /hold   keeps the responder until Release() (answered then from the test's thread)
@@ -88,7 +89,15 @@ class ServerTest : public ::testing::Test {
     if (server_) server_->Stop(1s);
   }
 
+  // Starts the server with per-client limits (the table is the fixture's: it outlives the server).
+  void StartWithClients(ClientLimits limits, ServerOptions options = {}) {
+    clients_ = std::make_unique<ClientTable>(limits);
+    options.clients = clients_.get();
+    StartServer(std::move(options));
+  }
+
   TestHandler handler_;
+  std::unique_ptr<ClientTable> clients_;
   std::unique_ptr<Server> server_;
   unsigned short port_ = 0;
   std::mutex log_mu_;
@@ -322,6 +331,137 @@ TEST_F(ServerTest, ConnectionsBeyondTheLimitAreClosed) {
   for (int i = 0; i < 200 && server_->connections() > 1; ++i) std::this_thread::sleep_for(10ms);
   TestClient fourth(port_);
   EXPECT_TRUE(fourth.Request("GET", "/d"));
+}
+
+TEST_F(ServerTest, AClientAtItsConnectionCapDoesNotStopOthers) {
+  ClientLimits limits;
+  limits.max_connections = 2;
+  StartWithClients(limits);
+  TestClient a(port_), b(port_);
+  ASSERT_TRUE(a.Request("GET", "/a"));
+  ASSERT_TRUE(b.Request("GET", "/b"));
+  TestClient third(port_);
+  third.Send("GET /c HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_FALSE(third.Read());
+  TestClient other(port_, 5s, "127.0.0.2");
+  EXPECT_TRUE(other.Request("GET", "/d"));
+  EXPECT_GE(server_->connections_refused(), 1u);
+}
+
+TEST_F(ServerTest, AFloodingClientGets429ScopeClientAndOthersAreServed) {
+  ClientLimits limits;
+  limits.write_rate = 5;
+  limits.write_burst = 5;
+  StartWithClients(limits);
+  TestClient flood(port_);
+  std::vector<unsigned> statuses;
+  TestResponse refusal;
+  for (int i = 0; i < 6; ++i) {
+    auto r = flood.Request("POST", "/v", "{}");
+    ASSERT_TRUE(r);
+    statuses.push_back(r->result_int());
+    if (r->result_int() == 429) refusal = *r;
+  }
+  // The burst, then a refusal (each pause lets a token come back, so no more is asserted).
+  EXPECT_EQ(statuses, (std::vector<unsigned>{200, 200, 200, 200, 200, 429}));
+  EXPECT_NE(refusal.body().find("\"scope\":\"client\""), std::string::npos);
+  EXPECT_NE(refusal.body().find("\"error\":\"rate_limited\""), std::string::npos);
+  EXPECT_FALSE(Header(refusal, "Retry-After").empty());
+  EXPECT_EQ(server_->requests_rate_limited(), 1u);
+  // Reads have their own bucket; another address has its own allowance.
+  EXPECT_EQ(flood.Request("GET", "/r")->result_int(), 200u);
+  TestClient other(port_, 5s, "127.0.0.2");
+  EXPECT_EQ(other.Request("POST", "/v", "{}")->result_int(), 200u);
+}
+
+TEST_F(ServerTest, ARateLimitedConnectionIsNotReadUntilRetryAfter) {
+  ClientLimits limits;
+  limits.write_rate = 2;
+  limits.write_burst = 1;
+  StartWithClients(limits);
+  TestClient c(port_);
+  // Pipelined: the second is refused, and the third waits for the pause to end.
+  std::string req = "POST /v HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n";
+  ASSERT_TRUE(c.Send(req + req + req));
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(c.Read()->result_int(), 200u);
+  EXPECT_EQ(c.Read()->result_int(), 429u);
+  auto third = c.Read();
+  ASSERT_TRUE(third);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 300ms);
+  EXPECT_EQ(third->result_int(), 200u);
+}
+
+TEST_F(ServerTest, MalformedRequestsCostTheirSenderMore) {
+  ClientLimits limits;
+  limits.write_rate = 1;
+  limits.write_burst = 20;
+  StartWithClients(limits);
+  // Two garbage requests (10 tokens each) empty a burst that 20 valid requests would need.
+  for (int i = 0; i < 2; ++i) {
+    TestClient c(port_);
+    c.Send("NOT HTTP AT ALL\r\n\r\n");
+    auto r = c.Read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->result_int(), 400u);
+  }
+  TestClient c(port_);
+  EXPECT_EQ(c.Request("POST", "/v", "{}")->result_int(), 429u);
+}
+
+TEST_F(ServerTest, TransferEncodingOtherThanChunkedIs400AndClose) {
+  StartServer();
+  TestClient c(port_);
+  // Read as "no body" by a lenient parser, the body would be answered as a second request.
+  c.Send("POST /v HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked, identity\r\n\r\n"
+         "GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n");
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 400u);
+  EXPECT_EQ(Header(*r, "Connection"), "close");
+  EXPECT_FALSE(c.Read());
+  EXPECT_EQ(handler_.handled.load(), 0);
+}
+
+TEST_F(ServerTest, AChunkExtensionBombIsRefusedAtOnce) {
+  StartServer();
+  TestClient c(port_);
+  c.Send("POST /v HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n1;" +
+         std::string(13000, 'a'));
+  auto start = std::chrono::steady_clock::now();
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 431u);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);  // not the 10 s request timeout
+}
+
+TEST_F(ServerTest, ATrustedProxyNamesTheClient) {
+  ClientLimits limits;
+  limits.write_rate = 1;
+  limits.write_burst = 1;
+  ServerOptions o;
+  o.trusted_proxies = *TrustedProxies::Parse("127.0.0.1");
+  StartWithClients(limits, std::move(o));
+  // Through the proxy, two clients each get their own allowance...
+  TestClient proxy(port_);
+  auto as = [&](const char* client) {
+    return proxy.Request("POST", "/v", "{}", "application/json",
+                         std::string("X-Forwarded-For: ") + client + "\r\n");
+  };
+  EXPECT_EQ(as("203.0.113.1")->result_int(), 200u);
+  EXPECT_EQ(as("203.0.113.2")->result_int(), 200u);
+  EXPECT_EQ(as("203.0.113.1")->result_int(), 429u);
+  // ...a PROXY header names the client for the whole connection...
+  TestClient v1(port_);
+  v1.Send("PROXY TCP4 203.0.113.3 127.0.0.1 5000 80\r\n");
+  EXPECT_EQ(v1.Request("POST", "/v", "{}")->result_int(), 200u);
+  EXPECT_EQ(v1.Request("POST", "/v", "{}")->result_int(), 429u);
+  // ...and an untrusted peer cannot do either.
+  TestClient direct(port_, 5s, "127.0.0.2");
+  direct.Send("PROXY TCP4 203.0.113.4 127.0.0.1 5000 80\r\n");
+  auto r = direct.Request("POST", "/v", "{}");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 400u);
 }
 
 TEST_F(ServerTest, ManyConcurrentConnections) {

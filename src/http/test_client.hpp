@@ -25,10 +25,23 @@ using TestResponse = boost::beast::http::response<boost::beast::http::string_bod
 
 class TestClient {
  public:
+  // `source`: the local IPv4 address to connect from (e.g. "127.0.0.2", another client of the
+  // server's per-client limits); null: the kernel's choice (127.0.0.1).
   explicit TestClient(unsigned short port,
-                      std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
+                      std::chrono::milliseconds timeout = std::chrono::milliseconds(5000),
+                      const char* source = nullptr) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     if (fd_ < 0) throw std::runtime_error("socket");
+    if (source != nullptr) {
+      sockaddr_in local{};
+      local.sin_family = AF_INET;
+      ::inet_pton(AF_INET, source, &local.sin_addr);
+      if (::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+        ::close(fd_);
+        fd_ = -1;
+        throw std::runtime_error("bind");
+      }
+    }
     timeval tv{static_cast<time_t>(timeout.count() / 1000),
                static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
