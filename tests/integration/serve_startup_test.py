@@ -8,6 +8,9 @@
 - The compatibility scheme (sha256, no key) and the json shard format serve votes too.
 - SIGTERM and SIGINT stop it with exit 0; after a clean restart on the same --data, statuses,
   duplicates and results are as before.
+- Process hygiene (src/apps/process_hygiene.hpp): an election key file that group or others may
+  read or write is refused like ssh refuses a private key; a running serve has a core file size
+  limit of 0 and is not dumpable.
 """
 
 import json
@@ -15,10 +18,12 @@ import os
 import random
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
 import time
+import types
 import unittest
 
 sys.dont_write_bytecode = True
@@ -122,6 +127,87 @@ class ServeStartupTest(unittest.TestCase):
     def test_missing_hashes_directory(self):
         missing = os.path.join(self.tmp, "does-not-exist")
         self.serve_must_fail(self.base_args(**{"--hashes": missing}), ["does-not-exist"])
+
+    def test_key_file_open_to_group_or_others_is_refused(self):
+        """Like ssh with a private key: a key file that group or others may read (or write) is
+        refused, the message naming the file, its mode and the fix."""
+        d = self.new_dir("key")
+        with open(self.electorate.key_file, "rb") as f:
+            key = f.read()
+        for mode in (0o644, 0o640, 0o604, 0o660):
+            path = os.path.join(d, f"election-{mode:o}.key")
+            with open(path, "wb") as f:
+                f.write(key)
+            os.chmod(path, mode)
+            out = self.serve_must_fail(self.base_args(**{"--key-file": path}),
+                                       [f"{mode:04o}", "too open", "chmod 600", path])
+            self.assertNotIn(key.decode().strip(), out, "the error echoes the key")
+        # The same bytes with the owner-only modes keygen writes (0600) or 0400 are accepted.
+        for mode in (0o600, 0o400):
+            path = os.path.join(d, f"ok-{mode:o}.key")
+            with open(path, "wb") as f:
+                f.write(key)
+            os.chmod(path, mode)
+            server = harness.Server(
+                harness_electorate_with_key(self.electorate, path), self.laws_file,
+                self.new_dir("data"), os.path.join(self.tmp, f"key-{mode:o}.log"))
+            server.start()
+            self.assertEqual(server.stop(), 0)
+
+    def test_keygen_writes_an_owner_only_key(self):
+        self.assertEqual(stat.S_IMODE(os.stat(self.electorate.key_file).st_mode), 0o600)
+
+    def test_no_core_dumps_and_not_dumpable(self):
+        """A running serve: "Max core file size" 0 (soft and hard) in /proc/PID/limits, and not
+        dumpable, which the kernel shows by making /proc/PID/* root's. As root that ownership
+        proves nothing, so serve then runs as nobody (65534) on a copy of the electorate."""
+        as_root = os.geteuid() == 0
+        if as_root:
+            # Outside self.tmp (0700, root's), which nobody could not enter.
+            d = tempfile.mkdtemp(prefix="scrutin-nobody-")
+            self.addCleanup(shutil.rmtree, d, True)
+            os.chmod(d, 0o755)
+            hashes = os.path.join(d, "hashes")
+            shutil.copytree(self.electorate.hashes_dir, hashes)
+            key = os.path.join(d, "election.key")
+            shutil.copyfile(self.electorate.key_file, key)
+            os.chmod(key, 0o600)
+            laws = os.path.join(d, "laws.toml")
+            shutil.copyfile(self.laws_file, laws)
+            data = os.path.join(d, "data")
+            os.makedirs(data)
+            for root, dirs, files in os.walk(d):
+                for name in [root] + [os.path.join(root, n) for n in dirs + files]:
+                    os.chown(name, NOBODY, NOBODY)
+            electorate = harness_electorate_with_key(self.electorate, key, hashes)
+            server = harness.Server(electorate, laws, data, os.path.join(self.tmp, "dump.log"),
+                                    preexec_fn=become_nobody)
+            # The control: a process of the same user that did not ask is dumpable.
+            control = subprocess.Popen(["sleep", "30"], preexec_fn=become_nobody)
+        else:
+            server = harness.Server(self.electorate, self.laws_file, self.new_dir("data"),
+                                    os.path.join(self.tmp, "dump.log"))
+            control = subprocess.Popen(["sleep", "30"])
+        server.start()
+        try:
+            pid = server.proc.pid
+            with open(f"/proc/{pid}/limits", encoding="ascii") as f:
+                core = [line for line in f if line.startswith("Max core file size")]
+            self.assertEqual(len(core), 1, "no core line in /proc/PID/limits")
+            self.assertEqual(core[0].split()[4:6], ["0", "0"],
+                             f"core dumps not disabled (soft and hard): {core[0].strip()}")
+            uid = proc_real_uid(pid)
+            self.assertNotEqual(uid, 0, "serve must run unprivileged for this check")
+            self.assertEqual(os.stat(f"/proc/{control.pid}/status").st_uid, uid,
+                             "control: a dumpable process owns its /proc/PID files")
+            self.assertEqual(os.stat(f"/proc/{pid}/status").st_uid, 0,
+                             "serve is dumpable: its /proc/PID files are still its own "
+                             "(PR_SET_DUMPABLE 0 makes them root's)")
+        finally:
+            control.kill()
+            control.wait()
+            self.assertEqual(server.stop(), 0)
+
 
     def test_flags_from_environment(self):
         server = harness.Server(self.electorate, self.laws_file, self.new_dir("data"),
@@ -256,6 +342,30 @@ class ServeStartupTest(unittest.TestCase):
                 self.assertIsInstance(json.loads(line), dict, line)
             except ValueError:
                 self.fail(f"log line is not JSON: {line[:200]!r}")
+
+
+NOBODY = 65534
+
+
+def become_nobody():
+    """preexec_fn: drop to nobody:nogroup (65534), with no supplementary groups."""
+    os.setgroups([])
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)
+
+
+def proc_real_uid(pid):
+    with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("Uid:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no Uid line in /proc/{pid}/status")
+
+
+def harness_electorate_with_key(electorate, key_file, hashes_dir=None):
+    """A stand-in for `electorate` with another key file (and hashes directory), for Server."""
+    return types.SimpleNamespace(binary=electorate.binary, key_file=key_file,
+                                 hashes_dir=hashes_dir or electorate.hashes_dir)
 
 
 if __name__ == "__main__":

@@ -171,10 +171,14 @@ def http_status(url, timeout=2.0):
 
 
 class Server:
-    """`scrutin serve` as a child process. Not thread-safe (one test thread drives it)."""
+    """`scrutin serve` as a child process. Not thread-safe (one test thread drives it).
+
+    `rate_limit=None` leaves --rate-limit (like every flag not given) at serve's default; the
+    default 0 turns the limit off for suites that send more than a voter would. `preexec_fn` runs
+    in the child before exec (e.g. to lower its file limit as a systemd unit would)."""
 
     def __init__(self, electorate: Electorate, laws_file, data_dir, log_path, rate_limit=0,
-                 threads=None, extra_args=(), env=None, flags_via_env=False):
+                 threads=None, extra_args=(), env=None, flags_via_env=False, preexec_fn=None):
         self.electorate = electorate
         self.laws_file = laws_file
         self.data_dir = data_dir
@@ -185,6 +189,7 @@ class Server:
         self.env = env
         # True: pass every flag as SCRUTIN_<FLAG> instead of on the command line.
         self.flags_via_env = flags_via_env
+        self.preexec_fn = preexec_fn
         self.proc = None
         self.port = None
         os.makedirs(data_dir, exist_ok=True)
@@ -195,8 +200,9 @@ class Server:
 
     def flags(self):
         flags = {"hashes": self.electorate.hashes_dir, "laws": self.laws_file,
-                 "data": self.data_dir, "listen": f"127.0.0.1:{self.port}",
-                 "rate-limit": str(self.rate_limit)}
+                 "data": self.data_dir, "listen": f"127.0.0.1:{self.port}"}
+        if self.rate_limit is not None:
+            flags["rate-limit"] = str(self.rate_limit)
         if self.electorate.key_file:
             flags["key-file"] = self.electorate.key_file
         if self.threads:
@@ -244,7 +250,7 @@ class Server:
             log.flush()
             self._log_offset = log.tell()
             self.proc = subprocess.Popen(self.command(), stdout=log, stderr=log, env=env,
-                                         stdin=subprocess.DEVNULL)
+                                         stdin=subprocess.DEVNULL, preexec_fn=self.preexec_fn)
         return self
 
     def output_since_spawn(self):
