@@ -261,8 +261,10 @@ class OfflineCliTest(unittest.TestCase):
         for name, content in [("short.key", "ab" * 31 + "\n"), ("text.key", "not a key\n"),
                               ("empty.key", "")]:
             with self.subTest(key=name):
-                p = run("hashgen", "--voters", self.voters, "--key-file",
-                        self.write(name, content), "--out", db, check=False)
+                key = self.write(name, content)
+                os.chmod(key, 0o600)  # as keygen writes it: refused for its content, not its mode
+                p = run("hashgen", "--voters", self.voters, "--key-file", key, "--out", db,
+                        check=False)
                 self.assertRefused(p, name)
                 self.assertNoDatabase(db)
         p = run("hashgen", "--voters", self.voters, "--key-file",
