@@ -3,15 +3,28 @@
 //   POST /api/v1/vote        pending status written to Redis, vote published to RabbitMQ; 202
 //                            only after the broker's confirm (PendingStatusIntake over
 //                            RabbitPublisher), 503 + Retry-After when that cannot happen
-//   GET  /api/v1/vote/{id}   from Redis (written by this api, then by the validators)
-//   GET  /api/v1/results/... from PostgreSQL (written by the aggregators)
-//   GET  /api/v1/health      broker + Redis + PostgreSQL checks, 503 when one is down
+//   GET  /api/v1/vote/{id}   from Redis (written by this api, then by the validators), read on a
+//                            small bounded pool (http::BoundedExecutor): queue full, or a lookup
+//                            not started within 1 s, is 503 + Retry-After at once
+//   GET  /api/v1/results/... from memory (pipeline::CachedTallies), refreshed from PostgreSQL
+//                            (written by the aggregators) every 500 ms; 503 once the cached tally
+//                            is older than 5 s (PostgreSQL down or stalled)
+//   GET  /api/v1/health      broker + Redis + PostgreSQL checks, probed in the background
+//                            (pipeline::HealthMonitor), "ok"/"failing" each, 503 when one fails
+//   GET  /metrics            the registry; votes_by_law from the cached tallies, queue depths
+//                            refreshed in the background
+// No request waits on a backend on an HTTP thread: a flood of reads or a stalled backend cannot
+// stall the votes served by the same thread. With --admin-listen, an operator port serves /health
+// with each failing check's detail, and /metrics.
 // Stateless: run as many as needed behind a load balancer. Reads only manifest.json from --hashes
 // (for the hashing scheme); the digests live in Redis (`scrutin load-hashes`).
 //
 // SIGTERM/SIGINT: stop taking requests, answer those in flight (publishing what is queued), exit 0.
 #include <chrono>
 #include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "adapters/postgres/pg_schema.hpp"
 #include "adapters/postgres/postgres_vote_queries.hpp"
@@ -25,8 +38,11 @@
 #include "core/failpoint.hpp"
 #include "core/hash_database.hpp"
 #include "http/api.hpp"
+#include "http/bounded_executor.hpp"
 #include "http/server.hpp"
 #include "metrics/vote_metrics.hpp"
+#include "pipeline/cached_tallies.hpp"
+#include "pipeline/health_monitor.hpp"
 #include "pipeline/pending_status_intake.hpp"
 #include "pipeline/split_vote_queries.hpp"
 
@@ -34,6 +50,16 @@ namespace scrutin::apps {
 namespace {
 
 namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+
+// How fresh a served tally is (pipeline::CachedTallies; stated in docs/openapi.yaml).
+constexpr milliseconds kTallyRefresh{500};
+constexpr milliseconds kTallyMaxAge{5000};
+// Status lookups: threads, queue, and how long a lookup may wait in the queue before it is
+// answered 503 without being made.
+constexpr std::size_t kLookupThreads = 4;
+constexpr std::size_t kLookupQueue = 256;
+constexpr milliseconds kLookupDeadline{1000};
 
 struct ApiOptions {
   std::string laws;
@@ -47,6 +73,7 @@ struct ApiOptions {
   int publishers = 2;
   int publish_linger_us = 1000;
   std::string prefix{redis::kDefaultPrefix};
+  std::string admin_listen;  // empty: no admin port
 };
 
 void RunApi(const ApiOptions& opt) {
@@ -61,7 +88,12 @@ void RunApi(const ApiOptions& opt) {
 
   // 2. Redis (statuses), PostgreSQL (tallies), RabbitMQ (the intake).
   auto redis_target = Require(redis::ParseRedisTarget(opt.redis), "invalid --redis");
-  auto redis_pool = Require(redis::RedisClientPool::Create(redis_target, {}, 32),
+  // Every wait on Redis is bounded: connect, each read and write, and the wait for a free client.
+  redis::ClientOptions redis_options;
+  redis_options.connect_timeout = milliseconds(1000);
+  redis_options.command_timeout = milliseconds(2000);
+  redis_options.acquire_timeout = milliseconds(1000);
+  auto redis_pool = Require(redis::RedisClientPool::Create(redis_target, redis_options, 32),
                             "cannot connect to Redis at " + dist::DisplayRedis(redis_target));
   redis::RedisStatusStore status_store(redis_pool, retention, opt.prefix);
   dist::RedisStatusWriter status_writer(status_store);
@@ -74,7 +106,12 @@ void RunApi(const ApiOptions& opt) {
   Require(pg_pool->Warm(), "cannot connect to PostgreSQL at " + pg_pool->display());
   Require(postgres::Migrate(*pg_pool), "cannot bring the PostgreSQL schema up to date");
   Require(postgres::SeedTallies(*pg_pool, ballot), "cannot prepare the tallies");
-  postgres::PostgresVoteQueries tallies(pg_pool);
+  postgres::PostgresVoteQueries pg_tallies(pg_pool);
+  std::vector<std::string> law_ids;
+  for (const auto& law : ballot.laws()) law_ids.push_back(law.id);
+  pipeline::CachedTallies tallies(
+      pg_tallies, law_ids, {.refresh_period = kTallyRefresh, .max_age = kTallyMaxAge, .clock = {}});
+  tallies.Start();
   pipeline::SplitVoteQueries queries(status_store, tallies);
 
   const dist::Broker broker = dist::ResolveBroker(opt.amqp, opt.queue_type);
@@ -91,25 +128,36 @@ void RunApi(const ApiOptions& opt) {
 
   pipeline::PendingStatusIntakeOptions intake_options;
   intake_options.status_retention = retention;
-  pipeline::PendingStatusIntake intake(*publisher, status_writer, ballot, intake_options,
-                                       {[&] { return dist::RedisProbe(*redis_pool, "store"); },
-                                        [&] { return dist::PgProbe(*pg_pool, "results"); }});
+  pipeline::PendingStatusIntake intake(*publisher, status_writer, ballot, intake_options, {});
+  // The checks /api/v1/health reports (ok/failing) and the admin port details, probed here.
+  using Checks = std::vector<ports::HealthCheck>;
+  pipeline::HealthMonitor health(
+      {{"queue", [&] { return intake.Health(); }},
+       {"store", [&] { return Checks{dist::RedisProbe(*redis_pool, "store")}; }},
+       {"results", [&] { return Checks{dist::PgProbe(*pg_pool, "results")}; }}},
+      {});
+  health.Start();
+  http::BoundedExecutor lookups(
+      {.threads = kLookupThreads, .max_queue = kLookupQueue, .deadline = kLookupDeadline});
 
   // 3. Metrics, HTTP.
   metrics::Registry registry;
   metrics::VoteMetrics vote_metrics(registry);
-  dist::AddQueueDepthGauge(registry, monitor);
+  dist::BackgroundQueueDepthGauge queue_depths(registry, monitor);
   dist::AddPgConnectionsGauge(registry, *pg_pool);
 
-  FrontDoor door = StartFrontDoor(opt.http, http::ApiConfig{.ballot = ballot,
-                                                            .hasher = hasher,
-                                                            .intake = intake,
-                                                            .queries = queries,
-                                                            .metrics = vote_metrics,
-                                                            .shape = "distributed",
-                                                            .rate_limit = 0,
-                                                            .web_root = {},
-                                                            .clock = {}});
+  FrontDoor door =
+      StartFrontDoor(opt.http, http::ApiConfig{.ballot = ballot,
+                                               .hasher = hasher,
+                                               .intake = intake,
+                                               .queries = queries,
+                                               .metrics = vote_metrics,
+                                               .shape = "distributed",
+                                               .rate_limit = 0,
+                                               .web_root = {},
+                                               .clock = {},
+                                               .lookups = &lookups,
+                                               .health = [&] { return health.Checks(); }});
   const auto& bound = door.bound;
   const std::string& web_root = door.web_root;
   LogEvent(LogLevel::kInfo, "listening",
@@ -126,12 +174,24 @@ void RunApi(const ApiOptions& opt) {
             {"startup_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::steady_clock::now() - started)
                                .count()}});
+  // After the public port's line: scripts/cluster reads the first "listening" line as the api's.
+  std::optional<dist::AdminServer> admin;
+  if (!opt.admin_listen.empty()) {
+    admin.emplace(
+        registry, [&] { return health.Checks(); }, "api", opt.admin_listen,
+        nlohmann::json{{"listener", "admin"}});
+  }
 
   // 4. Stop in order: HTTP (requests in flight still get their answers), then the pending-status
   //    stage (hands on what it holds), then the publisher (publishes what is queued).
   std::string_view signal = WaitForStopSignal(stop_signals);
   LogEvent(LogLevel::kInfo, "stopping", {{"signal", signal}});
   door.server->Stop();
+  lookups.Stop();  // answers the lookups still queued
+  if (admin) admin->Stop();
+  health.Stop();
+  queue_depths.Stop();
+  tallies.Stop();
   intake.Stop();
   publisher->Stop();
   LogEvent(LogLevel::kInfo, "stopped",
@@ -183,6 +243,11 @@ void AddApiCommand(CLI::App& app) {
   cmd->add_option("--prefix", opt->prefix, "Key prefix of the statuses in Redis")
       ->envname("SCRUTIN_PREFIX")
       ->capture_default_str();
+  cmd->add_option("--admin-listen", opt->admin_listen,
+                  "Address of the operator port, host:port (port 0 picks a free one, logged): "
+                  "/health with each failing check's detail, and /metrics; never expose it "
+                  "publicly. Empty: no admin port (the public /api/v1/health says only ok/failing)")
+      ->envname("SCRUTIN_ADMIN_LISTEN");
   dist::AddQueueTypeOption(cmd, opt->queue_type);
   cmd->callback([opt] { RunApi(*opt); });
 }

@@ -100,6 +100,36 @@ void AddRedisMemoryGauge(metrics::Registry& registry, redis::RedisClientPool& po
   });
 }
 
+BackgroundQueueDepthGauge::BackgroundQueueDepthGauge(metrics::Registry& registry,
+                                                     rabbitmq::RabbitQueueMonitor& monitor,
+                                                     std::chrono::milliseconds period)
+    : family_(registry.AddGauge("rabbitmq_queue_depth",
+                                "Messages ready in each of the pipeline's RabbitMQ queues",
+                                {"queue"})),
+      monitor_(monitor),
+      period_(period) {
+  thread_ = std::thread([this] {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      lock.unlock();
+      if (auto depths = monitor_.Depths()) {
+        for (const auto& q : *depths) family_.WithLabels({q.name}).Set(q.messages);
+      }
+      lock.lock();
+      cv_.wait_for(lock, period_, [&] { return stopping_; });
+    }
+  });
+}
+
+void BackgroundQueueDepthGauge::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
 AdminServer::AdminServer(metrics::Registry& registry,
                          std::function<std::vector<ports::HealthCheck>()> health, std::string role,
                          const std::string& listen, nlohmann::json extra_log_fields)

@@ -7,11 +7,14 @@
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "adapters/postgres/pg_pool.hpp"
@@ -85,11 +88,34 @@ void AddQueueDepthGauge(metrics::Registry& registry, rabbitmq::RabbitQueueMonito
 void AddPgConnectionsGauge(metrics::Registry& registry, postgres::PgPool& pool);
 void AddRedisMemoryGauge(metrics::Registry& registry, redis::RedisClientPool& pool);
 
-// ---- the workers' admin port ------------------------------------------------------------------
+// rabbitmq_queue_depth{queue} refreshed by a thread of its own every `period` instead of at scrape
+// time: for the api, whose /metrics is served on its public port and must never wait on the
+// broker. A failed read keeps the last values. `registry` and `monitor` must outlive this object.
+class BackgroundQueueDepthGauge {
+ public:
+  BackgroundQueueDepthGauge(metrics::Registry& registry, rabbitmq::RabbitQueueMonitor& monitor,
+                            std::chrono::milliseconds period = std::chrono::milliseconds(1000));
+  ~BackgroundQueueDepthGauge() { Stop(); }
+  // Waits for a read in progress to end. Idempotent.
+  void Stop();
 
-// An http::Server with an AdminHandler, started on `listen` ("host:port", port 0 = any free one).
-// Logs {"event":"listening","address":...,"role":...} once bound. Throws CommandError when the
-// address is malformed or cannot be bound.
+ private:
+  metrics::Family<metrics::Gauge>& family_;
+  rabbitmq::RabbitQueueMonitor& monitor_;
+  const std::chrono::milliseconds period_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
+// ---- the admin port -----------------------------------------------------------------------------
+
+// An http::Server with an AdminHandler (GET /health with details, GET /metrics), started on
+// `listen` ("host:port", port 0 = any free one). Logs
+// {"event":"listening","address":...,"role":...} (plus extra_log_fields) once bound. Throws
+// CommandError when the address is malformed or cannot be bound. Used by the workers and, with
+// --admin-listen, by the api.
 class AdminServer {
  public:
   AdminServer(metrics::Registry& registry, std::function<std::vector<ports::HealthCheck>()> health,

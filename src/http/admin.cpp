@@ -11,7 +11,7 @@ namespace bhttp = boost::beast::http;
 
 Response AdminHandler::HealthResponse(const std::vector<ports::HealthCheck>& checks,
                                       std::string_view role) {
-  HealthSummary health = SummariseHealth(checks);
+  HealthSummary health = SummariseHealth(checks, HealthDetail::kAdmin);
   Response r;
   r.status = health.ok ? 200 : 503;
   JsonObject(r.body)
@@ -29,7 +29,7 @@ void AdminHandler::Handle(Request& request, Responder responder) {
   std::string_view path = target.substr(0, target.find('?'));
   const bool get = request.method() == bhttp::verb::get || request.method() == bhttp::verb::head;
   Response r;
-  if (path == "/metrics" || path == "/api/v1/health") {
+  if (path == "/metrics" || path == "/health" || path == "/api/v1/health") {
     if (!get) {
       r.status = 405;
       r.body = ErrorBody("method_not_allowed", "This method is not allowed here; see Allow.");
@@ -44,7 +44,7 @@ void AdminHandler::Handle(Request& request, Responder responder) {
     }
   } else {
     r.status = 404;
-    r.body = ErrorBody("not_found", "The admin port serves /metrics and /api/v1/health only.");
+    r.body = ErrorBody("not_found", "The admin port serves /metrics and /health only.");
   }
   responder.Send(std::move(r));
 }

@@ -1,15 +1,18 @@
-// AdminHandler: the small HTTP surface of the distributed shape's workers (validator,
-// aggregator), served on their --admin-listen port:
+// AdminHandler: the small HTTP surface served on the distributed shape's --admin-listen ports
+// (validator, aggregator, and the api's operator port):
 //
 //   GET /metrics         Prometheus exposition of the process's registry
-//   GET /api/v1/health   {"status":"ok"|"degraded","shape":"distributed","role":...,"checks":{...}}
-//                        200 when every check passes, 503 otherwise (same body shape as the api's)
+//   GET /health          {"status":"ok"|"degraded","shape":"distributed","role":...,"checks":{...}}
+//                        200 when every check passes, 503 otherwise (same body shape as the api's
+//                        public health, but a failing check shows its detail: which backend, the
+//                        error, how long it has been silent). /api/v1/health is the same answer.
 //
 // Anything else is 404 (405 for another method on these paths), with the API's error body.
 //
 // Thread-safety: Handle may run on several server threads at once; the health function and the
-// registry must be thread-safe. The health function is called on the server thread and may do
-// network I/O (it should be bounded by its clients' timeouts).
+// registry must be thread-safe. The health function is called on the server thread: the workers'
+// probes do network I/O bounded by their clients' timeouts; the api's reads the state its
+// pipeline::HealthMonitor probed in the background.
 #pragma once
 
 #include <functional>
@@ -25,7 +28,7 @@ namespace scrutin::http {
 struct AdminConfig {
   metrics::Registry& registry;  // must outlive the handler
   std::function<std::vector<ports::HealthCheck>()> health;
-  std::string role;  // "validator", "aggregator"
+  std::string role;  // "validator", "aggregator", "api"
 };
 
 class AdminHandler final : public Handler {

@@ -46,6 +46,11 @@ TEST(AdminHandlerTest, ServesMetricsAndHealth) {
   ASSERT_TRUE(h);
   EXPECT_EQ(h->result_int(), 503u);
   EXPECT_NE(h->body().find(R"("store":"redis: refused")"), std::string::npos);
+  // /health is the same answer (the admin port's name for it), details included.
+  h = c.Request("GET", "/health");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->result_int(), 503u);
+  EXPECT_NE(h->body().find(R"("store":"redis: refused")"), std::string::npos);
 
   auto nf = c.Request("GET", "/api/v1/vote");
   ASSERT_TRUE(nf);

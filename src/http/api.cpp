@@ -87,6 +87,26 @@ std::string_view Sv(boost::beast::string_view s) { return {s.data(), s.size()}; 
 
 bool IsGetOrHead(bhttp::verb v) { return v == bhttp::verb::get || v == bhttp::verb::head; }
 
+constexpr std::string_view kStatusBusy =
+    "Vote statuses cannot be read right now; please retry shortly.";
+
+// The answer to GET /api/v1/vote/{id} once the id is known to be well-formed.
+Response StatusAnswer(ports::VoteQueries& queries, const core::RequestId& id) {
+  auto found = queries.FindStatus(id);
+  if (!found) return Unavailable(kStatusBusy, std::chrono::seconds(1));
+  if (!found.value()) return NotFound("There is no vote request with this id.");
+  const ports::StatusRecord& rec = *found.value();
+  Response r = Json(200, {});
+  JsonObject o(r.body);
+  o.Str("request_id", id.ToString())
+      .Str("status", core::ToString(rec.status))
+      .Str("law_id", rec.law_id)
+      .Uint("attempt_count", rec.attempt_count);
+  if (rec.status == core::VoteStatus::kAccepted) o.Str("receipt", core::Receipt(id));
+  o.Close();
+  return r;
+}
+
 // Clears a string that may hold a credential when the scope ends, whatever path it ends by.
 class WipeOnExit {
  public:
@@ -346,22 +366,25 @@ void Api::OnIntakeResult(PendingVote& pending, const ports::IntakeResult& result
 void Api::HandleVoteStatus(Exchange& ex, std::string_view id_text) {
   auto id = core::RequestId::Parse(id_text);
   if (!id) return ex.Send(NotFound("There is no vote request with this id."));
-  auto found = config_.queries.FindStatus(*id);
-  if (!found) {
-    return ex.Send(Unavailable("Vote statuses cannot be read right now; please retry shortly.",
-                               std::chrono::seconds(1)));
-  }
-  if (!found.value()) return ex.Send(NotFound("There is no vote request with this id."));
-  const ports::StatusRecord& rec = *found.value();
-  std::string body;
-  JsonObject o(body);
-  o.Str("request_id", id->ToString())
-      .Str("status", core::ToString(rec.status))
-      .Str("law_id", rec.law_id)
-      .Uint("attempt_count", rec.attempt_count);
-  if (rec.status == core::VoteStatus::kAccepted) o.Str("receipt", core::Receipt(*id));
-  o.Close();
-  ex.Send(Json(200, std::move(body)));
+  if (config_.lookups == nullptr) return ex.Send(StatusAnswer(config_.queries, *id));
+
+  // The status store is remote: read it on the lookup pool, never on this server thread. The
+  // answer is sent from the pool's thread (Responder::Send is thread-safe).
+  struct Lookup {
+    Responder responder;
+    SteadyClock::time_point start;
+  };
+  auto lookup = std::make_shared<Lookup>(Lookup{ex.TakeResponder(), ex.start});
+  auto finish = [this, lookup](Response r) {
+    DurationHistogram(Route::kVoteStatus, r.status)
+        .Observe(std::chrono::duration<double>(SteadyClock::now() - lookup->start).count());
+    lookup->responder.Send(std::move(r));
+  };
+  const bool queued = config_.lookups->TrySubmit([this, finish, rid = *id](bool expired) {
+    finish(expired ? Unavailable(kStatusBusy, std::chrono::seconds(1))
+                   : StatusAnswer(config_.queries, rid));
+  });
+  if (!queued) finish(Unavailable(kStatusBusy, std::chrono::seconds(1)));
 }
 
 void Api::HandleResults(Exchange& ex, std::string_view law_id) {
@@ -408,7 +431,9 @@ void Api::HandleLaws(Exchange& ex) {
 }
 
 void Api::HandleHealth(Exchange& ex) {
-  HealthSummary health = SummariseHealth(config_.intake.Health());
+  // Public: "ok" or "failing" per check, never where a backend is or how it failed.
+  HealthSummary health = SummariseHealth(
+      config_.health ? config_.health() : config_.intake.Health(), HealthDetail::kPublic);
   std::string body;
   JsonObject(body)
       .Str("status", health.ok ? "ok" : "degraded")

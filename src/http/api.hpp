@@ -6,7 +6,8 @@
 //   GET  /api/v1/vote/{id}        a request's status (and receipt when accepted)
 //   GET  /api/v1/results/{law}    a law's tally (403 while embargoed)
 //   GET  /api/v1/laws             the ballot
-//   GET  /api/v1/health           the intake's dependency checks (503 when one fails)
+//   GET  /api/v1/health           the dependency checks, "ok" or "failing" each (503 when one
+//                                 fails); the details are for the admin port (http/admin.hpp)
 //   GET  /metrics                 Prometheus exposition
 //   GET  /...                     the web UI's static files (a placeholder page without a web root)
 //
@@ -14,8 +15,12 @@
 // the vote is being handled; both are wiped before Handle returns, and no response, log line or
 // metric label ever contains them.
 //
-// Thread-safety: Handle may run on any number of server threads at once. VoteQueries calls are
-// made on the calling server thread (they are expected to be fast, local reads).
+// Thread-safety: Handle may run on any number of server threads at once. No call on a server
+// thread may wait on a remote backend: a blocked server thread stalls every connection it serves,
+// votes included. So FindTally is called on the server thread (a local read, or a cache refreshed
+// in the background: pipeline::CachedTallies); FindStatus too unless ApiConfig::lookups hands it to
+// a bounded pool; the health checks come from ApiConfig::health (state probed in the background)
+// or else the intake's Health(), which must then be local and cheap.
 #pragma once
 
 #include <array>
@@ -24,11 +29,13 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/ballot.hpp"
 #include "core/credential.hpp"
 #include "core/result.hpp"
 #include "core/vote.hpp"
+#include "http/bounded_executor.hpp"
 #include "http/rate_limiter.hpp"
 #include "http/server.hpp"
 #include "http/static_files.hpp"
@@ -54,6 +61,13 @@ struct ApiConfig {
   std::filesystem::path web_root;
   // The wall clock used for voting windows, embargoes and timestamps; empty: the system clock.
   std::function<core::Timestamp()> clock;
+  // Where GET /api/v1/vote/{id} reads the status: nullptr, inline on the server thread (the
+  // embedded shape's local reads); else this bounded pool (must outlive the Api), whose refusal
+  // (queue full) or expired deadline answers 503 + Retry-After at once.
+  BoundedExecutor* lookups = nullptr;
+  // The checks GET /api/v1/health reports (thread-safe, never waiting on a backend); empty: the
+  // intake's Health(). Only "ok" / "failing" per check reaches the response.
+  std::function<std::vector<ports::HealthCheck>()> health = nullptr;
 };
 
 class Api final : public Handler {

@@ -7,6 +7,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -165,6 +166,7 @@ class ApiTest : public ::testing::Test {
                        std::lock_guard lock(clock_mu_);
                        return now_;
                      }};
+    config.lookups = lookups_;
     auto api = Api::Create(std::move(config));
     ASSERT_TRUE(api.ok()) << api.error();
     api_ = std::move(api).value();
@@ -184,6 +186,8 @@ class ApiTest : public ::testing::Test {
     std::lock_guard lock(clock_mu_);
     now_ = At(t);
   }
+
+  BoundedExecutor* lookups_ = nullptr;  // status lookups inline unless a test sets a pool
 
   static std::string VoteBody(std::string_view nas = kNas, std::string_view code = kCode,
                               std::string_view law = "L2025-001", std::string_view vote = "oui") {
@@ -460,6 +464,38 @@ TEST_F(ApiTest, VoteStatusReportsTheRecordAndAReceiptOnlyWhenAccepted) {
   EXPECT_EQ(Header(down, "Retry-After"), "1");
 }
 
+TEST_F(ApiTest, StatusLookupsOnAPoolAreAnsweredThereOr503AtOnce) {
+  BoundedExecutor pool({.threads = 1, .max_queue = 1, .deadline = 5s});
+  lookups_ = &pool;
+  Start();
+  auto id = core::RequestId::Generate();
+  queries_.statuses[id.ToString()] = {"L2025-001", core::VoteStatus::kAccepted, 1};
+  auto r = Get("/api/v1/vote/" + id.ToString());
+  ASSERT_EQ(r.result_int(), 200u) << r.body();
+  EXPECT_EQ(json::parse(r.body())["status"], "accepted");
+  // A malformed id never reaches the pool.
+  EXPECT_EQ(Get("/api/v1/vote/not-a-uuid").result_int(), 404u);
+
+  // The store is slow: the pool's only thread is busy and its queue is full. The next lookup is
+  // refused at once, 503 + Retry-After, without waiting for the store.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<void> busy;
+  ASSERT_TRUE(pool.TrySubmit([&, released](bool) {
+    busy.set_value();
+    released.wait();
+  }));
+  busy.get_future().wait();
+  ASSERT_TRUE(pool.TrySubmit([](bool) {}));
+  const auto t0 = std::chrono::steady_clock::now();
+  auto refused = Get("/api/v1/vote/" + id.ToString());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+  ExpectError(refused, 503, "unavailable");
+  EXPECT_EQ(Header(refused, "Retry-After"), "1");
+  release.set_value();
+  pool.Stop();
+}
+
 TEST_F(ApiTest, ResultsFollowTheResultsPolicy) {
   Start();
   queries_.tallies["L2025-001"] = {"L2025-001", 5, 3, At("2026-11-01T11:00:00Z")};
@@ -530,8 +566,10 @@ TEST_F(ApiTest, HealthReflectsTheIntakeChecks) {
   EXPECT_EQ(bad.result_int(), 503u);
   json j = json::parse(bad.body());
   EXPECT_EQ(j["status"], "degraded");
-  EXPECT_EQ(j["checks"]["store"], "database is locked");
+  // The public health says which check fails, never how (that is for the admin port).
+  EXPECT_EQ(j["checks"]["store"], "failing");
   EXPECT_EQ(j["checks"]["eligibility"], "ok");
+  EXPECT_EQ(bad.body().find("locked"), std::string::npos);
 }
 
 TEST_F(ApiTest, MetricsExposeTalliesButNotEmbargoedOnes) {

@@ -7,15 +7,16 @@
 
 namespace scrutin::http {
 
-HealthSummary SummariseHealth(const std::vector<ports::HealthCheck>& checks) {
+HealthSummary SummariseHealth(const std::vector<ports::HealthCheck>& checks, HealthDetail detail) {
   HealthSummary out;
   out.ok = !checks.empty() &&
            std::all_of(checks.begin(), checks.end(), [](const auto& c) { return c.ok; });
   JsonObject c(out.checks_json);
   for (const auto& check : checks) {
-    c.Str(check.name, check.ok ? std::string_view("ok")
-                               : (check.detail.empty() ? std::string_view("failing")
-                                                       : std::string_view(check.detail)));
+    const bool show_detail = detail == HealthDetail::kAdmin && !check.detail.empty();
+    c.Str(check.name,
+          check.ok ? std::string_view("ok")
+                   : (show_detail ? std::string_view(check.detail) : std::string_view("failing")));
   }
   c.Close();
   return out;

@@ -1,7 +1,12 @@
-// The part both health endpoints share (the api's and serve's /api/v1/health, and the workers'
-// admin port): whether the process is healthy, and the "checks" object of the body.
+// The part both health endpoints share (the api's and serve's public /api/v1/health, and the admin
+// ports' /health and /api/v1/health): whether the process is healthy, and the "checks" object of
+// the body.
+//
+// The public endpoint says only "ok" or "failing" per check: which backend is where and how it
+// failed is for the operator (the admin port), not for whoever can reach the public port.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -11,9 +16,14 @@ namespace scrutin::http {
 
 struct HealthSummary {
   bool ok = false;          // at least one check, and every check passes
-  std::string checks_json;  // {"<name>": "ok" | its detail | "failing", ...}
+  std::string checks_json;  // {"<name>": "ok" | "failing" | (with details) the failure, ...}
 };
 
-HealthSummary SummariseHealth(const std::vector<ports::HealthCheck>& checks);
+enum class HealthDetail : std::uint8_t {
+  kPublic,  // each check "ok" or "failing"
+  kAdmin,   // a failing check shows its detail (or "failing" when it has none)
+};
+
+HealthSummary SummariseHealth(const std::vector<ports::HealthCheck>& checks, HealthDetail detail);
 
 }  // namespace scrutin::http

@@ -568,7 +568,12 @@ core::Result<std::shared_ptr<RedisClientPool>> RedisClientPool::Create(const Red
 
 core::Result<RedisClientPool::Lease> RedisClientPool::Acquire() {
   std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return !idle_.empty() || leased_ < max_clients_; });
+  if (!cv_.wait_for(lock, options_.acquire_timeout,
+                    [&] { return !idle_.empty() || leased_ < max_clients_; })) {
+    return Fail("redis: no connection free within " +
+                std::to_string(options_.acquire_timeout.count()) + " ms (" +
+                std::to_string(max_clients_) + " in use)");
+  }
   ++leased_;
   if (!idle_.empty()) {
     auto client = std::move(idle_.back());

@@ -61,6 +61,10 @@ struct ClientOptions {
   std::chrono::milliseconds max_backoff{1000};
   // Connection attempts per node within one Execute() before it reports the node unreachable.
   int connect_attempts = 3;
+  // How long RedisClientPool::Acquire waits for a client while max_clients are leased, before it
+  // fails: no caller waits for Redis without a bound (with connect_timeout and command_timeout,
+  // which bound each connect, read and write).
+  std::chrono::milliseconds acquire_timeout{2000};
 };
 
 // One reply, copied out of hiredis. Error replies are replies, not failures: they are the command's
@@ -203,7 +207,8 @@ class RedisClientPool {
     std::unique_ptr<RedisClient> client_;
   };
 
-  // Waits while max_clients are leased; error when a new client cannot connect.
+  // Waits while max_clients are leased, at most options.acquire_timeout; error when none was
+  // released in time, or when a new client cannot connect. Thread-safe.
   core::Result<Lease> Acquire();
 
   const RedisTarget& target() const { return target_; }

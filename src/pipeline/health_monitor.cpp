@@ -1,0 +1,83 @@
+#include "pipeline/health_monitor.hpp"
+
+#include <fmt/format.h>
+
+namespace scrutin::pipeline {
+
+HealthMonitor::HealthMonitor(std::vector<Probe> probes, Options options)
+    : probes_(std::move(probes)), options_(options), states_(probes_.size()) {}
+
+HealthMonitor::~HealthMonitor() { Stop(); }
+
+void HealthMonitor::Start() {
+  threads_.reserve(probes_.size());
+  for (std::size_t i = 0; i < probes_.size(); ++i) threads_.emplace_back([this, i] { Loop(i); });
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, options_.first_wait, [&] {
+    for (const auto& s : states_) {
+      if (!s.answered) return stopping_;
+    }
+    return true;
+  });
+}
+
+void HealthMonitor::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+void HealthMonitor::Loop(std::size_t index) {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    states_[index].running = true;
+    states_[index].started_at = Clock::now();
+    lock.unlock();
+    std::vector<ports::HealthCheck> checks = probes_[index].run();
+    lock.lock();
+    State& s = states_[index];
+    s.last = std::move(checks);
+    s.running = false;
+    s.answered = true;
+    cv_.notify_all();
+    cv_.wait_for(lock, options_.period, [&] { return stopping_; });
+  }
+}
+
+std::vector<ports::HealthCheck> HealthMonitor::Checks() const {
+  std::vector<ports::HealthCheck> out;
+  const auto now = Clock::now();
+  std::lock_guard lock(mu_);
+  for (std::size_t i = 0; i < probes_.size(); ++i) {
+    const State& s = states_[i];
+    const auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(now - s.started_at);
+    const bool late = s.running && silent > options_.stale_after;
+    if (!s.answered) {
+      out.push_back({probes_[i].name, false,
+                     late ? fmt::format("no answer from the probe for {} ms", silent.count())
+                          : std::string("not probed yet")});
+      continue;
+    }
+    if (late) {
+      for (const auto& c : s.last) {
+        out.push_back({c.name, false,
+                       fmt::format("no answer from the probe for {} ms (last: {})", silent.count(),
+                                   c.ok ? std::string("ok") : c.detail)});
+      }
+      if (s.last.empty()) {
+        out.push_back({probes_[i].name, false,
+                       fmt::format("no answer from the probe for {} ms", silent.count())});
+      }
+      continue;
+    }
+    out.insert(out.end(), s.last.begin(), s.last.end());
+  }
+  return out;
+}
+
+}  // namespace scrutin::pipeline
