@@ -53,10 +53,10 @@ struct HttpFlags {
   std::string web;
   int retention_days = 30;
   // Per client address (an IPv4 address or an IPv6 /64): http::ClientLimits.
-  double client_vote_rate = 100;
-  double client_vote_burst = 1000;
-  double client_read_rate = 500;
-  double client_read_burst = 2000;
+  double client_vote_rate = 200;
+  double client_vote_burst = 2000;
+  double client_read_rate = 1000;
+  double client_read_burst = 5000;
   int max_connections_per_client = 512;
   int client_table_mb = 8;
   // 0: derived from the file-descriptor limit.

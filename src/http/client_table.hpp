@@ -42,10 +42,10 @@ struct ClientKey {
 struct ClientLimits {
   // Writes (POST) and reads (GET/HEAD) per second per client, and the burst admitted at once
   // after a quiet period. A rate of 0 disables that bucket.
-  double write_rate = 100;
-  double write_burst = 1000;
-  double read_rate = 500;
-  double read_burst = 2000;
+  double write_rate = 200;
+  double write_burst = 2000;
+  double read_rate = 1000;
+  double read_burst = 5000;
   // Open connections per client address (0: no cap).
   std::uint32_t max_connections = 512;
   // Table memory; the number of clients tracked is memory_bytes / kEntryBytes (at least one

@@ -158,7 +158,7 @@ class Server {
   std::uint64_t idle_connections_shed() const;
 
   // What a 400/413/415/431 costs its sender, in tokens of its bucket (a valid request costs 1).
-  static constexpr double kMalformedCost = 10;
+  static constexpr double kMalformedCost = 5;
   // True from the start of Stop(); handlers may report it (e.g. health). Thread-safe.
   bool stopping() const;
 

@@ -395,9 +395,9 @@ TEST_F(ServerTest, ARateLimitedConnectionIsNotReadUntilRetryAfter) {
 TEST_F(ServerTest, MalformedRequestsCostTheirSenderMore) {
   ClientLimits limits;
   limits.write_rate = 1;
-  limits.write_burst = 20;
+  limits.write_burst = 2 * Server::kMalformedCost;
   StartWithClients(limits);
-  // Two garbage requests (10 tokens each) empty a burst that 20 valid requests would need.
+  // Two garbage requests empty a burst that 2 * kMalformedCost valid requests would need.
   for (int i = 0; i < 2; ++i) {
     TestClient c(port_);
     c.Send("NOT HTTP AT ALL\r\n\r\n");

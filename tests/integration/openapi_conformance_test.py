@@ -645,6 +645,31 @@ class B3RateLimitTest(ConformanceCase):
                     break
             self.assertIsNotNone(limited, "40 quick votes at --rate-limit 5 were never limited")
             self.assertEqual(limited.json()["error"], "rate_limited")
+            self.assertEqual(limited.json()["scope"], "instance")
+
+    def test_429_client_scope_on_every_read_route(self):
+        if T.shared:
+            self.skipTest("needs an own server with a tiny per-client read allowance")
+        # An own serve where one client may read once, then once every 5 s: every read route
+        # then answers 429 scope client, as documented.
+        limited = harness.Server(T.electorate, T.server.laws_file,
+                                 os.path.join(T.tmp, "data-read-limited"),
+                                 os.path.join(T.tmp, "serve-read-limited.log"),
+                                 extra_args=("--client-read-rate", "0.2",
+                                             "--client-read-burst", "1"))
+        limited.start()
+        try:
+            client = harness.Client(limited.base_url)
+            law = T.law("open_a", self)
+            client.get("/api/v1/laws")  # the one allowed read
+            for path in (f"/api/v1/vote/{uuid.uuid4()}", f"/api/v1/results/{law}",
+                         "/api/v1/laws", "/api/v1/health", "/metrics", "/"):
+                r = client.get(path)
+                self.assertEqual(r.status, 429, f"GET {path}: {r}")
+                self.assertEqual(r.json()["scope"], "client")
+                self.assertConforms("GET", path, r)
+        finally:
+            self.assertEqual(limited.stop(), 0)
 
 
 class ZzCoverageTest(unittest.TestCase):

@@ -170,6 +170,12 @@ def http_status(url, timeout=2.0):
         return None
 
 
+# serve flags that turn off the per-client and per-credential allowances, for load tests driven
+# from one address (the abuse suite tests those allowances at their defaults).
+NO_CLIENT_LIMITS = ("--client-vote-rate", "0", "--client-read-rate", "0",
+                    "--credential-attempts", "0", "--max-connections-per-client", "0")
+
+
 class Server:
     """`scrutin serve` as a child process. Not thread-safe (one test thread drives it).
 
