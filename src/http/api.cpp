@@ -58,6 +58,21 @@ Response MethodNotAllowed(std::string_view allow) {
   return r;
 }
 
+// 429 {"error": "rate_limited", "scope": ..., "message": ...} with Retry-After (at least 1 s).
+Response RateLimited(std::string_view scope, std::string_view message,
+                     std::chrono::seconds retry_after) {
+  Response r;
+  r.status = 429;
+  JsonObject(r.body)
+      .Str("error", "rate_limited")
+      .Str("scope", scope)
+      .Str("message", message)
+      .Close();
+  r.AddHeader("Retry-After", std::to_string(std::max<std::int64_t>(1, retry_after.count())));
+  r.AddHeader("Cache-Control", "no-store");
+  return r;
+}
+
 Response NotFound(std::string_view message) { return Error(404, "not_found", message); }
 
 Response Unavailable(std::string_view message, std::chrono::seconds retry_after) {
@@ -168,7 +183,8 @@ core::Result<std::unique_ptr<Api>> Api::Create(ApiConfig config) {
 Api::Api(ApiConfig config, StaticFiles files)
     : config_(std::move(config)),
       files_(std::move(files)),
-      limiter_(config_.rate_limit, config_.rate_burst) {
+      limiter_(config_.rate_limit, config_.rate_burst),
+      credentials_(config_.credential_limits) {
   laws_json_.push_back('[');
   bool first = true;
   for (const auto& law : config_.ballot.laws()) {
@@ -251,14 +267,6 @@ void Api::HandleVote(Exchange& ex) {
     return ex.Send(Error(415, "unsupported_media_type",
                          "Send the vote as a JSON object with Content-Type: application/json."));
   }
-  if (auto d = limiter_.Acquire(); !d.allowed) {
-    auto seconds = std::chrono::ceil<std::chrono::seconds>(d.retry_after).count();
-    Response r = Error(429, "rate_limited",
-                       "Too many votes are arriving at this server; please retry in a moment.");
-    r.AddHeader("Retry-After", std::to_string(std::max<std::int64_t>(1, seconds)));
-    return ex.Send(std::move(r));
-  }
-
   auto parsed = core::ParseVoteRequest(ex.request.body(), config_.ballot);
   if (!parsed) {
     const auto& err = parsed.error();
@@ -300,6 +308,26 @@ void Api::HandleVote(Exchange& ex) {
         .Str("closes_at", closes)
         .Close();
     return ex.Send(Json(403, std::move(body)));
+  }
+
+  // Limits, once the request is known to be a well-formed vote for an open law (so that garbage
+  // never spends the instance's allowance): first the credential's own allowance (online
+  // guessing), then the instance ceiling. The client's own bucket was taken by the server.
+  if (auto d = credentials_.Attempt(vote.nas, vote.law_id); !d.allowed) {
+    core::Wipe(vote.nas);
+    core::Wipe(vote.code);
+    return ex.Send(RateLimited(
+        "credential",
+        "Too many attempts were made with this social insurance number on this law; please "
+        "check the code on your letter and retry later.",
+        d.retry_after));
+  }
+  if (auto d = limiter_.Acquire(); !d.allowed) {
+    core::Wipe(vote.nas);
+    core::Wipe(vote.code);
+    return ex.Send(RateLimited(
+        "instance", "Too many votes are arriving at this server; please retry in a moment.",
+        std::chrono::ceil<std::chrono::seconds>(d.retry_after)));
   }
 
   core::VoteEnvelope envelope;

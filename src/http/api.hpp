@@ -36,6 +36,7 @@
 #include "core/result.hpp"
 #include "core/vote.hpp"
 #include "http/bounded_executor.hpp"
+#include "http/credential_limiter.hpp"
 #include "http/rate_limiter.hpp"
 #include "http/server.hpp"
 #include "http/static_files.hpp"
@@ -68,6 +69,9 @@ struct ApiConfig {
   // The checks GET /api/v1/health reports (thread-safe, never waiting on a backend); empty: the
   // intake's Health(). Only "ok" / "failing" per check reaches the response.
   std::function<std::vector<ports::HealthCheck>()> health = nullptr;
+  // The online-guessing allowance: POST /api/v1/vote attempts per NAS per law per window
+  // (credential_limiter.hpp); beyond it, 429 with "scope": "credential".
+  CredentialLimits credential_limits;
 };
 
 class Api final : public Handler {
@@ -112,6 +116,7 @@ class Api final : public Handler {
   ApiConfig config_;
   StaticFiles files_;
   RateLimiter limiter_;
+  CredentialLimiter credentials_;
   std::string laws_json_;  // the ballot never changes: rendered once
   // api_request_duration_seconds children, resolved on first use (the family lookup locks).
   std::array<std::array<std::atomic<metrics::Histogram*>, kStatusSlots>,

@@ -166,6 +166,7 @@ class ApiTest : public ::testing::Test {
                        std::lock_guard lock(clock_mu_);
                        return now_;
                      }};
+    config.credential_limits.attempts = credential_attempts_;
     config.lookups = lookups_;
     auto api = Api::Create(std::move(config));
     ASSERT_TRUE(api.ok()) << api.error();
@@ -187,7 +188,8 @@ class ApiTest : public ::testing::Test {
     now_ = At(t);
   }
 
-  BoundedExecutor* lookups_ = nullptr;  // status lookups inline unless a test sets a pool
+  std::uint32_t credential_attempts_ = 60;  // the product's default
+  BoundedExecutor* lookups_ = nullptr;      // status lookups inline unless a test sets a pool
 
   static std::string VoteBody(std::string_view nas = kNas, std::string_view code = kCode,
                               std::string_view law = "L2025-001", std::string_view vote = "oui") {
@@ -394,6 +396,41 @@ TEST_F(ApiTest, RateLimitIs429WithRetryAfter) {
   EXPECT_LE(retry, 2);
   // Other routes are not limited.
   EXPECT_EQ(c.Request("GET", "/api/v1/health")->result_int(), 200u);
+}
+
+TEST_F(ApiTest, GarbageDoesNotSpendTheInstanceAllowance) {
+  Start(/*rate_limit=*/1);  // burst 2
+  TestClient c(port_);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(c.Request("POST", "/api/v1/vote", "{}")->result_int(), 400u);
+  }
+  EXPECT_EQ(c.Request("POST", "/api/v1/vote", VoteBody())->result_int(), 202u);
+}
+
+TEST_F(ApiTest, OnlineGuessingIs429ScopeCredential) {
+  credential_attempts_ = 3;
+  Start();
+  TestClient c(port_);
+  const char* codes[] = {"AAAAA1", "AAAAA2", "AAAAA3", "AAAAA4", "AAAAA5"};
+  std::vector<unsigned> statuses;
+  TestResponse limited;
+  for (const char* code : codes) {
+    auto r = c.Request("POST", "/api/v1/vote", VoteBody(kNas, code));
+    ASSERT_TRUE(r);
+    statuses.push_back(r->result_int());
+    if (r->result_int() == 429) limited = *r;
+  }
+  EXPECT_EQ(statuses, (std::vector<unsigned>{202, 202, 202, 429, 429}));
+  ExpectError(limited, 429, "rate_limited");
+  auto body = json::parse(limited.body());
+  EXPECT_EQ(body["scope"], "credential");
+  EXPECT_EQ(limited.body().find("046454286"), std::string::npos);
+  EXPECT_EQ(limited.body().find("AAAAA5"), std::string::npos);
+  EXPECT_GE(std::stoi(Header(limited, "Retry-After")), 1);
+  // The same NAS on another law, and another NAS, are not affected.
+  EXPECT_EQ(c.Request("POST", "/api/v1/vote", VoteBody(kNas, kCode, "L2025-002"))->result_int(),
+            202u);
+  EXPECT_EQ(intake_.count(), 4u);
 }
 
 TEST_F(ApiTest, WrongMethodsAre405WithAllow) {
@@ -678,6 +715,7 @@ TEST_F(ApiTest, GracefulStopAnswersTheVoteInFlight) {
 }
 
 TEST_F(ApiTest, ConcurrentVotersAllGetAnAnswer) {
+  credential_attempts_ = 0;  // 320 votes with one credential: a concurrency test, not a limit test
   Start();
   constexpr int kThreads = 8;
   constexpr int kVotes = 40;
