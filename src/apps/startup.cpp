@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
+#include <span>
 #include <vector>
 
 #include "apps/log.hpp"
 #include "core/hash_database.hpp"
+#include "core/secure_memory.hpp"
 
 namespace scrutin::apps {
 
@@ -45,19 +48,19 @@ core::CredentialHasher LoadCredentialHasher(const std::string& hashes_dir,
                                             const std::string& key_file) {
   core::Manifest manifest =
       Require(core::ReadManifest(hashes_dir), "cannot read the eligibility database");
-  std::vector<std::uint8_t> key;
+  // The key is read straight into memory kept out of core dumps, and wiped when `key` goes.
+  std::optional<core::SecureBuffer> key;
   if (manifest.scheme == core::HashScheme::kHmacSha256) {
     if (key_file.empty()) {
       throw CommandError(
           "the eligibility database uses hmac-sha256: give the election key with --key-file "
           "(or SCRUTIN_KEY_FILE)");
     }
-    key = Require(core::LoadElectionKey(key_file), "cannot load the election key");
+    key.emplace(Require(core::LoadElectionKeySecure(key_file), "cannot load the election key"));
   }
-  auto hasher =
-      Require(core::CredentialHasher::Create(manifest.scheme, key), "cannot use the election key");
-  std::fill(key.begin(), key.end(), 0);
-  return hasher;
+  return Require(core::CredentialHasher::Create(
+                     manifest.scheme, key ? key->span() : std::span<const std::uint8_t>()),
+                 "cannot use the election key");
 }
 
 void AddHttpFlags(CLI::App* cmd, HttpFlags& flags) {
