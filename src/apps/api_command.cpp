@@ -7,7 +7,7 @@
 //                            small bounded pool (http::BoundedExecutor): queue full, or a lookup
 //                            not started within 1 s, is 503 + Retry-After at once
 //   GET  /api/v1/results/... from memory (pipeline::CachedTallies), refreshed from PostgreSQL
-//                            (written by the aggregators) every 500 ms; 503 once the cached tally
+//                            (written by the aggregators) every 100 ms; 503 once the cached tally
 //                            is older than 5 s (PostgreSQL down or stalled)
 //   GET  /api/v1/health      broker + Redis + PostgreSQL checks, probed in the background
 //                            (pipeline::HealthMonitor), "ok"/"failing" each, 503 when one fails
@@ -53,7 +53,9 @@ namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
 // How fresh a served tally is (pipeline::CachedTallies; stated in docs/openapi.yaml).
-constexpr milliseconds kTallyRefresh{500};
+// Short, so that the results lag the count by little more than the pipeline does (a read is one
+// primary-key lookup per law: ~10 per law per second for PostgreSQL, whatever the GET load).
+constexpr milliseconds kTallyRefresh{100};
 constexpr milliseconds kTallyMaxAge{5000};
 // Status lookups: threads, queue, and how long a lookup may wait in the queue before it is
 // answered 503 without being made.
@@ -132,7 +134,7 @@ void RunApi(const ApiOptions& opt) {
   // The checks /api/v1/health reports (ok/failing) and the admin port details, probed here.
   using Checks = std::vector<ports::HealthCheck>;
   pipeline::HealthMonitor health(
-      {{"queue", [&] { return intake.Health(); }},
+      {{"queue", [&] { return intake.Health(); }, /*local=*/true},  // the publisher's state
        {"store", [&] { return Checks{dist::RedisProbe(*redis_pool, "store")}; }},
        {"results", [&] { return Checks{dist::PgProbe(*pg_pool, "results")}; }}},
       {});

@@ -4,7 +4,7 @@
 // GET /api/v1/results costs PostgreSQL nothing, and a slow or stopped PostgreSQL slows no HTTP
 // thread down.
 //
-// Freshness bound: every law is re-read every refresh_period (default 500 ms). A law's tally is
+// Freshness bound: every law is re-read every refresh_period (default 100 ms). A law's tally is
 // served while its last successful read is at most max_age old (default 5 s); past that FindTally
 // fails (the API answers 503 + Retry-After) rather than serve a number that may be far behind the
 // count. A served tally is therefore at most max_age (plus one read) behind the store; once the
@@ -29,7 +29,7 @@
 namespace scrutin::pipeline {
 
 struct CachedTalliesOptions {
-  std::chrono::milliseconds refresh_period{500};
+  std::chrono::milliseconds refresh_period{100};
   std::chrono::milliseconds max_age{5000};
   // The time freshness is measured with; empty: the steady clock. (Tests move it by hand.)
   std::function<std::chrono::steady_clock::time_point()> clock;

@@ -11,11 +11,13 @@ HealthMonitor::~HealthMonitor() { Stop(); }
 
 void HealthMonitor::Start() {
   threads_.reserve(probes_.size());
-  for (std::size_t i = 0; i < probes_.size(); ++i) threads_.emplace_back([this, i] { Loop(i); });
+  for (std::size_t i = 0; i < probes_.size(); ++i) {
+    if (!probes_[i].local) threads_.emplace_back([this, i] { Loop(i); });
+  }
   std::unique_lock lock(mu_);
   cv_.wait_for(lock, options_.first_wait, [&] {
-    for (const auto& s : states_) {
-      if (!s.answered) return stopping_;
+    for (std::size_t i = 0; i < probes_.size(); ++i) {
+      if (!probes_[i].local && !states_[i].answered) return stopping_;
     }
     return true;
   });
@@ -50,10 +52,19 @@ void HealthMonitor::Loop(std::size_t index) {
 }
 
 std::vector<ports::HealthCheck> HealthMonitor::Checks() const {
+  // The local probes first, outside the lock (they take their own).
+  std::vector<std::vector<ports::HealthCheck>> local(probes_.size());
+  for (std::size_t i = 0; i < probes_.size(); ++i) {
+    if (probes_[i].local) local[i] = probes_[i].run();
+  }
   std::vector<ports::HealthCheck> out;
   const auto now = Clock::now();
   std::lock_guard lock(mu_);
   for (std::size_t i = 0; i < probes_.size(); ++i) {
+    if (probes_[i].local) {
+      out.insert(out.end(), local[i].begin(), local[i].end());
+      continue;
+    }
     const State& s = states_[i];
     const auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(now - s.started_at);
     const bool late = s.running && silent > options_.stale_after;

@@ -32,6 +32,9 @@ class HealthMonitor {
     // Probes the dependency; may block (bounded by its client's timeouts, ideally). It returns
     // one or more checks whose detail is for the operator only.
     std::function<std::vector<ports::HealthCheck>()> run;
+    // True for a probe that only reads state in memory (never blocks, e.g. whether the broker
+    // connections are up): it is run by Checks() itself, so its answer is never a period late.
+    bool local = false;
   };
   struct Options {
     std::chrono::milliseconds period{1000};
@@ -46,13 +49,14 @@ class HealthMonitor {
   HealthMonitor(const HealthMonitor&) = delete;
   HealthMonitor& operator=(const HealthMonitor&) = delete;
 
-  // Starts one thread per probe and waits (up to first_wait) until each has answered once, so the
-  // first health request sees real results. Call once.
+  // Starts one thread per (non-local) probe and waits (up to first_wait) until each has answered
+  // once, so the first health request sees real results. Call once.
   void Start();
   // Stops the threads; waits for probes in progress to return. Idempotent.
   void Stop();
 
-  // The last result of every probe, in the order of the probes: a probe that never answered is
+  // The last result of every probe, in the order of the probes (a local probe is run now): a
+  // probe that never answered is
   // {name, false, "not probed yet"}; one that has been running for more than stale_after has each
   // of its last checks reported failing, with how long it has been silent. Never calls a probe.
   std::vector<ports::HealthCheck> Checks() const;

@@ -114,6 +114,33 @@ TEST(HealthMonitorTest, AHungProbeIsFailingWithinItsBoundAndHoldsNoOneUp) {
   m.Stop();
 }
 
+TEST(HealthMonitorTest, LocalProbesAreRunWhenTheChecksAreRead) {
+  std::atomic<bool> up{true};
+  std::atomic<int> calls{0};
+  HealthMonitor m(
+      {{"queue",
+        [&] {
+          ++calls;
+          return std::vector<ports::HealthCheck>{{"queue", up.load(), up ? "ok" : "down"}};
+        },
+        /*local=*/true},
+       {"store",
+        [] {
+          return std::vector<ports::HealthCheck>{{"store", true, "ok"}};
+        }}},
+      {.period = 1h, .stale_after = 2s, .first_wait = 3s});
+  m.Start();
+  EXPECT_EQ(calls.load(), 0) << "a local probe has no thread";
+  auto checks = m.Checks();
+  ASSERT_EQ(checks.size(), 2u);
+  EXPECT_EQ(checks[0].name, "queue");
+  EXPECT_TRUE(checks[0].ok);
+  up = false;  // seen at once, not a period later
+  EXPECT_FALSE(m.Checks()[0].ok);
+  EXPECT_TRUE(m.Checks()[1].ok);
+  m.Stop();
+}
+
 TEST(HealthMonitorTest, NeverAnsweredIsFailing) {
   std::mutex mu;
   std::condition_variable cv;
