@@ -1,7 +1,8 @@
 # Helpers that register one module (a static library per src/ folder) and its tests.
 #
-# The layering of DESIGN.md is enforced by the DEPS each module lists: core links nothing of ours,
-# pipeline links core and ports, an adapter links one backend, apps link everything.
+# The layering of docs/architecture.md ("Code layout") is enforced by the DEPS each module lists:
+# core links nothing of ours, pipeline links core and ports, an adapter links one backend, apps
+# link everything.
 
 include_guard(GLOBAL)
 

@@ -1,6 +1,7 @@
 // Process hygiene: what every scrutin command does before it reads a key, a credential or a vote,
-// so that a crash or an unprivileged debugger cannot copy them out of memory (DESIGN.md threat
-// model: a reader of any store, a log shipper, must learn no NAS or code; a core file is a store).
+// so that a crash or an unprivileged debugger cannot copy them out of memory (docs/architecture.md
+// "Threat model": a reader of any store, a log shipper, must learn no NAS or code; a core file is a
+// store).
 //
 //   - no core file: RLIMIT_CORE soft and hard limits set to 0 (the hard one too, so nothing later
 //     in the process, nor a child, can raise it again);

@@ -68,7 +68,7 @@ struct HttpFlags {
 };
 void AddHttpFlags(CLI::App* cmd, HttpFlags& flags);
 
-// A running HTTP front door: the API of shared/API.md behind the HTTP server, listening.
+// A running HTTP front door: the API of docs/openapi.yaml behind the HTTP server, listening.
 struct FrontDoor {
   std::string web_root;  // "" when the built-in placeholder page is served
   std::unique_ptr<http::ClientTable> clients;

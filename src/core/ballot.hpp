@@ -1,5 +1,5 @@
 // The ballot: the laws being voted on, with their titles, voting windows and results policy,
-// read from laws.toml at start-up (API.md "Ballot configuration").
+// read from laws.toml at start-up (README "Running an election with the embedded shape").
 #pragma once
 
 #include <filesystem>

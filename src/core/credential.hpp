@@ -1,5 +1,6 @@
 // The credential digest: what the offline phase computes for every registry row and the online
-// phase recomputes from what the voter types. DESIGN.md "The credential and the hash".
+// phase recomputes from what the voter types.
+// docs/architecture.md "The credential and its digest".
 //
 //   hmac-sha256 (default): HMAC-SHA256(election_key, nas "|" code "|" law_id)
 //   sha256 (original design): SHA-256(nas "|" code "|" law_id)

@@ -1,5 +1,5 @@
 // Normalisation and validation of the credential fields, shared by the API (what a voter types)
-// and the offline phase (what the registry holds). API.md "POST /api/v1/vote".
+// and the offline phase (what the registry holds). docs/openapi.yaml, POST /api/v1/vote.
 #pragma once
 
 #include <optional>
@@ -8,7 +8,7 @@
 
 namespace scrutin::core {
 
-// Field error codes of API.md, as they appear in a 400 body's "fields".
+// Field error codes of docs/openapi.yaml, as they appear in a 400 body's "fields".
 inline constexpr std::string_view kErrMissing = "missing";
 inline constexpr std::string_view kErrFormat = "format";
 inline constexpr std::string_view kErrChecksum = "checksum";

@@ -1,4 +1,4 @@
-// Parsing of the POST /api/v1/vote body into a normalised, validated request (API.md).
+// Parsing of the POST /api/v1/vote body into a normalised, validated request (docs/openapi.yaml).
 // Every field error is reported at once, one code per field.
 #pragma once
 

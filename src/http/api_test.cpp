@@ -210,7 +210,8 @@ class ApiTest : public ::testing::Test {
     return r ? *r : TestResponse{};
   }
 
-  // The body is an API.md error: {"error": code, "message": sentence}, echoing no credential.
+  // The body is an API error (docs/openapi.yaml): {"error": code, "message": sentence}, echoing no
+  // credential.
   static json ExpectError(const TestResponse& r, unsigned status, std::string_view code) {
     EXPECT_EQ(r.result_int(), status) << r.body();
     EXPECT_EQ(Header(r, "Content-Type"), "application/json");

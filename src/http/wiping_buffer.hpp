@@ -1,7 +1,8 @@
 // WipingBuffer: a fixed-capacity, contiguous read buffer (a DynamicBuffer for Beast's parsers) that
 // zeroes bytes as soon as they are consumed and when it compacts, so a voter's NAS and code do not
-// linger in a connection's memory after the request that carried them was parsed (DESIGN.md
-// guarantee 3). Allocated once per connection; never grows.
+// linger in a connection's memory after the request that carried them was parsed
+// (docs/architecture.md "The six guarantees", 3: no PII at rest). Allocated once per connection;
+// never grows.
 //
 // Thread-safety: none (one connection, one thread).
 #pragma once

@@ -1,6 +1,6 @@
-// The load generator against a small in-process vote server speaking the API of API.md over real
-// loopback HTTP: pacing, the mix, the ground truth and the verification (including its ability to
-// catch a server that miscounts).
+// The load generator against a small in-process vote server speaking the API of docs/openapi.yaml
+// over real loopback HTTP: pacing, the mix, the ground truth and the verification (including its
+// ability to catch a server that miscounts).
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <poll.h>

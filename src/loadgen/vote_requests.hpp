@@ -30,16 +30,16 @@ void RandomCode(std::mt19937_64& rng, std::array<char, 6>& out);
 
 // Body styles of a well-formed vote: compact with normalised values, or spaced with the NAS
 // grouped "046 454 286", the code in lower case and the choice in upper case (all accepted by
-// API.md, so the server's normalisation is exercised too).
+// docs/openapi.yaml, so the server's normalisation is exercised too).
 enum class BodyStyle : std::uint8_t { kCompact, kHuman };
 
 // Appends the JSON body of a vote.
 void AppendVoteBody(std::string& out, const CredentialText& cred, std::string_view law_id,
                     core::Choice choice, BodyStyle style);
 
-// Malformed bodies, each of which API.md answers with 400: broken JSON, not JSON, not an object,
-// a missing field, an unknown field, a bad NAS checksum, a bad code, a bad choice, an unknown or
-// malformed law id, a field of the wrong type.
+// Malformed bodies, each of which docs/openapi.yaml answers with 400: broken JSON, not JSON, not an
+// object, a missing field, an unknown field, a bad NAS checksum, a bad code, a bad choice, an
+// unknown or malformed law id, a field of the wrong type.
 inline constexpr int kMalformedVariants = 11;
 // Appends variant `variant` (0 <= variant < kMalformedVariants), built around a credential that
 // is not registered, so that even a server wrongly accepting it would change no tally.

@@ -34,7 +34,7 @@ TEST(LoadgenRequests, Luhn_GeneratedNasPassTheCoreCheck) {
     ASSERT_TRUE(core::LuhnValid(std::string_view(text.data(), 9)))
         << std::string_view(text.data(), 9);
   }
-  // The documented example NAS of API.md: 046 454 286.
+  // The documented example NAS of docs/openapi.yaml: 046 454 286.
   EXPECT_EQ(LuhnCheckDigit(4645428), 6);
 }
 

@@ -1,5 +1,5 @@
-// The series API.md requires of every scrutin process, declared in one place so that every shape
-// names and labels them identically (dashboards and alerts depend on it).
+// The series every scrutin process exposes (README "Metrics"), declared in one place so that
+// every shape names and labels them identically (dashboards and alerts depend on it).
 //
 //   votes_submitted_total                  votes durably taken in (answered 202)
 //   votes_validated_total{status}          final decisions: accepted | duplicate | invalid

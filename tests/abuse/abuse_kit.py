@@ -39,7 +39,7 @@ PASS_RATE = 0.99
 CPU_CEILING_PCT = 50.0  # of one core, under the chunk-extension and trailer bombs
 
 # The file limit a systemd unit gives by default (LimitNOFILE soft 1024): the server must raise
-# it itself (issue "The public front door holds under attack", item 3).
+# it itself (README "Limits at the front door", connections in all).
 SERVE_SOFT_NOFILE = 1024
 
 RATE_LIMITED_SCOPES = ("client", "credential", "instance")

@@ -1,5 +1,6 @@
 """Abuse suite, distributed shape: the `scrutin api` front door under a GET flood and with its
-PostgreSQL stalled (issue "The public front door holds under attack", items 5 and 7).
+PostgreSQL stalled (README "Limits at the front door" and "The distributed shape": no api request
+waits on a backend on an HTTP thread).
 
 One throw-away cluster (tests/distributed/harness_cluster.py: PostgreSQL, Redis, RabbitMQ, one
 aggregator, two validators, one api). The api is restarted with a soft file limit of 1024 (as under

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""The embedded shape's front door under attack (issue "The public front door holds under
-attack", item 7; API.md "Limits are fair"; DESIGN.md "Threat model": an attacker with one machine
-and no credentials must not deny service to other voters nor burn the server's CPU).
+"""The embedded shape's front door under attack (README "Limits at the front door";
+docs/architecture.md "Threat model": an attacker with one machine and no credentials must not deny
+service to other voters nor burn the server's CPU).
 
 `scrutin serve` runs with its default limits (no --rate-limit or other limit flag) and a soft file
 limit of 1024, as under a systemd unit. Each test is one attack from 127.0.0.1 while an honest

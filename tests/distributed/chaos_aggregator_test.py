@@ -1,9 +1,10 @@
 #!/usr/bin/python3
-"""Aggregator killed mid-batch (DESIGN.md guarantee 2): SCRUTIN_FAILPOINT=aggregator.after_commit
-SIGKILLs the aggregator after a batch is committed in PostgreSQL and before it is acked, so the
-broker delivers that batch again to the restarted aggregator. Tallies must stay exact:
-vote_results == accepted votes sent per law and choice == ballots, one audit row per request,
-and the voted set rebuilt from vote_audit == accepted_credentials == Redis claims.
+"""Aggregator killed mid-batch (docs/architecture.md guarantee 2):
+SCRUTIN_FAILPOINT=aggregator.after_commit SIGKILLs the aggregator after a batch is committed in
+PostgreSQL and before it is acked, so the broker delivers that batch again to the restarted
+aggregator. Tallies must stay exact: vote_results == accepted votes sent per law and choice ==
+ballots, one audit row per request, and the voted set rebuilt from vote_audit ==
+accepted_credentials == Redis claims.
 
 Round 1 dies at the first batch (few votes); round 2 at the 3rd batch while 12 threads vote
 waves of fresh voters, repeats and ineligible credentials (the api keeps answering 202: the

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Audit and accounting (DESIGN.md guarantees 1, 2, 5) on a 3-master Redis Cluster, two apis and
-two validators:
+"""Audit and accounting (docs/architecture.md guarantees 1, 2, 5) on a 3-master Redis Cluster,
+two apis and two validators:
 
 - after a run with accepted, duplicate and invalid votes, the voted set rebuilt from vote_audit
   alone (SELECT DISTINCT vote_hash FROM vote_audit WHERE status = 'accepted') equals the digests

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""Broker outage (DESIGN.md guarantee 1): while RabbitMQ is stopped (`rabbitmqctl stop_app`) the api
-answers 503 with Retry-After to every vote, never 202, and its health is 503; after `start_app`
-it recovers by itself (202 again within RECOVERY_S, no restart of any scrutin process), the
-votes sent after the recovery are counted, the ones sent before the outage too, and a voter whose
-vote got a 503 can vote afterwards (the 503 recorded nothing).
+"""Broker outage (docs/architecture.md guarantee 1): while RabbitMQ is stopped (`rabbitmqctl
+stop_app`) the api answers 503 with Retry-After to every vote, never 202, and its health is 503;
+after `start_app` it recovers by itself (202 again within RECOVERY_S, no restart of any scrutin
+process), the votes sent after the recovery are counted, the ones sent before the outage too, and a
+voter whose vote got a 503 can vote afterwards (the 503 recorded nothing).
 """
 
 import os

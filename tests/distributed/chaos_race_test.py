@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""Same credential, many clients, several instances (DESIGN.md guarantee 2): two api instances and
-three validators; 50 clients, released together, vote one credential across both apis (half on
-each). Exactly one `accepted`, the 49 others `duplicate` with the distinct attempt counts 2..50,
-the winner's choice counted once. Several rounds (one spelled differently by each client), then
-the stores are checked against every vote sent.
+"""Same credential, many clients, several instances (docs/architecture.md guarantee 2): two api
+instances and three validators; 50 clients, released together, vote one credential across both apis
+(half on each). Exactly one `accepted`, the 49 others `duplicate` with the distinct attempt counts
+2..50, the winner's choice counted once. Several rounds (one spelled differently by each client),
+then the stores are checked against every vote sent.
 """
 
 import collections

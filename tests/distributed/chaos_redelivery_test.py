@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Redelivery (DESIGN.md guarantee 2): a validator SIGKILLed after its Redis claim but before its
-ack must not turn the redelivered vote into a `duplicate` of itself.
+"""Redelivery (docs/architecture.md guarantee 2): a validator SIGKILLed after its Redis claim but
+before its ack must not turn the redelivered vote into a `duplicate` of itself.
 
 One validator (so it is the one that takes the votes), restarted with SCRUTIN_FAILPOINT:
   - validator.after_claim    claims written in Redis, nothing published, input not acked;
@@ -91,7 +91,7 @@ class ValidatorRedeliveryTest(unittest.TestCase):
         BOOK.wait_all_final(20)
         self.assertEqual(a.final["status"], "accepted", a.final)
 
-        # The redelivered duplicate is the same attempt, not a new one (API.md: the first
+        # The redelivered duplicate is the same attempt, not a new one (docs/openapi.yaml: the first
         # duplicate reports 2), and the audit row agrees with the status the voter reads.
         self.assertEqual(sent[1].final["attempt_count"], 2,
                          f"{point}: a redelivered duplicate was counted as a new attempt: "

@@ -455,10 +455,10 @@ class Cluster:
         return p.stdout.decode(errors="replace")
 
     def assert_no_credentials_in_logs(self, book):
-        """DESIGN.md guarantee 3: no NAS or code the test sent appears in any scrutin process's
-        log (DIR/*.log: api, validator, aggregator, load-hashes). Matched as whole tokens (a NAS
-        not inside a longer number, a code not inside a longer word), case-insensitively, so a
-        random 6-character code does not match by chance inside some other text."""
+        """docs/architecture.md guarantee 3: no NAS or code the test sent appears in any scrutin
+        process's log (DIR/*.log: api, validator, aggregator, load-hashes). Matched as whole tokens
+        (a NAS not inside a longer number, a code not inside a longer word), case-insensitively, so
+        a random 6-character code does not match by chance inside some other text."""
         tokens = set()
         for x in book.casts:
             for form in (x.nas, harness.spaced(x.nas), harness.dashed(x.nas)):

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Black-box suite of the HTTP API contract (shared/API.md), independent of the shape.
+"""Black-box suite of the HTTP API contract (docs/openapi.yaml), independent of the shape.
 
 With SCRUTIN_BASE_URL set it tests that deployment (the distributed shape reuses this file
 unchanged); SCRUTIN_VOTERS_CSV then gives its registry (tests needing eligible voters skip without
@@ -89,7 +89,7 @@ class ContractCase(unittest.TestCase):
     maxDiff = None
 
     def assertErrorBody(self, r, status, error=None, nas=None, code=None):
-        """r is `status` with an API.md error body (error + message), echoing no secret."""
+        """r is `status` with an API error body (error + message), echoing no secret."""
         self.assertEqual(r.status, status, r)
         self.assertIn("json", (r.header("Content-Type") or "").lower(), r)
         body = r.json()
@@ -252,7 +252,7 @@ class A1AcceptedVoteTest(ContractCase):
         raw = raw[:-1] + " " * (4096 - len(raw)) + "}"
         self.assertEqual(len(raw.encode()), 4096)
         r = T.client.post_vote(raw)
-        self.assertEqual(r.status, 202, "API.md: a body of at most 4 KiB is accepted")
+        self.assertEqual(r.status, 202, "docs/openapi.yaml: a body of at most 4 KiB is accepted")
         final = T.wait_final(r.json()["request_id"])
         record(self.law, "oui", final)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""Concurrent votes (DESIGN.md guarantee 2): many clients racing with one credential yield exactly
-one `accepted`, and the others `duplicate` with the distinct attempt counts 2..N; many clients with
-distinct credentials are all accepted and counted.
+"""Concurrent votes (docs/architecture.md guarantee 2): many clients racing with one credential
+yield exactly one `accepted`, and the others `duplicate` with the distinct attempt counts 2..N; many
+clients with distinct credentials are all accepted and counted.
 
 Shape-independent like api_contract_test.py: SCRUTIN_BASE_URL + SCRUTIN_VOTERS_CSV test a running
 deployment (result checks are deltas), otherwise the test starts its own `scrutin serve`.

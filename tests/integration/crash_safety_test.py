@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Crash safety of the embedded shape (DESIGN.md guarantees 1 and 2).
+"""Crash safety of the embedded shape (docs/architecture.md guarantees 1 and 2).
 
 Threads cast votes against `scrutin serve` while the test SIGKILLs it at a random moment, restarts
 it on the same --data directory, and does that several rounds (the last one ends with SIGTERM under

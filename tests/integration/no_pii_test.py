@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""No PII at rest (DESIGN.md guarantee 3) in the embedded shape.
+"""No PII at rest (docs/architecture.md guarantee 3) in the embedded shape.
 
 Runs every kind of request through its own `scrutin serve` (accepted, duplicate, invalid, field
 errors, closed poll, oversized, wrong content type, status and results lookups), crashes it with

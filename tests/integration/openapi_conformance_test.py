@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The running server against its OpenAPI document (docs/openapi.yaml).
 
-Checks that the document is a well-formed OpenAPI 3 description of every route of shared/API.md
+Checks that the document is a well-formed OpenAPI 3 description of every route the API serves
 (every $ref resolves, every example validates against its schema), then drives one live request
 for every documented response it can trigger and checks each answer against the document: the
 status is documented for that operation, the Content-Type is the documented one, the JSON body
@@ -42,7 +42,7 @@ import harness  # noqa: E402
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DOC_PATH = os.path.join(REPO_ROOT, "docs", "openapi.yaml")
 
-# The routes of shared/API.md: (method, path template).
+# The routes the API serves (src/http/api.hpp): (method, path template).
 API_MD_ROUTES = [
     ("post", "/api/v1/vote"),
     ("get", "/api/v1/vote/{request_id}"),

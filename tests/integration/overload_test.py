@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""Overload of the embedded shape (DESIGN.md guarantee 1, API.md 503): with a tiny commit queue
-(--max-queue 1 --max-batch 1) a burst of concurrent votes gets some 503s with Retry-After, and a
-503 records nothing: the same voter voting again afterwards is `accepted`, never `duplicate`. Every
-202 is counted, every 503 is not, and the results equal the accepted votes.
+"""Overload of the embedded shape (docs/architecture.md guarantee 1, docs/openapi.yaml 503): with a
+tiny commit queue (--max-queue 1 --max-batch 1) a burst of concurrent votes gets some 503s with
+Retry-After, and a 503 records nothing: the same voter voting again afterwards is `accepted`, never
+`duplicate`. Every 202 is counted, every 503 is not, and the results equal the accepted votes.
 """
 
 import collections

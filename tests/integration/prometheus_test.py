@@ -3,7 +3,7 @@
 
 promtool validates prometheus.yml and unit-tests the alert rules (alerts_test.yml); then Debian's
 Prometheus, started from that very configuration with a targets file naming a running
-`scrutin serve`, scrapes it: the target is up, the series API.md requires are there, a vote cast
+`scrutin serve`, scrapes it: the target is up, the series of README "Metrics" are there, a vote cast
 shows in votes_submitted_total, every alert rule is loaded, and none is pending or firing on a
 healthy server. (tests/distributed/contract_test.py does the same for the distributed shape.)
 """

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Voting windows crossing while the server runs (API.md: 403 poll_closed outside
+"""Voting windows crossing while the server runs (docs/openapi.yaml: 403 poll_closed outside
 [opens_at, closes_at), results embargoed until closes_at, `final` once closed).
 
 A ballot with a law opening a few seconds after start and two laws closing a few seconds later (one

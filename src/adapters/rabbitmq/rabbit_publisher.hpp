@@ -1,6 +1,7 @@
 // RabbitPublisher: the distributed shape's front door (ports::VoteIntake). The api hands it hashed
 // votes; it answers kDurable only once RabbitMQ has confirmed the vote as a persistent message on
-// a durable queue (DESIGN.md guarantee 1), and kUnavailable (503) whenever that cannot be known.
+// a durable queue (docs/architecture.md, guarantee 1), and kUnavailable (503) whenever that cannot
+// be known.
 //
 // Submit() puts the vote in a bounded in-memory queue; it never blocks and never does I/O.
 // `publisher_threads` threads, each with its own connection (RabbitBatchPublisher), take up to

@@ -1,5 +1,5 @@
-// Topology: the exchanges, queues and bindings of the distributed pipeline (DESIGN.md "Pipeline"),
-// and their idempotent declaration.
+// Topology: the exchanges, queues and bindings of the distributed pipeline (docs/architecture.md
+// "The distributed pipeline"), and their idempotent declaration.
 //
 //   votes.exchange (topic, durable)
 //     vote.submitted            -> votes.validation   (api -> validators)

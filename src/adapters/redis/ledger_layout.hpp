@@ -1,4 +1,4 @@
-// How the credential ledger is laid out in Redis (DESIGN.md "Pipeline", Redis layout).
+// How the credential ledger is laid out in Redis (docs/architecture.md "The distributed pipeline").
 //
 // Eligible digests are bucketed by their leading `bucket_bits` bits into small hashes:
 //

@@ -63,8 +63,9 @@ namespace {
 // SQLite's default busy handler (sqlite3_busy_timeout) sleeps 1, 2, 5, 10, 15, 20, 25, 25,
 // 25, 50... ms between attempts, so a lock held for 19 ms costs its waiter 33 ms, and one held for
 // 50 ms costs 78 ms: the embedded writer waiting on a WAL checkpoint pays for the schedule, not for
-// the lock (measured: writer stalls at exactly those sums). This one retries every 100 µs for the
-// first 50 ms, then every millisecond, and gives up (SQLITE_BUSY) after about 5 s.
+// the lock (its stalls are exactly those sums: bench/RESULTS.md, "the open-loop tail found and
+// fixed"). This one retries every 100 µs for the first 50 ms, then every millisecond, and gives up
+// (SQLITE_BUSY) after about 5 s.
 int WaitBriefly(void*, int attempts) {
   constexpr int kFineAttempts = 500;        // 500 x 100 µs = 50 ms
   constexpr int kMaxAttempts = 500 + 4950;  // + 4950 x 1 ms: about 5 s in all

@@ -436,12 +436,12 @@ class DataLock {
 // Only a complete checkpoint lets SQLite rewind the log, and under a steady stream of commits a
 // PASSIVE one (which never blocks anyone) never quite completes. So once the log is long enough,
 // the checkpointer completes one with RESTART, which holds the writer lock while it runs. Two
-// things keep that hold, and the writer's own fsyncs, short (1M voters, 10k votes/s open loop:
-// p99 170 ms before, under 6 ms after):
+// things keep that hold, and the writer's own fsyncs, short (the measurements that chose them:
+// bench/RESULTS.md, "the open-loop tail found and fixed"):
 //  - after every PASSIVE run, writeback of the database pages it wrote is started at once
 //    (sync_file_range, which does not wait), so dirty pages never pile up. Left to pile up, they
-//    were flushed in one burst by the RESTART's fsync, under the lock (~50 ms), or by an fdatasync
-//    before it (~80 ms during which every commit's fsync tripled);
+//    would be flushed in one burst by the RESTART's fsync, under the lock (tens of ms), or by an
+//    fdatasync before it (slowing every commit's own fsync while it runs);
 //  - before the RESTART, an fdatasync outside any lock and one more PASSIVE run leave it only the
 //    last few frames and a small fsync (~6 ms).
 class Checkpointer {
@@ -502,9 +502,9 @@ class Checkpointer {
   }
 
   // 128 MiB of 1 KiB pages, a RESTART every 3-4 s at 10k votes/s: each still holds the writer for
-  // a few milliseconds, so rarer ones keep those stalls under 1% of votes (32768 frames: p99
-  // 12.9 ms at 10k votes/s; 131072: 8.8 ms, both before sync_file_range). The writer's
-  // journal_size_limit is above this so the log is reused, not truncated and regrown.
+  // a few milliseconds, so rarer ones keep those stalls under 1% of votes (bench/RESULTS.md, "the
+  // open-loop tail found and fixed"). The writer's journal_size_limit is above this so the log is
+  // reused, not truncated and regrown.
   static constexpr std::int64_t kRestartFrames = 131072;
   Connection conn_;
   Statement passive_, restart_;
@@ -574,10 +574,10 @@ core::Result<std::unique_ptr<SqliteElectionStore>> SqliteElectionStore::Open(
       std::make_unique<Impl>(Impl{std::move(*lock), std::move(*conn), nullptr, nullptr, nullptr});
   auto writer = Connection::Open(options.file, Connection::Mode::kReadWrite);
   if (!writer) return core::Fail(writer.error());
-  // An 8 MiB page cache: measured on 1M voters, a 256 MiB one made every commit slower as the file
-  // grew (SQLite scans its whole page-cache hash when the WAL is rewound: pcache1TruncateUnsafe in
-  // perf), 6.2k votes/s after 600k votes against a steady 9-11k with 8 MiB. Checkpoints run on
-  // their own connection (Checkpointer).
+  // An 8 MiB page cache: a large one makes every commit slower as the file grows, because SQLite
+  // scans its whole page-cache hash when the WAL is rewound (pcache1TruncateUnsafe;
+  // bench/RESULTS.md, "SQLite page cache A/B"). Checkpoints run on their own connection
+  // (Checkpointer).
   for (std::string_view pragma :
        {"PRAGMA synchronous = NORMAL", "PRAGMA secure_delete = ON", "PRAGMA cache_size = -8192",
         "PRAGMA wal_autocheckpoint = 0", "PRAGMA journal_size_limit = 268435456"}) {
