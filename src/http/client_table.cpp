@@ -57,7 +57,7 @@ ClientTable::ClientTable(ClientLimits limits) : limits_(limits), epoch_(Clock::n
   read_ = rate(limits_.read_rate, limits_.read_burst);
   buckets_ = std::max<std::size_t>(1, limits_.memory_bytes / (kEntryBytes * kWays));
   entries_ = std::make_unique<Entry[]>(buckets_ * kWays);  // zeroed: every slot free
-  locks_ = std::make_unique<std::mutex[]>(kLocks);
+  locks_ = std::make_unique<core::Mutex[]>(kLocks);
   if (RAND_bytes(reinterpret_cast<unsigned char*>(hash_key_), sizeof hash_key_) != 1) {
     // No randomness means a predictable bucket choice, not a broken limit: use the clock.
     hash_key_[0] = static_cast<std::uint64_t>(Nanos(epoch_));
@@ -102,7 +102,7 @@ ClientTable::Decision ClientTable::Admit(const ClientKey& client, Bucket bucket,
   const std::int64_t price = std::max<std::int64_t>(
       1, std::llround(std::max(cost, 0.0) * static_cast<double>(rate.interval_ns)));
   const std::size_t b = BucketOf(client);
-  std::lock_guard lock(LockOf(b));
+  core::MutexLock lock(LockOf(b));
   Entry* e = Find(b, client, /*create=*/true, Seconds(now));
   if (e == nullptr) return {};  // every way holds a connected client: admit rather than refuse
   std::int64_t& tat = bucket == Bucket::kWrite ? e->write_tat : e->read_tat;
@@ -122,7 +122,7 @@ void ClientTable::Charge(const ClientKey& client, Bucket bucket, double cost,
   const std::int64_t t = Nanos(now);
   const std::int64_t price = std::llround(cost * static_cast<double>(rate.interval_ns));
   const std::size_t b = BucketOf(client);
-  std::lock_guard lock(LockOf(b));
+  core::MutexLock lock(LockOf(b));
   Entry* e = Find(b, client, /*create=*/true, Seconds(now));
   if (e == nullptr) return;
   std::int64_t& tat = bucket == Bucket::kWrite ? e->write_tat : e->read_tat;
@@ -132,7 +132,7 @@ void ClientTable::Charge(const ClientKey& client, Bucket bucket, double cost,
 
 bool ClientTable::OpenConnection(const ClientKey& client, Clock::time_point now) {
   const std::size_t b = BucketOf(client);
-  std::lock_guard lock(LockOf(b));
+  core::MutexLock lock(LockOf(b));
   Entry* e = Find(b, client, /*create=*/true, Seconds(now));
   if (e == nullptr) return false;
   if (limits_.max_connections != 0 && e->connections >= limits_.max_connections) return false;
@@ -142,7 +142,7 @@ bool ClientTable::OpenConnection(const ClientKey& client, Clock::time_point now)
 
 void ClientTable::CloseConnection(const ClientKey& client) {
   const std::size_t b = BucketOf(client);
-  std::lock_guard lock(LockOf(b));
+  core::MutexLock lock(LockOf(b));
   Entry* ways = &entries_[b * kWays];
   for (std::size_t i = 0; i < kWays; ++i) {
     if (ways[i].last_seen != 0 && ways[i].key == client.bytes) {
@@ -154,7 +154,7 @@ void ClientTable::CloseConnection(const ClientKey& client) {
 
 std::uint32_t ClientTable::connections(const ClientKey& client) const {
   const std::size_t b = BucketOf(client);
-  std::lock_guard lock(LockOf(b));
+  core::MutexLock lock(LockOf(b));
   const Entry* ways = &entries_[b * kWays];
   for (std::size_t i = 0; i < kWays; ++i) {
     if (ways[i].last_seen != 0 && ways[i].key == client.bytes) return ways[i].connections;

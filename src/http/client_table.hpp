@@ -27,8 +27,9 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <vector>
+
+#include "core/mutex.hpp"
 
 namespace scrutin::http {
 
@@ -109,9 +110,10 @@ class ClientTable {
   };
 
   std::size_t BucketOf(const ClientKey& key) const;
-  std::mutex& LockOf(std::size_t bucket) const { return locks_[bucket % kLocks]; }
-  // REQUIRES: LockOf(bucket) held. The entry of `key`, created if `create` (evicting the least
-  // recently seen entry without connections); nullptr when absent and not created.
+  core::Mutex& LockOf(std::size_t bucket) const { return locks_[bucket % kLocks]; }
+  // REQUIRES: LockOf(bucket) held (a lock chosen at run time: the analysis cannot check it). The
+  // entry of `key`, created if `create` (evicting the least recently seen entry without
+  // connections); nullptr when absent and not created.
   Entry* Find(std::size_t bucket, const ClientKey& key, bool create, std::uint32_t now_s);
   std::uint32_t Seconds(Clock::time_point now) const;
 
@@ -121,8 +123,10 @@ class ClientTable {
   std::size_t buckets_ = 1;
   std::uint64_t hash_key_[2];
   Clock::time_point epoch_;
-  std::unique_ptr<Entry[]> entries_;          // buckets_ * kWays; GUARDED_BY(LockOf(bucket))
-  mutable std::unique_ptr<std::mutex[]> locks_;
+  // buckets_ * kWays entries; bucket b's are guarded by LockOf(b), which clang's analysis cannot
+  // express (the lock is chosen at run time), so every access is within a MutexLock on LockOf(b).
+  std::unique_ptr<Entry[]> entries_;
+  mutable std::unique_ptr<core::Mutex[]> locks_;
 };
 
 }  // namespace scrutin::http

@@ -63,7 +63,7 @@ void Connection::Deliver(Response r) {
   }
   bool post = false;
   {
-    std::lock_guard lock(worker_->inbox_mu);
+    core::MutexLock lock(worker_->inbox_mu);
     worker_->inbox.emplace_back(shared_from_this(), std::move(r));
     post = !std::exchange(worker_->drain_posted, true);
   }
@@ -72,7 +72,7 @@ void Connection::Deliver(Response r) {
 
 void Connection::DrainInbox(Server::Worker& w) {
   {
-    std::lock_guard lock(w.inbox_mu);
+    core::MutexLock lock(w.inbox_mu);
     w.draining.swap(w.inbox);
     w.drain_posted = false;
   }

@@ -33,7 +33,7 @@ CredentialLimiter::CredentialLimiter(CredentialLimits limits)
   if (limits_.window.count() <= 0) throw std::invalid_argument("credential window must be > 0");
   buckets_ = std::max<std::size_t>(1, limits_.memory_bytes / (sizeof(std::uint64_t) * kWays));
   entries_ = std::make_unique<std::uint64_t[]>(buckets_ * kWays);
-  locks_ = std::make_unique<std::mutex[]>(kLocks);
+  locks_ = std::make_unique<core::Mutex[]>(kLocks);
   if (RAND_bytes(key_.data(), static_cast<int>(key_.size())) != 1) {
     throw std::runtime_error("no randomness for the credential limiter's key");
   }
@@ -76,7 +76,7 @@ CredentialLimiter::Decision CredentialLimiter::Attempt(std::string_view nas,
   const auto window_number = since / limits_.window;
   const std::uint8_t window = static_cast<std::uint8_t>(window_number & 0xff);
 
-  std::lock_guard lock(locks_[bucket % kLocks]);
+  core::MutexLock lock(locks_[bucket % kLocks]);
   std::uint64_t* ways = &entries_[bucket * kWays];
   std::uint64_t* victim = nullptr;
   for (std::size_t i = 0; i < kWays; ++i) {

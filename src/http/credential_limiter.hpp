@@ -23,8 +23,9 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string_view>
+
+#include "core/mutex.hpp"
 
 namespace scrutin::http {
 
@@ -65,8 +66,10 @@ class CredentialLimiter {
   std::size_t buckets_ = 1;
   std::array<unsigned char, 32> key_{};
   Clock::time_point epoch_;
-  std::unique_ptr<std::uint64_t[]> entries_;  // GUARDED_BY(locks_[bucket % kLocks])
-  std::unique_ptr<std::mutex[]> locks_;
+  // Bucket b's entries are guarded by locks_[b % kLocks], chosen at run time (beyond clang's
+  // analysis): every access is within a MutexLock on it.
+  std::unique_ptr<std::uint64_t[]> entries_;
+  std::unique_ptr<core::Mutex[]> locks_;
 };
 
 }  // namespace scrutin::http

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/mutex.hpp"
 #include "http/server.hpp"
 
 namespace scrutin::http {
@@ -52,9 +53,9 @@ struct Server::Worker {
   // a time: a group commit answers dozens of votes at once, and one wake-up of this thread (one
   // eventfd write, one queued handler) then serves them all instead of one per vote.
   using Delivery = std::pair<std::shared_ptr<detail::Connection>, Response>;
-  std::mutex inbox_mu;
-  std::vector<Delivery> inbox;     // GUARDED_BY(inbox_mu)
-  bool drain_posted = false;       // GUARDED_BY(inbox_mu)
+  core::Mutex inbox_mu;
+  std::vector<Delivery> inbox GUARDED_BY(inbox_mu);
+  bool drain_posted GUARDED_BY(inbox_mu) = false;
   std::vector<Delivery> draining;  // this worker's thread only
 
   std::shared_ptr<Server::Shared> shared;
