@@ -122,6 +122,28 @@ Response StatusAnswer(ports::VoteQueries& queries, const core::RequestId& id) {
   return r;
 }
 
+// The answer to GET /api/v1/results/{law} once the law is known and not embargoed.
+Response ResultsAnswer(const core::Law& law, const core::Result<ports::Tally>& tally,
+                       core::Timestamp now) {
+  if (!tally) {
+    return Unavailable("Results cannot be read right now; please retry shortly.",
+                       std::chrono::seconds(1));
+  }
+  // A law without any counted vote has no update time of its own: its (zero) count is as of now.
+  core::Timestamp updated =
+      tally->updated_at.time_since_epoch().count() == 0 ? now : tally->updated_at;
+  Response r = Json(200, {});
+  JsonObject(r.body)
+      .Str("law_id", law.id)
+      .Uint("oui", tally->oui)
+      .Uint("non", tally->non)
+      .Uint("total", tally->oui + tally->non)
+      .Str("updated_at", core::FormatTimestamp(updated))
+      .Bool("final", law.IsClosed(now))
+      .Close();
+  return r;
+}
+
 // Clears a string that may hold a credential when the scope ends, whatever path it ends by.
 class WipeOnExit {
  public:
@@ -431,24 +453,22 @@ void Api::HandleResults(Exchange& ex, std::string_view law_id) {
         .Close();
     return ex.Send(Json(403, std::move(body)));
   }
-  auto tally = config_.queries.FindTally(law->id);
-  if (!tally) {
-    return ex.Send(Unavailable("Results cannot be read right now; please retry shortly.",
-                               std::chrono::seconds(1)));
+  if (!config_.read_tally) {
+    return ex.Send(ResultsAnswer(*law, config_.queries.FindTally(law->id), now));
   }
-  // A law without any counted vote has no update time of its own: its (zero) count is as of now.
-  core::Timestamp updated =
-      tally->updated_at.time_since_epoch().count() == 0 ? now : tally->updated_at;
-  std::string body;
-  JsonObject(body)
-      .Str("law_id", law->id)
-      .Uint("oui", tally->oui)
-      .Uint("non", tally->non)
-      .Uint("total", tally->oui + tally->non)
-      .Str("updated_at", core::FormatTimestamp(updated))
-      .Bool("final", law->IsClosed(now))
-      .Close();
-  ex.Send(Json(200, std::move(body)));
+
+  // The tally source answers later, from its own thread (Responder::Send is thread-safe).
+  struct Pending {
+    Responder responder;
+    SteadyClock::time_point start;
+  };
+  auto pending = std::make_shared<Pending>(Pending{ex.TakeResponder(), ex.start});
+  config_.read_tally(law->id, [this, pending, law](core::Result<ports::Tally> tally) {
+    Response r = ResultsAnswer(*law, tally, Now());
+    DurationHistogram(Route::kResults, r.status)
+        .Observe(std::chrono::duration<double>(SteadyClock::now() - pending->start).count());
+    pending->responder.Send(std::move(r));
+  });
 }
 
 void Api::HandleLaws(Exchange& ex) {

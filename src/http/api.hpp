@@ -18,9 +18,10 @@
 // Thread-safety: Handle may run on any number of server threads at once. No call on a server
 // thread may wait on a remote backend: a blocked server thread stalls every connection it serves,
 // votes included. So FindTally is called on the server thread (a local read, or a cache refreshed
-// in the background: pipeline::CachedTallies); FindStatus too unless ApiConfig::lookups hands it to
-// a bounded pool; the health checks come from ApiConfig::health (state probed in the background)
-// or else the intake's Health(), which must then be local and cheap.
+// in the background: pipeline::CachedTallies) unless ApiConfig::read_tally answers asynchronously;
+// FindStatus too unless ApiConfig::lookups hands it to a bounded pool; the health checks come from
+// ApiConfig::health (state probed in the background) or else the intake's Health(), which must then
+// be local and cheap.
 #pragma once
 
 #include <array>
@@ -69,6 +70,12 @@ struct ApiConfig {
   // The checks GET /api/v1/health reports (thread-safe, never waiting on a backend); empty: the
   // intake's Health(). Only "ok" / "failing" per check reaches the response.
   std::function<std::vector<ports::HealthCheck>()> health = nullptr;
+  // Where GET /api/v1/results/{law} reads the tally: empty, queries.FindTally on the server thread;
+  // else this function, which must not block and calls back exactly once, from any thread (the
+  // distributed api: pipeline::CachedTallies::ReadFresh, a coalesced read newer than the request).
+  std::function<void(const std::string& law_id,
+                     std::function<void(core::Result<ports::Tally>)> done)>
+      read_tally = nullptr;
   // The online-guessing allowance: POST /api/v1/vote attempts per NAS per law per window
   // (credential_limiter.hpp); beyond it, 429 with "scope": "credential".
   CredentialLimits credential_limits;

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <iterator>
+
 namespace scrutin::pipeline {
 
 CachedTallies::CachedTallies(ports::VoteQueries& source, std::vector<std::string> law_ids,
@@ -18,43 +21,110 @@ CachedTallies::Clock::time_point CachedTallies::Now() const {
 
 void CachedTallies::Start() {
   RefreshOnce();
+  {
+    std::lock_guard lock(mu_);
+    started_ = true;
+  }
   thread_ = std::thread([this] { Loop(); });
+  expire_thread_ = std::thread([this] { ExpireLoop(); });
 }
 
 void CachedTallies::Stop() {
+  std::vector<Waiter> left;
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (expire_thread_.joinable()) expire_thread_.join();
+  {
+    std::lock_guard lock(mu_);
+    left.swap(waiters_);
+  }
+  AnswerFromCache(left);
+}
+
+void CachedTallies::ReadFresh(const std::string& law_id, TallyCallback done) {
+  {
+    std::lock_guard lock(mu_);
+    if (started_ && !stopping_ && waiters_.size() < options_.max_waiters) {
+      // Answered by the end of the next round to begin: its read starts after this call.
+      waiters_.push_back(
+          {law_id, std::move(done), rounds_begun_ + 1, Clock::now() + options_.fresh_wait});
+      cv_.notify_all();
+      return;
+    }
+  }
+  done(FindTally(law_id));
+}
+
+void CachedTallies::AnswerFromCache(std::vector<Waiter>& waiters) {
+  for (auto& w : waiters) w.done(FindTally(w.law_id));
+  waiters.clear();
 }
 
 void CachedTallies::RefreshOnce() {
-  for (const auto& id : law_ids_) {
-    // The read happens outside the lock: readers keep being answered from the previous value.
-    auto tally = source_.FindTally(id);
-    const auto now = Now();
-    std::lock_guard lock(mu_);
-    Entry& e = entries_[id];
-    if (tally) {
-      e.tally = std::move(tally).value();
-      e.tally.law_id = id;
+  // The read happens outside the lock: readers keep being answered from the previous values.
+  auto tallies = source_.FindTallies(law_ids_);
+  const auto now = Now();
+  std::lock_guard lock(mu_);
+  for (std::size_t i = 0; i < law_ids_.size(); ++i) {
+    Entry& e = entries_[law_ids_[i]];
+    if (tallies && i < tallies->size()) {
+      e.tally = (*tallies)[i];
+      e.tally.law_id = law_ids_[i];
       e.read_at = now;
       e.valid = true;
       e.last_error.clear();
     } else {
-      e.last_error = tally.error();
+      e.last_error = tallies ? "the store returned fewer tallies than asked" : tallies.error();
     }
   }
 }
 
 void CachedTallies::Loop() {
   std::unique_lock lock(mu_);
+  auto last_start = Clock::now();
   while (!stopping_) {
-    if (cv_.wait_for(lock, options_.refresh_period, [&] { return stopping_; })) break;
+    // A round every refresh_period, or sooner (min_interval after the last) when someone waits.
+    cv_.wait_until(lock, last_start + options_.refresh_period,
+                   [&] { return stopping_ || !waiters_.empty(); });
+    if (stopping_) break;
+    if (!waiters_.empty()) {
+      cv_.wait_until(lock, last_start + options_.min_interval, [&] { return stopping_; });
+      if (stopping_) break;
+    }
+    last_start = Clock::now();
+    const std::uint64_t round = ++rounds_begun_;
     lock.unlock();
     RefreshOnce();
+    lock.lock();
+    // Everyone who waited for this round (or an earlier one) is answered from what it read.
+    std::vector<Waiter> done;
+    auto keep = std::partition(waiters_.begin(), waiters_.end(),
+                               [&](const Waiter& w) { return w.round > round; });
+    std::move(keep, waiters_.end(), std::back_inserter(done));
+    waiters_.erase(keep, waiters_.end());
+    lock.unlock();
+    AnswerFromCache(done);
+    lock.lock();
+  }
+}
+
+void CachedTallies::ExpireLoop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    cv_.wait_for(lock, options_.fresh_wait / 4, [&] { return stopping_; });
+    const auto now = Clock::now();
+    std::vector<Waiter> late;
+    auto keep = std::partition(waiters_.begin(), waiters_.end(),
+                               [&](const Waiter& w) { return w.deadline > now; });
+    std::move(keep, waiters_.end(), std::back_inserter(late));
+    waiters_.erase(keep, waiters_.end());
+    if (late.empty()) continue;
+    lock.unlock();
+    AnswerFromCache(late);
     lock.lock();
   }
 }

@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 namespace scrutin::pipeline {
 namespace {
@@ -139,6 +141,88 @@ TEST_F(CachedTalliesTest, ItsThreadRefreshesInTheBackground) {
   EXPECT_EQ(cache.FindTally("L2026-001")->oui, 2u);
   cache.Stop();
   cache.Stop();  // idempotent
+}
+
+// ReadFresh's answers, collected from the cache's threads.
+class Answers {
+ public:
+  CachedTallies::TallyCallback Callback() {
+    return [this](core::Result<ports::Tally> t) {
+      std::lock_guard lock(mu_);
+      got_.push_back(std::move(t));
+      cv_.notify_all();
+    };
+  }
+  // Waits for n answers (5 s at most); returns them.
+  std::vector<core::Result<ports::Tally>> Wait(std::size_t n) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, 5s, [&] { return got_.size() >= n; });
+    return got_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<core::Result<ports::Tally>> got_;
+};
+
+TEST_F(CachedTalliesTest, FreshReadsSeeEveryVoteCountedBeforeThem) {
+  // A long period: only a fresh read can see the new count.
+  CachedTallies cache(source_, {"L2026-001"},
+                      {.refresh_period = 1h, .max_age = 2h, .clock = {}, .fresh_wait = 5s});
+  source_.Set(1, 0);
+  cache.Start();
+  source_.Set(2, 1);
+  EXPECT_EQ(cache.FindTally("L2026-001")->oui, 1u) << "the cache alone is a period behind";
+  Answers answers;
+  cache.ReadFresh("L2026-001", answers.Callback());
+  auto got = answers.Wait(1);
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_TRUE(got[0].ok()) << got[0].error();
+  EXPECT_EQ(got[0]->oui, 2u);
+  EXPECT_EQ(got[0]->non, 1u);
+  EXPECT_EQ(cache.FindTally("L2026-001")->oui, 2u) << "the round refreshed the cache too";
+}
+
+TEST_F(CachedTalliesTest, AFloodOfFreshReadsIsCoalesced) {
+  CachedTallies cache(
+      source_, {"L2026-001", "L2026-002"},
+      {.refresh_period = 1h, .max_age = 2h, .clock = {}, .fresh_wait = 5s, .min_interval = 20ms});
+  cache.Start();
+  const int before = source_.tally_reads.load();
+  Answers answers;
+  const auto t0 = Clock::now();
+  for (int i = 0; i < 1000; ++i) {
+    cache.ReadFresh(i % 2 ? "L2026-001" : "L2026-002", answers.Callback());
+  }
+  auto got = answers.Wait(1000);
+  ASSERT_EQ(got.size(), 1000u);
+  for (const auto& t : got) EXPECT_TRUE(t.ok());
+  // 1000 readers within a few rounds: a handful of reads (two laws a round), not 1000.
+  const int rounds = (source_.tally_reads.load() - before) / 2;
+  const int bound = 2 + static_cast<int>((Clock::now() - t0) / 20ms);
+  EXPECT_LE(rounds, bound);
+}
+
+TEST_F(CachedTalliesTest, AFreshReadTheStoreDoesNotAnswerGetsTheCacheInTime) {
+  CachedTallies cache(source_, {"L2026-001"},
+                      {.refresh_period = 1h, .max_age = 2h, .clock = {}, .fresh_wait = 100ms});
+  source_.Set(4, 4);
+  cache.Start();
+  source_.SetDown(true);  // every read fails: no round answers with a new value
+  Answers answers;
+  const auto t0 = Clock::now();
+  cache.ReadFresh("L2026-001", answers.Callback());
+  auto got = answers.Wait(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_LT(Clock::now() - t0, 2s);
+  ASSERT_TRUE(got[0].ok()) << "within max_age the cached value is the answer";
+  EXPECT_EQ(got[0]->oui, 4u);
+  cache.Stop();
+  // After Stop a fresh read is answered at once, from the cache.
+  Answers after;
+  cache.ReadFresh("L2026-001", after.Callback());
+  EXPECT_EQ(after.Wait(1).size(), 1u);
 }
 
 }  // namespace

@@ -21,6 +21,10 @@ class SplitVoteQueries final : public ports::VoteQueries {
   core::Result<ports::Tally> FindTally(const std::string& law_id) override {
     return tallies_.FindTally(law_id);
   }
+  core::Result<std::vector<ports::Tally>> FindTallies(
+      const std::vector<std::string>& law_ids) override {
+    return tallies_.FindTallies(law_ids);
+  }
 
  private:
   ports::VoteQueries& statuses_;

@@ -39,6 +39,20 @@ class VoteQueries {
 
   // The tally of one law (zeroes when no vote was counted yet). Thread-safe.
   virtual core::Result<Tally> FindTally(const std::string& law_id) = 0;
+
+  // The tallies of several laws, out[i] for law_ids[i], in one read where the store can (a cache
+  // refreshing every law many times a second then costs the store one query a round). Error when
+  // the store cannot be read. Default: one FindTally per law. Thread-safe.
+  virtual core::Result<std::vector<Tally>> FindTallies(const std::vector<std::string>& law_ids) {
+    std::vector<Tally> out;
+    out.reserve(law_ids.size());
+    for (const auto& id : law_ids) {
+      auto tally = FindTally(id);
+      if (!tally) return core::Fail(tally.error());
+      out.push_back(std::move(tally).value());
+    }
+    return out;
+  }
 };
 
 using VoteQueriesPtr = std::unique_ptr<VoteQueries>;

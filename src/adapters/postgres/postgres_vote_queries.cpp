@@ -59,4 +59,39 @@ core::Result<ports::Tally> PostgresVoteQueries::FindTally(const std::string& law
   return tally;
 }
 
+core::Result<std::vector<ports::Tally>> PostgresVoteQueries::FindTallies(
+    const std::vector<std::string>& law_ids) {
+  // A text[] literal of the ids, each double-quoted (with " and \ escaped).
+  std::string ids = "{";
+  for (std::size_t i = 0; i < law_ids.size(); ++i) {
+    if (i) ids += ',';
+    ids += '"';
+    for (char c : law_ids[i]) {
+      if (c == '"' || c == '\\') ids += '\\';
+      ids += c;
+    }
+    ids += '"';
+  }
+  ids += '}';
+  auto res = ReadOnce(*pool_,
+                      "SELECT law_id, oui_count, non_count, "
+                      "(extract(epoch FROM updated_at) * 1000000)::bigint "
+                      "FROM vote_results WHERE law_id = ANY($1::text[])",
+                      Params{ids}, "cannot read the results");
+  if (!res) return core::Fail(res.error());
+  std::vector<ports::Tally> out(law_ids.size());
+  for (std::size_t i = 0; i < law_ids.size(); ++i) out[i].law_id = law_ids[i];
+  for (int row = 0; row < res->rows(); ++row) {
+    const std::string_view law = res->Text(row, 0);
+    for (auto& tally : out) {
+      if (tally.law_id != law) continue;
+      tally.oui = static_cast<std::uint64_t>(res->Int(row, 1));
+      tally.non = static_cast<std::uint64_t>(res->Int(row, 2));
+      tally.updated_at = core::Timestamp(std::chrono::duration_cast<core::Timestamp::duration>(
+          std::chrono::microseconds(res->Int(row, 3))));
+    }
+  }
+  return out;
+}
+
 }  // namespace scrutin::postgres

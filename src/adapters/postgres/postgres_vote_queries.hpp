@@ -24,6 +24,11 @@ class PostgresVoteQueries final : public ports::VoteQueries {
   // PostgreSQL cannot be read. Thread-safe.
   core::Result<ports::Tally> FindTally(const std::string& law_id) override;
 
+  // Every law's tally in one query (zeroes for a law without a row). Error when PostgreSQL cannot
+  // be read. Thread-safe.
+  core::Result<std::vector<ports::Tally>> FindTallies(
+      const std::vector<std::string>& law_ids) override;
+
  private:
   PgPoolPtr pool_;
 };

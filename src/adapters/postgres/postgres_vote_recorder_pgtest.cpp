@@ -157,6 +157,21 @@ TEST_F(PostgresRecorderTest, RecordsABatchExactly) {
   auto tally = queries_->FindTally(kLawA);
   ASSERT_TRUE(tally.ok());
   EXPECT_LT(core::Clock::now() - tally->updated_at, std::chrono::minutes(1));
+
+  // Several laws in one read (what the api's tally cache does): the same tallies, in the order
+  // asked, zeroes for a law without a row.
+  auto all = queries_->FindTallies({kLawB, "Z9999-999", kLawA});
+  ASSERT_TRUE(all.ok()) << all.error();
+  ASSERT_EQ(all->size(), 3u);
+  auto b_alone = queries_->FindTally(kLawB);
+  ASSERT_TRUE(b_alone.ok());
+  EXPECT_EQ((*all)[0].law_id, kLawB);
+  EXPECT_EQ(std::make_pair((*all)[0].oui, (*all)[0].non),
+            std::make_pair(b_alone->oui, b_alone->non));
+  EXPECT_EQ((*all)[1].law_id, "Z9999-999");
+  EXPECT_EQ((*all)[1].oui + (*all)[1].non, 0u);
+  EXPECT_EQ(std::make_pair((*all)[2].oui, (*all)[2].non), std::make_pair(tally->oui, tally->non));
+  EXPECT_EQ((*all)[2].updated_at, tally->updated_at);
 }
 
 TEST_F(PostgresRecorderTest, TheSameBatchTwiceCountsNothingTwice) {
