@@ -1,4 +1,4 @@
-// Api: the routes of shared/API.md (and docs/openapi.yaml) as a Handler for http::Server — the
+// Api: the routes of docs/openapi.yaml as a Handler for http::Server — the
 // same code in both shapes; what differs is the VoteIntake and VoteQueries it is given.
 //
 //   POST /api/v1/vote             parse, check the window, hash, hand to the intake, answer 202
