@@ -73,7 +73,11 @@ class CondVar {
                  Predicate done) {
     return cv_.wait_until(lock.lock_, deadline, std::move(done));
   }
-  // Without a predicate: false when the deadline passed.
+  // Without a predicate: false when the timeout or deadline passed (a wake-up may be spurious).
+  template <typename Rep, typename Period>
+  bool WaitFor(MutexLock& lock, std::chrono::duration<Rep, Period> timeout) {
+    return cv_.wait_for(lock.lock_, timeout) == std::cv_status::no_timeout;
+  }
   template <typename Clock, typename Duration>
   bool WaitUntil(MutexLock& lock, std::chrono::time_point<Clock, Duration> deadline) {
     return cv_.wait_until(lock.lock_, deadline) == std::cv_status::no_timeout;

@@ -529,9 +529,9 @@ core::Status Engine::Start() {
   }
   // Every connection has tried once (failed ones keep retrying in the background).
   {
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, options_.timeout + std::chrono::seconds(1),
-                 [this] { return ready_ == options_.threads; });
+    core::MutexLock lock(mu_);
+    cv_.WaitFor(lock, options_.timeout + std::chrono::seconds(1),
+                [this]() REQUIRES(mu_) { return ready_ == options_.threads; });
   }
   bool any = false;
   for (auto& w : workers_) {
@@ -552,21 +552,23 @@ core::Status Engine::Start() {
 }
 
 void Engine::OnWorkerReady() {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   ++ready_;
-  cv_.notify_all();
+  cv_.NotifyAll();
 }
 
 void Engine::OnWorkerDone() {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   ++done_;
-  cv_.notify_all();
+  cv_.NotifyAll();
 }
 
 bool Engine::WaitFor(std::chrono::milliseconds d) {
-  std::unique_lock lock(mu_);
-  if (!cv_.wait_for(lock, d, [this] { return done_ == threads_.size(); })) return false;
-  lock.unlock();
+  core::MutexLock lock(mu_);
+  if (!cv_.WaitFor(lock, d, [this]() REQUIRES(mu_) { return done_ == threads_.size(); })) {
+    return false;
+  }
+  lock.Unlock();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
@@ -596,7 +598,7 @@ std::chrono::nanoseconds Engine::Elapsed() const {
   if (!started_.load(std::memory_order_acquire)) return std::chrono::nanoseconds(0);
   bool all_done;
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     all_done = done_ == workers_.size();
   }
   if (!all_done) return SteadyClock::now() - t0_;

@@ -16,16 +16,15 @@
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "core/mutex.hpp"
 #include "core/result.hpp"
 #include "loadgen/histogram.hpp"
 
@@ -137,10 +136,10 @@ class Engine {
   SteadyClock::time_point t0_{};
   std::atomic<bool> started_{false};
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  unsigned ready_ = 0;  // GUARDED_BY(mu_)
-  unsigned done_ = 0;   // GUARDED_BY(mu_)
+  mutable core::Mutex mu_;
+  core::CondVar cv_;
+  unsigned ready_ GUARDED_BY(mu_) = 0;
+  unsigned done_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace scrutin::loadgen

@@ -237,7 +237,7 @@ T& Family<T>::WithLabels(std::span<const std::string_view> values) {
     if (i > 0) key.push_back('\0');
     key.append(values[i]);
   }
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   if (auto it = children_.find(key); it != children_.end()) return *it->second.metric;
   if (children_.size() >= max_children_) {
     if (!overflow_) overflow_ = factory_();
@@ -259,7 +259,7 @@ void Family<T>::Render(std::string& out) const {
   out.push_back(' ');
   out.append(TypeName(type_));
   out.push_back('\n');
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   for (const auto& [key, child] : children_) {
     RenderChild(out, name_, label_names_, child.values, *child.metric);
   }
@@ -283,7 +283,7 @@ void Registry::Insert(std::unique_ptr<FamilyBase> family) {
                                   "' is not allowed");
     }
   }
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   for (const auto& f : families_) {
     if (f->name() == family->name()) {
       throw std::invalid_argument("metric " + family->name() + " is already registered");
@@ -333,24 +333,24 @@ Family<Histogram>& Registry::AddHistogram(std::string name, std::string help,
 }
 
 Registry::CollectorId Registry::AddCollector(std::function<void()> collect) {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   CollectorId id = next_collector_++;
   collectors_.emplace(id, std::move(collect));
   return id;
 }
 
 void Registry::RemoveCollector(CollectorId id) {
-  std::lock_guard render(render_mu_);  // never remove a collector while it runs
-  std::lock_guard lock(mu_);
+  core::MutexLock render(render_mu_);  // never remove a collector while it runs
+  core::MutexLock lock(mu_);
   collectors_.erase(id);
 }
 
 std::string Registry::Render() const {
-  std::lock_guard render(render_mu_);
+  core::MutexLock render(render_mu_);
   std::vector<std::function<void()>> collectors;
   std::vector<const FamilyBase*> families;
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     for (const auto& [id, c] : collectors_) collectors.push_back(c);
     for (const auto& f : families_) families.push_back(f.get());
   }

@@ -26,6 +26,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/mutex.hpp"
+
 namespace scrutin::metrics {
 
 inline constexpr std::string_view kOverflowLabelValue = "_overflow";
@@ -133,10 +135,10 @@ class Family final : public FamilyBase {
     std::unique_ptr<T> metric;
   };
   Factory factory_;
-  mutable std::mutex mu_;
+  mutable core::Mutex mu_;
   // Keyed by the label values joined with '\0', so children render in a stable order.
-  std::map<std::string, Child, std::less<>> children_;  // GUARDED_BY(mu_)
-  std::unique_ptr<T> overflow_;                         // GUARDED_BY(mu_)
+  std::map<std::string, Child, std::less<>> children_ GUARDED_BY(mu_);
+  std::unique_ptr<T> overflow_ GUARDED_BY(mu_);
 };
 
 extern template class Family<Counter>;
@@ -181,11 +183,11 @@ class Registry {
  private:
   void Insert(std::unique_ptr<FamilyBase> family);
 
-  mutable std::mutex mu_;
-  std::vector<std::unique_ptr<FamilyBase>> families_;        // GUARDED_BY(mu_)
-  std::map<CollectorId, std::function<void()>> collectors_;  // GUARDED_BY(mu_)
-  CollectorId next_collector_ = 1;                           // GUARDED_BY(mu_)
-  mutable std::mutex render_mu_;  // serialises Render (collectors run outside mu_)
+  mutable core::Mutex mu_;
+  std::vector<std::unique_ptr<FamilyBase>> families_ GUARDED_BY(mu_);
+  std::map<CollectorId, std::function<void()>> collectors_ GUARDED_BY(mu_);
+  CollectorId next_collector_ GUARDED_BY(mu_) = 1;
+  mutable core::Mutex render_mu_;  // serialises Render (collectors run outside mu_)
 };
 
 // Exposition helpers, public for tests and for other renderers.

@@ -4,11 +4,11 @@
 #include <sys/socket.h>
 
 #include <charconv>
-#include <condition_variable>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_map>
+
+#include "core/mutex.hpp"
 
 namespace scrutin::rabbitmq {
 namespace {
@@ -65,19 +65,19 @@ class WriteWatchdog {
   }
 
   void Arm(const void* owner, int fd, std::chrono::steady_clock::time_point deadline) {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     if (!started_) {
       started_ = true;
       std::thread([this] { Loop(); }).detach();
     }
     const bool was_idle = armed_.empty();
     armed_[owner] = Entry{fd, deadline};
-    if (was_idle) cv_.notify_one();  // otherwise the loop is polling already
+    if (was_idle) cv_.NotifyOne();  // otherwise the loop is polling already
   }
 
   // True when the watchdog shut the socket down while armed.
   bool Disarm(const void* owner) {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     armed_.erase(owner);
     return fired_.erase(owner) > 0;
   }
@@ -89,13 +89,13 @@ class WriteWatchdog {
   };
 
   void Loop() {
-    std::unique_lock lock(mu_);
+    core::MutexLock lock(mu_);
     for (;;) {
       if (armed_.empty()) {
-        cv_.wait(lock);
+        cv_.Wait(lock);
         continue;
       }
-      cv_.wait_for(lock, std::chrono::milliseconds(50));
+      cv_.WaitFor(lock, std::chrono::milliseconds(50));
       auto now = std::chrono::steady_clock::now();
       for (auto it = armed_.begin(); it != armed_.end();) {
         if (it->second.deadline <= now) {
@@ -111,11 +111,11 @@ class WriteWatchdog {
     }
   }
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool started_ = false;                          // GUARDED_BY(mu_)
-  std::unordered_map<const void*, Entry> armed_;  // GUARDED_BY(mu_)
-  std::unordered_map<const void*, bool> fired_;   // GUARDED_BY(mu_)
+  core::Mutex mu_;
+  core::CondVar cv_;
+  bool started_ GUARDED_BY(mu_) = false;
+  std::unordered_map<const void*, Entry> armed_ GUARDED_BY(mu_);
+  std::unordered_map<const void*, bool> fired_ GUARDED_BY(mu_);
 };
 
 std::string ServerReason(std::uint16_t code, amqp_bytes_t text) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "adapters/rabbitmq/vote_codec.hpp"
+#include "core/mutex.hpp"
 
 namespace scrutin::rabbitmq {
 
@@ -67,7 +68,10 @@ core::Result<std::unique_ptr<RabbitPublisher>> RabbitPublisher::Start(
   if (options.max_batch == 0) options.max_batch = 1;
   std::unique_ptr<RabbitPublisher> p(new RabbitPublisher(std::move(options)));
   const std::size_t n = p->options_.publisher_threads;
-  p->connected_.assign(n, false);
+  {
+    core::MutexLock lock(p->mu_);  // no thread yet; taken so the analysis sees every access locked
+    p->connected_.assign(n, false);
+  }
   p->workers_.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
     PublisherOptions po = p->options_.publisher;
@@ -86,24 +90,24 @@ RabbitPublisher::~RabbitPublisher() { Stop(); }
 
 void RabbitPublisher::Stop() {
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   for (Worker& w : workers_) {
     if (w.thread.joinable()) w.thread.join();
   }
 }
 
 std::size_t RabbitPublisher::queue_depth() const {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   return queue_.size();
 }
 
 void RabbitPublisher::Submit(core::VoteEnvelope vote, Callback done) {
   ports::IntakeResult refused;
   {
-    std::unique_lock lock(mu_);
+    core::MutexLock lock(mu_);
     if (stopping_ || connected_count_ == 0) {
       refused.kind = ports::IntakeResult::Kind::kUnavailable;
       refused.retry_after = options_.retry_after_unavailable;
@@ -112,8 +116,8 @@ void RabbitPublisher::Submit(core::VoteEnvelope vote, Callback done) {
       refused.retry_after = options_.retry_after_overloaded;
     } else {
       queue_.push_back(Pending{std::move(vote), std::move(done), std::chrono::steady_clock::now()});
-      lock.unlock();
-      cv_.notify_one();
+      lock.Unlock();
+      cv_.NotifyOne();
       return;
     }
   }
@@ -121,7 +125,7 @@ void RabbitPublisher::Submit(core::VoteEnvelope vote, Callback done) {
 }
 
 std::vector<ports::HealthCheck> RabbitPublisher::Health() {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   ports::HealthCheck check;
   check.name = "queue";
   check.ok = connected_count_ > 0 && !stopping_;
@@ -139,7 +143,7 @@ std::vector<ports::HealthCheck> RabbitPublisher::Health() {
 }
 
 void RabbitPublisher::SetConnected(std::size_t index, bool connected, const std::string& error) {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   if (connected_[index] != connected) {
     connected_[index] = connected;
     connected ? ++connected_count_ : --connected_count_;
@@ -211,7 +215,7 @@ void RabbitPublisher::Loop(std::size_t index) {
         SetConnected(index, true, "");
       } else {
         // Nobody can publish: answer what waits rather than letting it wait for the broker.
-        std::unique_lock lock(mu_);
+        core::MutexLock lock(mu_);
         if (connected_count_ == 0) {
           while (!queue_.empty()) {
             batch.push_back(std::move(queue_.front()));
@@ -221,20 +225,21 @@ void RabbitPublisher::Loop(std::size_t index) {
         if (batch.empty()) {
           if (stopping_) return;
           // Sleep until the next attempt; Stop() wakes us.
-          cv_.wait_for(lock, options_.idle_poll, [&] { return stopping_; });
+          cv_.WaitFor(lock, options_.idle_poll, [&]() REQUIRES(mu_) { return stopping_; });
           continue;
         }
-        lock.unlock();
+        lock.Unlock();
         AnswerUnavailable(batch);
         continue;
       }
     }
     {
-      std::unique_lock lock(mu_);
-      cv_.wait_for(lock, options_.idle_poll, [&] { return stopping_ || !queue_.empty(); });
+      core::MutexLock lock(mu_);
+      cv_.WaitFor(lock, options_.idle_poll,
+                  [&]() REQUIRES(mu_) { return stopping_ || !queue_.empty(); });
       if (options_.linger.count() > 0 && !queue_.empty() && queue_.size() < options_.max_batch) {
         // Submit() notifies on every vote; the predicate keeps waiting until the batch is full.
-        cv_.wait_until(lock, queue_.front().queued_at + options_.linger, [&] {
+        cv_.WaitUntil(lock, queue_.front().queued_at + options_.linger, [&]() REQUIRES(mu_) {
           return stopping_ || queue_.empty() || queue_.size() >= options_.max_batch;
         });
       }

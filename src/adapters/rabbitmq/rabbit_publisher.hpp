@@ -28,17 +28,16 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "adapters/rabbitmq/rabbit_batch_publisher.hpp"
+#include "core/mutex.hpp"
 #include "ports/vote_intake.hpp"
 
 namespace scrutin::rabbitmq {
@@ -99,13 +98,13 @@ class RabbitPublisher final : public ports::VoteIntake {
   const RabbitPublisherOptions options_;
   std::vector<Worker> workers_;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Pending> queue_;        // GUARDED_BY(mu_)
-  bool stopping_ = false;            // GUARDED_BY(mu_)
-  std::vector<bool> connected_;      // GUARDED_BY(mu_), per worker
-  std::size_t connected_count_ = 0;  // GUARDED_BY(mu_)
-  std::string last_error_;           // GUARDED_BY(mu_)
+  mutable core::Mutex mu_;
+  core::CondVar cv_;
+  std::deque<Pending> queue_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
+  std::vector<bool> connected_ GUARDED_BY(mu_);  // per worker
+  std::size_t connected_count_ GUARDED_BY(mu_) = 0;
+  std::string last_error_ GUARDED_BY(mu_);
 
   std::atomic<std::uint64_t> confirm_rounds_{0};
   std::atomic<std::uint64_t> messages_confirmed_{0};

@@ -9,7 +9,7 @@ RabbitQueueMonitor::RabbitQueueMonitor(AmqpEndpoint endpoint, ConnectionOptions 
 RabbitQueueMonitor::~RabbitQueueMonitor() = default;
 
 core::Result<std::vector<QueueInfo>> RabbitQueueMonitor::Depths() {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   const auto now = std::chrono::steady_clock::now();
   if (conn_ == nullptr || conn_->broken()) {
     conn_.reset();

@@ -9,11 +9,11 @@
 
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "adapters/rabbitmq/amqp_connection.hpp"
+#include "core/mutex.hpp"
 #include "core/result.hpp"
 
 namespace scrutin::rabbitmq {
@@ -32,10 +32,10 @@ class RabbitQueueMonitor {
   const AmqpEndpoint endpoint_;
   const ConnectionOptions options_;
   const std::vector<std::string> queues_;
-  std::mutex mu_;
-  std::unique_ptr<AmqpConnection> conn_;              // GUARDED_BY(mu_)
+  core::Mutex mu_;
+  std::unique_ptr<AmqpConnection> conn_ GUARDED_BY(mu_);
   std::chrono::steady_clock::time_point retry_at_{};  // GUARDED_BY(mu_)
-  std::string last_error_;                            // GUARDED_BY(mu_)
+  std::string last_error_ GUARDED_BY(mu_);
 };
 
 }  // namespace scrutin::rabbitmq
