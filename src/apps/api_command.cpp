@@ -31,6 +31,7 @@
 #include "adapters/postgres/postgres_vote_queries.hpp"
 #include "adapters/rabbitmq/rabbit_publisher.hpp"
 #include "adapters/redis/ledger_layout.hpp"
+#include "adapters/redis/redis_status_writer.hpp"
 #include "apps/commands.hpp"
 #include "apps/distributed.hpp"
 #include "apps/log.hpp"
@@ -99,7 +100,7 @@ void RunApi(const ApiOptions& opt) {
   auto redis_pool = Require(redis::RedisClientPool::Create(redis_target, redis_options, 32),
                             "cannot connect to Redis at " + dist::DisplayRedis(redis_target));
   redis::RedisStatusStore status_store(redis_pool, retention, opt.prefix);
-  dist::RedisStatusWriter status_writer(status_store);
+  redis::RedisStatusWriter status_writer(status_store);
 
   postgres::PgPoolOptions pg_options;
   pg_options.url = opt.pg;
@@ -149,6 +150,14 @@ void RunApi(const ApiOptions& opt) {
   dist::BackgroundQueueDepthGauge queue_depths(registry, monitor);
   dist::AddPgConnectionsGauge(registry, *pg_pool);
 
+  // The operator port first: its "listening" line (marked "listener":"admin") is in the log
+  // before the public port's, which is the one scripts/cluster waits for.
+  std::optional<dist::AdminServer> admin;
+  if (!opt.admin_listen.empty()) {
+    admin.emplace(
+        registry, [&] { return health.Checks(); }, "api", opt.admin_listen,
+        nlohmann::json{{"listener", "admin"}});
+  }
   FrontDoor door = StartFrontDoor(
       opt.http,
       http::ApiConfig{.ballot = ballot,
@@ -180,14 +189,6 @@ void RunApi(const ApiOptions& opt) {
             {"startup_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::steady_clock::now() - started)
                                .count()}});
-  // After the public port's line: scripts/cluster reads the first "listening" line as the api's.
-  std::optional<dist::AdminServer> admin;
-  if (!opt.admin_listen.empty()) {
-    admin.emplace(
-        registry, [&] { return health.Checks(); }, "api", opt.admin_listen,
-        nlohmann::json{{"listener", "admin"}});
-  }
-
   // 4. Stop in order: HTTP (requests in flight still get their answers), then the pending-status
   //    stage (hands on what it holds), then the publisher (publishes what is queued).
   std::string_view signal = WaitForStopSignal(stop_signals);
