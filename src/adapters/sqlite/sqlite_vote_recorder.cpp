@@ -1,0 +1,149 @@
+#include "adapters/sqlite/sqlite_vote_recorder.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace scrutin::adapters::sqlite {
+
+SqliteVoteRecorder::SqliteVoteRecorder(Connection conn, const core::Ballot& ballot,
+                                       std::chrono::seconds retention)
+    : conn_(std::move(conn)) {
+  for (const auto& law : ballot.laws()) {
+    expires_at_[law.id] = core::FormatTimestamp(law.closes_at + retention);
+  }
+}
+
+core::Status SqliteVoteRecorder::Prepare() {
+  struct {
+    Statement* stmt;
+    std::string_view sql;
+  } all[] = {
+      {&begin_, "BEGIN IMMEDIATE"},
+      {&commit_, "COMMIT"},
+      {&rollback_, "ROLLBACK"},
+      {&audit_,
+       "INSERT INTO vote_audit (request_key, claim_tag, vote_hash, law_id, status, "
+       "attempt_count, timestamp) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+      {&status_,
+       "INSERT INTO request_status (status_key, law_id, status, attempt_count, expires_at) "
+       "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (status_key) DO NOTHING"},
+      {&ballot_,
+       "INSERT INTO ballots (receipt, law_id, choice) VALUES (?1, ?2, ?3) "
+       "ON CONFLICT (receipt) DO NOTHING"},
+      {&duplicate_,
+       "INSERT INTO duplicate_attempts (vote_hash, law_id, attempt_count, first_attempt, "
+       "last_attempt) VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (vote_hash) DO UPDATE SET "
+       "attempt_count = max(attempt_count, excluded.attempt_count), "
+       "last_attempt = max(last_attempt, excluded.last_attempt)"},
+      {&tally_,
+       "UPDATE vote_results SET oui_count = oui_count + ?2, non_count = non_count + ?3, "
+       "updated_at = ?4 WHERE law_id = ?1"},
+      {&purge_, "DELETE FROM request_status WHERE law_id = ?1"},
+  };
+  for (auto& s : all) {
+    auto st = conn_.Prepare(s.sql);
+    if (!st) return core::Fail(st.error());
+    *s.stmt = std::move(*st);
+  }
+  return {};
+}
+
+core::Status SqliteVoteRecorder::Record(std::span<const core::VoteEnvelope> votes,
+                                        std::span<const core::Decision> decisions) {
+  if (auto st = begin_.Run(); !st) return st;
+  auto st = RecordInTransaction(votes, decisions);
+  if (st) st = commit_.Run();
+  if (!st) {
+    (void)rollback_.Run();  // fails harmlessly when COMMIT already rolled back
+    return core::Fail("cannot record votes: " + st.error());
+  }
+  MaybePurgeExpired();
+  return {};
+}
+
+core::Status SqliteVoteRecorder::Sync() {
+  if (::fdatasync(wal_fd_) != 0) {
+    return core::Fail(fmt::format("cannot sync the write-ahead log: {}", std::strerror(errno)));
+  }
+  return {};
+}
+
+core::Status SqliteVoteRecorder::OpenLog(const std::filesystem::path& wal) {
+  wal_fd_ = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
+  if (wal_fd_ < 0) {
+    return core::Fail(fmt::format("cannot open {}: {}", wal.string(), std::strerror(errno)));
+  }
+  return {};
+}
+
+SqliteVoteRecorder::~SqliteVoteRecorder() {
+  if (wal_fd_ >= 0) ::close(wal_fd_);
+}
+
+core::Status SqliteVoteRecorder::RecordInTransaction(std::span<const core::VoteEnvelope> votes,
+                                                     std::span<const core::Decision> decisions) {
+  tallies_.clear();
+  std::string now = core::FormatTimestamp(core::Clock::now());
+  for (std::size_t i = 0; i < votes.size(); ++i) {
+    const auto& v = votes[i];
+    const auto& d = decisions[i];
+    auto expires = expires_at_.find(v.law_id);
+    if (expires == expires_at_.end()) return core::Fail("vote for a law not on the ballot");
+    std::string key = core::StatusKey(v.request_id);
+    std::string_view status = core::ToString(d.status);
+    bool accepted = d.status == core::VoteStatus::kAccepted;
+
+    // Idempotency: a request recorded before (a redelivery) finds its ballot or its status row
+    // already there and changes nothing. An accepted vote writes no status row: its ballot,
+    // found by receipt, is its status.
+    if (accepted) {
+      ballot_.Bind(1, core::Receipt(v.request_id)).Bind(2, v.law_id);
+      if (auto st = ballot_.Bind(3, core::ToString(v.choice)).Run(); !st) return st;
+    } else {
+      status_.Bind(1, key).Bind(2, v.law_id).Bind(3, status);
+      if (auto st = status_.Bind(4, std::int64_t{d.attempt_count}).Bind(5, expires->second).Run();
+          !st) {
+        return st;
+      }
+    }
+    if (conn_.Changes() == 0) continue;
+
+    std::string hash = v.digest.ToHex();
+    std::string received = core::FormatTimestamp(v.received_at);
+    audit_.Bind(1, key).Bind(3, hash).Bind(4, v.law_id).Bind(5, status);
+    if (accepted) audit_.Bind(2, core::ClaimTag(v.request_id));
+    if (auto st = audit_.Bind(6, std::int64_t{d.attempt_count}).Bind(7, received).Run(); !st) {
+      return st;
+    }
+    if (accepted) {
+      auto& t = tallies_[v.law_id];
+      (v.choice == core::Choice::kOui ? t.first : t.second) += 1;
+    } else if (d.status == core::VoteStatus::kDuplicate) {
+      duplicate_.Bind(1, hash).Bind(2, v.law_id).Bind(3, std::int64_t{d.attempt_count});
+      if (auto st = duplicate_.Bind(4, received).Run(); !st) return st;
+    }
+  }
+  for (const auto& [law, counts] : tallies_) {
+    tally_.Bind(1, law).Bind(2, counts.first).Bind(3, counts.second).Bind(4, now);
+    if (auto st = tally_.Run(); !st) return st;
+  }
+  return {};
+}
+
+void SqliteVoteRecorder::MaybePurgeExpired() {
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_purge_ < std::chrono::minutes(1)) return;
+  last_purge_ = now;
+  std::string wall = core::FormatTimestamp(core::Clock::now());
+  for (const auto& [law, expires] : expires_at_) {
+    if (expires < wall && !purged_.contains(law) && purge_.Bind(1, law).Run()) {
+      purged_.insert(law);
+    }
+  }
+}
+
+}  // namespace scrutin::adapters::sqlite
