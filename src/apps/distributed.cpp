@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "adapters/rabbitmq/rabbit_batch_publisher.hpp"
 #include "adapters/rabbitmq/rabbit_publisher.hpp"
 #include "adapters/redis/eligibility_loader.hpp"
 #include "apps/log.hpp"
@@ -15,33 +16,6 @@ std::string DisplayRedis(const redis::RedisTarget& target) {
     out += target.nodes[i].ToString();
   }
   return out;
-}
-
-core::Status RedisStatusWriter::Write(std::span<const ports::StatusUpdate> updates,
-                                      bool only_if_absent) {
-  std::vector<redis::StatusEntry> entries;
-  entries.reserve(updates.size());
-  for (const auto& u : updates) entries.push_back({u.id, u.record, u.expires_at});
-  return store_.Put(entries, only_if_absent);
-}
-
-core::Status RabbitDecisionPublisher::Publish(std::span<const core::VoteEnvelope> votes,
-                                              std::span<const core::Decision> decisions) {
-  // One message per routing key (accepted -> aggregation, duplicate / invalid -> review): the
-  // broker's cost is per message, so a batch of N votes costs it at most three.
-  messages_.clear();
-  rabbitmq::AppendDecidedVoteMessages(topology_, votes, decisions, messages_);
-  // Retry here, with the decisions in hand, rather than fail the batch: a failed batch is
-  // redelivered and decided again, and the ledger counts a redelivered duplicate's attempt again.
-  // The first publish after a broker restart typically finds its old connection dead.
-  const auto deadline = std::chrono::steady_clock::now() + kPublishRetryFor;
-  auto pause = std::chrono::milliseconds(50);
-  for (;;) {
-    auto st = publisher_.PublishAndConfirm(messages_);
-    if (st || std::chrono::steady_clock::now() + pause >= deadline) return st;
-    std::this_thread::sleep_for(pause);
-    pause = std::min(pause * 2, std::chrono::milliseconds(1000));
-  }
 }
 
 ports::HealthCheck RedisProbe(redis::RedisClientPool& pool, std::string name) {

@@ -1,7 +1,7 @@
-// What the distributed shape's commands (api, validator, aggregator, load-hashes) share: the thin
-// adapters that put the backends behind the pipeline's ports (RedisStatusWriter,
-// RabbitDecisionPublisher), health probes, the backend metric gauges, the admin HTTP server of the
-// workers, and start-up helpers (signals, errors). Wiring only: no vote rule lives here.
+// What the distributed shape's commands (api, validator, aggregator, load-hashes) share: health
+// probes, the backend metric gauges, the admin HTTP server of the workers, and start-up helpers
+// (signals, errors). Wiring only: no vote rule lives here. The ports' implementations over the
+// backends are in their adapters (redis::RedisStatusWriter, rabbitmq::RabbitDecisionPublisher).
 #pragma once
 
 #include <fmt/format.h>
@@ -18,7 +18,6 @@
 #include <vector>
 
 #include "adapters/postgres/pg_pool.hpp"
-#include "adapters/rabbitmq/rabbit_batch_publisher.hpp"
 #include "adapters/rabbitmq/rabbit_queue_monitor.hpp"
 #include "adapters/rabbitmq/topology.hpp"
 #include "adapters/redis/redis_client.hpp"
@@ -30,8 +29,6 @@
 #include "http/admin.hpp"
 #include "http/server.hpp"
 #include "metrics/registry.hpp"
-#include "ports/decision_publisher.hpp"
-#include "ports/status_writer.hpp"
 #include "ports/vote_intake.hpp"
 
 namespace scrutin::apps::dist {
@@ -40,39 +37,6 @@ namespace scrutin::apps::dist {
 
 // Redis URL without its password, for logs ("redis://h:p" / "redis-cluster://h:p,h:p").
 std::string DisplayRedis(const redis::RedisTarget& target);
-
-// ---- ports over the backends ------------------------------------------------------------------
-
-// ports::StatusWriter over RedisStatusStore. Thread-safe.
-class RedisStatusWriter final : public ports::StatusWriter {
- public:
-  explicit RedisStatusWriter(redis::RedisStatusStore& store) : store_(store) {}
-  core::Status Write(std::span<const ports::StatusUpdate> updates, bool only_if_absent) override;
-
- private:
-  redis::RedisStatusStore& store_;
-};
-
-// ports::DecisionPublisher over one confirmed RabbitBatchPublisher connection: accepted votes to
-// votes.aggregation, duplicates and invalid attempts to votes.review, one message per routing key
-// per batch (rabbitmq::AppendDecidedVoteMessages). A failed publish is retried
-// (reconnecting, with backoff) for up to kPublishRetryFor before the error is returned — well
-// under the consumer's 30 s heartbeat. One owner thread.
-class RabbitDecisionPublisher final : public ports::DecisionPublisher {
- public:
-  static constexpr std::chrono::seconds kPublishRetryFor{10};
-
-  explicit RabbitDecisionPublisher(rabbitmq::PublisherOptions options)
-      : topology_(options.topology), publisher_(std::move(options)) {}
-  core::Status Publish(std::span<const core::VoteEnvelope> votes,
-                       std::span<const core::Decision> decisions) override;
-  rabbitmq::RabbitBatchPublisher& publisher() { return publisher_; }
-
- private:
-  const rabbitmq::Topology topology_;
-  rabbitmq::RabbitBatchPublisher publisher_;
-  std::vector<rabbitmq::OutgoingMessage> messages_;  // reused between batches
-};
 
 // ---- health probes (each bounded by its client's timeouts) ------------------------------------
 

@@ -11,8 +11,10 @@
 #include <thread>
 
 #include "adapters/rabbitmq/rabbit_consumer.hpp"
+#include "adapters/rabbitmq/rabbit_decision_publisher.hpp"
 #include "adapters/redis/ledger_layout.hpp"
 #include "adapters/redis/redis_credential_ledger.hpp"
+#include "adapters/redis/redis_status_writer.hpp"
 #include "apps/commands.hpp"
 #include "apps/distributed.hpp"
 #include "apps/log.hpp"
@@ -49,7 +51,7 @@ void RunValidator(const ValidatorOptions& opt) {
                         "first)");
   const auto retention = std::chrono::seconds(std::chrono::hours(24 * opt.worker.retention_days));
   redis::RedisStatusStore status_store(pool, retention, opt.prefix);
-  dist::RedisStatusWriter statuses(status_store);
+  redis::RedisStatusWriter statuses(status_store);
 
   // RabbitMQ: the decided-vote publisher (connected now, so a wrong URL fails at start-up; it
   // declares the topology), the consumer, and a monitor for health.
@@ -57,7 +59,7 @@ void RunValidator(const ValidatorOptions& opt) {
   publisher_options.endpoint = endpoint;
   publisher_options.topology = topology;
   publisher_options.connection.connection_name = "scrutin-validator";
-  dist::RabbitDecisionPublisher publisher(publisher_options);
+  rabbitmq::RabbitDecisionPublisher publisher(publisher_options);
   Require(publisher.publisher().Connect(), "cannot connect to RabbitMQ at " + endpoint.ToString());
   rabbitmq::RabbitQueueMonitor monitor(endpoint, {}, topology.Queues());
 
