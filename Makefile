@@ -10,7 +10,10 @@ PRESET    ?= release
 JOBS      ?= $(shell nproc)
 SCRUTIN   := $(BUILD_DIR)/src/apps/scrutin
 
-.PHONY: all deps build build-sanitized demo demo-distributed test bench clean format asan
+.PHONY: all deps build build-sanitized build-tsan demo demo-distributed test bench clean format asan
+
+# CI (.ci/run sets CI=true) builds with warnings as errors.
+WERROR := $(if $(CI),-DSCRUTIN_WERROR=ON,)
 
 all: build
 
@@ -18,7 +21,7 @@ deps:
 	@scripts/install-deps --quiet
 
 build: deps
-	@cmake --preset $(PRESET) >/dev/null
+	@cmake --preset $(PRESET) $(WERROR) >/dev/null
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
 demo: build
@@ -29,11 +32,17 @@ demo-distributed: build
 
 # The asan preset's build, whose unit suites run inside the main ctest run (sanitize.unit).
 build-sanitized: deps
-	@cmake --preset asan >/dev/null
+	@cmake --preset asan $(WERROR) >/dev/null
 	@cmake --build build/asan -j $(JOBS)
 
+# The tsan preset's build of what the threaded suites need (ctest's tsan.unit and tsan.serve).
+TSAN_TARGETS := scrutin http_test pipeline_test sqlite_test metrics_test
+build-tsan: deps
+	@cmake --preset tsan $(WERROR) >/dev/null
+	@cmake --build build/tsan -j $(JOBS) --target $(TSAN_TARGETS)
+
 # ctest prints the closing count line ("100% tests passed, 0 tests failed out of N").
-test: build build-sanitized
+test: build build-sanitized build-tsan
 	@scripts/e2e-deps
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900 $(CTEST_ARGS)
 

@@ -1,4 +1,4 @@
-// What Server and its connections share (server.cpp, connection.cpp); private to src/http.
+// What Server and its connections share (server.cpp, connection.cpp). Private to src/http.
 #pragma once
 
 #include <atomic>
