@@ -29,7 +29,8 @@ class AggregationStage {
       : recorder_(recorder), listener_(std::move(listener)) {}
 
   // Success: the batch is durable and may be acknowledged. Error: a pending decision in the batch
-  // (a message that skipped the validator), or the recorder's failure.
+  // (a message that skipped the validator; code() kRefused), or the recorder's failure with the
+  // recorder's code (kUnavailable: redeliver later; kRefused/kCorrupt: redelivery will not help).
   // REQUIRES: decisions.size() == votes.size().
   core::Status Process(std::span<const core::VoteEnvelope> votes,
                        std::span<const core::Decision> decisions);

@@ -8,7 +8,7 @@
 
 namespace scrutin::pipeline {
 
-BatchingVoteIntake::BatchingVoteIntake(ports::CredentialLedger& ledger,
+BatchingVoteIntake::BatchingVoteIntake(ports::RevertibleCredentialLedger& ledger,
                                        ports::VoteRecorder& recorder, BatchingIntakeOptions options,
                                        CommitListener listener)
     : ledger_(ledger),

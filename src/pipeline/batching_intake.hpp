@@ -52,7 +52,7 @@ class BatchingVoteIntake final : public ports::VoteIntake {
                          std::chrono::nanoseconds commit_duration)>;
 
   // The intake uses ledger and recorder from its writer thread only; both must outlive it.
-  BatchingVoteIntake(ports::CredentialLedger& ledger, ports::VoteRecorder& recorder,
+  BatchingVoteIntake(ports::RevertibleCredentialLedger& ledger, ports::VoteRecorder& recorder,
                      BatchingIntakeOptions options, CommitListener listener = {});
   ~BatchingVoteIntake() override;  // Stop()s
 
@@ -82,7 +82,7 @@ class BatchingVoteIntake final : public ports::VoteIntake {
   Recorded ProcessBatch(std::vector<Pending>& batch);
   void CompletionLoop();
 
-  ports::CredentialLedger& ledger_;
+  ports::RevertibleCredentialLedger& ledger_;
   ports::VoteRecorder& recorder_;
   const BatchingIntakeOptions options_;
   CommitListener listener_;

@@ -8,41 +8,15 @@
 #include <set>
 
 #include "core/request_id.hpp"
+#include "ports/testing/fake_credential_ledger.hpp"
 
 namespace scrutin::pipeline {
 namespace {
 
 using Kind = ports::IntakeResult::Kind;
 
-// An in-memory ledger for these tests: a digest is eligible when its first byte is non-zero.
-class TestLedger : public ports::CredentialLedger {
- public:
-  core::Status ClaimBatch(std::span<const ports::ClaimRequest> in,
-                          std::span<ports::ClaimOutcome> out) override {
-    for (std::size_t i = 0; i < in.size(); ++i) {
-      auto key = in[i].digest.ToHex();
-      if (in[i].digest.bytes[0] == 0) {
-        out[i] = {ports::ClaimOutcome::Kind::kIneligible, 1};
-      } else if (auto it = claims.find(key); it == claims.end()) {
-        claims[key] = {in[i].claim_tag, 1};
-        out[i] = {ports::ClaimOutcome::Kind::kClaimed, 1};
-      } else {
-        out[i] = {ports::ClaimOutcome::Kind::kAlreadyClaimed, ++it->second.second};
-      }
-    }
-    return {};
-  }
-  core::Status Revert(std::span<const ports::ClaimRequest> in,
-                      std::span<const ports::ClaimOutcome> out) override {
-    for (std::size_t i = in.size(); i-- > 0;) {
-      auto key = in[i].digest.ToHex();
-      if (out[i].kind == ports::ClaimOutcome::Kind::kClaimed) claims.erase(key);
-      if (out[i].kind == ports::ClaimOutcome::Kind::kAlreadyClaimed) --claims[key].second;
-    }
-    return {};
-  }
-  std::map<std::string, std::pair<std::string, std::uint32_t>> claims;
-};
+// The shared in-memory ledger: a digest is eligible when its first byte is non-zero.
+using TestLedger = ports::testing::FakeCredentialLedger;
 
 class TestRecorder : public ports::VoteRecorder {
  public:

@@ -14,6 +14,7 @@
 #include "pipeline/pending_status_intake.hpp"
 #include "pipeline/split_vote_queries.hpp"
 #include "pipeline/validation_stage.hpp"
+#include "ports/testing/fake_credential_ledger.hpp"
 
 namespace scrutin::pipeline {
 namespace {
@@ -21,35 +22,9 @@ namespace {
 using Kind = ports::IntakeResult::Kind;
 using std::chrono::hours;
 
-// A ledger that keeps claim tags, so a redelivered request is kReplayed (as Redis's is). A digest
-// is eligible when its first byte is non-zero.
-class ReplayLedger : public ports::CredentialLedger {
- public:
-  core::Status ClaimBatch(std::span<const ports::ClaimRequest> in,
-                          std::span<ports::ClaimOutcome> out) override {
-    if (fail) return core::Fail(std::string("ledger down"));
-    for (std::size_t i = 0; i < in.size(); ++i) {
-      auto key = in[i].digest.ToHex();
-      if (in[i].digest.bytes[0] == 0) {
-        out[i] = {ports::ClaimOutcome::Kind::kIneligible, 1};
-      } else if (auto it = claims.find(key); it == claims.end()) {
-        claims[key] = {in[i].claim_tag, 1};
-        out[i] = {ports::ClaimOutcome::Kind::kClaimed, 1};
-      } else if (it->second.first == in[i].claim_tag) {
-        out[i] = {ports::ClaimOutcome::Kind::kReplayed, it->second.second};
-      } else {
-        out[i] = {ports::ClaimOutcome::Kind::kAlreadyClaimed, ++it->second.second};
-      }
-    }
-    return {};
-  }
-  core::Status Revert(std::span<const ports::ClaimRequest>,
-                      std::span<const ports::ClaimOutcome>) override {
-    return core::Fail(std::string("durable ledger"));
-  }
-  bool fail = false;
-  std::map<std::string, std::pair<std::string, std::uint32_t>> claims;
-};
+// The shared in-memory ledger keeps claim tags, so a redelivered request is kReplayed (as Redis's
+// is). A digest is eligible when its first byte is non-zero.
+using ReplayLedger = ports::testing::FakeCredentialLedger;
 
 // Records the order of events across the fakes.
 struct Journal {
@@ -66,7 +41,7 @@ class FakePublisher : public ports::DecisionPublisher {
   explicit FakePublisher(Journal& j) : journal(j) {}
   core::Status Publish(std::span<const core::VoteEnvelope> votes,
                        std::span<const core::Decision> decisions) override {
-    if (fail) return core::Fail(std::string("broker down"));
+    if (fail) return core::Fail(core::ErrorCode::kUnavailable, std::string("broker down"));
     for (std::size_t i = 0; i < votes.size(); ++i) {
       published.emplace_back(votes[i].request_id, decisions[i]);
     }
@@ -83,7 +58,7 @@ class FakeStatuses : public ports::StatusWriter, public ports::VoteQueries {
   explicit FakeStatuses(Journal& j) : journal(j) {}
   core::Status Write(std::span<const ports::StatusUpdate> updates, bool only_if_absent) override {
     std::lock_guard lock(mu);
-    if (fail) return core::Fail(std::string("redis down"));
+    if (fail) return core::Fail(core::ErrorCode::kUnavailable, std::string("redis down"));
     for (const auto& u : updates) {
       auto key = u.id.ToString();
       if (only_if_absent && records.count(key)) continue;
@@ -168,6 +143,7 @@ TEST_F(ValidationStageTest, BrokerFailureLeavesNoStatusAndRedeliveryIsAReplayNot
   publisher.fail = true;
   auto st = stage.Process(votes, decisions);
   ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), core::ErrorCode::kUnavailable);
   EXPECT_NE(st.error().find("broker down"), std::string::npos);
   EXPECT_TRUE(statuses.records.empty());
   EXPECT_EQ(listened, 0);
@@ -195,6 +171,7 @@ TEST_F(ValidationStageTest, LedgerOrStatusFailureIsAnError) {
   statuses.fail = true;
   auto st = stage.Process(votes, decisions);
   ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), core::ErrorCode::kUnavailable);
   EXPECT_NE(st.error().find("statuses"), std::string::npos);
   EXPECT_EQ(listened, 0);
 }
@@ -203,7 +180,7 @@ class FakeRecorder : public ports::VoteRecorder {
  public:
   core::Status Record(std::span<const core::VoteEnvelope> votes,
                       std::span<const core::Decision>) override {
-    if (fail) return core::Fail(std::string("disk full"));
+    if (fail) return core::Fail(core::ErrorCode::kUnavailable, std::string("disk full"));
     recorded += votes.size();
     return {};
   }
@@ -219,12 +196,15 @@ TEST(AggregationStageTest, RecordsDecidedBatchesAndRefusesPendingOnes) {
   std::vector<core::Decision> decisions(2);
   decisions[0].status = core::VoteStatus::kAccepted;
   decisions[1].status = core::VoteStatus::kPending;
-  EXPECT_FALSE(stage.Process(votes, decisions).ok());
+  auto pending = stage.Process(votes, decisions);
+  ASSERT_FALSE(pending.ok());
+  EXPECT_EQ(pending.code(), core::ErrorCode::kRefused);
   EXPECT_EQ(recorder.recorded, 0u);
   decisions[1].status = core::VoteStatus::kInvalid;
   recorder.fail = true;
   auto st = stage.Process(votes, decisions);
   ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), core::ErrorCode::kUnavailable);
   EXPECT_NE(st.error().find("disk full"), std::string::npos);
   EXPECT_EQ(listened, 0u);
   recorder.fail = false;

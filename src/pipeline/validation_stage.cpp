@@ -19,12 +19,12 @@ core::Status ValidationStage::Process(std::span<const core::VoteEnvelope> votes,
                                       std::span<core::Decision> decisions) {
   if (votes.empty()) return {};
   if (auto st = validator_.Decide(votes, decisions); !st) {
-    return core::Fail("deciding the batch failed: " + st.error());
+    return core::Fail(st.code(), "deciding the batch failed: " + st.error());
   }
   core::Failpoint("validator.after_claim");
 
   if (auto st = publisher_.Publish(votes, decisions); !st) {
-    return core::Fail("publishing the decided votes failed: " + st.error());
+    return core::Fail(st.code(), "publishing the decided votes failed: " + st.error());
   }
   core::Failpoint("validator.after_publish");
 
@@ -42,7 +42,7 @@ core::Status ValidationStage::Process(std::span<const core::VoteEnvelope> votes,
     updates_.push_back(std::move(u));
   }
   if (auto st = statuses_.Write(updates_, /*only_if_absent=*/false); !st) {
-    return core::Fail("writing the final statuses failed: " + st.error());
+    return core::Fail(st.code(), "writing the final statuses failed: " + st.error());
   }
   if (listener_) listener_(votes, decisions);
   return {};

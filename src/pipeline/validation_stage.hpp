@@ -49,7 +49,7 @@ class ValidationStage {
 
   // Runs steps 1-3 on the batch. Success: decisions[i] is votes[i]'s final, durable decision and
   // the caller may acknowledge the whole batch. Error (ledger, broker or status store failing):
-  // nothing may be acknowledged; the error names the step.
+  // nothing may be acknowledged; the error names the step and keeps the failing port's code().
   // REQUIRES: decisions.size() == votes.size().
   core::Status Process(std::span<const core::VoteEnvelope> votes,
                        std::span<core::Decision> decisions);

@@ -50,7 +50,11 @@ core::Status Validator::Decide(std::span<const core::VoteEnvelope> votes,
 
 core::Status Validator::Undo(std::span<const core::VoteEnvelope> votes) {
   assert(votes.size() == requests_.size() && votes.size() == outcomes_.size());
-  return ledger_.Revert(requests_, outcomes_);
+  if (revertible_ == nullptr) {
+    return core::Fail(core::ErrorCode::kRefused,
+                      std::string("this ledger cannot revert: redeliver with the same claim tags"));
+  }
+  return revertible_->Revert(requests_, outcomes_);
 }
 
 }  // namespace scrutin::pipeline

@@ -20,6 +20,9 @@ namespace scrutin::pipeline {
 class Validator {
  public:
   explicit Validator(ports::CredentialLedger& ledger) : ledger_(ledger) {}
+  // A validator over a ledger that can revert: Undo() is available.
+  explicit Validator(ports::RevertibleCredentialLedger& ledger)
+      : ledger_(ledger), revertible_(&ledger) {}
 
   // Decides every vote of the batch, in order (a later vote sees the claims of earlier ones).
   // On success decisions[i] is final for votes[i]. On a ledger failure returns its error; the
@@ -28,7 +31,8 @@ class Validator {
   core::Status Decide(std::span<const core::VoteEnvelope> votes,
                       std::span<core::Decision> decisions);
 
-  // Undoes the ledger effects of the immediately preceding Decide (see CredentialLedger::Revert).
+  // Undoes the ledger effects of the immediately preceding Decide (see
+  // RevertibleCredentialLedger::Revert). A kRefused error when the ledger cannot revert.
   core::Status Undo(std::span<const core::VoteEnvelope> votes);
 
   // The pure mapping from a ledger outcome to a decision, exposed for tests and for shapes that
@@ -39,6 +43,7 @@ class Validator {
   void BuildRequests(std::span<const core::VoteEnvelope> votes);
 
   ports::CredentialLedger& ledger_;
+  ports::RevertibleCredentialLedger* revertible_ = nullptr;  // the same ledger, when it can revert
   // Reused between calls to avoid reallocating per batch.
   std::vector<ports::ClaimRequest> requests_;
   std::vector<ports::ClaimOutcome> outcomes_;

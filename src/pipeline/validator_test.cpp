@@ -28,7 +28,7 @@ TEST(ValidatorTest, MapsEveryLedgerOutcomeToAStatus) {
 }
 
 // A ledger that records what it was asked and answers from a script.
-class ScriptedLedger : public ports::CredentialLedger {
+class ScriptedLedger : public ports::RevertibleCredentialLedger {
  public:
   core::Status ClaimBatch(std::span<const ports::ClaimRequest> in,
                           std::span<ports::ClaimOutcome> out) override {

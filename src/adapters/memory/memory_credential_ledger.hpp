@@ -23,13 +23,14 @@
 
 namespace scrutin::adapters::memory {
 
-class MemoryCredentialLedger final : public ports::CredentialLedger {
+class MemoryCredentialLedger final : public ports::RevertibleCredentialLedger {
  public:
   // Takes the eligibility database's digests (any order; duplicates are dropped).
   explicit MemoryCredentialLedger(std::vector<core::Digest> eligible);
 
   // Thread-safety: ClaimBatch, Revert and Restore* must be called from one thread at a time
   // (the embedded writer); the const accessors may be called concurrently with nothing else.
+  // Never blocks, never fails (ClaimBatch and Revert always return success).
   core::Status ClaimBatch(std::span<const ports::ClaimRequest> in,
                           std::span<ports::ClaimOutcome> out) override;
   core::Status Revert(std::span<const ports::ClaimRequest> in,

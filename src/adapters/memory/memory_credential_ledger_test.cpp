@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "core/request_id.hpp"
+#include "ports/testing/credential_ledger_contract.hpp"
 
 namespace scrutin::adapters::memory {
 namespace {
@@ -52,30 +53,12 @@ TEST_F(MemoryLedgerTest, EveryEligibleDigestIsFound) {
   EXPECT_EQ(ledger_->claimed_count(), eligible_.size());
 }
 
-TEST_F(MemoryLedgerTest, SecondRequestIsDuplicateWithGrowingAttemptCount) {
-  auto first = Tag();
-  EXPECT_EQ(Claim(eligible_[7], first).kind, Kind::kClaimed);
-  auto dup = Claim(eligible_[7], Tag());
-  EXPECT_EQ(dup.kind, Kind::kAlreadyClaimed);
-  EXPECT_EQ(dup.attempt_count, 2u);
-  EXPECT_EQ(Claim(eligible_[7], Tag()).attempt_count, 3u);
-}
-
 TEST_F(MemoryLedgerTest, SameClaimTagIsAReplayNotADuplicate) {
   auto tag = Tag();
   EXPECT_EQ(Claim(eligible_[3], tag).kind, Kind::kClaimed);
   auto again = Claim(eligible_[3], tag);
   EXPECT_EQ(again.kind, Kind::kReplayed);
   EXPECT_EQ(ledger_->claimed_count(), 1u);
-}
-
-TEST_F(MemoryLedgerTest, WithinOneBatchTheSecondClaimIsADuplicate) {
-  std::vector<ports::ClaimRequest> in = {{eligible_[1], Tag()}, {eligible_[1], Tag()}};
-  std::vector<ports::ClaimOutcome> out(2);
-  ASSERT_TRUE(ledger_->ClaimBatch(in, out));
-  EXPECT_EQ(out[0].kind, Kind::kClaimed);
-  EXPECT_EQ(out[1].kind, Kind::kAlreadyClaimed);
-  EXPECT_EQ(out[1].attempt_count, 2u);
 }
 
 TEST_F(MemoryLedgerTest, RevertRestoresThePreviousState) {
@@ -115,6 +98,29 @@ TEST_F(MemoryLedgerTest, MemoryStaysUnder48BytesPerVoterAtScale) {
   MemoryCredentialLedger big(std::move(many));
   EXPECT_LE(static_cast<double>(big.memory_bytes()) / big.eligible_count(), 48.0);
 }
+
+// The port's contract (ports/testing/credential_ledger_contract.cpp): claims, replays, duplicates
+// within and across batches, and Revert. The tests above keep what only this ledger has (its
+// counters, start-up restore, memory per voter).
+ports::testing::LedgerFactory MemoryLedgerFactory() {
+  return {"Memory", [](const std::vector<core::Digest>& eligible) -> ports::CredentialLedgerPtr {
+            return std::make_unique<MemoryCredentialLedger>(eligible);
+          }};
+}
+ports::testing::RevertibleLedgerFactory RevertibleMemoryLedgerFactory() {
+  return {"Memory",
+          [](const std::vector<core::Digest>& eligible) -> ports::RevertibleCredentialLedgerPtr {
+            return std::make_unique<MemoryCredentialLedger>(eligible);
+          }};
+}
+
+using ports::testing::CredentialLedgerContract;
+using ports::testing::RevertibleCredentialLedgerContract;
+INSTANTIATE_TEST_SUITE_P(Memory, CredentialLedgerContract, ::testing::Values(MemoryLedgerFactory()),
+                         ports::testing::FactoryName<ports::testing::LedgerFactory>);
+INSTANTIATE_TEST_SUITE_P(Memory, RevertibleCredentialLedgerContract,
+                         ::testing::Values(RevertibleMemoryLedgerFactory()),
+                         ports::testing::FactoryName<ports::testing::RevertibleLedgerFactory>);
 
 }  // namespace
 }  // namespace scrutin::adapters::memory

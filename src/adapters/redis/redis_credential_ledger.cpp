@@ -1,9 +1,8 @@
 #include "adapters/redis/redis_credential_ledger.hpp"
 
-#include <openssl/evp.h>
-
 #include <vector>
 
+#include "adapters/redis/script_sha.hpp"
 #include "core/digest.hpp"
 
 namespace scrutin::redis {
@@ -37,13 +36,6 @@ redis.call('HSET', KEYS[1], ARGV[1], holder .. string.format('%d', n), ARGV[1] .
 return {3, n}
 )lua";
 
-std::string Sha1Hex(std::string_view text) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(text.data(), text.size(), md, &len, EVP_sha1(), nullptr);
-  return core::HexEncode(md, len);
-}
-
 // Loads the script on every master so that EVALSHA normally finds it.
 core::Status LoadScript(RedisClient& client) {
   for (const auto& node : client.Masters()) {
@@ -55,12 +47,16 @@ core::Status LoadScript(RedisClient& client) {
 }
 
 core::Result<ports::ClaimOutcome> ParseOutcome(const Reply& reply) {
-  if (reply.is_error()) return Fail("redis: claim script failed: " + reply.str);
+  // An error reply is the server's state (LOADING, BUSY, CLUSTERDOWN, OOM): unavailable for now.
+  if (reply.is_error()) {
+    return Fail(core::ErrorCode::kUnavailable, "redis: claim script failed: " + reply.str);
+  }
   if (reply.type != Reply::Type::kArray || reply.elements.size() != 2 ||
       reply.elements[0].type != Reply::Type::kInteger ||
       reply.elements[1].type != Reply::Type::kInteger || reply.elements[0].integer < 0 ||
       reply.elements[0].integer > 3 || reply.elements[1].integer < 1) {
-    return Fail(std::string("redis: unexpected reply from the claim script"));
+    return Fail(core::ErrorCode::kCorrupt,
+                std::string("redis: unexpected reply from the claim script"));
   }
   ports::ClaimOutcome out;
   out.kind = static_cast<Kind>(reply.elements[0].integer);
@@ -74,7 +70,7 @@ core::Result<ports::ClaimOutcome> ParseOutcome(const Reply& reply) {
 std::string_view ClaimScript() { return kClaimScript; }
 
 const std::string& ClaimScriptSha() {
-  static const std::string sha = Sha1Hex(kClaimScript);
+  static const std::string sha = ScriptSha(kClaimScript);
   return sha;
 }
 
@@ -89,9 +85,22 @@ core::Result<std::unique_ptr<RedisCredentialLedger>> RedisCredentialLedger::Open
       new RedisCredentialLedger(std::move(pool), std::move(*layout)));
 }
 
+namespace {
+
+// A failure of the client is the network's or the server's availability (connection refused,
+// timeout, node down): kUnavailable unless the client classified it already.
+core::Status Unavailable(std::string error, core::ErrorCode code = core::ErrorCode::kUnknown) {
+  return core::Fail(code == core::ErrorCode::kUnknown ? core::ErrorCode::kUnavailable : code,
+                    std::move(error));
+}
+
+}  // namespace
+
 core::Status RedisCredentialLedger::ClaimBatch(std::span<const ports::ClaimRequest> in,
                                                std::span<ports::ClaimOutcome> out) {
-  if (in.size() != out.size()) return Fail(std::string("ClaimBatch: in and out sizes differ"));
+  if (in.size() != out.size()) {
+    return Fail(core::ErrorCode::kRefused, std::string("ClaimBatch: in and out sizes differ"));
+  }
   if (in.empty()) return {};
   std::vector<Command> commands(in.size());
   const std::string& sha = ClaimScriptSha();
@@ -99,8 +108,8 @@ core::Status RedisCredentialLedger::ClaimBatch(std::span<const ports::ClaimReque
     std::string tag(kClaimTagBytes, '\0');
     if (!core::HexDecode(in[i].claim_tag, reinterpret_cast<std::uint8_t*>(tag.data()),
                          tag.size())) {
-      return Fail("ClaimBatch: request " + std::to_string(i) +
-                  " has a claim tag that is not 32 hex characters");
+      return Fail(core::ErrorCode::kRefused, "ClaimBatch: request " + std::to_string(i) +
+                                                 " has a claim tag that is not 32 hex characters");
     }
     auto& c = commands[i];
     c.args = {
@@ -109,10 +118,12 @@ core::Status RedisCredentialLedger::ClaimBatch(std::span<const ports::ClaimReque
     c.key_arg = 3;
   }
   auto lease = pool_->Acquire();
-  if (!lease.ok()) return Fail(lease.error());
+  if (!lease.ok()) return Unavailable(lease.error(), lease.code());
   RedisClient& client = **lease;
   std::vector<Reply> replies(commands.size());
-  if (auto st = client.Execute(commands, replies); !st.ok()) return st;
+  if (auto st = client.Execute(commands, replies); !st.ok()) {
+    return Unavailable(st.error(), st.code());
+  }
 
   // A node that lost its script cache (restart, failover, SCRIPT FLUSH) answers NOSCRIPT: send
   // those requests again with the script's text, in their order.
@@ -129,23 +140,16 @@ core::Status RedisCredentialLedger::ClaimBatch(std::span<const ports::ClaimReque
   }
   if (!retry.empty()) {
     std::vector<Reply> again(retry.size());
-    if (auto st = client.Execute(retry, again); !st.ok()) return st;
+    if (auto st = client.Execute(retry, again); !st.ok()) return Unavailable(st.error(), st.code());
     for (std::size_t k = 0; k < retry.size(); ++k) replies[retry_index[k]] = std::move(again[k]);
     (void)LoadScript(client);  // so that the next batches use EVALSHA again
   }
   for (std::size_t i = 0; i < replies.size(); ++i) {
     auto outcome = ParseOutcome(replies[i]);
-    if (!outcome.ok()) return Fail(outcome.error());
+    if (!outcome.ok()) return Fail(outcome.code(), outcome.error());
     out[i] = *outcome;
   }
   return {};
-}
-
-core::Status RedisCredentialLedger::Revert(std::span<const ports::ClaimRequest>,
-                                           std::span<const ports::ClaimOutcome>) {
-  return Fail(std::string(
-      "RedisCredentialLedger cannot revert: its claims are durable; redeliver the votes with the "
-      "same claim tags instead (they are answered as replays)"));
 }
 
 }  // namespace scrutin::redis

@@ -27,17 +27,18 @@ class RedisCredentialLedger final : public ports::CredentialLedger {
       std::shared_ptr<RedisClientPool> pool, std::string_view prefix = kDefaultPrefix);
 
   // See ports::CredentialLedger. Every claim_tag must be core::ClaimTag(...) (32 hex characters):
-  // an error is returned, before anything is sent, otherwise. Errors are Redis being unreachable or
-  // timing out (some requests of the batch may then have been applied; replaying them with the
-  // same claim tags is safe) or an unexpected script reply.
-  // Thread-safe: each call leases its own client from the pool.
+  // a kRefused error is returned, before anything is sent, otherwise. Errors are Redis being
+  // unreachable or timing out (kUnavailable: some requests of the batch may then have been
+  // applied; replaying them with the same claim tags is safe) or an unexpected script reply
+  // (kCorrupt).
+  // Thread-safe: each call leases its own client from the pool. Blocks on the network up to the
+  // client's timeouts.
+  //
+  // There is no Revert (this is not a ports::RevertibleCredentialLedger): Redis keeps the claims
+  // durably; callers rely on redelivery with the same claim tag, which ClaimBatch answers with
+  // kReplayed.
   core::Status ClaimBatch(std::span<const ports::ClaimRequest> in,
                           std::span<ports::ClaimOutcome> out) override;
-
-  // Always an error: Redis keeps the claims durably; callers rely on redelivery with the same
-  // claim tag, which ClaimBatch answers with kReplayed.
-  core::Status Revert(std::span<const ports::ClaimRequest> in,
-                      std::span<const ports::ClaimOutcome> out) override;
 
   const LedgerLayout& layout() const { return layout_; }
 

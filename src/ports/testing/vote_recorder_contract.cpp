@@ -1,0 +1,210 @@
+// What every VoteRecorder must do, whatever it writes to (ports/vote_recorder.hpp).
+#include "ports/testing/vote_recorder_contract.hpp"
+
+#include <chrono>
+#include <vector>
+
+#include "core/request_id.hpp"
+
+namespace scrutin::ports::testing {
+namespace {
+
+using core::Choice;
+using core::VoteStatus;
+
+// Two laws, open from an hour ago to a year from now, results live.
+core::Ballot TwoLaws() {
+  auto now = core::Clock::now();
+  std::vector<core::Law> laws;
+  for (const char* id : {"L2025-001", "L2025-002"}) {
+    laws.push_back(core::Law{id, "Loi", "Act", now - std::chrono::hours(1),
+                             now + std::chrono::hours(24 * 365), core::ResultsPolicy::kLive});
+  }
+  return core::Ballot(std::move(laws));
+}
+
+}  // namespace
+
+// Every adapter's test binary links all the contract suites and instantiates only its port's.
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(VoteRecorderContract);
+
+void VoteRecorderContract::SetUp() {
+  ballot_ = TwoLaws();
+  store_ = GetParam().make(ballot_);
+  ASSERT_NE(store_, nullptr) << GetParam().name << ": no store";
+}
+
+core::VoteEnvelope VoteRecorderContract::Vote(const core::Digest& digest, const char* law,
+                                              Choice choice) {
+  core::VoteEnvelope v;
+  v.request_id = core::RequestId::Generate();
+  v.digest = digest;
+  v.law_id = law;
+  v.choice = choice;
+  v.received_at = core::Clock::now();
+  return v;
+}
+
+core::Decision VoteRecorderContract::Decided(VoteStatus status, std::uint32_t attempts,
+                                             bool replay) {
+  core::Decision d;
+  d.status = status;
+  d.attempt_count = attempts;
+  d.replay = replay;
+  return d;
+}
+
+std::pair<long long, long long> VoteRecorderContract::TallyOf(const char* law) {
+  auto t = store_->queries().FindTally(law);
+  EXPECT_TRUE(t.ok()) << t.error();
+  if (!t.ok()) return {-1, -1};
+  EXPECT_EQ(t->law_id, law);
+  return {static_cast<long long>(t->oui), static_cast<long long>(t->non)};
+}
+
+TEST_P(VoteRecorderContract, RecordsTalliesAndAStatusPerVote) {
+  auto d = RandomDigests(4);
+  std::vector<core::VoteEnvelope> votes = {
+      Vote(d[0], kLawA, Choice::kOui), Vote(d[1], kLawA, Choice::kNon),
+      Vote(d[2], kLawB, Choice::kOui), Vote(d[0], kLawA, Choice::kNon),
+      Vote(d[3], kLawA, Choice::kOui)};
+  std::vector<core::Decision> decisions = {
+      Decided(VoteStatus::kAccepted), Decided(VoteStatus::kAccepted),
+      Decided(VoteStatus::kAccepted), Decided(VoteStatus::kDuplicate, 2),
+      Decided(VoteStatus::kInvalid)};
+  auto st = store_->recorder().Record(votes, decisions);
+  ASSERT_TRUE(st.ok()) << st.error();
+
+  EXPECT_EQ(TallyOf(kLawA), std::make_pair(1LL, 1LL));
+  EXPECT_EQ(TallyOf(kLawB), std::make_pair(1LL, 0LL));
+
+  auto accepted = store_->queries().FindStatus(votes[0].request_id);
+  ASSERT_TRUE(accepted.ok()) << accepted.error();
+  ASSERT_TRUE(accepted->has_value());
+  EXPECT_EQ((*accepted)->status, VoteStatus::kAccepted);
+  EXPECT_EQ((*accepted)->law_id, kLawA);
+  EXPECT_EQ((*accepted)->attempt_count, 1u);
+
+  auto duplicate = store_->queries().FindStatus(votes[3].request_id);
+  ASSERT_TRUE(duplicate.ok()) << duplicate.error();
+  ASSERT_TRUE(duplicate->has_value());
+  EXPECT_EQ((*duplicate)->status, VoteStatus::kDuplicate);
+  EXPECT_EQ((*duplicate)->attempt_count, 2u);
+  EXPECT_EQ((*duplicate)->law_id, kLawA);
+
+  auto invalid = store_->queries().FindStatus(votes[4].request_id);
+  ASSERT_TRUE(invalid.ok() && invalid->has_value());
+  EXPECT_EQ((*invalid)->status, VoteStatus::kInvalid);
+
+  auto unknown = store_->queries().FindStatus(core::RequestId::Generate());
+  ASSERT_TRUE(unknown.ok()) << unknown.error();
+  EXPECT_FALSE(unknown->has_value());
+}
+
+TEST_P(VoteRecorderContract, TheSameBatchTwiceCountsNothingTwice) {
+  auto d = RandomDigests(3);
+  std::vector<core::VoteEnvelope> votes = {Vote(d[0], kLawA, Choice::kOui),
+                                           Vote(d[1], kLawB, Choice::kNon),
+                                           Vote(d[0], kLawA, Choice::kNon)};
+  std::vector<core::Decision> decisions = {Decided(VoteStatus::kAccepted),
+                                           Decided(VoteStatus::kAccepted),
+                                           Decided(VoteStatus::kDuplicate, 2)};
+  ASSERT_TRUE(store_->recorder().Record(votes, decisions).ok());
+  // Redelivered as it was, then as the validator decides a redelivery (flagged replays).
+  ASSERT_TRUE(store_->recorder().Record(votes, decisions).ok());
+  decisions = {Decided(VoteStatus::kAccepted, 1, true), Decided(VoteStatus::kAccepted, 1, true),
+               Decided(VoteStatus::kDuplicate, 2)};
+  ASSERT_TRUE(store_->recorder().Record(votes, decisions).ok());
+  EXPECT_EQ(TallyOf(kLawA), std::make_pair(1LL, 0LL));
+  EXPECT_EQ(TallyOf(kLawB), std::make_pair(0LL, 1LL));
+  auto duplicate = store_->queries().FindStatus(votes[2].request_id);
+  ASSERT_TRUE(duplicate.ok() && duplicate->has_value());
+  EXPECT_EQ((*duplicate)->attempt_count, 2u);
+}
+
+TEST_P(VoteRecorderContract, OverlappingBatchesCountOnlyTheNewVotes) {
+  auto d = RandomDigests(100);
+  std::vector<core::VoteEnvelope> votes;
+  for (int i = 0; i < 100; ++i) {
+    votes.push_back(Vote(d[i], i % 2 ? kLawB : kLawA, i % 3 ? Choice::kOui : Choice::kNon));
+  }
+  std::vector<core::Decision> decisions(100, Decided(VoteStatus::kAccepted));
+  std::span<const core::VoteEnvelope> all(votes);
+  std::span<const core::Decision> all_decisions(decisions);
+  ASSERT_TRUE(store_->recorder().Record(all.subspan(0, 60), all_decisions.subspan(0, 60)).ok());
+  ASSERT_TRUE(store_->recorder().Record(all.subspan(30, 70), all_decisions.subspan(30, 70)).ok());
+  long long oui_a = 0, non_a = 0, oui_b = 0, non_b = 0;
+  for (int i = 0; i < 100; ++i) {
+    bool oui = votes[i].choice == Choice::kOui;
+    if (i % 2) {
+      (oui ? oui_b : non_b) += 1;
+    } else {
+      (oui ? oui_a : non_a) += 1;
+    }
+  }
+  EXPECT_EQ(TallyOf(kLawA), std::make_pair(oui_a, non_a));
+  EXPECT_EQ(TallyOf(kLawB), std::make_pair(oui_b, non_b));
+}
+
+TEST_P(VoteRecorderContract, TheSameVoteTwiceInOneBatchCountsOnce) {
+  auto d = RandomDigests(2);
+  std::vector<core::VoteEnvelope> votes = {Vote(d[0], kLawA, Choice::kOui),
+                                           Vote(d[1], kLawA, Choice::kNon)};
+  votes.push_back(votes[0]);  // a redelivered message landing in the same batch
+  std::vector<core::Decision> decisions = {Decided(VoteStatus::kAccepted),
+                                           Decided(VoteStatus::kAccepted),
+                                           Decided(VoteStatus::kAccepted, 1, true)};
+  ASSERT_TRUE(store_->recorder().Record(votes, decisions).ok());
+  EXPECT_EQ(TallyOf(kLawA), std::make_pair(1LL, 1LL));
+}
+
+// The validator claimed the credential, then crashed before the recorder saw the vote: the
+// redelivery is decided as a replay, and a store that never saw it must count it, once.
+TEST_P(VoteRecorderContract, AReplayNotYetRecordedIsCountedOnce) {
+  auto d = RandomDigests(2);
+  std::vector<core::VoteEnvelope> votes = {Vote(d[0], kLawA, Choice::kOui),
+                                           Vote(d[1], kLawB, Choice::kOui)};
+  std::vector<core::Decision> decisions = {Decided(VoteStatus::kAccepted, 1, true),
+                                           Decided(VoteStatus::kAccepted, 1, true)};
+  ASSERT_TRUE(store_->recorder().Record(votes, decisions).ok());
+  ASSERT_TRUE(store_->recorder().Record(votes, decisions).ok());
+  EXPECT_EQ(TallyOf(kLawA), std::make_pair(1LL, 0LL));
+  EXPECT_EQ(TallyOf(kLawB), std::make_pair(1LL, 0LL));
+}
+
+TEST_P(VoteRecorderContract, ABatchWithALawNotOnTheBallotIsRefusedWhole) {
+  auto d = RandomDigests(3);
+  std::vector<core::VoteEnvelope> votes = {Vote(d[0], kLawA, Choice::kOui),
+                                           Vote(d[1], kLawB, Choice::kNon),
+                                           Vote(d[2], "L2099-999", Choice::kOui)};
+  std::vector<core::Decision> decisions(3, Decided(VoteStatus::kAccepted));
+  auto st = store_->recorder().Record(votes, decisions);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(TallyOf(kLawA), std::make_pair(0LL, 0LL));
+  EXPECT_EQ(TallyOf(kLawB), std::make_pair(0LL, 0LL));
+  auto status = store_->queries().FindStatus(votes[0].request_id);
+  ASSERT_TRUE(status.ok()) << status.error();
+  EXPECT_FALSE(status->has_value());
+  // The store goes on: the same votes without the stranger are recorded.
+  std::span<const core::VoteEnvelope> valid(votes.data(), 2);
+  std::span<const core::Decision> valid_decisions(decisions.data(), 2);
+  ASSERT_TRUE(store_->recorder().Record(valid, valid_decisions).ok());
+  EXPECT_EQ(TallyOf(kLawA), std::make_pair(1LL, 0LL));
+}
+
+TEST_P(VoteRecorderContract, AnEmptyBatchSucceeds) {
+  EXPECT_TRUE(store_->recorder().Record({}, {}).ok());
+  EXPECT_EQ(TallyOf(kLawA), std::make_pair(0LL, 0LL));
+}
+
+TEST_P(VoteRecorderContract, SyncMakesEveryRecordedBatchDurable) {
+  auto d = RandomDigests(1);
+  std::vector<core::VoteEnvelope> votes = {Vote(d[0], kLawB, Choice::kNon)};
+  std::vector<core::Decision> decisions = {Decided(VoteStatus::kAccepted)};
+  ASSERT_TRUE(store_->recorder().Record(votes, decisions).ok());
+  auto st = store_->recorder().Sync();
+  EXPECT_TRUE(st.ok()) << st.error();
+  EXPECT_EQ(TallyOf(kLawB), std::make_pair(0LL, 1LL));
+}
+
+}  // namespace scrutin::ports::testing
