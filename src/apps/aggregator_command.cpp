@@ -75,7 +75,7 @@ void RunAggregator(const AggregatorOptions& opt) {
   registry.AddCollector([&] {
     const auto now = core::Clock::now();
     for (const auto& law : ballot.laws()) {
-      if (law.results == core::ResultsPolicy::kAfterClose && !law.IsClosed(now)) continue;
+      if (!law.ResultsVisible(now)) continue;
       auto tally = queries.FindTally(law.id);
       if (!tally) continue;
       vote_metrics.votes_by_law.WithLabels({law.id, "oui"}).Set(static_cast<double>(tally->oui));

@@ -25,6 +25,12 @@ struct Law {
 
   bool IsOpen(Timestamp now) const { return now >= opens_at && now < closes_at; }
   bool IsClosed(Timestamp now) const { return now >= closes_at; }
+  // Whether the law's tally may be shown at `now`: always for `live` results, only once the poll
+  // has closed for `after_close` (the embargo). Every place that shows a tally (the results route,
+  // the /api/v1/results listing, votes_by_law) asks this.
+  bool ResultsVisible(Timestamp now) const {
+    return results != ResultsPolicy::kAfterClose || IsClosed(now);
+  }
 };
 
 class Ballot {

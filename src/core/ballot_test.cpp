@@ -48,9 +48,27 @@ TEST(BallotTest, ParsesGoodFile) {
   EXPECT_EQ(ToString(ResultsPolicy::kAfterClose), "after_close");
 }
 
+TEST(BallotTest, ResultsVisibleKeepsAfterCloseLawsEmbargoedUntilTheyClose) {
+  auto b = Ballot::Parse(kGood);
+  ASSERT_TRUE(b.ok()) << b.error();
+  const Law* live = b->Find("L2025-001");
+  const Law* embargoed = b->Find("L2025-002");
+  ASSERT_NE(live, nullptr);
+  ASSERT_NE(embargoed, nullptr);
+  // live: visible before, during and after the poll.
+  EXPECT_TRUE(live->ResultsVisible(At("2026-10-31T00:00:00Z")));
+  EXPECT_TRUE(live->ResultsVisible(At("2026-11-01T12:00:00Z")));
+  EXPECT_TRUE(live->ResultsVisible(At("2026-11-03T00:00:00Z")));
+  // after_close: hidden until closes_at, visible from closes_at on.
+  EXPECT_FALSE(embargoed->ResultsVisible(At("2026-10-31T00:00:00Z")));
+  EXPECT_FALSE(embargoed->ResultsVisible(At("2026-11-02T12:30:00.499Z")));
+  EXPECT_TRUE(embargoed->ResultsVisible(At("2026-11-02T12:30:00.500Z")));
+  EXPECT_TRUE(embargoed->ResultsVisible(At("2026-11-03T00:00:00Z")));
+}
+
 TEST(BallotTest, DatesOutsideTheClocksRangeAreRefusedNotOverflowed) {
-  for (const char* closes : {"\"9999-11-02T00:00:00Z\"", "9999-11-02T00:00:00Z",
-                             "\"1900-01-01T00:00:00Z\""}) {
+  for (const char* closes :
+       {"\"9999-11-02T00:00:00Z\"", "9999-11-02T00:00:00Z", "\"1900-01-01T00:00:00Z\""}) {
     std::string text = std::string(
                            "[[law]]\nid = \"L2025-001\"\ntitle_fr = \"A\"\ntitle_en = \"A\"\n"
                            "opens_at = \"2026-11-01T00:00:00Z\"\ncloses_at = ") +

@@ -443,7 +443,7 @@ void Api::HandleResults(Exchange& ex, std::string_view law_id) {
     return ex.Send(Error(404, "unknown_law", "There is no law with this id on the ballot."));
   }
   const core::Timestamp now = Now();
-  if (law->results == core::ResultsPolicy::kAfterClose && !law->IsClosed(now)) {
+  if (!law->ResultsVisible(now)) {
     std::string body;
     JsonObject(body)
         .Str("error", "results_embargoed")
@@ -496,7 +496,7 @@ void Api::HandleMetrics(Exchange& ex) {
   // Embargoed laws are left out until they close: /metrics must not leak what /results withholds.
   const core::Timestamp now = Now();
   for (const auto& law : config_.ballot.laws()) {
-    if (law.results == core::ResultsPolicy::kAfterClose && !law.IsClosed(now)) continue;
+    if (!law.ResultsVisible(now)) continue;
     auto tally = config_.queries.FindTally(law.id);
     if (!tally) continue;  // keep the last value; the scrape still succeeds
     config_.metrics.votes_by_law.WithLabels({law.id, "oui"}).Set(static_cast<double>(tally->oui));
