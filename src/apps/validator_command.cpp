@@ -75,21 +75,8 @@ void RunValidator(const ValidatorOptions& opt) {
                       std::span<const core::Decision> decisions) {
         const auto now = core::Clock::now();
         for (std::size_t i = 0; i < votes.size(); ++i) {
-          switch (decisions[i].status) {
-            case core::VoteStatus::kAccepted:
-              vote_metrics.votes_accepted.Increment();
-              break;
-            case core::VoteStatus::kDuplicate:
-              vote_metrics.votes_duplicate.Increment();
-              vote_metrics.duplicate_attempts.Increment();
-              break;
-            case core::VoteStatus::kInvalid:
-              vote_metrics.votes_invalid.Increment();
-              break;
-            case core::VoteStatus::kPending:
-              break;
-          }
-          vote_metrics.validation_latency.Observe(
+          vote_metrics.RecordDecision(
+              decisions[i].status,
               std::max(0.0, std::chrono::duration<double>(now - votes[i].received_at).count()));
         }
       });

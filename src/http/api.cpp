@@ -375,23 +375,7 @@ void Api::OnIntakeResult(PendingVote& pending, const ports::IntakeResult& result
   if (result.kind == ports::IntakeResult::Kind::kDurable) {
     auto& m = config_.metrics;
     m.RecordSubmitted(Now());
-    switch (result.decision.status) {
-      case core::VoteStatus::kPending:
-        break;  // decided (and counted) downstream
-      case core::VoteStatus::kAccepted:
-        m.votes_accepted.Increment();
-        break;
-      case core::VoteStatus::kDuplicate:
-        m.votes_duplicate.Increment();
-        m.duplicate_attempts.Increment();
-        break;
-      case core::VoteStatus::kInvalid:
-        m.votes_invalid.Increment();
-        break;
-    }
-    if (result.decision.status != core::VoteStatus::kPending) {
-      m.validation_latency.Observe(elapsed);
-    }
+    m.RecordDecision(result.decision.status, elapsed);  // pending: decided downstream
     std::string id = pending.id.ToString();
     std::string url = std::string(kVoteStatusPrefix) + id;
     JsonObject(r.body)

@@ -78,6 +78,24 @@ VoteMetrics::VoteMetrics(Registry& r, int rate_window_seconds)
   collector_ = r.AddCollector([this] { RefreshRate(std::chrono::system_clock::now()); });
 }
 
+void VoteMetrics::RecordDecision(core::VoteStatus status, double latency_seconds) {
+  switch (status) {
+    case core::VoteStatus::kPending:
+      return;  // decided (and recorded) downstream
+    case core::VoteStatus::kAccepted:
+      votes_accepted.Increment();
+      break;
+    case core::VoteStatus::kDuplicate:
+      votes_duplicate.Increment();
+      duplicate_attempts.Increment();
+      break;
+    case core::VoteStatus::kInvalid:
+      votes_invalid.Increment();
+      break;
+  }
+  validation_latency.Observe(latency_seconds);
+}
+
 VoteMetrics::~VoteMetrics() { registry.RemoveCollector(collector_); }
 
 void VoteMetrics::RecordSubmitted(std::chrono::system_clock::time_point now) {

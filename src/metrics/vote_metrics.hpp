@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstdint>
 
+#include "core/vote.hpp"
 #include "metrics/registry.hpp"
 
 namespace scrutin::metrics {
@@ -73,6 +74,11 @@ struct VoteMetrics {
 
   // Counts one submitted vote in votes_submitted_total and the votes_per_second window.
   void RecordSubmitted(std::chrono::system_clock::time_point now);
+  // Counts one final decision: votes_validated_total{status} (and duplicate_attempts_total for a
+  // duplicate) and `latency_seconds` (vote received -> decision known) in
+  // validation_latency_seconds. A `pending` status is no decision yet and records nothing: the
+  // process that decides it records it (see "Who records what" above). Thread-safe.
+  void RecordDecision(core::VoteStatus status, double latency_seconds);
   // Refreshes votes_per_second from the window (called before a scrape).
   void RefreshRate(std::chrono::system_clock::time_point now);
 

@@ -70,6 +70,33 @@ TEST(VoteMetricsTest, SubmittedFeedsCounterAndRate) {
   EXPECT_DOUBLE_EQ(m.votes_per_second.Value(), 3.0);
 }
 
+TEST(VoteMetricsTest, RecordDecisionCountsFinalDecisionsAndTheirLatency) {
+  Registry r;
+  VoteMetrics m(r);
+  m.RecordDecision(core::VoteStatus::kAccepted, 0.010);
+  m.RecordDecision(core::VoteStatus::kAccepted, 0.020);
+  m.RecordDecision(core::VoteStatus::kDuplicate, 0.030);
+  m.RecordDecision(core::VoteStatus::kInvalid, 0.040);
+  EXPECT_EQ(m.votes_accepted.Value(), 2u);
+  EXPECT_EQ(m.votes_duplicate.Value(), 1u);
+  EXPECT_EQ(m.duplicate_attempts.Value(), 1u);
+  EXPECT_EQ(m.votes_invalid.Value(), 1u);
+  auto latency = m.validation_latency.Collect();
+  EXPECT_EQ(latency.count, 4u);
+  EXPECT_NEAR(latency.sum, 0.100, 1e-9);
+}
+
+TEST(VoteMetricsTest, RecordDecisionOfAPendingVoteRecordsNothing) {
+  Registry r;
+  VoteMetrics m(r);
+  m.RecordDecision(core::VoteStatus::kPending, 0.5);
+  EXPECT_EQ(m.votes_accepted.Value(), 0u);
+  EXPECT_EQ(m.votes_duplicate.Value(), 0u);
+  EXPECT_EQ(m.votes_invalid.Value(), 0u);
+  EXPECT_EQ(m.duplicate_attempts.Value(), 0u);
+  EXPECT_EQ(m.validation_latency.Collect().count, 0u);
+}
+
 TEST(VoteMetricsTest, CollectorIsRemovedWithTheMetrics) {
   Registry r;
   { VoteMetrics m(r); }
