@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "core/mutex.hpp"
+#include "core/timeval.hpp"
 
 namespace scrutin::rabbitmq {
 namespace {
@@ -19,13 +20,6 @@ amqp_bytes_t Bytes(std::string_view s) {
 
 std::string ToString(amqp_bytes_t b) {
   return std::string(static_cast<const char*>(b.bytes), b.len);
-}
-
-timeval ToTimeval(std::chrono::milliseconds d) {
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(d.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((d.count() % 1000) * 1000);
-  return tv;
 }
 
 int HexValue(char c) {
@@ -194,14 +188,14 @@ core::Result<std::unique_ptr<AmqpConnection>> AmqpConnection::Open(
   const std::string where = "RabbitMQ at " + endpoint.ToString();
   amqp_socket_t* socket = amqp_tcp_socket_new(conn->state_);
   if (socket == nullptr) return core::Fail(where + ": cannot create a socket");
-  timeval connect_tv = ToTimeval(options.connect_timeout);
+  timeval connect_tv = core::ToTimeval(options.connect_timeout);
   int rc = amqp_socket_open_noblock(socket, endpoint.host.c_str(), endpoint.port, &connect_tv);
   if (rc != AMQP_STATUS_OK) {
     conn->broken_ = true;
     return core::Fail(where + ": cannot connect: " + amqp_error_string2(rc));
   }
   amqp_set_handshake_timeout(conn->state_, &connect_tv);
-  timeval rpc_tv = ToTimeval(options.io_timeout);
+  timeval rpc_tv = core::ToTimeval(options.io_timeout);
   amqp_set_rpc_timeout(conn->state_, &rpc_tv);
 
   amqp_table_entry_t property;

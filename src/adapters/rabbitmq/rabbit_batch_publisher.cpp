@@ -3,19 +3,12 @@
 #include <algorithm>
 #include <cassert>
 
+#include "core/timeval.hpp"
+
 namespace scrutin::rabbitmq {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-timeval Remaining(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now());
-  if (left.count() < 0) left = std::chrono::microseconds(0);
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(left.count() / 1'000'000);
-  tv.tv_usec = static_cast<suseconds_t>(left.count() % 1'000'000);
-  return tv;
-}
 
 }  // namespace
 
@@ -130,7 +123,7 @@ core::Status RabbitBatchPublisher::AwaitConfirms(std::span<const OutgoingMessage
                   std::to_string(options_.confirm_timeout.count()) + " ms");
     }
     amqp_frame_t frame;
-    timeval tv = Remaining(deadline);
+    timeval tv = core::TimevalUntil(deadline);
     int rc = amqp_simple_wait_frame_noblock(state, &frame, &tv);
     if (rc == AMQP_STATUS_TIMEOUT) continue;
     if (rc != AMQP_STATUS_OK) {

@@ -3,19 +3,12 @@
 #include <algorithm>
 #include <thread>
 
+#include "core/timeval.hpp"
+
 namespace scrutin::rabbitmq {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-timeval Until(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now());
-  if (left.count() < 0) left = std::chrono::microseconds(0);
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(left.count() / 1'000'000);
-  tv.tv_usec = static_cast<suseconds_t>(left.count() % 1'000'000);
-  return tv;
-}
 
 std::string Copy(amqp_bytes_t b) {
   return b.len == 0 ? std::string() : std::string(static_cast<const char*>(b.bytes), b.len);
@@ -87,7 +80,7 @@ core::Status RabbitConsumer::Receive(std::vector<Raw>& raws, std::chrono::millis
   // arrive before an ack, so stop there rather than wait out max_wait for nothing.
   std::size_t votes = 0;
   while (votes < options_.max_batch && raws.size() < options_.prefetch) {
-    timeval tv = Until(deadline);
+    timeval tv = core::TimevalUntil(deadline);
     amqp_envelope_t env;
     amqp_rpc_reply_t reply = amqp_consume_message(state, &env, &tv, 0);
     if (reply.reply_type == AMQP_RESPONSE_NORMAL) {
@@ -120,7 +113,7 @@ core::Status RabbitConsumer::Receive(std::vector<Raw>& raws, std::chrono::millis
     }
     // Something other than a delivery: read it and act on it.
     amqp_frame_t frame;
-    timeval io = Until(Clock::now() + options_.connection.io_timeout);
+    timeval io = core::TimevalUntil(Clock::now() + options_.connection.io_timeout);
     int rc = amqp_simple_wait_frame_noblock(state, &frame, &io);
     if (rc != AMQP_STATUS_OK) return Fail(conn_->LibraryFailure(rc, "consuming").error());
     if (frame.frame_type != AMQP_FRAME_METHOD) continue;

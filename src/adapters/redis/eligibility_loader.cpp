@@ -1,10 +1,10 @@
 #include "adapters/redis/eligibility_loader.hpp"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <charconv>
 #include <vector>
+
+#include "adapters/redis/script_sha.hpp"
 
 namespace scrutin::redis {
 namespace {
@@ -20,13 +20,6 @@ for i = 1, #ARGV do
 end
 return {added, redis.call('HLEN', KEYS[1])}
 )lua";
-
-std::string ScriptSha(std::string_view text) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(text.data(), text.size(), md, &len, EVP_sha1(), nullptr);
-  return core::HexEncode(md, len);
-}
 
 std::optional<std::uint64_t> ParseUnsigned(std::string_view s) {
   std::uint64_t v = 0;

@@ -1,10 +1,6 @@
 #include "adapters/redis/redis_client.hpp"
 
-#include <hiredis/hiredis.h>
-#include <sys/time.h>
-
 #include <algorithm>
-#include <charconv>
 #include <optional>
 #include <thread>
 
@@ -13,48 +9,6 @@ namespace {
 
 using core::Fail;
 using SteadyClock = std::chrono::steady_clock;
-
-timeval ToTimeval(std::chrono::milliseconds ms) {
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
-  return tv;
-}
-
-Reply Convert(const redisReply* r) {
-  Reply out;
-  switch (r->type) {
-    case REDIS_REPLY_STRING:
-      out.type = Reply::Type::kString;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_STATUS:
-      out.type = Reply::Type::kStatus;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_ERROR:
-      out.type = Reply::Type::kError;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      out.type = Reply::Type::kInteger;
-      out.integer = r->integer;
-      break;
-    case REDIS_REPLY_ARRAY:
-      out.type = Reply::Type::kArray;
-      out.elements.reserve(r->elements);
-      for (std::size_t i = 0; i < r->elements; ++i) out.elements.push_back(Convert(r->element[i]));
-      break;
-    default:
-      out.type = Reply::Type::kNil;
-      break;
-  }
-  return out;
-}
-
-bool StartsWith(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
-}
 
 // "MOVED 3999 127.0.0.1:6381" / "ASK 3999 127.0.0.1:6381" -> the endpoint.
 std::optional<Endpoint> RedirectTarget(std::string_view error) {
@@ -80,89 +34,6 @@ std::uint16_t Crc16(std::string_view data) {
 
 }  // namespace
 
-// ---------------------------------------------------------------------------------------------
-
-std::string Endpoint::ToString() const { return host + ":" + std::to_string(port); }
-
-core::Result<Endpoint> ParseEndpoint(std::string_view text) {
-  auto colon = text.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) {
-    return Fail("redis address '" + std::string(text) + "' is not host:port");
-  }
-  Endpoint ep;
-  ep.host = std::string(text.substr(0, colon));
-  auto port_text = text.substr(colon + 1);
-  // CLUSTER SLOTS / MOVED may carry "host:port@cport" in some versions.
-  if (auto at = port_text.find('@'); at != std::string_view::npos)
-    port_text = port_text.substr(0, at);
-  auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), ep.port);
-  if (ec != std::errc() || ptr != port_text.data() + port_text.size() || ep.port < 1 ||
-      ep.port > 65535) {
-    return Fail("redis address '" + std::string(text) + "' has no valid port");
-  }
-  return ep;
-}
-
-core::Result<RedisTarget> ParseRedisTarget(std::string_view url) {
-  RedisTarget t;
-  std::string_view rest = url;
-  if (StartsWith(rest, "redis://")) {
-    rest.remove_prefix(8);
-  } else if (StartsWith(rest, "redis-cluster://")) {
-    rest.remove_prefix(16);
-    t.cluster = true;
-  } else if (rest.find("://") != std::string_view::npos) {
-    return Fail("unsupported redis URL scheme in '" + std::string(url) +
-                "' (expected redis:// or redis-cluster://)");
-  } else {
-    t.cluster = true;  // bare host:port list
-  }
-  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
-    auto userinfo = rest.substr(0, at);
-    rest.remove_prefix(at + 1);
-    auto colon = userinfo.find(':');
-    t.password =
-        std::string(colon == std::string_view::npos ? userinfo : userinfo.substr(colon + 1));
-  }
-  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
-    auto db_text = rest.substr(slash + 1);
-    rest = rest.substr(0, slash);
-    if (!db_text.empty()) {
-      if (t.cluster) return Fail("a redis cluster URL cannot select a database");
-      auto [ptr, ec] = std::from_chars(db_text.data(), db_text.data() + db_text.size(), t.db);
-      if (ec != std::errc() || ptr != db_text.data() + db_text.size() || t.db < 0) {
-        return Fail("redis URL '" + std::string(url) + "' has a bad database number");
-      }
-    }
-  }
-  while (!rest.empty()) {
-    auto comma = rest.find(',');
-    auto part = rest.substr(0, comma);
-    auto ep = ParseEndpoint(part);
-    if (!ep.ok()) return Fail(ep.error());
-    t.nodes.push_back(*ep);
-    if (comma == std::string_view::npos) break;
-    rest.remove_prefix(comma + 1);
-  }
-  if (t.nodes.empty()) return Fail("redis URL '" + std::string(url) + "' names no host:port");
-  if (!t.cluster && t.nodes.size() != 1) {
-    return Fail("redis:// names one node; use redis-cluster://h:p,h:p for a cluster");
-  }
-  return t;
-}
-
-Command Command::Keyless(std::initializer_list<std::string_view> args) {
-  Command c;
-  for (auto a : args) c.args.emplace_back(a);
-  return c;
-}
-
-Command Command::Keyed(int key_arg, std::initializer_list<std::string_view> args) {
-  Command c = Keyless(args);
-  c.key_arg = key_arg;
-  return c;
-}
-
 std::uint16_t KeySlot(std::string_view key) {
   auto open = key.find('{');
   if (open != std::string_view::npos) {
@@ -173,110 +44,6 @@ std::uint16_t KeySlot(std::string_view key) {
   }
   return Crc16(key) & (kClusterSlots - 1);
 }
-
-// ---------------------------------------------------------------------------------------------
-// RedisConnection
-
-struct RedisConnection::Context {
-  redisContext* c = nullptr;
-};
-
-core::Result<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
-    const Endpoint& endpoint, const ClientOptions& options, const std::string& password, int db) {
-  std::unique_ptr<RedisConnection> conn(new RedisConnection());
-  conn->endpoint_ = endpoint;
-  conn->ctx_ = new Context;
-  redisContext* c = redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port,
-                                            ToTimeval(options.connect_timeout));
-  conn->ctx_->c = c;
-  if (c == nullptr) return Fail("redis " + endpoint.ToString() + ": out of memory connecting");
-  if (c->err != 0) {
-    return Fail("redis " + endpoint.ToString() + ": cannot connect: " + std::string(c->errstr));
-  }
-  if (redisSetTimeout(c, ToTimeval(options.command_timeout)) != REDIS_OK) {
-    return Fail("redis " + endpoint.ToString() + ": cannot set the socket timeout");
-  }
-  redisEnableKeepAlive(c);
-  if (!password.empty()) {
-    auto r = conn->Run(Command::Keyless({"AUTH", password}));
-    if (!r.ok()) return Fail(r.error());
-    if (r->is_error()) return Fail("redis " + endpoint.ToString() + ": AUTH refused: " + r->str);
-  }
-  if (db != 0) {
-    auto r = conn->Run(Command::Keyless({"SELECT", std::to_string(db)}));
-    if (!r.ok()) return Fail(r.error());
-    if (r->is_error()) return Fail("redis " + endpoint.ToString() + ": SELECT failed: " + r->str);
-  }
-  return conn;
-}
-
-RedisConnection::~RedisConnection() {
-  if (ctx_ != nullptr) {
-    if (ctx_->c != nullptr) redisFree(ctx_->c);
-    delete ctx_;
-  }
-}
-
-void RedisConnection::Append(const Command& command) {
-  // Small pipelines are the common case: keep the pointer arrays on the stack when they fit.
-  constexpr std::size_t kInline = 16;
-  const char* argv_inline[kInline];
-  std::size_t len_inline[kInline];
-  std::vector<const char*> argv_heap;
-  std::vector<std::size_t> len_heap;
-  const char** argv = argv_inline;
-  std::size_t* lens = len_inline;
-  const std::size_t n = command.args.size();
-  if (n > kInline) {
-    argv_heap.resize(n);
-    len_heap.resize(n);
-    argv = argv_heap.data();
-    lens = len_heap.data();
-  }
-  for (std::size_t i = 0; i < n; ++i) {
-    argv[i] = command.args[i].data();
-    lens[i] = command.args[i].size();
-  }
-  if (redisAppendCommandArgv(ctx_->c, static_cast<int>(n), argv, lens) != REDIS_OK) broken_ = true;
-}
-
-core::Result<Reply> RedisConnection::Read() {
-  if (broken_) return Fail("redis " + endpoint_.ToString() + ": connection is broken");
-  void* raw = nullptr;
-  if (redisGetReply(ctx_->c, &raw) != REDIS_OK || raw == nullptr) {
-    broken_ = true;
-    std::string why = ctx_->c->err != 0 ? std::string(ctx_->c->errstr) : "no reply";
-    if (ctx_->c->err == REDIS_ERR_IO && (why.find("temporarily unavailable") != std::string::npos ||
-                                         why.find("timed out") != std::string::npos)) {
-      why = "no answer within the command timeout";
-    }
-    return Fail("redis " + endpoint_.ToString() + ": " + why);
-  }
-  Reply reply = Convert(static_cast<redisReply*>(raw));
-  freeReplyObject(raw);
-  return reply;
-}
-
-core::Status RedisConnection::Flush() {
-  if (broken_) return Fail("redis " + endpoint_.ToString() + ": connection is broken");
-  int done = 0;
-  while (done == 0) {
-    if (redisBufferWrite(ctx_->c, &done) != REDIS_OK) {
-      broken_ = true;
-      return Fail("redis " + endpoint_.ToString() + ": write failed: " +
-                  (ctx_->c->err != 0 ? std::string(ctx_->c->errstr) : std::string("unknown")));
-    }
-  }
-  return {};
-}
-
-core::Result<Reply> RedisConnection::Run(const Command& command) {
-  Append(command);
-  return Read();
-}
-
-// ---------------------------------------------------------------------------------------------
-// RedisClient
 
 core::Result<std::unique_ptr<RedisClient>> RedisClient::Connect(const RedisTarget& target,
                                                                 const ClientOptions& options) {
@@ -502,8 +269,8 @@ core::Status RedisClient::Execute(std::span<const Command> commands, std::span<R
         }
         if (reply->is_error()) {
           std::string_view err = reply->str;
-          const bool moved = StartsWith(err, "MOVED ");
-          if (moved || StartsWith(err, "ASK ")) {
+          const bool moved = err.starts_with("MOVED ");
+          if (moved || err.starts_with("ASK ")) {
             auto ep = RedirectTarget(err);
             if (!ep) {
               // Keep reading this pipeline so the connection stays in step; fail afterwards.
@@ -521,8 +288,8 @@ core::Status RedisClient::Execute(std::span<const Command> commands, std::span<R
             again.push_back({item.index, target, !moved});
             continue;
           }
-          if (StartsWith(err, "TRYAGAIN") || StartsWith(err, "CLUSTERDOWN") ||
-              StartsWith(err, "LOADING")) {
+          if (err.starts_with("TRYAGAIN") || err.starts_with("CLUSTERDOWN") ||
+              err.starts_with("LOADING")) {
             transient = true;
             again.push_back({item.index, item.node, item.asking});
             continue;
@@ -550,56 +317,6 @@ core::Status RedisClient::Execute(std::span<const Command> commands, std::span<R
     todo.swap(again);
   }
   return {};
-}
-
-// ---------------------------------------------------------------------------------------------
-// RedisClientPool
-
-core::Result<std::shared_ptr<RedisClientPool>> RedisClientPool::Create(const RedisTarget& target,
-                                                                       const ClientOptions& options,
-                                                                       std::size_t max_clients) {
-  std::shared_ptr<RedisClientPool> pool(
-      new RedisClientPool(target, options, std::max<std::size_t>(1, max_clients)));
-  auto first = RedisClient::Connect(target, options);
-  if (!first.ok()) return Fail(first.error());
-  pool->idle_.push_back(std::move(*first));
-  return pool;
-}
-
-core::Result<RedisClientPool::Lease> RedisClientPool::Acquire() {
-  std::unique_lock lock(mu_);
-  if (!cv_.wait_for(lock, options_.acquire_timeout,
-                    [&] { return !idle_.empty() || leased_ < max_clients_; })) {
-    return Fail("redis: no connection free within " +
-                std::to_string(options_.acquire_timeout.count()) + " ms (" +
-                std::to_string(max_clients_) + " in use)");
-  }
-  ++leased_;
-  if (!idle_.empty()) {
-    auto client = std::move(idle_.back());
-    idle_.pop_back();
-    return Lease(this, std::move(client));
-  }
-  lock.unlock();
-  auto client = RedisClient::Connect(target_, options_);
-  if (!client.ok()) {
-    lock.lock();
-    --leased_;
-    cv_.notify_one();
-    return Fail(client.error());
-  }
-  return Lease(this, std::move(*client));
-}
-
-void RedisClientPool::Release(std::unique_ptr<RedisClient> client) {
-  std::lock_guard lock(mu_);
-  --leased_;
-  if (client) idle_.push_back(std::move(client));
-  cv_.notify_one();
-}
-
-RedisClientPool::Lease::~Lease() {
-  if (pool_ != nullptr && client_) pool_->Release(std::move(client_));
 }
 
 }  // namespace scrutin::redis
