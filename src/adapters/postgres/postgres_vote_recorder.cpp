@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <array>
 #include <random>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -103,14 +105,15 @@ PostgresVoteRecorder::PostgresVoteRecorder(PgPoolPtr pool, const core::Ballot& b
 core::Status PostgresVoteRecorder::Record(std::span<const core::VoteEnvelope> votes,
                                           std::span<const core::Decision> decisions) {
   auto summary = RecordBatch(votes, decisions);
-  if (!summary) return core::Fail(summary.error());
+  if (!summary) return core::Fail(summary.code(), summary.error());
   return {};
 }
 
 core::Result<RecordSummary> PostgresVoteRecorder::RecordBatch(
     std::span<const core::VoteEnvelope> votes, std::span<const core::Decision> decisions) {
   if (votes.size() != decisions.size()) {
-    return core::Fail(fmt::format("cannot record votes: {} votes but {} decisions", votes.size(),
+    return core::Fail(core::ErrorCode::kRefused,
+                      fmt::format("cannot record votes: {} votes but {} decisions", votes.size(),
                                   decisions.size()));
   }
   if (votes.empty()) return RecordSummary{};
@@ -129,10 +132,12 @@ core::Result<RecordSummary> PostgresVoteRecorder::RecordBatch(
     const core::VoteEnvelope& v = votes[i];
     const core::Decision& d = decisions[i];
     if (d.status == core::VoteStatus::kPending) {
-      return core::Fail(std::string("cannot record votes: a vote of the batch is still pending"));
+      return core::Fail(core::ErrorCode::kRefused,
+                        std::string("cannot record votes: a vote of the batch is still pending"));
     }
     if (!expires_at_.contains(v.law_id)) {
-      return core::Fail(fmt::format("cannot record votes: law {} is not on the ballot", v.law_id));
+      return core::Fail(core::ErrorCode::kRefused,
+                        fmt::format("cannot record votes: law {} is not on the ballot", v.law_id));
     }
     std::string hash = v.digest.ToHex();
     std::string status(core::ToString(d.status));
@@ -183,12 +188,17 @@ core::Result<RecordSummary> PostgresVoteRecorder::RecordBatch(
                       d_last.Take()};
 
   std::string last_error;
+  // Lost connections, deadlocks, serialization failures, and SQLSTATE classes 08 (connection), 53
+  // (insufficient resources) and 57 (operator intervention) are the server's state: unavailable.
+  // Anything else the server refused is a schema that is not what this binary expects: corrupt.
+  core::ErrorCode last_code = core::ErrorCode::kUnavailable;
   bool verify = false;
   for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
     auto lease = pool_->Acquire(verify);
     if (!lease) {
       // The pool already waited (busy) or is backing off (server down): let the caller retry.
-      return core::Fail(fmt::format("cannot record votes: {}", lease.error()));
+      return core::Fail(core::ErrorCode::kUnavailable,
+                        fmt::format("cannot record votes: {}", lease.error()));
     }
     auto result = RecordOnce(**lease, batch);
     if (result) {
@@ -199,6 +209,11 @@ core::Result<RecordSummary> PostgresVoteRecorder::RecordBatch(
     }
     const PgError& e = result.error();
     last_error = ToStatus("cannot record votes", e).error();
+    const std::string_view state_class = std::string_view(e.sqlstate).substr(0, 2);
+    last_code = e.connection_lost || e.retryable_transaction() || e.sqlstate.empty() ||
+                        state_class == "08" || state_class == "53" || state_class == "57"
+                    ? core::ErrorCode::kUnavailable
+                    : core::ErrorCode::kCorrupt;
     if (e.connection_lost) {
       lease->Discard();
       verify = true;
@@ -208,7 +223,7 @@ core::Result<RecordSummary> PostgresVoteRecorder::RecordBatch(
     if (!e.retryable_transaction()) break;
     SleepBeforeRetry(attempt);
   }
-  return core::Fail(last_error);
+  return core::Fail(last_code, last_error);
 }
 
 core::Result<RecordSummary, PgError> PostgresVoteRecorder::RecordOnce(PgConnection& conn,

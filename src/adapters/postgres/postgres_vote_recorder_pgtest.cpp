@@ -13,6 +13,7 @@
 #include "adapters/postgres/postgres_audit.hpp"
 #include "adapters/postgres/postgres_vote_queries.hpp"
 #include "adapters/postgres/postgres_vote_recorder.hpp"
+#include "ports/testing/vote_recorder_contract.hpp"
 
 namespace scrutin::postgres {
 namespace {
@@ -174,7 +175,9 @@ TEST_F(PostgresRecorderTest, RecordsABatchExactly) {
   EXPECT_EQ((*all)[2].updated_at, tally->updated_at);
 }
 
-TEST_F(PostgresRecorderTest, TheSameBatchTwiceCountsNothingTwice) {
+// That a redelivered batch counts nothing twice is VoteRecorderContract's (below); here, that it
+// changes no row of any table and reports nothing counted.
+TEST_F(PostgresRecorderTest, TheSameBatchTwiceChangesNoRow) {
   Batch b = MixedBatch(50, 20, 10);
   ASSERT_TRUE(recorder_->Record(b.votes, b.decisions).ok());
   std::string before = Snapshot();
@@ -241,6 +244,7 @@ TEST_F(PostgresRecorderTest, RefusesWhatItCannotRecordAndWritesNothing) {
   b.Add(testing::Vote(testing::RandomDigest(), "L2099-999", Choice::kOui), VoteStatus::kAccepted);
   auto st = recorder_->Record(b.votes, b.decisions);
   ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), core::ErrorCode::kRefused) << st.error();
   EXPECT_NE(st.error().find("L2099-999 is not on the ballot"), std::string::npos) << st.error();
   Batch pending = MixedBatch(2, 0, 0);
   pending.decisions[1].status = VoteStatus::kPending;
@@ -342,6 +346,7 @@ TEST_F(PostgresRecorderTest, KilledConnectionErrorsThenRecovers) {
   ASSERT_GE(KillBackends(), 1);
   auto st = recorder.Record(second.votes, second.decisions);
   ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), core::ErrorCode::kUnavailable) << st.error();
   EXPECT_NE(st.error().find("terminating connection"), std::string::npos) << st.error();
   EXPECT_EQ(Count("SELECT count(*) FROM ballots"), 20);
   // The aggregator retries the batch it did not ack: it is counted, once.
@@ -479,6 +484,81 @@ TEST_F(PostgresRecorderTest, QueriesReportAnUnreachableDatabase) {
   ASSERT_FALSE(tally.ok());
   EXPECT_NE(tally.error().find("cannot read the results"), std::string::npos) << tally.error();
 }
+
+// The VoteRecorder contract (ports/testing/vote_recorder_contract.cpp): each store is a schema of
+// its own in the fixture's database, migrated and seeded for the ballot, dropped afterwards.
+class PostgresUnderTest final : public ports::testing::RecorderUnderTest {
+ public:
+  static std::unique_ptr<ports::testing::RecorderUnderTest> Make(const core::Ballot& ballot) {
+    auto self = std::make_unique<PostgresUnderTest>();
+    std::string url = scrutin::testing::ServerSetting("pg", "PG_URL");
+    if (url.empty()) {
+      ADD_FAILURE() << scrutin::testing::ServerHint("pg", "PG_URL");
+      return nullptr;
+    }
+    self->schema_ = "c" + std::to_string(testing::Rng()() % 1000000000000ULL);
+    PgPoolOptions options;
+    options.url = url;
+    options.max_connections = 2;
+    options.acquire_timeout = std::chrono::milliseconds(3000);
+    options.session.application_name = "scrutin-test-contract";
+    auto admin = PgPool::Create(options);
+    if (!admin.ok()) {
+      ADD_FAILURE() << admin.error();
+      return nullptr;
+    }
+    self->admin_ = *admin;
+    if (!self->AdminExec("CREATE SCHEMA " + self->schema_)) return nullptr;
+    options.session.search_path = self->schema_;
+    auto pool = PgPool::Create(options);
+    if (!pool.ok()) {
+      ADD_FAILURE() << pool.error();
+      return nullptr;
+    }
+    if (auto st = Migrate(**pool); !st.ok()) {
+      ADD_FAILURE() << st.error();
+      return nullptr;
+    }
+    if (auto st = SeedTallies(**pool, ballot); !st.ok()) {
+      ADD_FAILURE() << st.error();
+      return nullptr;
+    }
+    self->recorder_ = std::make_unique<PostgresVoteRecorder>(*pool, ballot);
+    self->queries_ = std::make_unique<PostgresVoteQueries>(*pool);
+    return self;
+  }
+  ~PostgresUnderTest() override {
+    recorder_.reset();
+    queries_.reset();
+    if (admin_ && !schema_.empty())
+      (void)AdminExec("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
+  }
+  ports::VoteRecorder& recorder() override { return *recorder_; }
+  ports::VoteQueries& queries() override { return *queries_; }
+
+ private:
+  bool AdminExec(const std::string& sql) {
+    auto lease = admin_->Acquire();
+    if (!lease) {
+      ADD_FAILURE() << lease.error();
+      return false;
+    }
+    auto r = (*lease)->ExecScript(sql);
+    if (!r) ADD_FAILURE() << sql << ": " << r.error().message;
+    return r.ok();
+  }
+
+  std::string schema_;
+  PgPoolPtr admin_;
+  std::unique_ptr<PostgresVoteRecorder> recorder_;
+  std::unique_ptr<PostgresVoteQueries> queries_;
+};
+
+using ports::testing::VoteRecorderContract;
+INSTANTIATE_TEST_SUITE_P(Postgres, VoteRecorderContract,
+                         ::testing::Values(ports::testing::RecorderFactory{
+                             "Postgres", &PostgresUnderTest::Make}),
+                         ports::testing::FactoryName<ports::testing::RecorderFactory>);
 
 }  // namespace
 }  // namespace scrutin::postgres

@@ -8,11 +8,13 @@
 #include <cstdlib>
 #include <set>
 #include <thread>
+#include <type_traits>
 
 #include "adapters/redis/eligibility_loader.hpp"
 #include "adapters/redis/redis_credential_ledger.hpp"
 #include "adapters/redis/redis_status_store.hpp"
 #include "adapters/redis/redis_test_support.hpp"
+#include "ports/testing/credential_ledger_contract.hpp"
 
 namespace scrutin::redis {
 namespace {
@@ -21,6 +23,7 @@ using testing::Mode;
 using testing::RandomDigests;
 using testing::Tag;
 using Kind = ports::ClaimOutcome::Kind;
+using ports::testing::CredentialLedgerContract;
 
 class RedisLedgerTest : public ::testing::TestWithParam<Mode> {
  protected:
@@ -290,6 +293,7 @@ TEST_P(RedisLedgerTest, RecoversAfterItsConnectionsAreKilled) {
     ok = st.ok();
     if (!ok) {
       ++failures;
+      EXPECT_EQ(st.code(), core::ErrorCode::kUnavailable) << st.error();
       EXPECT_NE(st.error().find("redis"), std::string::npos) << st.error();
     }
   }
@@ -307,10 +311,15 @@ TEST_P(RedisLedgerTest, RejectsMalformedClaimTagsBeforeSendingAnything) {
   std::vector<ports::ClaimOutcome> out(2);
   auto st = ledger->ClaimBatch(in, out);
   ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), core::ErrorCode::kRefused) << st.error();
   EXPECT_NE(st.error().find("claim tag"), std::string::npos);
   // Nothing was applied: the first digest is still free.
   EXPECT_EQ(ClaimOne(*ledger, digests[0], Tag()).kind, Kind::kClaimed);
 }
+
+// Redis keeps claims durably and offers no Revert: the refusal is the type's (it is not a
+// RevertibleCredentialLedger), and a validator over it refuses Undo.
+static_assert(!std::is_base_of_v<ports::RevertibleCredentialLedger, RedisCredentialLedger>);
 
 TEST_P(RedisLedgerTest, RevertIsRefused) {
   auto digests = RandomDigests(10);
@@ -320,7 +329,6 @@ TEST_P(RedisLedgerTest, RevertIsRefused) {
   std::vector<ports::ClaimOutcome> out(1);
   auto st = ledger->ClaimBatch(in, out);
   ASSERT_TRUE(st.ok()) << st.error();
-  EXPECT_FALSE(ledger->Revert(in, out).ok());
   // The claim stands.
   EXPECT_EQ(ClaimOne(*ledger, digests[0], in[0].claim_tag).kind, Kind::kReplayed);
 }
@@ -387,7 +395,9 @@ TEST_P(RedisLedgerTest, StatusStoreWritesReadsAndExpires) {
   ASSERT_TRUE(gone.ok());
   EXPECT_FALSE(gone->has_value());
 
-  EXPECT_FALSE(store.FindTally("L2025-001").ok());
+  auto tally = store.FindTally("L2025-001");
+  ASSERT_FALSE(tally.ok());
+  EXPECT_EQ(tally.code(), core::ErrorCode::kRefused) << tally.error();
 }
 
 TEST_P(RedisLedgerTest, StatusStoreReportsMalformedRecords) {
@@ -397,11 +407,54 @@ TEST_P(RedisLedgerTest, StatusStoreReportsMalformedRecords) {
   ASSERT_TRUE(lease.ok());
   ASSERT_TRUE(
       (*lease)->Execute(Command::Keyed(1, {"SET", store.Key(id), "garbage", "EX", "60"})).ok());
-  EXPECT_FALSE(store.FindStatus(id).ok());
+  auto status = store.FindStatus(id);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.code(), core::ErrorCode::kCorrupt) << status.error();
 }
 
 INSTANTIATE_TEST_SUITE_P(Redis, RedisLedgerTest, ::testing::Values(Mode::kSingle, Mode::kCluster),
                          testing::ModeName);
+
+// The CredentialLedger contract on a single node and on the cluster: each ledger gets its own key
+// prefix on the fixture's server, loaded with exactly the contract's eligible digests.
+ports::testing::LedgerFactory RedisLedgerFactory(Mode mode) {
+  return {mode == Mode::kSingle ? "Single" : "Cluster",
+          [mode](const std::vector<core::Digest>& eligible) -> ports::CredentialLedgerPtr {
+            std::string why;
+            auto target = testing::TargetFor(mode, why);
+            if (target.nodes.empty()) {
+              ADD_FAILURE() << why;
+              return nullptr;
+            }
+            auto pool = RedisClientPool::Create(target, ClientOptions{}, 4);
+            if (!pool.ok()) {
+              ADD_FAILURE() << pool.error();
+              return nullptr;
+            }
+            auto lease = (*pool)->Acquire();
+            if (!lease.ok()) {
+              ADD_FAILURE() << lease.error();
+              return nullptr;
+            }
+            LoadOptions options;
+            options.prefix = testing::UniquePrefix();
+            if (auto loaded = LoadEligibility(**lease, eligible, options); !loaded.ok()) {
+              ADD_FAILURE() << loaded.error();
+              return nullptr;
+            }
+            auto ledger = RedisCredentialLedger::Open(*pool, options.prefix);
+            if (!ledger.ok()) {
+              ADD_FAILURE() << ledger.error();
+              return nullptr;
+            }
+            return std::move(*ledger);
+          }};
+}
+
+INSTANTIATE_TEST_SUITE_P(Redis, CredentialLedgerContract,
+                         ::testing::Values(RedisLedgerFactory(Mode::kSingle),
+                                           RedisLedgerFactory(Mode::kCluster)),
+                         ports::testing::FactoryName<ports::testing::LedgerFactory>);
 
 // Memory per voter on a single node, measured on 200k digests. The 8M figure is bench's job; this
 // guards the layout (listpack buckets, 16-byte fields) against regressions.

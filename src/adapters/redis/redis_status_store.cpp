@@ -7,6 +7,8 @@ namespace scrutin::redis {
 namespace {
 
 using core::Fail;
+// Every failure of the client (no connection, timeout, an error reply) is Redis being unavailable.
+constexpr core::ErrorCode kUnavailable = core::ErrorCode::kUnavailable;
 using core::VoteStatus;
 
 char StatusLetter(VoteStatus s) {
@@ -86,11 +88,13 @@ core::Status RedisStatusStore::Put(std::span<const StatusEntry> entries, bool on
     c.key_arg = 1;
   }
   auto lease = pool_->Acquire();
-  if (!lease.ok()) return Fail(lease.error());
+  if (!lease.ok()) return Fail(kUnavailable, lease.error());
   std::vector<Reply> replies(commands.size());
-  if (auto st = (*lease)->Execute(commands, replies); !st.ok()) return st;
+  if (auto st = (*lease)->Execute(commands, replies); !st.ok()) {
+    return Fail(kUnavailable, st.error());
+  }
   for (const auto& r : replies) {
-    if (r.is_error()) return Fail("redis: writing a request status: " + r.str);
+    if (r.is_error()) return Fail(kUnavailable, "redis: writing a request status: " + r.str);
   }
   return {};
 }
@@ -98,18 +102,24 @@ core::Status RedisStatusStore::Put(std::span<const StatusEntry> entries, bool on
 core::Result<std::optional<ports::StatusRecord>> RedisStatusStore::FindStatus(
     const core::RequestId& id) {
   auto lease = pool_->Acquire();
-  if (!lease.ok()) return Fail(lease.error());
+  if (!lease.ok()) return Fail(kUnavailable, lease.error());
   auto reply = (*lease)->Execute(Command::Keyed(1, {"GET", Key(id)}));
-  if (!reply.ok()) return Fail(reply.error());
-  if (reply->is_error()) return Fail("redis: reading a request status: " + reply->str);
+  if (!reply.ok()) return Fail(kUnavailable, reply.error());
+  if (reply->is_error()) {
+    return Fail(kUnavailable, "redis: reading a request status: " + reply->str);
+  }
   if (reply->is_nil()) return std::optional<ports::StatusRecord>();
   auto record = DecodeStatus(reply->str);
-  if (!record) return Fail(std::string("redis: a request status record is malformed"));
+  if (!record) {
+    return Fail(core::ErrorCode::kCorrupt,
+                std::string("redis: a request status record is malformed"));
+  }
   return std::optional<ports::StatusRecord>(std::move(*record));
 }
 
 core::Result<ports::Tally> RedisStatusStore::FindTally(const std::string&) {
-  return Fail(std::string("tallies are in PostgreSQL, not in the Redis status store"));
+  return Fail(core::ErrorCode::kRefused,
+              std::string("tallies are in PostgreSQL, not in the Redis status store"));
 }
 
 }  // namespace scrutin::redis
