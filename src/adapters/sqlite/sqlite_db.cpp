@@ -34,17 +34,42 @@ Statement& Statement::BindBlob(int i, const void* data, std::size_t size) {
   return *this;
 }
 
+namespace {
+
+// What a failed step means to the caller: the file is damaged (retrying will not help), or the
+// disk or the lock is unavailable for now (full, I/O error, busy).
+core::ErrorCode CodeOf(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_SCHEMA:
+      return core::ErrorCode::kCorrupt;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_NOMEM:
+      return core::ErrorCode::kUnavailable;
+    default:
+      return core::ErrorCode::kUnknown;
+  }
+}
+
+}  // namespace
+
 core::Result<bool> Statement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  return core::Fail(fmt::format("sqlite: {} ({})", sqlite3_errmsg(db_), sqlite3_errstr(rc)));
+  return core::Fail(CodeOf(rc),
+                    fmt::format("sqlite: {} ({})", sqlite3_errmsg(db_), sqlite3_errstr(rc)));
 }
 
 core::Status Statement::Run() {
   auto r = Step();
   Reset();
-  if (!r) return core::Fail(r.error());
+  if (!r) return core::Fail(r.code(), r.error());
   return {};
 }
 

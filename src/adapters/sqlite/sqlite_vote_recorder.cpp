@@ -59,7 +59,7 @@ core::Status SqliteVoteRecorder::Record(std::span<const core::VoteEnvelope> vote
   if (st) st = commit_.Run();
   if (!st) {
     (void)rollback_.Run();  // fails harmlessly when COMMIT already rolled back
-    return core::Fail("cannot record votes: " + st.error());
+    return core::Fail(st.code(), "cannot record votes: " + st.error());
   }
   MaybePurgeExpired();
   return {};
@@ -92,7 +92,9 @@ core::Status SqliteVoteRecorder::RecordInTransaction(std::span<const core::VoteE
     const auto& v = votes[i];
     const auto& d = decisions[i];
     auto expires = expires_at_.find(v.law_id);
-    if (expires == expires_at_.end()) return core::Fail("vote for a law not on the ballot");
+    if (expires == expires_at_.end()) {
+      return core::Fail(core::ErrorCode::kRefused, "vote for a law not on the ballot");
+    }
     std::string key = core::StatusKey(v.request_id);
     std::string_view status = core::ToString(d.status);
     bool accepted = d.status == core::VoteStatus::kAccepted;

@@ -180,6 +180,7 @@ TEST_P(VoteRecorderContract, ABatchWithALawNotOnTheBallotIsRefusedWhole) {
   std::vector<core::Decision> decisions(3, Decided(VoteStatus::kAccepted));
   auto st = store_->recorder().Record(votes, decisions);
   ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), core::ErrorCode::kRefused) << st.error();
   EXPECT_EQ(TallyOf(kLawA), std::make_pair(0LL, 0LL));
   EXPECT_EQ(TallyOf(kLawB), std::make_pair(0LL, 0LL));
   auto status = store_->queries().FindStatus(votes[0].request_id);
