@@ -22,7 +22,8 @@ class DecisionPublisher {
   // Error: some, all or none may have been stored; publishing the same batch again is safe
   // because the next stage is idempotent per request id.
   // REQUIRES: votes.size() == decisions.size(); no decision is kPending.
-  // Thread-safety: one caller at a time (a worker owns its publisher).
+  // Thread-safety: one caller at a time (a worker owns its publisher). Blocking: blocks until the
+  // broker confirmed or the publisher's confirm timeout passed; called from worker threads only.
   virtual core::Status Publish(std::span<const core::VoteEnvelope> votes,
                                std::span<const core::Decision> decisions) = 0;
 };

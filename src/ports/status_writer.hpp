@@ -31,7 +31,10 @@ class StatusWriter {
   // Writes every update, in one round trip where the backend allows. only_if_absent: keep a record
   // that already exists (the api's `pending` must never overwrite a final status a validator wrote
   // first). Success: every record is stored. Error (backend unreachable or refusing): some may be
-  // stored; writing the same updates again is safe. Thread-safe.
+  // stored; writing the same updates again is safe; code() is kUnavailable when the backend could
+  // not be reached or timed out.
+  // Thread-safe. Blocking: may block on the network up to the client's timeouts; the distributed
+  // api calls it from its intake's worker threads, never from an HTTP thread.
   virtual core::Status Write(std::span<const StatusUpdate> updates, bool only_if_absent) = 0;
 };
 

@@ -37,11 +37,15 @@ class VoteIntake {
   using Callback = std::function<void(IntakeResult)>;
   virtual ~VoteIntake() = default;
 
-  // Takes a vote; never blocks. Calls `done` exactly once, from any thread, once the vote is
-  // durable or known not to be. Thread-safe.
+  // Takes a vote; never blocks (a full queue is answered kOverloaded at once), so HTTP threads
+  // call it. Calls `done` exactly once, from any thread (possibly before Submit returns), once the
+  // vote is durable or known not to be; `done` must not block. Thread-safe.
   virtual void Submit(core::VoteEnvelope vote, Callback done) = 0;
 
-  // Current state of each dependency. Thread-safe; cheap enough for a probe every second.
+  // Current state of each dependency. Thread-safe; cheap enough for a probe every second. Reports
+  // what the intake last saw rather than querying a backend where it can (the decorating
+  // PendingStatusIntake adds probes handed to it, which may ask their backend, bounded by its
+  // client's timeouts); called from the health route's thread, not from the vote path.
   virtual std::vector<HealthCheck> Health() = 0;
 };
 

@@ -34,21 +34,26 @@ class VoteQueries {
   virtual ~VoteQueries() = default;
 
   // The recorded status of a request; nullopt when unknown (never recorded, or expired).
-  // Error only when the store cannot be read. Thread-safe.
+  // Error only when the store cannot be read (code() kUnavailable) or holds a record it cannot
+  // parse (kCorrupt).
+  // Thread-safe. Blocking: a local read for SQLite (the embedded api calls it on its HTTP threads);
+  // on the network up to the client's timeouts for Redis and PostgreSQL, which the distributed api
+  // calls only from its lookup pool and tally cache, never from an HTTP thread.
   virtual core::Result<std::optional<StatusRecord>> FindStatus(const core::RequestId& id) = 0;
 
-  // The tally of one law (zeroes when no vote was counted yet). Thread-safe.
+  // The tally of one law (zeroes when no vote was counted yet). A store that keeps no tallies
+  // (RedisStatusStore) answers kRefused. Thread-safe; blocks as FindStatus.
   virtual core::Result<Tally> FindTally(const std::string& law_id) = 0;
 
   // The tallies of several laws, out[i] for law_ids[i], in one read where the store can (a cache
   // refreshing every law many times a second then costs the store one query a round). Error when
-  // the store cannot be read. Default: one FindTally per law. Thread-safe.
+  // the store cannot be read. Default: one FindTally per law. Thread-safe; blocks as FindStatus.
   virtual core::Result<std::vector<Tally>> FindTallies(const std::vector<std::string>& law_ids) {
     std::vector<Tally> out;
     out.reserve(law_ids.size());
     for (const auto& id : law_ids) {
       auto tally = FindTally(id);
-      if (!tally) return core::Fail(tally.error());
+      if (!tally) return core::Fail(tally.code(), tally.error());
       out.push_back(std::move(tally).value());
     }
     return out;

@@ -1,7 +1,8 @@
 // VoteRecorder: makes a batch of decided votes durable — the audit trail, the accepted credentials,
 // the secret ballots, the tallies and the request statuses — in one transaction.
 //
-// Implementations: SqliteVoteRecorder (embedded) and PostgresVoteRecorder (aggregator).
+// Implementations: SqliteVoteRecorder (embedded) and PostgresVoteRecorder (aggregator); both pass
+// the contract suite in ports/testing/vote_recorder_contract.hpp.
 #pragma once
 
 #include <memory>
@@ -22,9 +23,15 @@ class VoteRecorder {
   // the digest with its claim tag is inserted if absent, and only when it was absent is a ballot
   // (receipt, law, choice; no digest, no time) written and the tally bumped — so recording the same
   // batch twice (a redelivery) counts nothing twice. For duplicates: the per-digest attempt count.
-  // On failure nothing of the batch is visible and an error describing the cause is returned.
+  // On failure nothing of the batch is visible and an error describing the cause is returned;
+  // its code() says what the caller may do: kUnavailable (store unreachable, timed out, busy:
+  // recording the same batch again later is safe), kRefused (the batch itself cannot be recorded,
+  // e.g. a law not on the ballot or a kPending decision: retrying it will not help), kCorrupt (the
+  // store is not what this binary expects).
   // REQUIRES: votes.size() == decisions.size(); no decision is kPending.
-  // Thread-safety: one caller at a time.
+  // Thread-safety: one caller at a time. Blocking: blocks on the disk (SQLite, the embedded writer
+  // thread) or the network up to the pool's timeouts (PostgreSQL, an aggregator worker); never
+  // called from an HTTP thread.
   virtual core::Status Record(std::span<const core::VoteEnvelope> votes,
                               std::span<const core::Decision> decisions) = 0;
 
@@ -38,7 +45,8 @@ class VoteRecorder {
   // Makes every batch recorded before this call durable. Error: the sync failed, and whether those
   // batches are on disk cannot be known (after a failed fsync the kernel may have dropped the
   // pages): the caller must not go on as if they were, nor as if they were not.
-  // Thread-safety: may run on another thread than Record(), concurrently with it.
+  // Thread-safety: may run on another thread than Record(), concurrently with it. Blocks on the
+  // disk (one fdatasync); a recorder that does not defer syncs returns at once.
   virtual core::Status Sync() { return {}; }
 };
 
