@@ -32,7 +32,10 @@ PgArrayLiteral& PgArrayLiteral::AddNull() {
 std::string PgArrayLiteral::Take() {
   text_.push_back('}');
   std::string out = std::move(text_);
-  text_ = "{";
+  // clear + push_back rather than `= "{"`: GCC 12 warns (-Wrestrict, a false positive) on
+  // assigning a literal to a moved-from string, and CI builds with warnings as errors.
+  text_.clear();
+  text_.push_back('{');
   size_ = 0;
   return out;
 }
