@@ -13,8 +13,10 @@
 #include "adapters/redis/eligibility_loader.hpp"
 #include "adapters/redis/redis_credential_ledger.hpp"
 #include "adapters/redis/redis_status_store.hpp"
+#include "adapters/redis/redis_status_writer.hpp"
 #include "adapters/redis/redis_test_support.hpp"
 #include "ports/testing/credential_ledger_contract.hpp"
+#include "ports/testing/status_writer_contract.hpp"
 
 namespace scrutin::redis {
 namespace {
@@ -455,6 +457,44 @@ INSTANTIATE_TEST_SUITE_P(Redis, CredentialLedgerContract,
                          ::testing::Values(RedisLedgerFactory(Mode::kSingle),
                                            RedisLedgerFactory(Mode::kCluster)),
                          ports::testing::FactoryName<ports::testing::LedgerFactory>);
+
+// The StatusWriter contract on RedisStatusWriter, read back through RedisStatusStore, each store
+// under a key prefix of its own.
+class RedisStatusesUnderTest final : public ports::testing::StatusWriterUnderTest {
+ public:
+  RedisStatusesUnderTest(std::shared_ptr<RedisClientPool> pool, std::string prefix)
+      : store_(std::move(pool), std::chrono::hours(1), std::move(prefix)), writer_(store_) {}
+  ports::StatusWriter& writer() override { return writer_; }
+  ports::VoteQueries& queries() override { return store_; }
+
+ private:
+  RedisStatusStore store_;
+  RedisStatusWriter writer_;
+};
+
+ports::testing::StatusWriterFactory RedisStatusWriterFactory(Mode mode) {
+  return {mode == Mode::kSingle ? "Single" : "Cluster",
+          [mode]() -> std::unique_ptr<ports::testing::StatusWriterUnderTest> {
+            std::string why;
+            auto target = testing::TargetFor(mode, why);
+            if (target.nodes.empty()) {
+              ADD_FAILURE() << why;
+              return nullptr;
+            }
+            auto pool = RedisClientPool::Create(target, ClientOptions{}, 2);
+            if (!pool.ok()) {
+              ADD_FAILURE() << pool.error();
+              return nullptr;
+            }
+            return std::make_unique<RedisStatusesUnderTest>(*pool, testing::UniquePrefix());
+          }};
+}
+
+using ports::testing::StatusWriterContract;
+INSTANTIATE_TEST_SUITE_P(Redis, StatusWriterContract,
+                         ::testing::Values(RedisStatusWriterFactory(Mode::kSingle),
+                                           RedisStatusWriterFactory(Mode::kCluster)),
+                         ports::testing::FactoryName<ports::testing::StatusWriterFactory>);
 
 // Memory per voter on a single node, measured on 200k digests. The 8M figure is bench's job; this
 // guards the layout (listpack buckets, 16-byte fields) against regressions.
