@@ -6,6 +6,7 @@
 #include "adapters/rabbitmq/rabbit_publisher.hpp"
 #include "adapters/redis/eligibility_loader.hpp"
 #include "apps/log.hpp"
+#include "core/mutex.hpp"
 
 namespace scrutin::apps::dist {
 
@@ -83,24 +84,24 @@ BackgroundQueueDepthGauge::BackgroundQueueDepthGauge(metrics::Registry& registry
       monitor_(monitor),
       period_(period) {
   thread_ = std::thread([this] {
-    std::unique_lock lock(mu_);
+    core::MutexLock lock(mu_);
     while (!stopping_) {
-      lock.unlock();
+      lock.Unlock();
       if (auto depths = monitor_.Depths()) {
         for (const auto& q : *depths) family_.WithLabels({q.name}).Set(q.messages);
       }
-      lock.lock();
-      cv_.wait_for(lock, period_, [&] { return stopping_; });
+      lock.Lock();
+      cv_.WaitFor(lock, period_, [&]() REQUIRES(mu_) { return stopping_; });
     }
   });
 }
 
 void BackgroundQueueDepthGauge::Stop() {
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   if (thread_.joinable()) thread_.join();
 }
 

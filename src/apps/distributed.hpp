@@ -7,9 +7,7 @@
 #include <fmt/format.h>
 #include <signal.h>
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
@@ -25,6 +23,7 @@
 #include "apps/commands.hpp"
 #include "apps/startup.hpp"
 #include "core/ballot.hpp"
+#include "core/mutex.hpp"
 #include "core/result.hpp"
 #include "http/admin.hpp"
 #include "http/server.hpp"
@@ -67,9 +66,9 @@ class BackgroundQueueDepthGauge {
   metrics::Family<metrics::Gauge>& family_;
   rabbitmq::RabbitQueueMonitor& monitor_;
   const std::chrono::milliseconds period_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;  // GUARDED_BY(mu_)
+  core::Mutex mu_;
+  core::CondVar cv_;
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

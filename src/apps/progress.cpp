@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/mutex.hpp"
+
 namespace scrutin::apps {
 namespace {
 
@@ -109,9 +111,10 @@ void ProgressBar::Update(std::uint64_t done) {
   std::int64_t due = next_draw_ns_.load(std::memory_order_relaxed);
   if (now < due) return;
   if (!next_draw_ns_.compare_exchange_strong(due, now + kRedrawIntervalNs)) return;
-  std::unique_lock lock(draw_mutex_, std::try_to_lock);
-  if (!lock.owns_lock() || finished_) return;
-  Draw(done_.load(std::memory_order_relaxed));
+  // Another thread drawing now: skip this frame rather than wait.
+  if (!draw_mutex_.TryLock()) return;
+  if (!finished_) Draw(done_.load(std::memory_order_relaxed));
+  draw_mutex_.Unlock();
 }
 
 void ProgressBar::Draw(std::uint64_t done) {
@@ -124,7 +127,7 @@ void ProgressBar::Draw(std::uint64_t done) {
 
 void ProgressBar::Finish() {
   if (!enabled_) return;
-  std::lock_guard lock(draw_mutex_);
+  core::MutexLock lock(draw_mutex_);
   if (finished_) return;
   finished_ = true;
   Draw(done_.load());

@@ -8,9 +8,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <string_view>
+
+#include "core/mutex.hpp"
 
 namespace scrutin::apps {
 
@@ -46,12 +47,12 @@ class ProgressBar {
   std::string unit_;
   std::uint64_t total_;
   bool enabled_;
-  bool finished_ = false;
+  bool finished_ GUARDED_BY(draw_mutex_) = false;
   int width_;
   std::chrono::steady_clock::time_point start_;
   std::atomic<std::int64_t> next_draw_ns_{0};
   std::atomic<std::uint64_t> done_{0};
-  std::mutex draw_mutex_;
+  core::Mutex draw_mutex_;
 };
 
 // "1.2 s", "3 min 04 s": for the summary lines of long commands.

@@ -46,6 +46,8 @@ class SCOPED_CAPABILITY MutexLock {
 
   // Gives the mutex up early (the destructor then does nothing), e.g. before a slow call.
   void Unlock() RELEASE() { lock_.unlock(); }
+  // Takes it again after Unlock() (the destructor then releases it).
+  void Lock() ACQUIRE() { lock_.lock(); }
 
  private:
   friend class CondVar;

@@ -3,17 +3,16 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <condition_variable>
 #include <deque>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
 
+#include "core/mutex.hpp"
 #include "core/request_id.hpp"
 #include "http/server.hpp"
 #include "http/test_client.hpp"
@@ -40,16 +39,16 @@ class FakeIntake : public ports::VoteIntake {
 
   ~FakeIntake() override {
     ReleaseAll();
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     for (auto& t : threads_) t.join();
   }
 
   void Submit(core::VoteEnvelope vote, Callback done) override {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     received.push_back(vote);
     if (mode == Mode::kHold) {
       held_.push_back(std::move(done));
-      cv_.notify_all();
+      cv_.NotifyAll();
       return;
     }
     ports::IntakeResult result;
@@ -65,19 +64,19 @@ class FakeIntake : public ports::VoteIntake {
   }
 
   std::vector<ports::HealthCheck> Health() override {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     return health;
   }
 
   bool WaitHeld(std::size_t n) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, 5s, [&] { return held_.size() >= n; });
+    core::MutexLock lock(mu_);
+    return cv_.WaitFor(lock, 5s, [&]() REQUIRES(mu_) { return held_.size() >= n; });
   }
 
   void ReleaseAll() {
     std::deque<Callback> held;
     {
-      std::lock_guard lock(mu_);
+      core::MutexLock lock(mu_);
       held.swap(held_);
     }
     ports::IntakeResult result;
@@ -87,40 +86,44 @@ class FakeIntake : public ports::VoteIntake {
   }
 
   std::size_t count() {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     return received.size();
+  }
+  core::VoteEnvelope Received(std::size_t i) {
+    core::MutexLock lock(mu_);
+    return received[i];
   }
 
   Mode mode = Mode::kDecide;
   core::Decision decision{core::VoteStatus::kAccepted, 1, false};
   std::vector<ports::HealthCheck> health{{"store", true, ""}, {"eligibility", true, ""}};
-  std::vector<core::VoteEnvelope> received;  // GUARDED_BY(mu_)
+  std::vector<core::VoteEnvelope> received GUARDED_BY(mu_);
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Callback> held_;
-  std::vector<std::thread> threads_;
+  core::Mutex mu_;
+  core::CondVar cv_;
+  std::deque<Callback> held_ GUARDED_BY(mu_);
+  std::vector<std::thread> threads_ GUARDED_BY(mu_);
 };
 
 class FakeQueries : public ports::VoteQueries {
  public:
   core::Result<std::optional<ports::StatusRecord>> FindStatus(const core::RequestId& id) override {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     if (fail) return core::Fail(std::string("store down"));
     auto it = statuses.find(id.ToString());
     if (it == statuses.end()) return std::optional<ports::StatusRecord>();
     return std::optional<ports::StatusRecord>(it->second);
   }
   core::Result<ports::Tally> FindTally(const std::string& law_id) override {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     if (fail) return core::Fail(std::string("store down"));
     auto it = tallies.find(law_id);
     if (it == tallies.end()) return ports::Tally{law_id, 0, 0, {}};
     return it->second;
   }
 
-  std::mutex mu_;
+  core::Mutex mu_;
   bool fail = false;
   std::map<std::string, ports::StatusRecord> statuses;
   std::map<std::string, ports::Tally> tallies;
@@ -163,7 +166,7 @@ class ApiTest : public ::testing::Test {
                      .rate_burst = rate_limit > 0 ? 2.0 : 0.0,
                      .web_root = std::move(web_root),
                      .clock = [this] {
-                       std::lock_guard lock(clock_mu_);
+                       core::MutexLock lock(clock_mu_);
                        return now_;
                      }};
     config.credential_limits.attempts = credential_attempts_;
@@ -184,7 +187,7 @@ class ApiTest : public ::testing::Test {
   }
 
   void SetNow(std::string_view t) {
-    std::lock_guard lock(clock_mu_);
+    core::MutexLock lock(clock_mu_);
     now_ = At(t);
   }
 
@@ -235,7 +238,7 @@ class ApiTest : public ::testing::Test {
   metrics::VoteMetrics metrics_;
   FakeIntake intake_;
   FakeQueries queries_;
-  std::mutex clock_mu_;
+  core::Mutex clock_mu_;
   core::Timestamp now_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<Server> server_;
@@ -255,7 +258,7 @@ TEST_F(ApiTest, AcceptedVoteIsHashedSubmittedAndAnswered202) {
   EXPECT_EQ(Header(r, "Cache-Control"), "no-store");
 
   ASSERT_EQ(intake_.count(), 1u);
-  const core::VoteEnvelope& v = intake_.received[0];
+  const core::VoteEnvelope v = intake_.Received(0);
   EXPECT_EQ(v.request_id.ToString(), id);
   EXPECT_EQ(v.digest, hasher_.Hash(kNasDigits, "ABC123", "L2025-001"));
   EXPECT_EQ(v.law_id, "L2025-001");

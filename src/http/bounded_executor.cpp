@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/mutex.hpp"
+
 namespace scrutin::http {
 
 BoundedExecutor::BoundedExecutor(Options options) : options_(options) {
@@ -14,7 +16,7 @@ BoundedExecutor::~BoundedExecutor() { Stop(); }
 
 bool BoundedExecutor::TrySubmit(Task task) {
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     if (stopping_) return false;
     if (queue_.size() >= std::max<std::size_t>(1, options_.max_queue)) {
       ++refused_;
@@ -22,33 +24,33 @@ bool BoundedExecutor::TrySubmit(Task task) {
     }
     queue_.push_back({std::move(task), Clock::now() + options_.deadline});
   }
-  cv_.notify_one();
+  cv_.NotifyOne();
   return true;
 }
 
 void BoundedExecutor::Stop() {
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
 }
 
 std::size_t BoundedExecutor::queue_depth() const {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   return queue_.size();
 }
 
 std::uint64_t BoundedExecutor::refused() const {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   return refused_;
 }
 
 std::uint64_t BoundedExecutor::expired() const {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   return expired_;
 }
 
@@ -57,8 +59,8 @@ void BoundedExecutor::Loop() {
     Item item;
     bool expired = false;
     {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      core::MutexLock lock(mu_);
+      cv_.Wait(lock, [&]() REQUIRES(mu_) { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping and drained
       item = std::move(queue_.front());
       queue_.pop_front();

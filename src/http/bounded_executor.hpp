@@ -17,13 +17,13 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <thread>
 #include <vector>
+
+#include "core/mutex.hpp"
 
 namespace scrutin::http {
 
@@ -69,12 +69,12 @@ class BoundedExecutor {
   void Loop();
 
   const Options options_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Item> queue_;     // GUARDED_BY(mu_)
-  bool stopping_ = false;      // GUARDED_BY(mu_)
-  std::uint64_t refused_ = 0;  // GUARDED_BY(mu_)
-  std::uint64_t expired_ = 0;  // GUARDED_BY(mu_)
+  mutable core::Mutex mu_;
+  core::CondVar cv_;
+  std::deque<Item> queue_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
+  std::uint64_t refused_ GUARDED_BY(mu_) = 0;
+  std::uint64_t expired_ GUARDED_BY(mu_) = 0;
   std::vector<std::thread> threads_;
 };
 

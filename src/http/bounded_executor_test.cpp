@@ -6,12 +6,12 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <future>
 #include <latch>
-#include <mutex>
 #include <thread>
 #include <vector>
+
+#include "core/mutex.hpp"
 
 namespace scrutin::http {
 namespace {
@@ -23,26 +23,26 @@ using Clock = std::chrono::steady_clock;
 class Gate {
  public:
   void Wait() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return open_; });
+    core::MutexLock lock(mu_);
+    cv_.Wait(lock, [&]() REQUIRES(mu_) { return open_; });
   }
   void Open() {
     {
-      std::lock_guard lock(mu_);
+      core::MutexLock lock(mu_);
       open_ = true;
     }
-    cv_.notify_all();
+    cv_.NotifyAll();
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
+  core::Mutex mu_;
+  core::CondVar cv_;
   bool open_ = false;
 };
 
 TEST(BoundedExecutorTest, RunsTasksAndDeliversTheirAnswers) {
   BoundedExecutor ex({.threads = 3, .max_queue = 64, .deadline = 5s});
-  std::mutex mu;
+  core::Mutex mu;
   std::vector<int> answers;
   std::atomic<int> expired{0};
   std::latch done(50);
@@ -50,7 +50,7 @@ TEST(BoundedExecutorTest, RunsTasksAndDeliversTheirAnswers) {
     ASSERT_TRUE(ex.TrySubmit([&, i](bool is_expired) {
       if (is_expired) ++expired;
       {
-        std::lock_guard lock(mu);
+        core::MutexLock lock(mu);
         answers.push_back(i * i);
       }
       done.count_down();
@@ -58,7 +58,7 @@ TEST(BoundedExecutorTest, RunsTasksAndDeliversTheirAnswers) {
   }
   done.wait();
   EXPECT_EQ(expired.load(), 0);
-  std::lock_guard lock(mu);
+  core::MutexLock lock(mu);
   ASSERT_EQ(answers.size(), 50u);
   std::sort(answers.begin(), answers.end());
   for (int i = 0; i < 50; ++i) EXPECT_EQ(answers[i], i * i);

@@ -3,12 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <deque>
-#include <mutex>
 #include <thread>
 #include <vector>
 
+#include "core/mutex.hpp"
 #include "http/test_client.hpp"
 #include "http/wiping_buffer.hpp"
 
@@ -29,9 +28,9 @@ class TestHandler : public Handler {
     std::string target(req.target().data(), req.target().size());
     ++handled;
     if (target == "/hold") {
-      std::lock_guard lock(mu_);
+      core::MutexLock lock(mu_);
       held_.push_back(std::move(responder));
-      cv_.notify_all();
+      cv_.NotifyAll();
       return;
     }
     if (target == "/throw") throw std::runtime_error("boom");
@@ -45,14 +44,14 @@ class TestHandler : public Handler {
   }
 
   bool WaitHeld(std::size_t n, std::chrono::milliseconds wait = 5s) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, wait, [&] { return held_.size() >= n; });
+    core::MutexLock lock(mu_);
+    return cv_.WaitFor(lock, wait, [&]() REQUIRES(mu_) { return held_.size() >= n; });
   }
 
   // Answers the oldest held request from the calling thread.
   void Release(unsigned status = 200) {
     Responder r = [&] {
-      std::lock_guard lock(mu_);
+      core::MutexLock lock(mu_);
       Responder front = std::move(held_.front());
       held_.pop_front();
       return front;
@@ -66,8 +65,8 @@ class TestHandler : public Handler {
   std::atomic<int> handled{0};
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
+  core::Mutex mu_;
+  core::CondVar cv_;
   std::deque<Responder> held_;
 };
 
@@ -76,7 +75,7 @@ class ServerTest : public ::testing::Test {
   void StartServer(ServerOptions options = {}) {
     if (options.threads == 0) options.threads = 2;
     options.log = [this](std::string_view event, std::string_view) {
-      std::lock_guard lock(log_mu_);
+      core::MutexLock lock(log_mu_);
       events_.emplace_back(event);
     };
     server_ = std::make_unique<Server>(std::move(options), handler_);
@@ -100,7 +99,7 @@ class ServerTest : public ::testing::Test {
   std::unique_ptr<ClientTable> clients_;
   std::unique_ptr<Server> server_;
   unsigned short port_ = 0;
-  std::mutex log_mu_;
+  core::Mutex log_mu_;
   std::vector<std::string> events_;
 };
 
@@ -311,7 +310,7 @@ TEST_F(ServerTest, HandlerFailuresBecome500) {
     EXPECT_EQ(r->result_int(), 500u) << target;
     EXPECT_NE(r->body().find("\"error\":\"internal_error\""), std::string::npos);
   }
-  std::lock_guard lock(log_mu_);
+  core::MutexLock lock(log_mu_);
   EXPECT_NE(std::find(events_.begin(), events_.end(), "handler_exception"), events_.end());
 }
 
@@ -413,8 +412,9 @@ TEST_F(ServerTest, TransferEncodingOtherThanChunkedIs400AndClose) {
   StartServer();
   TestClient c(port_);
   // Read as "no body" by a lenient parser, the body would be answered as a second request.
-  c.Send("POST /v HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked, identity\r\n\r\n"
-         "GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n");
+  c.Send(
+      "POST /v HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked, identity\r\n\r\n"
+      "GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n");
   auto r = c.Read();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->result_int(), 400u);

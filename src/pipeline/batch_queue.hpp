@@ -8,12 +8,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
-#include <mutex>
 #include <vector>
 
+#include "core/mutex.hpp"
 #include "ports/vote_intake.hpp"
 
 namespace scrutin::pipeline {
@@ -30,12 +29,12 @@ class BatchQueue {
   // waiting) or kClosed (after Close()) the caller still owns it, e.g. to answer it.
   PushResult Push(T& item) {
     {
-      std::lock_guard lock(mu_);
+      core::MutexLock lock(mu_);
       if (closed_) return PushResult::kClosed;
       if (items_.size() >= capacity_) return PushResult::kFull;
       items_.push_back(std::move(item));
     }
-    cv_.notify_one();
+    cv_.NotifyOne();
     return PushResult::kQueued;
   }
 
@@ -44,8 +43,8 @@ class BatchQueue {
   // queued before Close() are all still handed out.
   // REQUIRES: max > 0.
   bool PopBatch(std::vector<T>& out, std::size_t max) {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return closed_ || !items_.empty(); });
+    core::MutexLock lock(mu_);
+    cv_.Wait(lock, [&]() REQUIRES(mu_) { return closed_ || !items_.empty(); });
     if (items_.empty()) return false;
     std::size_t n = std::min(items_.size(), max);
     for (std::size_t i = 0; i < n; ++i) {
@@ -58,24 +57,24 @@ class BatchQueue {
   // Refuses later pushes and wakes every waiting consumer. Idempotent.
   void Close() {
     {
-      std::lock_guard lock(mu_);
+      core::MutexLock lock(mu_);
       closed_ = true;
     }
-    cv_.notify_all();
+    cv_.NotifyAll();
   }
 
   std::size_t size() const {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     return items_.size();
   }
   std::size_t capacity() const { return capacity_; }
 
  private:
   const std::size_t capacity_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<T> items_;  // GUARDED_BY(mu_)
-  bool closed_ = false;  // GUARDED_BY(mu_)
+  mutable core::Mutex mu_;
+  core::CondVar cv_;
+  std::deque<T> items_ GUARDED_BY(mu_);
+  bool closed_ GUARDED_BY(mu_) = false;
 };
 
 // A front door's Submit: queues `pending` (anything with a `done` callback taking an

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "core/mutex.hpp"
+
 namespace scrutin::pipeline {
 
 BatchingVoteIntake::BatchingVoteIntake(ports::RevertibleCredentialLedger& ledger,
@@ -40,7 +42,7 @@ std::size_t BatchingVoteIntake::queue_depth() const { return queue_.size(); }
 std::vector<ports::HealthCheck> BatchingVoteIntake::Health() {
   std::vector<ports::HealthCheck> checks;
   {
-    std::lock_guard lock(health_mu_);
+    core::MutexLock lock(health_mu_);
     checks.push_back({"store", last_error_.empty(), last_error_.empty() ? "ok" : last_error_});
   }
   std::size_t depth = queue_depth();
@@ -56,14 +58,15 @@ void BatchingVoteIntake::WriterLoop() {
   while (queue_.PopBatch(batch, options_.max_batch)) {  // false: stopping and drained
     Recorded recorded = ProcessBatch(batch);
     batch.clear();
-    std::unique_lock lock(done_mu_);
-    room_cv_.wait(lock, [&] { return recorded_.size() < options_.max_unsynced; });
+    core::MutexLock lock(done_mu_);
+    room_cv_.Wait(lock,
+                  [&]() REQUIRES(done_mu_) { return recorded_.size() < options_.max_unsynced; });
     recorded_.push_back(std::move(recorded));
-    if (recorded_.size() == 1) done_cv_.notify_one();
+    if (recorded_.size() == 1) done_cv_.NotifyOne();
   }
-  std::lock_guard lock(done_mu_);
+  core::MutexLock lock(done_mu_);
   writer_done_ = true;
-  done_cv_.notify_one();
+  done_cv_.NotifyOne();
 }
 
 BatchingVoteIntake::Recorded BatchingVoteIntake::ProcessBatch(std::vector<Pending>& batch) {
@@ -95,7 +98,7 @@ BatchingVoteIntake::Recorded BatchingVoteIntake::ProcessBatch(std::vector<Pendin
   auto elapsed = std::chrono::steady_clock::now() - started;
 
   {
-    std::lock_guard lock(health_mu_);
+    core::MutexLock lock(health_mu_);
     last_error_ = st ? std::string() : st.error();
   }
   if (st && listener_) listener_(votes, out.decisions, elapsed);
@@ -107,11 +110,11 @@ void BatchingVoteIntake::CompletionLoop() {
   std::deque<Recorded> ready;
   for (;;) {
     {
-      std::unique_lock lock(done_mu_);
-      done_cv_.wait(lock, [&] { return writer_done_ || !recorded_.empty(); });
+      core::MutexLock lock(done_mu_);
+      done_cv_.Wait(lock, [&]() REQUIRES(done_mu_) { return writer_done_ || !recorded_.empty(); });
       if (recorded_.empty()) return;  // the writer ended and everything was answered
       ready.swap(recorded_);
-      room_cv_.notify_one();
+      room_cv_.NotifyOne();
     }
     // One sync for every batch recorded so far (their Record() calls all returned before it).
     bool any_recorded = std::any_of(ready.begin(), ready.end(), [](auto& r) { return r.ok; });

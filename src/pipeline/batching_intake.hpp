@@ -16,16 +16,15 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "core/mutex.hpp"
 #include "pipeline/batch_queue.hpp"
 #include "pipeline/validator.hpp"
 #include "ports/vote_intake.hpp"
@@ -90,14 +89,14 @@ class BatchingVoteIntake final : public ports::VoteIntake {
 
   BatchQueue<Pending> queue_;
 
-  std::mutex health_mu_;
-  std::string last_error_;  // GUARDED_BY(health_mu_); empty when the last batch committed
+  core::Mutex health_mu_;
+  std::string last_error_ GUARDED_BY(health_mu_);  // empty when the last batch committed
 
-  std::mutex done_mu_;
-  std::condition_variable done_cv_;  // a batch was recorded, or the writer ended
-  std::condition_variable room_cv_;  // the completion thread took batches
-  std::deque<Recorded> recorded_;    // GUARDED_BY(done_mu_)
-  bool writer_done_ = false;         // GUARDED_BY(done_mu_)
+  core::Mutex done_mu_;
+  core::CondVar done_cv_;  // a batch was recorded, or the writer ended
+  core::CondVar room_cv_;  // the completion thread took batches
+  std::deque<Recorded> recorded_ GUARDED_BY(done_mu_);
+  bool writer_done_ GUARDED_BY(done_mu_) = false;
 
   std::thread writer_;
   std::thread completer_;

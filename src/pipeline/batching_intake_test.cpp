@@ -2,11 +2,11 @@
 
 #include <gtest/gtest.h>
 
-#include <condition_variable>
 #include <cstdio>
 #include <future>
 #include <set>
 
+#include "core/mutex.hpp"
 #include "core/request_id.hpp"
 #include "ports/testing/fake_credential_ledger.hpp"
 
@@ -23,13 +23,13 @@ class TestRecorder : public ports::VoteRecorder {
   ~TestRecorder() override = default;
   core::Status Record(std::span<const core::VoteEnvelope> votes,
                       std::span<const core::Decision>) override {
-    std::lock_guard lock(mu);
+    core::MutexLock lock(mu);
     if (fail) return core::Fail(std::string("disk full"));
     batches.push_back(votes.size());
     recorded += votes.size();
     return {};
   }
-  std::mutex mu;
+  core::Mutex mu;
   bool fail = false;
   std::vector<std::size_t> batches;
   std::size_t recorded = 0;
@@ -111,12 +111,12 @@ TEST(BatchingIntakeTest, ConcurrentSubmittersShareBatchesAndEveryoneIsAnswered) 
 TEST(BatchingIntakeTest, FullQueueAnswersOverloaded) {
   TestLedger ledger;
   TestRecorder recorder;
-  std::mutex gate;
+  core::Mutex gate;
   gate.lock();  // holds the writer inside the first batch's listener
   BatchingVoteIntake intake(ledger, recorder, {.max_batch = 1, .max_queue = 2},
                             [&](auto, auto, auto) {
                               gate.lock();
-                              gate.unlock();
+                              gate.Unlock();
                             });
   std::atomic<int> done{0};
   auto count = [&](ports::IntakeResult) { ++done; };
@@ -126,7 +126,7 @@ TEST(BatchingIntakeTest, FullQueueAnswersOverloaded) {
   intake.Submit(Vote(3), count);
   auto r = SubmitAndWait(intake, Vote(4));
   EXPECT_EQ(r.kind, Kind::kOverloaded);
-  gate.unlock();
+  gate.Unlock();
   intake.Stop();
   EXPECT_EQ(done.load(), 3);
 }
@@ -136,20 +136,20 @@ class DeferredSyncRecorder : public TestRecorder {
  public:
   bool defers_sync() const override { return true; }
   core::Status Sync() override {
-    std::unique_lock lock(mu);
+    core::MutexLock lock(mu);
     ++syncs_started;
-    cv.notify_all();
-    cv.wait(lock, [&] { return open || fail_sync; });
+    cv.NotifyAll();
+    cv.Wait(lock, [&]() REQUIRES(mu) { return open || fail_sync; });
     if (fail_sync) return core::Fail(std::string("EIO"));
     synced = recorded;
     return {};
   }
   void Open() {
-    std::lock_guard lock(mu);
+    core::MutexLock lock(mu);
     open = true;
-    cv.notify_all();
+    cv.NotifyAll();
   }
-  std::condition_variable cv;
+  core::CondVar cv;
   bool open = false;
   bool fail_sync = false;
   int syncs_started = 0;
@@ -163,8 +163,8 @@ TEST(BatchingIntakeTest, AnswersOnlyAfterTheSyncThatCoversTheBatch) {
   std::promise<ports::IntakeResult> answer;
   intake.Submit(Vote(1), [&](ports::IntakeResult r) { answer.set_value(r); });
   {
-    std::unique_lock lock(recorder.mu);
-    recorder.cv.wait(lock, [&] { return recorder.syncs_started == 1; });
+    core::MutexLock lock(recorder.mu);
+    recorder.cv.Wait(lock, [&]() REQUIRES(recorder.mu) { return recorder.syncs_started == 1; });
     EXPECT_EQ(recorder.recorded, 1u);  // committed...
   }
   auto future = answer.get_future();
@@ -174,7 +174,7 @@ TEST(BatchingIntakeTest, AnswersOnlyAfterTheSyncThatCoversTheBatch) {
   std::promise<ports::IntakeResult> second;
   intake.Submit(Vote(2), [&](ports::IntakeResult r) { second.set_value(r); });
   for (;;) {
-    std::lock_guard lock(recorder.mu);
+    core::MutexLock lock(recorder.mu);
     if (recorder.recorded == 2) break;
   }
   recorder.Open();
@@ -182,7 +182,7 @@ TEST(BatchingIntakeTest, AnswersOnlyAfterTheSyncThatCoversTheBatch) {
   EXPECT_EQ(r.kind, Kind::kDurable);
   EXPECT_EQ(r.decision.status, core::VoteStatus::kAccepted);
   EXPECT_EQ(second.get_future().get().kind, Kind::kDurable);
-  std::lock_guard lock(recorder.mu);
+  core::MutexLock lock(recorder.mu);
   EXPECT_EQ(recorder.synced, 2u);  // every answered vote was covered by a completed sync
 }
 

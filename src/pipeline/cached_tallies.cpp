@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <iterator>
 
+#include "core/mutex.hpp"
+
 namespace scrutin::pipeline {
 
 CachedTallies::CachedTallies(ports::VoteQueries& source, std::vector<std::string> law_ids,
@@ -22,7 +24,7 @@ CachedTallies::Clock::time_point CachedTallies::Now() const {
 void CachedTallies::Start() {
   RefreshOnce();
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     started_ = true;
   }
   thread_ = std::thread([this] { Loop(); });
@@ -32,14 +34,14 @@ void CachedTallies::Start() {
 void CachedTallies::Stop() {
   std::vector<Waiter> left;
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   if (thread_.joinable()) thread_.join();
   if (expire_thread_.joinable()) expire_thread_.join();
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     left.swap(waiters_);
   }
   AnswerFromCache(left);
@@ -47,12 +49,12 @@ void CachedTallies::Stop() {
 
 void CachedTallies::ReadFresh(const std::string& law_id, TallyCallback done) {
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     if (started_ && !stopping_ && waiters_.size() < options_.max_waiters) {
       // Answered by the end of the next round to begin: its read starts after this call.
       waiters_.push_back(
           {law_id, std::move(done), rounds_begun_ + 1, Clock::now() + options_.fresh_wait});
-      cv_.notify_all();
+      cv_.NotifyAll();
       return;
     }
   }
@@ -68,7 +70,7 @@ void CachedTallies::RefreshOnce() {
   // The read happens outside the lock: readers keep being answered from the previous values.
   auto tallies = source_.FindTallies(law_ids_);
   const auto now = Now();
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   for (std::size_t i = 0; i < law_ids_.size(); ++i) {
     Entry& e = entries_[law_ids_[i]];
     if (tallies && i < tallies->size()) {
@@ -84,38 +86,39 @@ void CachedTallies::RefreshOnce() {
 }
 
 void CachedTallies::Loop() {
-  std::unique_lock lock(mu_);
+  core::MutexLock lock(mu_);
   auto last_start = Clock::now();
   while (!stopping_) {
     // A round every refresh_period, or sooner (min_interval after the last) when someone waits.
-    cv_.wait_until(lock, last_start + options_.refresh_period,
-                   [&] { return stopping_ || !waiters_.empty(); });
+    cv_.WaitUntil(lock, last_start + options_.refresh_period,
+                  [&]() REQUIRES(mu_) { return stopping_ || !waiters_.empty(); });
     if (stopping_) break;
     if (!waiters_.empty()) {
-      cv_.wait_until(lock, last_start + options_.min_interval, [&] { return stopping_; });
+      cv_.WaitUntil(lock, last_start + options_.min_interval,
+                    [&]() REQUIRES(mu_) { return stopping_; });
       if (stopping_) break;
     }
     last_start = Clock::now();
     const std::uint64_t round = ++rounds_begun_;
-    lock.unlock();
+    lock.Unlock();
     RefreshOnce();
-    lock.lock();
+    lock.Lock();
     // Everyone who waited for this round (or an earlier one) is answered from what it read.
     std::vector<Waiter> done;
     auto keep = std::partition(waiters_.begin(), waiters_.end(),
                                [&](const Waiter& w) { return w.round > round; });
     std::move(keep, waiters_.end(), std::back_inserter(done));
     waiters_.erase(keep, waiters_.end());
-    lock.unlock();
+    lock.Unlock();
     AnswerFromCache(done);
-    lock.lock();
+    lock.Lock();
   }
 }
 
 void CachedTallies::ExpireLoop() {
-  std::unique_lock lock(mu_);
+  core::MutexLock lock(mu_);
   while (!stopping_) {
-    cv_.wait_for(lock, options_.fresh_wait / 4, [&] { return stopping_; });
+    cv_.WaitFor(lock, options_.fresh_wait / 4, [&]() REQUIRES(mu_) { return stopping_; });
     const auto now = Clock::now();
     std::vector<Waiter> late;
     auto keep = std::partition(waiters_.begin(), waiters_.end(),
@@ -123,9 +126,9 @@ void CachedTallies::ExpireLoop() {
     std::move(keep, waiters_.end(), std::back_inserter(late));
     waiters_.erase(keep, waiters_.end());
     if (late.empty()) continue;
-    lock.unlock();
+    lock.Unlock();
     AnswerFromCache(late);
-    lock.lock();
+    lock.Lock();
   }
 }
 
@@ -136,7 +139,7 @@ core::Result<std::optional<ports::StatusRecord>> CachedTallies::FindStatus(
 
 core::Result<ports::Tally> CachedTallies::FindTally(const std::string& law_id) {
   const auto now = Now();
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   auto it = entries_.find(law_id);
   if (it == entries_.end()) return core::Fail("no tally is kept for " + law_id);
   const Entry& e = it->second;

@@ -26,14 +26,13 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "core/mutex.hpp"
 #include "ports/vote_queries.hpp"
 
 namespace scrutin::pipeline {
@@ -112,13 +111,13 @@ class CachedTallies final : public ports::VoteQueries {
   ports::VoteQueries& source_;
   const std::vector<std::string> law_ids_;
   const Options options_;
-  mutable std::mutex mu_;
-  std::map<std::string, Entry, std::less<>> entries_;  // GUARDED_BY(mu_); keys fixed at start
-  std::condition_variable cv_;
-  bool stopping_ = false;           // GUARDED_BY(mu_)
-  bool started_ = false;            // GUARDED_BY(mu_)
-  std::uint64_t rounds_begun_ = 0;  // GUARDED_BY(mu_)
-  std::vector<Waiter> waiters_;     // GUARDED_BY(mu_)
+  mutable core::Mutex mu_;
+  std::map<std::string, Entry, std::less<>> entries_ GUARDED_BY(mu_);  // keys fixed at start
+  core::CondVar cv_;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool started_ GUARDED_BY(mu_) = false;
+  std::uint64_t rounds_begun_ GUARDED_BY(mu_) = 0;
+  std::vector<Waiter> waiters_ GUARDED_BY(mu_);
   std::thread thread_;
   std::thread expire_thread_;  // answers the waiters a stalled round leaves waiting
 };

@@ -5,10 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 #include <vector>
+
+#include "core/mutex.hpp"
 
 namespace scrutin::pipeline {
 namespace {
@@ -24,17 +24,17 @@ class FakeSource : public ports::VoteQueries {
   }
   core::Result<ports::Tally> FindTally(const std::string& law_id) override {
     ++tally_reads;
-    std::lock_guard lock(mu);
+    core::MutexLock lock(mu);
     if (down) return core::Fail(std::string("postgresql: connection refused"));
     return ports::Tally{law_id, oui, non, {}};
   }
   void Set(std::uint64_t o, std::uint64_t n) {
-    std::lock_guard lock(mu);
+    core::MutexLock lock(mu);
     oui = o;
     non = n;
   }
   void SetDown(bool d) {
-    std::lock_guard lock(mu);
+    core::MutexLock lock(mu);
     down = d;
   }
 
@@ -42,7 +42,7 @@ class FakeSource : public ports::VoteQueries {
   std::atomic<int> status_reads{0};
 
  private:
-  std::mutex mu;
+  core::Mutex mu;
   bool down = false;
   std::uint64_t oui = 0;
   std::uint64_t non = 0;
@@ -148,21 +148,21 @@ class Answers {
  public:
   CachedTallies::TallyCallback Callback() {
     return [this](core::Result<ports::Tally> t) {
-      std::lock_guard lock(mu_);
+      core::MutexLock lock(mu_);
       got_.push_back(std::move(t));
-      cv_.notify_all();
+      cv_.NotifyAll();
     };
   }
   // Waits for n answers (5 s at most); returns them.
   std::vector<core::Result<ports::Tally>> Wait(std::size_t n) {
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, 5s, [&] { return got_.size() >= n; });
+    core::MutexLock lock(mu_);
+    cv_.WaitFor(lock, 5s, [&]() REQUIRES(mu_) { return got_.size() >= n; });
     return got_;
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
+  core::Mutex mu_;
+  core::CondVar cv_;
   std::vector<core::Result<ports::Tally>> got_;
 };
 

@@ -6,9 +6,9 @@
 
 #include <future>
 #include <map>
-#include <mutex>
 
 #include "core/failpoint.hpp"
+#include "core/mutex.hpp"
 #include "core/request_id.hpp"
 #include "pipeline/aggregation_stage.hpp"
 #include "pipeline/pending_status_intake.hpp"
@@ -28,10 +28,10 @@ using ReplayLedger = ports::testing::FakeCredentialLedger;
 
 // Records the order of events across the fakes.
 struct Journal {
-  std::mutex mu;
+  core::Mutex mu;
   std::vector<std::string> events;
   void Add(std::string e) {
-    std::lock_guard lock(mu);
+    core::MutexLock lock(mu);
     events.push_back(std::move(e));
   }
 };
@@ -57,7 +57,7 @@ class FakeStatuses : public ports::StatusWriter, public ports::VoteQueries {
  public:
   explicit FakeStatuses(Journal& j) : journal(j) {}
   core::Status Write(std::span<const ports::StatusUpdate> updates, bool only_if_absent) override {
-    std::lock_guard lock(mu);
+    core::MutexLock lock(mu);
     if (fail) return core::Fail(core::ErrorCode::kUnavailable, std::string("redis down"));
     for (const auto& u : updates) {
       auto key = u.id.ToString();
@@ -68,7 +68,7 @@ class FakeStatuses : public ports::StatusWriter, public ports::VoteQueries {
     return {};
   }
   core::Result<std::optional<ports::StatusRecord>> FindStatus(const core::RequestId& id) override {
-    std::lock_guard lock(mu);
+    core::MutexLock lock(mu);
     auto it = records.find(id.ToString());
     if (it == records.end()) return std::optional<ports::StatusRecord>();
     return std::optional<ports::StatusRecord>(it->second.record);
@@ -77,7 +77,7 @@ class FakeStatuses : public ports::StatusWriter, public ports::VoteQueries {
     return core::Fail(std::string("no tallies here"));
   }
   Journal& journal;
-  std::mutex mu;
+  core::Mutex mu;
   bool fail = false;
   std::map<std::string, ports::StatusUpdate> records;
 };
@@ -286,14 +286,14 @@ TEST(PendingStatusIntakeTest, StatusStoreDownAnswersUnavailableWithoutHandingOn)
 class BlockingStatuses : public ports::StatusWriter {
  public:
   core::Status Write(std::span<const ports::StatusUpdate>, bool) override {
-    std::unique_lock lock(mu);
+    core::MutexLock lock(mu);
     ++entered;
-    cv.notify_all();
-    cv.wait(lock, [&] { return released; });
+    cv.NotifyAll();
+    cv.Wait(lock, [&]() REQUIRES(mu) { return released; });
     return {};
   }
-  std::mutex mu;
-  std::condition_variable cv;
+  core::Mutex mu;
+  core::CondVar cv;
   int entered = 0;
   bool released = false;
 };
@@ -313,17 +313,17 @@ TEST(PendingStatusIntakeTest, BoundedQueueAnswersOverloaded) {
   auto count = [&](ports::IntakeResult r) { durable += r.kind == Kind::kDurable; };
   intake.Submit(Vote(1), count);
   {
-    std::unique_lock lock(statuses.mu);
-    statuses.cv.wait(lock, [&] { return statuses.entered == 1; });
+    core::MutexLock lock(statuses.mu);
+    statuses.cv.Wait(lock, [&]() REQUIRES(statuses.mu) { return statuses.entered == 1; });
   }
   intake.Submit(Vote(2), count);
   intake.Submit(Vote(3), count);
   EXPECT_EQ(SubmitAndWait(intake, Vote(4)), Kind::kOverloaded);
   {
-    std::lock_guard lock(statuses.mu);
+    core::MutexLock lock(statuses.mu);
     statuses.released = true;
   }
-  statuses.cv.notify_all();
+  statuses.cv.NotifyAll();
   intake.Stop();
   EXPECT_EQ(durable.load(), 3);
 }

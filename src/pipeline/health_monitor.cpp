@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "core/mutex.hpp"
+
 namespace scrutin::pipeline {
 
 HealthMonitor::HealthMonitor(std::vector<Probe> probes, Options options)
@@ -14,8 +16,8 @@ void HealthMonitor::Start() {
   for (std::size_t i = 0; i < probes_.size(); ++i) {
     if (!probes_[i].local) threads_.emplace_back([this, i] { Loop(i); });
   }
-  std::unique_lock lock(mu_);
-  cv_.wait_for(lock, options_.first_wait, [&] {
+  core::MutexLock lock(mu_);
+  cv_.WaitFor(lock, options_.first_wait, [&]() REQUIRES(mu_) {
     for (std::size_t i = 0; i < probes_.size(); ++i) {
       if (!probes_[i].local && !states_[i].answered) return stopping_;
     }
@@ -25,29 +27,29 @@ void HealthMonitor::Start() {
 
 void HealthMonitor::Stop() {
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
 }
 
 void HealthMonitor::Loop(std::size_t index) {
-  std::unique_lock lock(mu_);
+  core::MutexLock lock(mu_);
   while (!stopping_) {
     states_[index].running = true;
     states_[index].started_at = Clock::now();
-    lock.unlock();
+    lock.Unlock();
     std::vector<ports::HealthCheck> checks = probes_[index].run();
-    lock.lock();
+    lock.Lock();
     State& s = states_[index];
     s.last = std::move(checks);
     s.running = false;
     s.answered = true;
-    cv_.notify_all();
-    cv_.wait_for(lock, options_.period, [&] { return stopping_; });
+    cv_.NotifyAll();
+    cv_.WaitFor(lock, options_.period, [&]() REQUIRES(mu_) { return stopping_; });
   }
 }
 
@@ -59,7 +61,7 @@ std::vector<ports::HealthCheck> HealthMonitor::Checks() const {
   }
   std::vector<ports::HealthCheck> out;
   const auto now = Clock::now();
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   for (std::size_t i = 0; i < probes_.size(); ++i) {
     if (probes_[i].local) {
       out.insert(out.end(), local[i].begin(), local[i].end());

@@ -12,13 +12,12 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "core/mutex.hpp"
 #include "ports/vote_intake.hpp"
 
 namespace scrutin::pipeline {
@@ -72,10 +71,10 @@ class HealthMonitor {
 
   const std::vector<Probe> probes_;
   const Options options_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;  // stop requests and first answers
-  std::vector<State> states_;   // GUARDED_BY(mu_), one per probe
-  bool stopping_ = false;       // GUARDED_BY(mu_)
+  mutable core::Mutex mu_;
+  core::CondVar cv_;                           // stop requests and first answers
+  std::vector<State> states_ GUARDED_BY(mu_);  // one per probe
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };
 

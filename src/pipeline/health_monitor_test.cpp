@@ -5,9 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
+
+#include "core/mutex.hpp"
 
 namespace scrutin::pipeline {
 namespace {
@@ -74,14 +74,14 @@ TEST(HealthMonitorTest, ReportsWhatTheProbesSayWithoutCallingThem) {
 }
 
 TEST(HealthMonitorTest, AHungProbeIsFailingWithinItsBoundAndHoldsNoOneUp) {
-  std::mutex mu;
-  std::condition_variable cv;
+  core::Mutex mu;
+  core::CondVar cv;
   bool hang = false;
   bool release = false;
   HealthMonitor m({{"results",
                     [&] {
-                      std::unique_lock lock(mu);
-                      if (hang) cv.wait(lock, [&] { return release; });
+                      core::MutexLock lock(mu);
+                      if (hang) cv.Wait(lock, [&]() REQUIRES(mu) { return release; });
                       return std::vector<ports::HealthCheck>{{"results", true, "ok"}};
                     }},
                    {"store",
@@ -93,7 +93,7 @@ TEST(HealthMonitorTest, AHungProbeIsFailingWithinItsBoundAndHoldsNoOneUp) {
   EXPECT_TRUE(Find(m.Checks(), "results")->ok);
 
   {
-    std::lock_guard lock(mu);
+    core::MutexLock lock(mu);
     hang = true;  // the backend stops answering: the next probe blocks
   }
   const auto t0 = Clock::now();
@@ -104,11 +104,11 @@ TEST(HealthMonitorTest, AHungProbeIsFailingWithinItsBoundAndHoldsNoOneUp) {
   EXPECT_TRUE(Find(checks, "store")->ok) << "the other probe keeps reporting";
 
   {
-    std::lock_guard lock(mu);
+    core::MutexLock lock(mu);
     hang = false;
     release = true;
   }
-  cv.notify_all();
+  cv.NotifyAll();
   checks = WaitFor(m, [](const auto& c) { return Find(c, "results")->ok; });
   EXPECT_TRUE(Find(checks, "results")->ok);
   m.Stop();
@@ -142,13 +142,13 @@ TEST(HealthMonitorTest, LocalProbesAreRunWhenTheChecksAreRead) {
 }
 
 TEST(HealthMonitorTest, NeverAnsweredIsFailing) {
-  std::mutex mu;
-  std::condition_variable cv;
+  core::Mutex mu;
+  core::CondVar cv;
   bool release = false;
   HealthMonitor m({{"results",
                     [&] {
-                      std::unique_lock lock(mu);
-                      cv.wait(lock, [&] { return release; });
+                      core::MutexLock lock(mu);
+                      cv.Wait(lock, [&]() REQUIRES(mu) { return release; });
                       return std::vector<ports::HealthCheck>{{"results", true, "ok"}};
                     }}},
                   {.period = 10ms, .stale_after = 50ms, .first_wait = 20ms});
@@ -158,10 +158,10 @@ TEST(HealthMonitorTest, NeverAnsweredIsFailing) {
   EXPECT_EQ(checks[0].name, "results");
   EXPECT_FALSE(checks[0].ok);
   {
-    std::lock_guard lock(mu);
+    core::MutexLock lock(mu);
     release = true;
   }
-  cv.notify_all();
+  cv.NotifyAll();
   m.Stop();
 }
 

@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 #include <random>
+
+#include "core/mutex.hpp"
 
 namespace scrutin::postgres {
 namespace {
@@ -61,54 +64,60 @@ core::Result<std::shared_ptr<PgPool>> PgPool::Create(PgPoolOptions options) {
 
 core::Result<PgPool::Lease> PgPool::Acquire(bool verify) {
   const auto deadline = SteadyClock::now() + options_.acquire_timeout;
-  std::unique_lock lock(mu_);
   for (;;) {
-    if (!idle_.empty()) {
-      Idle item = std::move(idle_.back());
-      idle_.pop_back();
-      lock.unlock();
-      bool healthy = item.conn->ok();
-      if (healthy &&
-          (verify || SteadyClock::now() - item.since > options_.health_check_after_idle)) {
-        healthy = item.conn->ExecScript("").ok();  // one round trip: is the backend still there?
+    // Under the lock: take an idle connection, or a slot to open one, or wait for either. The
+    // health check and the connect run outside it.
+    std::optional<Idle> item;
+    {
+      core::MutexLock lock(mu_);
+      if (!idle_.empty()) {
+        item = std::move(idle_.back());
+        idle_.pop_back();
+      } else if (open_ < options_.max_connections) {
+        if (SteadyClock::now() < next_attempt_) {
+          return core::Fail(
+              fmt::format("PostgreSQL at {} is unavailable ({}); next connection attempt in {} ms",
+                          target_.display, last_error_, MillisUntil(next_attempt_)));
+        }
+        ++open_;
+      } else {
+        if (!returned_.WaitUntil(lock, deadline) && idle_.empty() &&
+            open_ >= options_.max_connections) {
+          return core::Fail(fmt::format(
+              "all {} PostgreSQL connections to {} are busy (waited {} ms)",
+              options_.max_connections, target_.display, options_.acquire_timeout.count()));
+        }
+        continue;
       }
-      if (healthy) return Lease(shared_from_this(), std::move(item.conn));
-      item.conn.reset();
-      lock.lock();
+    }
+    if (item) {
+      bool healthy = item->conn->ok();
+      if (healthy &&
+          (verify || SteadyClock::now() - item->since > options_.health_check_after_idle)) {
+        healthy = item->conn->ExecScript("").ok();  // one round trip: is the backend still there?
+      }
+      if (healthy) return Lease(shared_from_this(), std::move(item->conn));
+      item->conn.reset();
+      core::MutexLock lock(mu_);
       --open_;
       continue;
     }
-    if (open_ < options_.max_connections) {
-      if (SteadyClock::now() < next_attempt_) {
-        return core::Fail(
-            fmt::format("PostgreSQL at {} is unavailable ({}); next connection attempt in {} ms",
-                        target_.display, last_error_, MillisUntil(next_attempt_)));
-      }
-      ++open_;
-      lock.unlock();
-      auto conn = Connect();
-      if (!conn) return core::Fail(conn.error());
-      return Lease(shared_from_this(), std::move(*conn));
-    }
-    if (returned_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
-        open_ >= options_.max_connections) {
-      return core::Fail(fmt::format("all {} PostgreSQL connections to {} are busy (waited {} ms)",
-                                    options_.max_connections, target_.display,
-                                    options_.acquire_timeout.count()));
-    }
+    auto conn = Connect();
+    if (!conn) return core::Fail(conn.error());
+    return Lease(shared_from_this(), std::move(*conn));
   }
 }
 
 core::Result<std::unique_ptr<PgConnection>> PgPool::Connect() {
   auto conn = PgConnection::Open(target_, options_.session);
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   if (!conn) {
     --open_;
     backoff_ = backoff_.count() == 0 ? options_.backoff_initial
                                      : std::min(backoff_ * 2, options_.backoff_max);
     next_attempt_ = SteadyClock::now() + Jitter(backoff_);
     last_error_ = conn.error().message;
-    returned_.notify_one();  // a waiter may now try to connect itself
+    returned_.NotifyOne();  // a waiter may now try to connect itself
     return core::Fail(conn.error().message);
   }
   backoff_ = std::chrono::milliseconds(0);
@@ -123,13 +132,13 @@ void PgPool::Release(std::unique_ptr<PgConnection> conn) {
     (void)conn->ExecScript("ROLLBACK");
   }
   if (conn && !conn->idle()) conn.reset();
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   if (conn) {
     idle_.push_back(Idle{std::move(conn), SteadyClock::now()});
   } else {
     --open_;
   }
-  returned_.notify_one();
+  returned_.NotifyOne();
 }
 
 core::Status PgPool::Warm() {
@@ -139,7 +148,7 @@ core::Status PgPool::Warm() {
 }
 
 std::size_t PgPool::ConnectionCount() const {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   return open_;
 }
 

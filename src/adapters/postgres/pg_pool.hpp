@@ -14,14 +14,13 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "adapters/postgres/pg_connection.hpp"
+#include "core/mutex.hpp"
 #include "core/result.hpp"
 
 namespace scrutin::postgres {
@@ -95,13 +94,13 @@ class PgPool : public std::enable_shared_from_this<PgPool> {
   const PgPoolOptions options_;
   const PgTarget target_;
 
-  mutable std::mutex mu_;
-  std::condition_variable returned_;
-  std::vector<Idle> idle_;  // GUARDED_BY(mu_); most recently returned last
-  std::size_t open_ = 0;    // GUARDED_BY(mu_); idle + leased + being connected
-  std::chrono::steady_clock::time_point next_attempt_;  // GUARDED_BY(mu_)
-  std::chrono::milliseconds backoff_{0};                // GUARDED_BY(mu_)
-  std::string last_error_;                              // GUARDED_BY(mu_)
+  mutable core::Mutex mu_;
+  core::CondVar returned_;
+  std::vector<Idle> idle_ GUARDED_BY(mu_);  // most recently returned last
+  std::size_t open_ GUARDED_BY(mu_) = 0;    // idle + leased + being connected
+  std::chrono::steady_clock::time_point next_attempt_ GUARDED_BY(mu_);
+  std::chrono::milliseconds backoff_{0};  // GUARDED_BY(mu_)
+  std::string last_error_ GUARDED_BY(mu_);
 };
 
 using PgPoolPtr = std::shared_ptr<PgPool>;

@@ -281,7 +281,7 @@ core::Result<RecordSummary, PgError> PostgresVoteRecorder::RecordOnce(PgConnecti
 
 void PostgresVoteRecorder::MaybePurgeExpired() {
   {
-    std::lock_guard lock(purge_mu_);
+    core::MutexLock lock(purge_mu_);
     auto now = std::chrono::steady_clock::now();
     if (now - last_purge_ < std::chrono::minutes(1)) return;
     last_purge_ = now;

@@ -26,12 +26,12 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <span>
 #include <string>
 
 #include "adapters/postgres/pg_pool.hpp"
 #include "core/ballot.hpp"
+#include "core/mutex.hpp"
 #include "core/result.hpp"
 #include "ports/vote_recorder.hpp"
 
@@ -82,8 +82,8 @@ class PostgresVoteRecorder final : public ports::VoteRecorder {
   PostgresRecorderOptions options_;
   std::map<std::string, std::string, std::less<>> expires_at_;  // law_id -> RFC 3339
 
-  std::mutex purge_mu_;
-  std::chrono::steady_clock::time_point last_purge_;  // GUARDED_BY(purge_mu_)
+  core::Mutex purge_mu_;
+  std::chrono::steady_clock::time_point last_purge_ GUARDED_BY(purge_mu_);
 };
 
 }  // namespace scrutin::postgres

@@ -9,13 +9,13 @@
 #include <atomic>
 #include <cstdlib>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <thread>
 
 #include "adapters/rabbitmq/rabbit_consumer.hpp"
 #include "adapters/rabbitmq/rabbit_publisher.hpp"
 #include "adapters/rabbitmq/rabbit_test_support.hpp"
+#include "core/mutex.hpp"
 
 namespace scrutin::rabbitmq {
 namespace {
@@ -77,18 +77,18 @@ TEST_F(RabbitOutageTest, NeverDurableWithoutConfirmAndRecoversAfterRestart) {
   co.max_backoff = 1s;
   co.connection.connect_timeout = 1s;
   RabbitConsumer consumer(co);
-  std::mutex seen_mu;
+  core::Mutex seen_mu;
   std::set<std::string> seen;
   std::thread consumer_thread([&] {
     consumer.Run([&](std::span<const InboundVote> batch, std::span<Outcome>) {
-      std::lock_guard lock(seen_mu);
+      core::MutexLock lock(seen_mu);
       for (const auto& v : batch) seen.insert(v.vote.request_id.ToString());
       return core::Status();
     });
   });
 
   // Voters all along: every answer is recorded.
-  std::mutex mu;
+  core::Mutex mu;
   std::set<std::string> durable;
   std::atomic<int> unavailable{0}, answered{0}, submitted{0};
   std::atomic<bool> stop_voting{false};
@@ -99,7 +99,7 @@ TEST_F(RabbitOutageTest, NeverDurableWithoutConfirmAndRecoversAfterRestart) {
       ++submitted;
       (*publisher)->Submit(std::move(vote), [&, id](ports::IntakeResult r) {
         if (r.kind == ports::IntakeResult::Kind::kDurable) {
-          std::lock_guard lock(mu);
+          core::MutexLock lock(mu);
           durable.insert(id);
         } else {
           ++unavailable;
@@ -110,7 +110,7 @@ TEST_F(RabbitOutageTest, NeverDurableWithoutConfirmAndRecoversAfterRestart) {
     }
   });
   auto durable_count = [&] {
-    std::lock_guard lock(mu);
+    core::MutexLock lock(mu);
     return durable.size();
   };
 
@@ -150,12 +150,12 @@ TEST_F(RabbitOutageTest, NeverDurableWithoutConfirmAndRecoversAfterRestart) {
   // No vote lost: every vote answered durable reaches the (recovered) consumer.
   std::set<std::string> expected;
   {
-    std::lock_guard lock(mu);
+    core::MutexLock lock(mu);
     expected = durable;
   }
   const bool all_seen = WaitFor(
       [&] {
-        std::lock_guard lock(seen_mu);
+        core::MutexLock lock(seen_mu);
         for (const auto& id : expected) {
           if (!seen.count(id)) return false;
         }

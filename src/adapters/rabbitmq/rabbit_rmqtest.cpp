@@ -3,7 +3,6 @@
 #include <amqp.h>
 
 #include <atomic>
-#include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
@@ -14,6 +13,7 @@
 #include "adapters/rabbitmq/rabbit_queue_monitor.hpp"
 #include "adapters/rabbitmq/rabbit_test_support.hpp"
 #include "adapters/rabbitmq/vote_codec.hpp"
+#include "core/mutex.hpp"
 
 namespace scrutin::rabbitmq {
 namespace {
@@ -177,7 +177,7 @@ TEST_F(RabbitAdapterTest, SubmittedVotesAreConfirmedThenConsumedExactlyOnceEach)
 
   // Many concurrent submitters, like the HTTP threads of an api under load.
   constexpr int kThreads = 8, kPerThread = 500, kTotal = kThreads * kPerThread;
-  std::mutex mu;
+  core::Mutex mu;
   std::set<std::string> durable_ids;
   std::atomic<int> answered{0}, not_durable{0};
   std::vector<std::thread> threads;
@@ -189,7 +189,7 @@ TEST_F(RabbitAdapterTest, SubmittedVotesAreConfirmedThenConsumedExactlyOnceEach)
         (*publisher)->Submit(std::move(vote), [&, id](ports::IntakeResult r) {
           if (r.kind == ports::IntakeResult::Kind::kDurable) {
             EXPECT_EQ(r.decision.status, core::VoteStatus::kPending);
-            std::lock_guard lock(mu);
+            core::MutexLock lock(mu);
             durable_ids.insert(id);
           } else {
             ++not_durable;
