@@ -12,12 +12,12 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
 
 #include "core/ballot.hpp"
+#include "core/mutex.hpp"
 #include "core/vote_request.hpp"
 #include "loadgen/load_run.hpp"
 #include "loadgen/vote_requests.hpp"
@@ -70,7 +70,7 @@ class FakeVoteServer {
     }
     acceptor_.close(ec);
     {
-      std::lock_guard lock(mu_);
+      core::MutexLock lock(mu_);
       for (auto* s : sockets_) s->shutdown(tcp::socket::shutdown_both, ec);
     }
     for (auto& t : sessions_) t.join();
@@ -80,7 +80,7 @@ class FakeVoteServer {
     return fmt::format("http://127.0.0.1:{}", acceptor_.local_endpoint().port());
   }
   std::uint64_t accepted() const {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     return accepted_;
   }
 
@@ -91,14 +91,14 @@ class FakeVoteServer {
       boost::system::error_code ec;
       acceptor_.accept(socket, ec);
       if (ec || stopping_) return;
-      std::lock_guard lock(mu_);
+      core::MutexLock lock(mu_);
       sessions_.emplace_back([this, s = std::move(socket)]() mutable { Session(s); });
     }
   }
 
   void Session(tcp::socket& socket) {
     {
-      std::lock_guard lock(mu_);
+      core::MutexLock lock(mu_);
       sockets_.insert(&socket);
     }
     boost::beast::flat_buffer buffer;
@@ -122,7 +122,7 @@ class FakeVoteServer {
       http::write(socket, res, ec);
       if (ec || !res.keep_alive()) break;
     }
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     sockets_.erase(&socket);
     boost::system::error_code ec;
     socket.close(ec);
@@ -137,7 +137,7 @@ class FakeVoteServer {
   http::response<http::string_body> Handle(const http::request<http::string_body>& req,
                                            bool& stall) {
     const std::string target(req.target());
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     if (req.method() == http::verb::post && target == "/api/v1/vote") {
       auto vote = core::ParseVoteRequest(req.body(), ballot_);
       if (!vote.ok()) return Reply(http::status::bad_request, R"({"error":"invalid_request"})");
@@ -181,7 +181,9 @@ class FakeVoteServer {
     return Reply(http::status::not_found, R"({"error":"not_found"})");
   }
 
-  void Bump(const std::string& law, core::Choice c) { ++tallies_[law][static_cast<int>(c)]; }
+  void Bump(const std::string& law, core::Choice c) REQUIRES(mu_) {
+    ++tallies_[law][static_cast<int>(c)];
+  }
 
   std::set<std::string> registry_;
   ServerBehaviour b_;
@@ -190,14 +192,14 @@ class FakeVoteServer {
   tcp::acceptor acceptor_;
   std::thread accept_thread_;
   std::atomic<bool> stopping_{false};
-  mutable std::mutex mu_;
-  std::vector<std::thread> sessions_;
-  std::set<tcp::socket*> sockets_;
-  std::set<std::string> voted_;
-  std::map<std::string, std::pair<std::string, int>> statuses_;
-  std::map<std::string, std::array<std::uint64_t, 2>> tallies_;
-  std::uint64_t accepted_ = 0;
-  std::uint64_t next_id_ = 1;
+  mutable core::Mutex mu_;
+  std::vector<std::thread> sessions_ GUARDED_BY(mu_);
+  std::set<tcp::socket*> sockets_ GUARDED_BY(mu_);
+  std::set<std::string> voted_ GUARDED_BY(mu_);
+  std::map<std::string, std::pair<std::string, int>> statuses_ GUARDED_BY(mu_);
+  std::map<std::string, std::array<std::uint64_t, 2>> tallies_ GUARDED_BY(mu_);
+  std::uint64_t accepted_ GUARDED_BY(mu_) = 0;
+  std::uint64_t next_id_ GUARDED_BY(mu_) = 1;
 };
 
 // A registry of `voters` voters x both laws, written to a temporary CSV.

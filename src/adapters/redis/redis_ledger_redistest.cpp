@@ -200,7 +200,7 @@ TEST_P(RedisLedgerTest, ManyThreadsClaimingOneCredentialYieldExactlyOneClaim) {
   constexpr int kPerThread = 25;
   std::atomic<int> claimed{0};
   std::atomic<int> failures{0};
-  std::mutex mu;
+  core::Mutex mu;
   std::set<std::uint32_t> duplicate_counts;
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
@@ -215,7 +215,7 @@ TEST_P(RedisLedgerTest, ManyThreadsClaimingOneCredentialYieldExactlyOneClaim) {
         if (out.kind == Kind::kClaimed) {
           ++claimed;
         } else {
-          std::lock_guard lock(mu);
+          core::MutexLock lock(mu);
           EXPECT_EQ(out.kind, Kind::kAlreadyClaimed);
           EXPECT_TRUE(duplicate_counts.insert(out.attempt_count).second) << out.attempt_count;
         }
