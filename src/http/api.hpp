@@ -78,7 +78,7 @@ struct ApiConfig {
       read_tally = nullptr;
   // The online-guessing allowance: POST /api/v1/vote attempts per NAS per law per window
   // (credential_limiter.hpp); beyond it, 429 with "scope": "credential".
-  CredentialLimits credential_limits;
+  CredentialLimits credential_limits{};
 };
 
 class Api final : public Handler {
