@@ -158,8 +158,7 @@ core::Result<LoadReport> RunLoad(const LoadOptions& options) {
   }
   if (report.totals.sent == 0) {
     return core::Fail(fmt::format("sent no request in {:.1f} s{}: there is no measurement",
-                                  report.elapsed_s,
-                                  report.interrupted ? " (interrupted)" : ""));
+                                  report.elapsed_s, report.interrupted ? " (interrupted)" : ""));
   }
   report.ground_truth.resize(electorate->laws.size());
   for (std::size_t l = 0; l < electorate->laws.size(); ++l) {

@@ -464,5 +464,53 @@ TEST(LoadRunFakeServer, TooFewCredentialsIsRefusedUpFront) {
   EXPECT_NE(report.error().find("registry rows"), std::string::npos) << report.error();
 }
 
+TEST(LoadRunFakeServer, RunningOutOfVotersIsAnErrorNamingTheRegistryAndOffset) {
+  // 100 voters x 2 laws = 200 rows; from offset 50, a closed loop of valid votes for 30 s runs
+  // dry after 150 of them, long before its time is up.
+  Registry registry(100);
+  FakeVoteServer server(registry.keys(), {});
+  LoadOptions o = Options(server, registry);
+  o.mix = *Mix::Parse("valid=1");
+  o.duration_s = 30.0;
+  o.registry_offset = 50;
+  auto report = RunLoad(o);
+  ASSERT_FALSE(report.ok());
+  EXPECT_NE(report.error().find("ran out of voters"), std::string::npos) << report.error();
+  EXPECT_NE(report.error().find("has 200 rows"), std::string::npos) << report.error();
+  EXPECT_NE(report.error().find("--registry-offset 50"), std::string::npos) << report.error();
+  EXPECT_NE(report.error().find("150 unused rows"), std::string::npos) << report.error();
+}
+
+TEST(LoadRunFakeServer, AnOffsetAtTheEndOfTheRegistryIsRefusedBeforeSendingAnything) {
+  Registry registry(100);
+  FakeVoteServer server(registry.keys(), {});
+  LoadOptions o = Options(server, registry);
+  o.rate = 1000;
+  o.duration_s = 1.0;
+  for (std::uint64_t offset : {200u, 5000u}) {
+    o.registry_offset = offset;
+    auto report = RunLoad(o);
+    ASSERT_FALSE(report.ok());
+    EXPECT_NE(report.error().find("no voter left"), std::string::npos) << report.error();
+    EXPECT_NE(report.error().find("has 200 rows"), std::string::npos) << report.error();
+    EXPECT_NE(report.error().find("--registry-offset " + std::to_string(offset)), std::string::npos)
+        << report.error();
+  }
+}
+
+TEST(LoadRunFakeServer, AMixWithoutValidVotesNeedsNoUnusedRows) {
+  // Invalid and malformed requests use no registry row: an offset past the end is no error.
+  Registry registry(50);
+  FakeVoteServer server(registry.keys(), {});
+  LoadOptions o = Options(server, registry);
+  o.mix = *Mix::Parse("invalid=0.5,malformed=0.5");
+  o.votes = 40;
+  o.registry_offset = 100;
+  auto report = RunLoad(o);
+  ASSERT_TRUE(report.ok()) << report.error();
+  EXPECT_EQ(report->totals.sent, 40u);
+  EXPECT_FALSE(report->registry_exhausted);
+}
+
 }  // namespace
 }  // namespace scrutin::loadgen
