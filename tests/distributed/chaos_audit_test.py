@@ -140,7 +140,10 @@ class AuditTest(unittest.TestCase):
             hc.log("validator-2 SIGKILLed under load")
             C.restart("validator-2")
             C.kill("api-2", signal.SIGTERM)
-            pid = C.restart("api-2", {"SCRUTIN_FAILPOINT": "api.after_confirm@10"})
+            # api-2 keeps its port, so the load reaches it at once: it may reach its failpoint
+            # before restart() has looked at it.
+            pid = C.restart("api-2", {"SCRUTIN_FAILPOINT": "api.after_confirm@10"},
+                            may_die=True)
             BOOK.refresh_clients()
             self.assertTrue(hc.wait_gone(pid, 30), "api-2 did not reach api.after_confirm@10")
             hc.log("api-2 died between confirm and answer")

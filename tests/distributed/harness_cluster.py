@@ -423,14 +423,19 @@ class Cluster:
         if not wait_gone(pid, timeout):
             raise AssertionError(f"{proc_name} (pid {pid}) still alive {timeout}s after {sig!r}")
 
-    def restart(self, proc_name, extra_env=None, timeout=90):
+    def restart(self, proc_name, extra_env=None, timeout=90, may_die=False):
         """`scripts/cluster restart-process DIR <proc>` (waits for its health, per the script).
         With `extra_env` (e.g. a failpoint) the new process must carry it: checked in
-        /proc/PID/environ, so a script that scrubs the environment fails loudly here."""
-        self._script([CLUSTER_SCRIPT, "restart-process", self.dir, proc_name], timeout,
-                     extra_env)
+        /proc/PID/environ, so a script that scrubs the environment fails loudly here.
+        `may_die`: the new process may already be gone when the script returns (a failpoint that
+        stops it after a few votes fires at once when load reaches its port); the caller then
+        checks that it died."""
+        self._script([CLUSTER_SCRIPT, "restart-process", self.dir, proc_name,
+                      *(["--may-exit"] if may_die else [])], timeout, extra_env)
         pid = self.pid(proc_name)
         if not pid_alive(pid):
+            if may_die:
+                return pid
             raise AssertionError(f"{proc_name} (pid {pid}) is not running after restart-process")
         if extra_env:
             got = proc_environ(pid)
