@@ -12,6 +12,11 @@ struct CommandError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Sets up `app` as the `scrutin` binary: its description and version, one subcommand required,
+// and every subcommand below registered. main() and the wiring test (commands_test.cpp) both use
+// it, so the test checks the binary's own command line.
+void BuildApp(CLI::App& app);
+
 // Offline phase.
 void AddVotersCommand(CLI::App& app);   // voters generate
 void AddKeygenCommand(CLI::App& app);   // keygen

@@ -13,22 +13,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "scrutin: error: %s\n", hygiene.error().c_str());
     return 1;
   }
-  CLI::App app{
-      "scrutin — referendum voting system (offline tools, embedded and distributed shapes)",
-      "scrutin"};
-  app.require_subcommand(1);
-  app.set_version_flag("--version", "scrutin 0.1.0");
-  app.footer("Run `scrutin <command> --help` for the options of one command.");
-
-  scrutin::apps::AddVotersCommand(app);
-  scrutin::apps::AddKeygenCommand(app);
-  scrutin::apps::AddHashgenCommand(app);
-  scrutin::apps::AddServeCommand(app);
-  scrutin::apps::AddLoadHashesCommand(app);
-  scrutin::apps::AddApiCommand(app);
-  scrutin::apps::AddValidatorCommand(app);
-  scrutin::apps::AddAggregatorCommand(app);
-  scrutin::apps::AddLoadgenCommand(app);
+  CLI::App app;
+  scrutin::apps::BuildApp(app);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,180 @@
+// The wiring of the `scrutin` command line, checked without running a command: the app is built
+// by BuildApp() exactly as main() builds it, plus a parse-complete callback on the top-level app.
+// CLI11 runs that one once every flag has been read, checked and required, and before any
+// subcommand's callback; it throws Parsed, so a parse that succeeds starts no server and touches
+// no file. (Clearing the subcommands' callbacks instead would free the options they own.)
+#include "apps/commands.hpp"
+
+#include <gtest/gtest.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace scrutin::apps {
+namespace {
+
+struct Parsed {};
+
+void StopBeforeRunning(CLI::App& app) {
+  app.parse_complete_callback([] { throw Parsed{}; });
+}
+
+// Parses `args` (without the program name) as main() would; returns once the command line was
+// accepted, without running the command. Throws what CLI11 throws for a rejected one.
+void ParseOnly(CLI::App& app, std::vector<std::string> args) {
+  args.insert(args.begin(), "scrutin");
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  try {
+    app.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const Parsed&) {
+    return;
+  }
+  ADD_FAILURE() << "the command line was accepted but the stop before running was not reached";
+}
+
+class CommandsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Every SCRUTIN_* variable a flag reads could satisfy a required flag: none here.
+    for (const char* name : {"SCRUTIN_LAWS", "SCRUTIN_HASHES", "SCRUTIN_DATA", "SCRUTIN_AMQP",
+                             "SCRUTIN_REDIS", "SCRUTIN_PG", "SCRUTIN_KEY_FILE"}) {
+      ::unsetenv(name);
+    }
+    BuildApp(app_);
+    StopBeforeRunning(app_);
+  }
+
+  // Parses `args` (without the program name) as main() would.
+  void Parse(std::vector<std::string> args) { ParseOnly(app_, std::move(args)); }
+
+  std::string HelpOf(const std::string& name) { return app_.get_subcommand(name)->help(); }
+
+  CLI::App app_;
+};
+
+TEST_F(CommandsTest, EveryCommandIsRegistered) {
+  std::vector<std::string> names;
+  for (const CLI::App* sub : app_.get_subcommands([](CLI::App*) { return true; })) {
+    names.push_back(sub->get_name());
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"voters", "keygen", "hashgen", "serve", "load-hashes",
+                                             "api", "validator", "aggregator", "loadgen"}));
+  EXPECT_NE(app_.get_subcommand("voters")->get_subcommand("generate"), nullptr);
+}
+
+TEST_F(CommandsTest, OneCommandIsRequired) { EXPECT_THROW(Parse({}), CLI::RequiredError); }
+
+TEST_F(CommandsTest, AnUnknownCommandOrFlagIsAnError) {
+  EXPECT_THROW(Parse({"vote-for-me"}), CLI::ParseError);
+  EXPECT_THROW(Parse({"keygen", "--out", "/tmp/k", "--no-such-flag"}), CLI::ExtrasError);
+}
+
+TEST_F(CommandsTest, HelpIsAnsweredWithoutRunningTheCommand) {
+  EXPECT_THROW(Parse({"serve", "--help"}), CLI::CallForHelp);
+  EXPECT_THROW(Parse({"--version"}), CLI::CallForVersion);
+}
+
+// The flags README's command table documents, per command.
+TEST_F(CommandsTest, EachCommandsHelpListsItsFlags) {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> expected = {
+      {"keygen", {"--out"}},
+      {"hashgen",
+       {"--voters", "--key-file", "--scheme", "--out", "--shard-size", "--format", "--threads"}},
+      {"serve",
+       {"--hashes", "--laws", "--data", "--key-file", "--listen", "--threads", "--rate-limit",
+        "--client-vote-rate", "--client-vote-burst", "--client-read-rate", "--client-read-burst",
+        "--max-batch", "--max-queue"}},
+      {"load-hashes", {"--redis", "--hashes", "--prefix"}},
+      {"api",
+       {"--laws", "--hashes", "--key-file", "--amqp", "--redis", "--pg", "--listen",
+        "--client-vote-rate", "--publishers", "--publish-linger-us", "--prefix", "--admin-listen"}},
+      {"validator",
+       {"--laws", "--amqp", "--redis", "--prefetch", "--prefix", "--admin-listen", "--batch",
+        "--batch-wait-ms", "--status-retention-days", "--queue-type"}},
+      {"aggregator",
+       {"--laws", "--amqp", "--pg", "--in-flight", "--admin-listen", "--batch", "--queue-type"}},
+      {"loadgen",
+       {"--target", "--voters", "--rate", "--duration", "--votes", "--connections", "--threads",
+        "--mix", "--json", "--verify", "--seed", "--path", "--registry-offset", "--timeout",
+        "--verify-timeout"}},
+  };
+  for (const auto& [command, flags] : expected) {
+    const std::string help = HelpOf(command);
+    for (const auto& flag : flags) {
+      EXPECT_NE(help.find(flag), std::string::npos) << command << " --help lacks " << flag;
+    }
+  }
+  const std::string generate = app_.get_subcommand("voters")->get_subcommand("generate")->help();
+  for (const char* flag : {"--count", "--law", "--seed", "--out"}) {
+    EXPECT_NE(generate.find(flag), std::string::npos) << "voters generate --help lacks " << flag;
+  }
+}
+
+TEST_F(CommandsTest, RequiredFlagsAreRequired) {
+  // api without --amqp.
+  try {
+    Parse({"api", "--laws", "l.toml", "--hashes", "h", "--redis", "redis://127.0.0.1:6379", "--pg",
+           "postgresql://u@127.0.0.1/db"});
+    FAIL() << "api parsed without --amqp";
+  } catch (const CLI::RequiredError& e) {
+    EXPECT_NE(std::string(e.what()).find("--amqp"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(Parse({"serve", "--hashes", "h", "--laws", "l.toml"}), CLI::RequiredError);
+  EXPECT_THROW(Parse({"hashgen", "--voters", "v.csv"}), CLI::RequiredError);
+  EXPECT_THROW(Parse({"aggregator", "--laws", "l.toml", "--amqp", "amqp://x"}), CLI::RequiredError);
+}
+
+TEST_F(CommandsTest, EachCommandParsesItsDocumentedFlags) {
+  const auto dir = std::filesystem::path(::testing::TempDir()) / "scrutin_commands_test";
+  std::filesystem::create_directories(dir);
+  const std::string voters = (dir / "voters.csv").string();
+  std::ofstream(voters) << "nas,code,law_id\n";  // loadgen checks that --voters exists
+
+  const std::vector<std::vector<std::string>> lines = {
+      {"voters", "generate", "--count", "10", "--law", "L2025-001", "--seed", "1", "--out",
+       "v.csv"},
+      {"keygen", "--out", "k"},
+      {"hashgen", "--voters", "v.csv", "--key-file", "k", "--scheme", "sha256", "--out", "h",
+       "--shard-size", "100", "--format", "json", "--threads", "2"},
+      {"serve",  "--hashes",     "h",           "--laws",
+       "l.toml", "--data",       "d",           "--key-file",
+       "k",      "--listen",     "127.0.0.1:0", "--threads",
+       "2",      "--rate-limit", "100",         "--client-vote-rate",
+       "5",      "--max-batch",  "64",          "--max-queue",
+       "1000"},
+      {"load-hashes", "--redis", "redis://127.0.0.1:6379", "--hashes", "h", "--prefix", "p:"},
+      {"api", "--laws", "l.toml", "--hashes", "h", "--amqp", "amqp://g:g@127.0.0.1:5672/",
+       "--redis", "redis://127.0.0.1:6379", "--pg", "postgresql://u@127.0.0.1/db",
+       "--client-vote-rate", "5", "--admin-listen", "127.0.0.1:0"},
+      {"validator", "--laws", "l.toml", "--amqp", "amqp://g:g@127.0.0.1:5672/", "--redis",
+       "redis://127.0.0.1:6379", "--batch", "50", "--queue-type", "quorum"},
+      {"aggregator", "--laws", "l.toml", "--amqp", "amqp://g:g@127.0.0.1:5672/", "--pg",
+       "postgresql://u@127.0.0.1/db", "--batch-wait-ms", "5"},
+      {"loadgen", "--voters", voters, "--rate", "max", "--votes", "10", "--registry-offset", "3"},
+  };
+  for (const auto& line : lines) {
+    CLI::App app;
+    BuildApp(app);
+    StopBeforeRunning(app);
+    EXPECT_NO_THROW(ParseOnly(app, line)) << line[0];
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(CommandsTest, FlagValuesAreChecked) {
+  EXPECT_THROW(Parse({"validator", "--laws", "l.toml", "--amqp", "amqp://x", "--redis", "r",
+                      "--queue-type", "lazy"}),
+               CLI::ValidationError);
+  EXPECT_THROW(Parse({"hashgen", "--voters", "v.csv", "--out", "h", "--threads", "0"}),
+               CLI::ValidationError);
+  EXPECT_THROW(Parse({"loadgen", "--voters", "/no/such/registry.csv", "--rate", "max"}),
+               CLI::ValidationError);
+}
+
+}  // namespace
+}  // namespace scrutin::apps
