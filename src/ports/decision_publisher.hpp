@@ -1,8 +1,8 @@
 // DecisionPublisher: hands decided votes on to the next stage of the distributed shape (accepted
 // votes to the aggregator, duplicates and invalid attempts to the audit queue).
 //
-// Implementation: RabbitDecisionPublisher (src/apps, over rabbitmq::RabbitBatchPublisher with
-// publisher confirms).
+// Implementation: RabbitDecisionPublisher (adapters/rabbitmq/rabbit_decision_publisher.hpp), over
+// rabbitmq::RabbitBatchPublisher with publisher confirms.
 #pragma once
 
 #include <memory>

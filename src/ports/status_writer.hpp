@@ -3,7 +3,8 @@
 // right after the 202 never answers 404); the validator writes the final status once the decision
 // is durably handed on.
 //
-// Implementation: RedisStatusWriter (src/apps, over redis::RedisStatusStore).
+// Implementation: RedisStatusWriter (adapters/redis/redis_status_writer.hpp, over
+// redis::RedisStatusStore).
 #pragma once
 
 #include <memory>
