@@ -58,6 +58,18 @@ inline core::VoteEnvelope Vote(const core::Digest& digest, std::string law, core
   return v;
 }
 
+// Runs SQL on a connection of `admin`; a failure is a test failure (false, with the SQL).
+inline bool ExecAsAdmin(PgPool& admin, const std::string& sql) {
+  auto lease = admin.Acquire();
+  if (!lease) {
+    ADD_FAILURE() << lease.error();
+    return false;
+  }
+  auto r = (*lease)->ExecScript(sql);
+  if (!r) ADD_FAILURE() << sql << ": " << r.error().message;
+  return r.ok();
+}
+
 class PgSchemaTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -95,16 +107,7 @@ class PgSchemaTest : public ::testing::Test {
   }
 
   // Runs SQL on the admin connection (no search_path: qualify with schema_ where needed).
-  bool AdminExec(const std::string& sql) {
-    auto lease = admin_->Acquire();
-    if (!lease) {
-      ADD_FAILURE() << lease.error();
-      return false;
-    }
-    auto r = (*lease)->ExecScript(sql);
-    if (!r) ADD_FAILURE() << sql << ": " << r.error().message;
-    return r.ok();
-  }
+  bool AdminExec(const std::string& sql) { return ExecAsAdmin(*admin_, sql); }
 
   // The first column of the first row of a query run in this test's schema.
   std::string Scalar(const std::string& sql) {

@@ -537,16 +537,7 @@ class PostgresUnderTest final : public ports::testing::RecorderUnderTest {
   ports::VoteQueries& queries() override { return *queries_; }
 
  private:
-  bool AdminExec(const std::string& sql) {
-    auto lease = admin_->Acquire();
-    if (!lease) {
-      ADD_FAILURE() << lease.error();
-      return false;
-    }
-    auto r = (*lease)->ExecScript(sql);
-    if (!r) ADD_FAILURE() << sql << ": " << r.error().message;
-    return r.ok();
-  }
+  bool AdminExec(const std::string& sql) { return testing::ExecAsAdmin(*admin_, sql); }
 
   std::string schema_;
   PgPoolPtr admin_;
