@@ -27,6 +27,10 @@ enum class ErrorCode : std::uint8_t {
   kCorrupt,      // stored or received data is malformed or inconsistent; retrying will not help
   kRefused,      // the request is not allowed (bad argument, unsupported operation, a data
                  // directory of another election); retrying the same request will not help
+  kStateLost,    // the backend answers but lacks state the call needs (Redis lost the ledger:
+                 // flushed, restarted empty, failed over to an empty replica); nothing was decided,
+                 // and the same call succeeds once an operator restored it (`scrutin ledger
+                 // rebuild`): wait and retry, never decide without it
 };
 
 constexpr std::string_view ToString(ErrorCode code) {
@@ -37,6 +41,8 @@ constexpr std::string_view ToString(ErrorCode code) {
       return "corrupt";
     case ErrorCode::kRefused:
       return "refused";
+    case ErrorCode::kStateLost:
+      return "state_lost";
     case ErrorCode::kUnknown:
       break;
   }
