@@ -2,6 +2,10 @@
 // node or a Redis Cluster — where the distributed shape's validators claim credentials. Pipelined,
 // idempotent (a digest already there keeps its claim, so loading again after a crash or twice
 // never resets a vote), with a progress bar on a terminal and a summary of the memory it costs.
+// Before the election only: after Redis lost its data, `scrutin ledger rebuild` restores the
+// ledger with its claims (a load into an emptied Redis would start a ledger without them).
+#include <fmt/format.h>
+
 #include <chrono>
 
 #include "adapters/redis/eligibility_loader.hpp"
@@ -68,6 +72,12 @@ void LoadHashes(const LoadHashesOptions& o) {
           ? ""
           : " (warning: CONFIG SET was refused, set hash-max-listpack-entries 1024 and "
             "hash-max-listpack-value 64 in redis.conf)");
+  if (report->buckets_lost > 0) {
+    throw CommandError(fmt::format(
+        "{} buckets of the ledger under prefix {} lost their data (no marker), claims included: "
+        "load-hashes cannot restore claims and left them refused; run `scrutin ledger rebuild`",
+        report->buckets_lost, o.prefix));
+  }
 }
 
 }  // namespace

@@ -46,9 +46,13 @@ class CredentialLedger {
   // On success writes out[i] for every in[i]. On failure returns an error and out is unspecified:
   // code() kUnavailable when the backend could not be reached or timed out (retry the same batch
   // later), kRefused when a request is malformed (e.g. a claim tag that is not core::ClaimTag's;
-  // nothing was applied), kCorrupt when the backend answered something the ledger cannot read.
-  // After kUnavailable requests may be partly applied, which is safe because replaying a request
-  // with the same claim tag yields kReplayed, never a second claim.
+  // nothing was applied), kCorrupt when the backend answered something the ledger cannot read,
+  // kStateLost when the backend answers but lost the ledger's state some request needs (Redis
+  // flushed or restarted empty): the ledger cannot tell eligible from not, so it decides nothing;
+  // the caller must not decide the batch either (never `invalid` for it), but wait and retry the
+  // same batch until an operator restored the state (`scrutin ledger rebuild`).
+  // After kUnavailable or kStateLost requests may be partly applied, which is safe because
+  // replaying a request with the same claim tag yields kReplayed, never a second claim.
   // REQUIRES: out.size() == in.size().
   // Thread-safety: the ledger is shared state; whether calls may overlap is the implementation's
   // (MemoryCredentialLedger: one caller at a time, the embedded writer thread;

@@ -191,7 +191,8 @@ def read_redis_claims(env, prefix="sc:"):
     """Every field of every ledger bucket on every master (SCAN per node, HGETALL per bucket).
     Value layout (src/adapters/redis/ledger_layout.hpp): empty = eligible, unclaimed; else 16 raw
     bytes of claim tag followed by the attempt count in decimal. 32-byte fields remember which
-    request made which duplicate attempt (src/adapters/redis/redis_credential_ledger.cpp)."""
+    request made which duplicate attempt (src/adapters/redis/redis_credential_ledger.cpp); the
+    1-byte field "#" is the bucket's marker."""
     claims, eligible, per_node = {}, 0, {}
     pattern = prefix + "{e:*"
     for host, port in redis_nodes(env):
@@ -210,6 +211,8 @@ def read_redis_claims(env, prefix="sc:"):
                 for field, value in zip(flat[0::2], flat[1::2]):
                     if len(field) == 32:
                         continue  # a duplicate attempt's marker: digest suffix + its claim tag
+                    if field == b"#":
+                        continue  # the bucket's marker: the ledger id (ledger_layout.hpp)
                     if len(field) != 16:
                         raise AssertionError(f"ledger field of {len(field)} bytes in {key!r}")
                     eligible += 1

@@ -11,14 +11,26 @@ namespace {
 
 using core::Fail;
 
-// KEYS[1] bucket, ARGV fields: inserts the absent ones with an empty value (eligible, unclaimed),
-// never touching a present one (it may hold a claim). Returns {added, entries in the bucket}.
+// KEYS[1] bucket, ARGV[1] ledger id, ARGV[2] '1' when a missing marker may be created (the prefix
+// holds no finished ledger), ARGV[3..] fields: inserts the absent fields with an empty value
+// (eligible, unclaimed), never touching a present one (it may hold a claim), and sets the marker.
+// Returns {added, entries in the bucket (the marker not counted), 1 when the marker was missing in
+// an existing ledger (left missing: the bucket lost its claims), else 0}.
 constexpr std::string_view kLoadScript = R"lua(
 local added = 0
-for i = 1, #ARGV do
+for i = 3, #ARGV do
   added = added + redis.call('HSETNX', KEYS[1], ARGV[i], '')
 end
-return {added, redis.call('HLEN', KEYS[1])}
+local marker = redis.call('HGET', KEYS[1], '#')
+local lost = 0
+if marker or ARGV[2] == '1' then
+  if marker ~= ARGV[1] then redis.call('HSET', KEYS[1], '#', ARGV[1]) end
+else
+  lost = 1
+end
+local n = redis.call('HLEN', KEYS[1])
+if lost == 0 then n = n - 1 end
+return {added, n, lost}
 )lua";
 
 std::optional<std::uint64_t> ParseUnsigned(std::string_view s) {
@@ -88,6 +100,45 @@ std::uint32_t ChooseBucketBits(std::span<const core::Digest> digests, std::uint3
   return bits;
 }
 
+core::Result<PreparedLedger> PrepareLedger(RedisClient& client,
+                                           std::span<const core::Digest> sorted,
+                                           std::string_view prefix, std::uint32_t bucket_bits,
+                                           bool configure_listpack) {
+  PreparedLedger out;
+  if (configure_listpack) out.listpack_configured = ConfigureListpack(client).ok();
+  const std::uint32_t limit =
+      out.listpack_configured ? kListpackEntries : CurrentListpackEntries(client);
+
+  auto meta = ReadLedgerMeta(client, prefix);
+  if (!meta.ok()) return Fail(meta.code(), meta.error());
+  if (!meta->has_value()) {
+    std::uint32_t bits = bucket_bits != 0
+                             ? bucket_bits
+                             : ChooseBucketBits(sorted, std::max<std::uint32_t>(limit * 7 / 8, 16));
+    if (bits < 1 || bits > 24)
+      return Fail(core::ErrorCode::kRefused, "bucket_bits must be within 1..24");
+    LedgerLayout layout;
+    layout.prefix = std::string(prefix);
+    auto set = client.Execute(
+        Command::Keyed(1, {"HSETNX", layout.MetaKey(), "bucket_bits", std::to_string(bits)}));
+    if (!set.ok()) return Fail(core::ErrorCode::kUnavailable, set.error());
+    if (set->is_error()) {
+      return Fail(core::ErrorCode::kUnavailable,
+                  "redis: writing " + layout.MetaKey() + ": " + set->str);
+    }
+    meta = ReadLedgerMeta(client, prefix);
+    if (!meta.ok()) return Fail(meta.code(), meta.error());
+    if (!meta->has_value()) {
+      return Fail(core::ErrorCode::kUnavailable,
+                  "redis: " + layout.MetaKey() + " vanished while loading");
+    }
+  }
+  out.layout = std::move(**meta);
+  out.recorded_id = out.layout.id;
+  out.layout.id = LedgerId(sorted);
+  return out;
+}
+
 core::Result<LoadReport> LoadEligibility(RedisClient& client, std::span<const core::Digest> digests,
                                          const LoadOptions& options) {
   LoadReport report;
@@ -100,34 +151,15 @@ core::Result<LoadReport> LoadEligibility(RedisClient& client, std::span<const co
     digests = sorted_copy;
   }
 
-  std::uint32_t limit = 0;
-  if (options.configure_listpack) {
-    report.listpack_configured = ConfigureListpack(client).ok();
-  }
-  limit = report.listpack_configured ? kListpackEntries : CurrentListpackEntries(client);
-
-  // The bucket size: the recorded one when this prefix was loaded before, else chosen now and
-  // recorded with HSETNX so that two concurrent loaders agree.
-  LedgerLayout layout;
-  layout.prefix = options.prefix;
-  auto existing = ReadLedgerLayout(client, options.prefix);
-  if (existing.ok()) {
-    layout = *existing;
-  } else {
-    std::uint32_t bits =
-        options.bucket_bits != 0
-            ? options.bucket_bits
-            : ChooseBucketBits(digests, std::max<std::uint32_t>(limit * 7 / 8, 16));
-    if (bits < 1 || bits > 24) return Fail("bucket_bits must be within 1..24");
-    auto set = client.Execute(
-        Command::Keyed(1, {"HSETNX", layout.MetaKey(), "bucket_bits", std::to_string(bits)}));
-    if (!set.ok()) return Fail(set.error());
-    if (set->is_error()) return Fail("redis: writing " + layout.MetaKey() + ": " + set->str);
-    auto again = ReadLedgerLayout(client, options.prefix);
-    if (!again.ok()) return Fail(again.error());
-    layout = *again;
-  }
+  auto prepared = PrepareLedger(client, digests, options.prefix, options.bucket_bits,
+                                options.configure_listpack);
+  if (!prepared.ok()) return Fail(prepared.code(), prepared.error());
+  const LedgerLayout& layout = prepared->layout;
+  report.listpack_configured = prepared->listpack_configured;
   report.bucket_bits = layout.bucket_bits;
+  report.id = layout.id;
+  report.new_ledger = prepared->recorded_id.empty();
+  const std::string create_markers = report.new_ledger ? "1" : "0";
 
   const std::string sha = ScriptSha(kLoadScript);
   for (const auto& node : client.Masters()) {
@@ -141,14 +173,15 @@ core::Result<LoadReport> LoadEligibility(RedisClient& client, std::span<const co
   std::vector<std::uint64_t> sizes;  // distinct digests per command, for progress
   std::vector<Reply> replies;
   std::uint64_t done = 0;
+  // Every bucket, those without an eligible digest included: each gets its marker.
   std::size_t i = 0;
-  while (i < digests.size()) {
+  std::uint64_t bucket = 0;
+  while (bucket < layout.Buckets()) {
     commands.clear();
     sizes.clear();
-    while (i < digests.size() && commands.size() < per_trip) {
-      const std::uint64_t bucket = layout.Bucket(digests[i]);
+    for (; bucket < layout.Buckets() && commands.size() < per_trip; ++bucket) {
       Command c;
-      c.args = {"EVALSHA", sha, "1", layout.BucketKey(bucket)};
+      c.args = {"EVALSHA", sha, "1", layout.BucketKey(bucket), layout.id, create_markers};
       c.key_arg = 3;
       std::uint64_t n = 0;
       for (; i < digests.size() && layout.Bucket(digests[i]) == bucket; ++i) {
@@ -174,23 +207,28 @@ core::Result<LoadReport> LoadEligibility(RedisClient& client, std::span<const co
         r = &fallback;
       }
       if (r->is_error()) return Fail("redis: loading " + commands[k].args[3] + ": " + r->str);
-      if (r->type != Reply::Type::kArray || r->elements.size() != 2) {
+      if (r->type != Reply::Type::kArray || r->elements.size() != 3) {
         return Fail("redis: unexpected reply while loading " + commands[k].args[3]);
       }
       report.added += static_cast<std::uint64_t>(r->elements[0].integer);
       report.largest_bucket =
           std::max(report.largest_bucket, static_cast<std::uint32_t>(r->elements[1].integer));
+      report.buckets_lost += static_cast<std::uint64_t>(r->elements[2].integer);
       report.digests += sizes[k];
       done += sizes[k];
     }
     if (options.progress) options.progress(done, digests.size());
   }
 
+  // The identity last: a ledger is complete (and may be opened) once it has an id.
   auto total = client.Execute(
       Command::Keyed(1, {"HINCRBY", layout.MetaKey(), "count", std::to_string(report.added)}));
   if (!total.ok()) return Fail(total.error());
   if (total->is_error()) return Fail("redis: updating " + layout.MetaKey() + ": " + total->str);
   report.ledger_total = static_cast<std::uint64_t>(total->integer);
+  auto id = client.Execute(Command::Keyed(1, {"HSET", layout.MetaKey(), "id", layout.id}));
+  if (!id.ok()) return Fail(id.error());
+  if (id->is_error()) return Fail("redis: updating " + layout.MetaKey() + ": " + id->str);
 
   auto memory = UsedMemory(client);
   if (!memory.ok()) return Fail(memory.error());

@@ -4,6 +4,19 @@
 // Loading is idempotent: a digest already present keeps its value, so loading again (after a
 // crash, or the same database twice) never resets a claim. The bucket size is fixed by the first
 // load under a prefix and recorded in the ledger's meta key; later loads reuse it.
+//
+// The loader writes the ledger's identity (ledger_layout.hpp): the marker of every bucket, then
+// the meta key's `count` and, last, its `id`. It creates a missing marker only while the prefix
+// holds no finished ledger (no `id` yet): in a ledger that exists, a bucket without its marker lost
+// its data, claims included, and only `scrutin ledger rebuild` (which knows the claims) may mark
+// it again; the load counts such buckets in buckets_lost and leaves them unmarked, so the
+// validators keep refusing to decide on them. Loading another database (another id) under a prefix
+// re-marks every bucket with the new id: validators that opened the old one get kStateLost until
+// they are restarted.
+//
+// What this cannot tell: a Redis that lost everything (FLUSHALL, a restart without persistence)
+// looks like one that never held a ledger, so load-hashes there creates a fresh ledger without
+// the claims. After a loss, run `scrutin ledger rebuild`, never load-hashes.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +50,9 @@ struct LoadReport {
   std::uint64_t added = 0;         // newly inserted (the rest were present already)
   std::uint64_t ledger_total = 0;  // entries in the ledger after the load
   std::uint32_t bucket_bits = 0;
+  std::string id;                    // the ledger id (LedgerId of the digests)
+  bool new_ledger = false;           // the prefix held no finished ledger before this load
+  std::uint64_t buckets_lost = 0;    // buckets of an existing ledger found without their marker
   std::uint32_t largest_bucket = 0;  // entries of the largest bucket this load touched
   bool listpack_configured = false;  // CONFIG SET succeeded on every master
   std::uint64_t used_memory = 0;     // INFO used_memory after the load, summed over masters
@@ -46,6 +62,23 @@ struct LoadReport {
 // is unreachable or refuses a command; the part loaded so far stays (loading again completes it).
 core::Result<LoadReport> LoadEligibility(RedisClient& client, std::span<const core::Digest> digests,
                                          const LoadOptions& options = {});
+
+// The layout a load of `sorted` digests under `prefix` uses, shared by the loader and the
+// rebuild: the recorded bucket_bits when the prefix holds a ledger or a started load; else chosen
+// (`bucket_bits`, or ChooseBucketBits when 0, for the listpack limit in force) and recorded with
+// HSETNX so that concurrent loaders agree; the same digests always get the same bits. `id` is
+// LedgerId(sorted); `recorded_id` the meta key's id before this call (empty when none); CONFIG SET
+// of the listpack limits first when `configure_listpack` (listpack_configured tells whether every
+// master accepted). REQUIRES: `sorted` ascending.
+struct PreparedLedger {
+  LedgerLayout layout;
+  std::string recorded_id;
+  bool listpack_configured = false;
+};
+core::Result<PreparedLedger> PrepareLedger(RedisClient& client,
+                                           std::span<const core::Digest> sorted,
+                                           std::string_view prefix, std::uint32_t bucket_bits,
+                                           bool configure_listpack);
 
 // INFO memory used_memory, summed over every master (single node: the node).
 core::Result<std::uint64_t> UsedMemory(RedisClient& client);

@@ -103,7 +103,9 @@ TEST_F(RedisClusterTest, BucketsSpreadOverEveryMaster) {
   options.prefix = prefix_;
   auto report = LoadEligibility(*admin_, digests, options);
   ASSERT_TRUE(report.ok()) << report.error();
-  LedgerLayout layout{prefix_, report->bucket_bits};
+  LedgerLayout layout;
+  layout.prefix = prefix_;
+  layout.bucket_bits = report->bucket_bits;
   std::map<std::string, int> per_master;
   ASSERT_TRUE(admin_->RefreshSlots().ok());
   for (std::uint64_t b = 0; b < (std::uint64_t{1} << layout.bucket_bits); ++b) {
@@ -120,6 +122,60 @@ TEST_F(RedisClusterTest, BucketsSpreadOverEveryMaster) {
     ASSERT_EQ(r->elements.size(), 2u);
     EXPECT_GT(r->elements[1].elements.size(), 0u) << node.ToString() << " holds no bucket";
   }
+}
+
+// A cluster that lost its data, wholly or on one master only (a failover to an empty replica):
+// claims on a lost bucket fail with kStateLost and write nothing; the others still decide, and the
+// health probe sees the lost master.
+TEST_F(RedisClusterTest, LostMastersAreRefusedNotReadAsIneligible) {
+  auto digests = RandomDigests(3000);
+  auto pool = LoadedPool(digests);
+  ASSERT_NE(pool, nullptr);
+  auto ledger = RedisCredentialLedger::Open(pool, prefix_);
+  ASSERT_TRUE(ledger.ok()) << ledger.error();
+  const LedgerLayout& layout = (*ledger)->layout();
+  ASSERT_TRUE(admin_->RefreshSlots().ok());
+
+  // One master loses everything it held.
+  const Endpoint lost = admin_->Masters()[1];
+  ASSERT_GT(testing::DeleteKeysOf(*admin_, prefix_, &lost), 0u);
+  std::size_t refused = 0;
+  std::size_t decided = 0;
+  for (std::size_t i = 0; i < 60; ++i) {
+    ports::ClaimRequest in{digests[i], Tag()};
+    ports::ClaimOutcome out;
+    auto st = (*ledger)->ClaimBatch(std::span(&in, 1), std::span(&out, 1));
+    const bool on_lost = Owner(KeySlot(layout.BucketKey(digests[i]))) == lost;
+    if (on_lost) {
+      ASSERT_FALSE(st.ok()) << "digest " << i << " decided on a lost master";
+      EXPECT_EQ(st.code(), core::ErrorCode::kStateLost) << st.error();
+      ++refused;
+    } else {
+      ASSERT_TRUE(st.ok()) << st.error();
+      EXPECT_EQ(out.kind, Kind::kClaimed);
+      ++decided;
+    }
+  }
+  EXPECT_GT(refused, 0u);
+  EXPECT_GT(decided, 0u);
+  EXPECT_TRUE(testing::KeysOf(*admin_, prefix_, &lost).empty())
+      << "a claim wrote on the lost master";
+  auto health = CheckLedger(*admin_, layout, static_cast<std::uint32_t>(layout.Buckets()));
+  ASSERT_FALSE(health.ok());
+  EXPECT_EQ(health.code(), core::ErrorCode::kStateLost) << health.error();
+
+  // Then every master: a whole batch spread over the cluster is refused.
+  testing::DeleteKeysOf(*admin_, prefix_);
+  std::vector<ports::ClaimRequest> in;
+  for (std::size_t i = 100; i < 400; ++i) in.push_back({digests[i], Tag()});
+  std::vector<ports::ClaimOutcome> out(in.size());
+  auto st = (*ledger)->ClaimBatch(in, out);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), core::ErrorCode::kStateLost) << st.error();
+  EXPECT_TRUE(testing::KeysOf(*admin_, prefix_).empty());
+  health = CheckLedger(*admin_, layout);
+  ASSERT_FALSE(health.ok());
+  EXPECT_EQ(health.code(), core::ErrorCode::kStateLost) << health.error();
 }
 
 TEST_F(RedisClusterTest, FollowsMovedAfterASlotChangedOwner) {

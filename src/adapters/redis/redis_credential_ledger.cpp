@@ -11,15 +11,21 @@ namespace {
 using core::Fail;
 using Kind = ports::ClaimOutcome::Kind;
 
-// KEYS[1] bucket, ARGV[1] field (16-byte digest suffix), ARGV[2] claim tag (16 raw bytes).
-// Returns {kind, attempts}: 0 ineligible, 1 claimed, 2 replayed, 3 already claimed.
+// KEYS[1] bucket, ARGV[1] field (16-byte digest suffix), ARGV[2] claim tag (16 raw bytes),
+// ARGV[3] the ledger id the validator opened.
+// Returns {kind, attempts}: 0 ineligible, 1 claimed, 2 replayed, 3 already claimed; or
+// {-1, 1} when the bucket has no marker (Redis lost it: a missing digest says nothing about
+// eligibility then) and {-2, 1} when its marker names another ledger; nothing is written then.
 // A duplicate attempt is remembered in the same bucket under the 32-byte field suffix..tag, with
 // its attempt number, so that a redelivered duplicate gets its first answer again instead of
 // counting a new attempt. One key per vote keeps the script valid during a slot migration (a
 // second key would make Redis answer TRYAGAIN until the migration ends). Eligible digests are the
 // 16-byte fields; readers of the buckets skip the longer ones.
 constexpr std::string_view kClaimScript = R"lua(
-local v = redis.call('HGET', KEYS[1], ARGV[1])
+local got = redis.call('HMGET', KEYS[1], '#', ARGV[1])
+if not got[1] then return {-1, 1} end
+if got[1] ~= ARGV[3] then return {-2, 1} end
+local v = got[2]
 if not v then return {0, 1} end
 if v == '' then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '1')
@@ -46,17 +52,33 @@ core::Status LoadScript(RedisClient& client) {
   return {};
 }
 
-core::Result<ports::ClaimOutcome> ParseOutcome(const Reply& reply) {
+// `bucket` and `id` name what the script looked at, for the operator's message.
+core::Result<ports::ClaimOutcome> ParseOutcome(const Reply& reply, const std::string& bucket,
+                                               const std::string& id) {
   // An error reply is the server's state (LOADING, BUSY, CLUSTERDOWN, OOM): unavailable for now.
   if (reply.is_error()) {
     return Fail(core::ErrorCode::kUnavailable, "redis: claim script failed: " + reply.str);
   }
   if (reply.type != Reply::Type::kArray || reply.elements.size() != 2 ||
       reply.elements[0].type != Reply::Type::kInteger ||
-      reply.elements[1].type != Reply::Type::kInteger || reply.elements[0].integer < 0 ||
+      reply.elements[1].type != Reply::Type::kInteger || reply.elements[0].integer < -2 ||
       reply.elements[0].integer > 3 || reply.elements[1].integer < 1) {
     return Fail(core::ErrorCode::kCorrupt,
                 std::string("redis: unexpected reply from the claim script"));
+  }
+  if (reply.elements[0].integer == -1) {
+    return Fail(core::ErrorCode::kStateLost,
+                "the credential ledger in Redis is missing (bucket " + bucket +
+                    " has no marker: Redis lost its data?): run `scrutin ledger rebuild`; nothing "
+                    "was decided");
+  }
+  if (reply.elements[0].integer == -2) {
+    return Fail(core::ErrorCode::kStateLost,
+                "Redis holds a different credential ledger (bucket " + bucket +
+                    " is not marked with ledger " + id +
+                    ", which this validator opened): another eligibility database was loaded; "
+                    "restart the validators, or load the election's database again; nothing was "
+                    "decided");
   }
   ports::ClaimOutcome out;
   out.kind = static_cast<Kind>(reply.elements[0].integer);
@@ -79,7 +101,7 @@ core::Result<std::unique_ptr<RedisCredentialLedger>> RedisCredentialLedger::Open
   auto lease = pool->Acquire();
   if (!lease.ok()) return Fail(lease.error());
   auto layout = ReadLedgerLayout(**lease, prefix);
-  if (!layout.ok()) return Fail(layout.error());
+  if (!layout.ok()) return Fail(layout.code(), layout.error());
   if (auto st = LoadScript(**lease); !st.ok()) return Fail(st.error());
   return std::unique_ptr<RedisCredentialLedger>(
       new RedisCredentialLedger(std::move(pool), std::move(*layout)));
@@ -112,9 +134,13 @@ core::Status RedisCredentialLedger::ClaimBatch(std::span<const ports::ClaimReque
                                                  " has a claim tag that is not 32 hex characters");
     }
     auto& c = commands[i];
-    c.args = {
-        "EVALSHA",     sha, "1", layout_.BucketKey(in[i].digest), LedgerLayout::Field(in[i].digest),
-        std::move(tag)};
+    c.args = {"EVALSHA",
+              sha,
+              "1",
+              layout_.BucketKey(in[i].digest),
+              LedgerLayout::Field(in[i].digest),
+              std::move(tag),
+              layout_.id};
     c.key_arg = 3;
   }
   auto lease = pool_->Acquire();
@@ -144,12 +170,21 @@ core::Status RedisCredentialLedger::ClaimBatch(std::span<const ports::ClaimReque
     for (std::size_t k = 0; k < retry.size(); ++k) replies[retry_index[k]] = std::move(again[k]);
     (void)LoadScript(client);  // so that the next batches use EVALSHA again
   }
+  // A lost bucket fails the whole batch with kStateLost, whatever else it holds: the caller must
+  // not decide any of it (it waits and retries; the requests of intact buckets that were applied
+  // answer kReplayed then).
+  core::Status failed;
   for (std::size_t i = 0; i < replies.size(); ++i) {
-    auto outcome = ParseOutcome(replies[i]);
-    if (!outcome.ok()) return Fail(outcome.code(), outcome.error());
+    auto outcome = ParseOutcome(replies[i], commands[i].args[3], layout_.id);
+    if (!outcome.ok()) {
+      if (outcome.code() == core::ErrorCode::kStateLost)
+        return Fail(outcome.code(), outcome.error());
+      if (failed.ok()) failed = Fail(outcome.code(), outcome.error());
+      continue;
+    }
     out[i] = *outcome;
   }
-  return {};
+  return failed;
 }
 
 }  // namespace scrutin::redis

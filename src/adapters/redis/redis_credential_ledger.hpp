@@ -6,6 +6,12 @@
 // already claimed (another tag holds it: the attempt count is incremented and returned). A batch
 // is pipelined, grouped per node in a cluster; requests for the same digest land on the same key,
 // hence the same node, in order.
+//
+// The script also reads the bucket's marker (ledger_layout.hpp) in the same HMGET: a bucket
+// without it, or marked with another ledger id than the one opened, is refused rather than read
+// as "not eligible", and ClaimBatch fails with kStateLost. The ledger caches its layout and id at
+// Open, so once `scrutin ledger rebuild` restored the same ledger (same bucket_bits, same id) the
+// same object decides again, without a restart.
 #pragma once
 
 #include <memory>
@@ -29,8 +35,10 @@ class RedisCredentialLedger final : public ports::CredentialLedger {
   // See ports::CredentialLedger. Every claim_tag must be core::ClaimTag(...) (32 hex characters):
   // a kRefused error is returned, before anything is sent, otherwise. Errors are Redis being
   // unreachable or timing out (kUnavailable: some requests of the batch may then have been
-  // applied; replaying them with the same claim tags is safe) or an unexpected script reply
-  // (kCorrupt).
+  // applied; replaying them with the same claim tags is safe), a bucket of the batch that lost its
+  // data or holds another ledger (kStateLost, with a message naming the bucket and
+  // `scrutin ledger rebuild`: nothing was decided in that bucket; requests of intact buckets may
+  // have been applied, as for kUnavailable), or an unexpected script reply (kCorrupt).
   // Thread-safe: each call leases its own client from the pool. Blocks on the network up to the
   // client's timeouts.
   //

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <map>
 #include <set>
 #include <thread>
 #include <type_traits>
@@ -339,6 +340,176 @@ TEST_P(RedisLedgerTest, OpeningAnUnloadedPrefixFailsClearly) {
   auto ledger = RedisCredentialLedger::Open(pool_, prefix_ + "nothing:");
   ASSERT_FALSE(ledger.ok());
   EXPECT_NE(ledger.error().find("load-hashes"), std::string::npos) << ledger.error();
+}
+
+// The measured bug: after a FLUSHALL the claim script read the missing buckets as "not eligible"
+// and a registered voter's vote was decided invalid. Now nothing is decided and nothing written.
+TEST_P(RedisLedgerTest, AfterTheLedgerIsFlushedClaimsFailWithStateLostAndChangeNothing) {
+  auto digests = RandomDigests(1000);
+  auto ledger = LoadAndOpen(digests);
+  ASSERT_NE(ledger, nullptr);
+  const std::string first = Tag();
+  ASSERT_EQ(ClaimOne(*ledger, digests[0], first).kind, Kind::kClaimed);
+
+  auto lease = pool_->Acquire();
+  ASSERT_TRUE(lease.ok());
+  ASSERT_GT(testing::DeleteKeysOf(**lease, prefix_), 0u);  // FLUSHALL, for this test's keys
+
+  std::vector<ports::ClaimRequest> in = {
+      {digests[1], Tag()}, {RandomDigests(1)[0], Tag()}, {digests[0], first}, {digests[0], Tag()}};
+  std::vector<ports::ClaimOutcome> out(in.size());
+  auto st = ledger->ClaimBatch(in, out);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), core::ErrorCode::kStateLost) << st.error();
+  EXPECT_NE(st.error().find("scrutin ledger rebuild"), std::string::npos) << st.error();
+  EXPECT_NE(st.error().find("no marker"), std::string::npos) << st.error();
+  EXPECT_TRUE(testing::KeysOf(**lease, prefix_).empty()) << "the claim script wrote something";
+
+  auto health = CheckLedger(**lease, ledger->layout());
+  ASSERT_FALSE(health.ok());
+  EXPECT_EQ(health.code(), core::ErrorCode::kStateLost) << health.error();
+  EXPECT_NE(health.error().find("missing"), std::string::npos) << health.error();
+
+  // Reopening says what to run.
+  auto reopened = RedisCredentialLedger::Open(pool_, prefix_);
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_EQ(reopened.code(), core::ErrorCode::kStateLost);
+  EXPECT_NE(reopened.error().find("ledger rebuild"), std::string::npos) << reopened.error();
+}
+
+TEST_P(RedisLedgerTest, ALostBucketIsRefusedForItsDigestsOnlyAndLoadingDoesNotRemarkIt) {
+  auto digests = RandomDigests(5000);
+  LoadReport first;
+  auto ledger = LoadAndOpen(digests, &first);
+  ASSERT_NE(ledger, nullptr);
+  const auto& layout = ledger->layout();
+  const std::string lost_key = layout.BucketKey(digests[0]);
+  ASSERT_EQ(ClaimOne(*ledger, digests[0], Tag()).kind, Kind::kClaimed);
+  auto lease = pool_->Acquire();
+  ASSERT_TRUE(lease.ok());
+  auto del = (*lease)->Execute(Command::Keyed(1, {"DEL", lost_key}));
+  ASSERT_TRUE(del.ok() && del->integer == 1);
+
+  // Every digest of the lost bucket is refused; the batch as a whole fails.
+  std::vector<ports::ClaimRequest> in = {{digests[0], Tag()}};
+  for (std::size_t i = 1; i < digests.size() && in.size() < 3; ++i) {
+    if (layout.Bucket(digests[i]) == layout.Bucket(digests[0])) in.push_back({digests[i], Tag()});
+  }
+  for (const auto& request : in) {
+    ports::ClaimOutcome out;
+    auto st = ledger->ClaimBatch(std::span(&request, 1), std::span(&out, 1));
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.code(), core::ErrorCode::kStateLost) << st.error();
+    EXPECT_NE(st.error().find(lost_key), std::string::npos) << st.error();
+  }
+  auto exists = (*lease)->Execute(Command::Keyed(1, {"EXISTS", lost_key}));
+  ASSERT_TRUE(exists.ok());
+  EXPECT_EQ(exists->integer, 0) << "the claim script recreated the lost bucket";
+
+  // Other buckets decide as before.
+  std::size_t other = 1;
+  while (layout.Bucket(digests[other]) == layout.Bucket(digests[0])) ++other;
+  EXPECT_EQ(ClaimOne(*ledger, digests[other], Tag()).kind, Kind::kClaimed);
+
+  // A probe over every bucket finds it.
+  auto health = CheckLedger(**lease, layout, static_cast<std::uint32_t>(layout.Buckets()));
+  ASSERT_FALSE(health.ok());
+  EXPECT_EQ(health.code(), core::ErrorCode::kStateLost) << health.error();
+  EXPECT_NE(health.error().find(lost_key), std::string::npos) << health.error();
+
+  // load-hashes again cannot know the bucket's claims: it reports the bucket, never marks it.
+  LoadOptions options;
+  options.prefix = prefix_;
+  auto again = LoadEligibility(**lease, digests, options);
+  ASSERT_TRUE(again.ok()) << again.error();
+  EXPECT_FALSE(again->new_ledger);
+  EXPECT_EQ(again->buckets_lost, 1u);
+  EXPECT_EQ(again->id, first.id);
+  ports::ClaimOutcome out;
+  auto st = ledger->ClaimBatch(std::span(&in[0], 1), std::span(&out, 1));
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), core::ErrorCode::kStateLost) << st.error();
+}
+
+TEST_P(RedisLedgerTest, LoaderRecordsTheIdentityAndMarksEveryBucketEmptyOnesIncluded) {
+  // 10 digests over 256 buckets: almost every bucket is empty, and each still has its marker.
+  auto digests = RandomDigests(10);
+  LoadReport report;
+  auto ledger = LoadAndOpen(digests, &report);
+  ASSERT_NE(ledger, nullptr);
+  EXPECT_TRUE(report.new_ledger);
+  EXPECT_EQ(report.buckets_lost, 0u);
+  auto sorted = digests;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(report.id, LedgerId(sorted));
+  EXPECT_EQ(report.id.size(), kLedgerIdChars);
+  std::map<std::uint64_t, std::uint32_t> per_bucket;
+  std::uint32_t largest = 0;
+  for (const auto& d : sorted)
+    largest = std::max(largest, ++per_bucket[d.Prefix64() >> (64 - report.bucket_bits)]);
+  EXPECT_EQ(report.largest_bucket, largest) << "the marker is not an entry";
+
+  auto lease = pool_->Acquire();
+  ASSERT_TRUE(lease.ok());
+  auto layout = ReadLedgerLayout(**lease, prefix_);
+  ASSERT_TRUE(layout.ok()) << layout.error();
+  EXPECT_EQ(layout->id, report.id);
+  EXPECT_EQ(layout->count, 10u);
+  EXPECT_EQ(layout->bucket_bits, report.bucket_bits);
+  EXPECT_EQ(ledger->layout().id, report.id);
+
+  std::vector<Command> commands;
+  std::vector<Command> lengths;
+  for (std::uint64_t b = 0; b < layout->Buckets(); ++b) {
+    commands.push_back(Command::Keyed(1, {"HGET", layout->BucketKey(b), kMarkerField}));
+    lengths.push_back(Command::Keyed(1, {"HLEN", layout->BucketKey(b)}));
+  }
+  std::vector<Reply> replies(commands.size());
+  SCRUTIN_ASSERT_OK((*lease)->Execute(commands, replies));
+  std::vector<Reply> hlen(lengths.size());
+  SCRUTIN_ASSERT_OK((*lease)->Execute(lengths, hlen));
+  std::uint64_t entries = 0;
+  for (std::size_t b = 0; b < replies.size(); ++b) {
+    EXPECT_EQ(replies[b].str, report.id) << "bucket " << b;
+    entries += static_cast<std::uint64_t>(hlen[b].integer) - 1;  // minus the marker
+  }
+  EXPECT_EQ(entries, 10u);
+  SCRUTIN_ASSERT_OK(CheckLedger(**lease, *layout, static_cast<std::uint32_t>(layout->Buckets())));
+
+  // The same database under another prefix gets the same id and bits.
+  LoadOptions options;
+  options.prefix = prefix_ + "again:";
+  auto twin = LoadEligibility(**lease, sorted, options);
+  ASSERT_TRUE(twin.ok()) << twin.error();
+  EXPECT_EQ(twin->id, report.id);
+  EXPECT_EQ(twin->bucket_bits, report.bucket_bits);
+}
+
+TEST_P(RedisLedgerTest, ABucketOfAnotherLedgerIsRefused) {
+  auto digests = RandomDigests(100);
+  auto ledger = LoadAndOpen(digests);
+  ASSERT_NE(ledger, nullptr);
+  auto lease = pool_->Acquire();
+  ASSERT_TRUE(lease.ok());
+  const std::string key = ledger->layout().BucketKey(digests[3]);
+  ASSERT_TRUE(
+      (*lease)->Execute(Command::Keyed(1, {"HSET", key, kMarkerField, "0123456789abcdef"})).ok());
+  ports::ClaimRequest in{digests[3], Tag()};
+  ports::ClaimOutcome out;
+  auto st = ledger->ClaimBatch(std::span(&in, 1), std::span(&out, 1));
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), core::ErrorCode::kStateLost) << st.error();
+  EXPECT_NE(st.error().find("different"), std::string::npos) << st.error();
+
+  // The meta key naming another ledger: the probe says so.
+  ASSERT_TRUE((*lease)
+                  ->Execute(Command::Keyed(
+                      1, {"HSET", ledger->layout().MetaKey(), "id", "0123456789abcdef"}))
+                  .ok());
+  auto health = CheckLedger(**lease, ledger->layout());
+  ASSERT_FALSE(health.ok());
+  EXPECT_EQ(health.code(), core::ErrorCode::kStateLost);
+  EXPECT_NE(health.error().find("different ledger"), std::string::npos) << health.error();
 }
 
 TEST_P(RedisLedgerTest, StatusStoreWritesReadsAndExpires) {

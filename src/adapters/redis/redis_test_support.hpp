@@ -66,6 +66,41 @@ inline std::vector<core::Digest> RandomDigests(std::size_t n) {
 
 inline std::string Tag() { return core::ClaimTag(core::RequestId::Generate()); }
 
+// Every key of `prefix` on every master (SCAN per node), as "what a FLUSHALL would take" without
+// flushing a server other tests share. `only` (when non-empty) restricts it to that master.
+inline std::vector<std::pair<Endpoint, std::string>> KeysOf(RedisClient& client,
+                                                            const std::string& prefix,
+                                                            const Endpoint* only = nullptr) {
+  std::vector<std::pair<Endpoint, std::string>> keys;
+  for (const auto& node : client.Masters()) {
+    if (only != nullptr && !(node == *only)) continue;
+    std::string cursor = "0";
+    do {
+      auto r = client.ExecuteOn(
+          node, Command::Keyless({"SCAN", cursor, "MATCH", prefix + "*", "COUNT", "1000"}));
+      if (!r.ok() || r->type != Reply::Type::kArray || r->elements.size() != 2) {
+        ADD_FAILURE() << "SCAN on " << node.ToString() << " failed";
+        return keys;
+      }
+      cursor = r->elements[0].str;
+      for (const auto& k : r->elements[1].elements) keys.emplace_back(node, k.str);
+    } while (cursor != "0");
+  }
+  return keys;
+}
+
+// Deletes every key of `prefix` (on `only`, when given): the loss of a FLUSHALL, limited to this
+// test's keys. Returns how many were deleted.
+inline std::size_t DeleteKeysOf(RedisClient& client, const std::string& prefix,
+                                const Endpoint* only = nullptr) {
+  std::size_t n = 0;
+  for (const auto& [node, key] : KeysOf(client, prefix, only)) {
+    auto r = client.ExecuteOn(node, Command::Keyless({"DEL", key}));
+    if (r.ok() && r->type == Reply::Type::kInteger) n += static_cast<std::size_t>(r->integer);
+  }
+  return n;
+}
+
 }  // namespace scrutin::redis::testing
 
 // ASSERT that a core::Status / core::Result is ok, printing its error otherwise.
