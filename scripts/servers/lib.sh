@@ -96,3 +96,49 @@ listener_pid() {
 random_hex() {  # BYTES
   od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'
 }
+
+# ---- PostgreSQL 15 helpers (start, restart, pg-backup) ----------------------------------------
+
+pg_bin=/usr/lib/postgresql/15/bin
+
+# Runs a command as the postgres user when we are root (PostgreSQL refuses to run as root).
+as_pg() {
+  if (($(id -u) == 0)); then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+# The durable settings (`start --durable`, kept by `restart`).
+# Redis: an append-only file fsynced once a second, plus RDB snapshots (the AOF's preamble and a
+# dump.rdb), both in the node's --dir. `-- --appendfsync always` on start's command line overrides
+# the fsync policy (later arguments win in redis-server).
+REDIS_DURABLE_ARGS=(--appendonly yes --appendfsync everysec --appenddirname appendonlydir
+  --save "3600 1 300 100 60 10000")
+# PostgreSQL: WAL segments archived to TOP/pg-archive (outside TOP/pg, so that losing the data
+# directory keeps them), copied under a temporary name, fsynced, then renamed: a crash mid-copy
+# never leaves a truncated segment under its final name, which `test ! -f` would then refuse to
+# replace. archive_timeout bounds how long a committed vote stays only in the current segment.
+pg_archive_command() {  # ARCHIVE_DIR
+  local a=$1
+  printf "test ! -f '%s/%%f' && cp %%p '%s/%%f.tmp' && sync '%s/%%f.tmp' && mv '%s/%%f.tmp' '%s/%%f' && sync '%s'" \
+    "$a" "$a" "$a" "$a" "$a" "$a"
+}
+
+# pg_clear_stale_locks DATA SOCKET_DIR PORT: a postmaster killed -9 leaves DATA/postmaster.pid and
+# SOCKET_DIR/.s.PGSQL.PORT.lock behind naming its PID, which lingers here as a zombie (PID 1 does
+# not reap) that PostgreSQL takes for a live server. Removes them when that PID is gone; fails when
+# it still runs.
+pg_clear_stale_locks() {
+  local f pid
+  for f in "$1/postmaster.pid" "$2/.s.PGSQL.$3.lock"; do
+    [[ -f "$f" ]] || continue
+    pid=$(head -n 1 "$f")
+    if [[ -n "$pid" ]] && alive "$pid"; then
+      log "a postmaster (pid $pid) still runs ($f)"
+      return 1
+    fi
+    rm -f "$f"
+  done
+}

@@ -306,8 +306,9 @@ class Cluster:
     """One distributed deployment in a temporary directory. One test thread drives it."""
 
     def __init__(self, name, apis=1, validators=2, aggregators=1, redis_cluster=False,
-                 voters=400, law_ids=(LAW_A, LAW_B), start_timeout=180):
+                 voters=400, law_ids=(LAW_A, LAW_B), start_timeout=180, cluster_args=()):
         self.name = name
+        self.cluster_args = list(cluster_args)  # more `scripts/cluster start` options
         self.apis, self.validators, self.aggregators = apis, validators, aggregators
         self.redis_cluster = redis_cluster
         self.voters = voters
@@ -345,6 +346,7 @@ class Cluster:
                "--key-file", self.electorate.key_file]
         if self.redis_cluster:
             cmd.append("--redis-cluster")
+        cmd += self.cluster_args
         self.started = True  # from here on stop() has something to clean
         self._script(cmd, self.start_timeout)
         self.reload_env()
