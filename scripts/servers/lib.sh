@@ -142,3 +142,11 @@ pg_clear_stale_locks() {
     rm -f "$f"
   done
 }
+
+# pg_ensure_socket_dir DIR: the Unix socket directory exists and belongs to postgres (a short one
+# under /tmp, used when DIR/pg is deep, is removed by stop).
+pg_ensure_socket_dir() {
+  [[ -d "$1" ]] && return 0
+  mkdir -p "$1"
+  (($(id -u) != 0)) || chown postgres:postgres "$1"
+}
