@@ -18,6 +18,8 @@ void BuildApp(CLI::App& app) {
   AddApiCommand(app);
   AddValidatorCommand(app);
   AddAggregatorCommand(app);
+  AddLedgerCommand(app);
+  AddDeadletterCommand(app);
   AddLoadgenCommand(app);
 }
 

@@ -30,6 +30,8 @@ void AddLoadHashesCommand(CLI::App& app);  // load-hashes
 void AddApiCommand(CLI::App& app);         // api
 void AddValidatorCommand(CLI::App& app);   // validator
 void AddAggregatorCommand(CLI::App& app);  // aggregator
+void AddLedgerCommand(CLI::App& app);      // ledger rebuild
+void AddDeadletterCommand(CLI::App& app);  // deadletter list|replay
 
 // Measurement.
 void AddLoadgenCommand(CLI::App& app);  // loadgen

@@ -62,9 +62,22 @@ TEST_F(CommandsTest, EveryCommandIsRegistered) {
   for (const CLI::App* sub : app_.get_subcommands([](CLI::App*) { return true; })) {
     names.push_back(sub->get_name());
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"voters", "keygen", "hashgen", "serve", "load-hashes",
-                                             "api", "validator", "aggregator", "loadgen"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"voters", "keygen", "hashgen", "serve", "load-hashes", "api",
+                                      "validator", "aggregator", "ledger", "loadgen"}));
   EXPECT_NE(app_.get_subcommand("voters")->get_subcommand("generate"), nullptr);
+}
+
+TEST_F(CommandsTest, LedgerRebuildListsAndRequiresItsFlags) {
+  const std::string help = app_.get_subcommand("ledger")->get_subcommand("rebuild")->help();
+  for (const char* flag : {"--redis", "--hashes", "--pg", "--prefix"}) {
+    EXPECT_NE(help.find(flag), std::string::npos) << "ledger rebuild --help lacks " << flag;
+  }
+  EXPECT_THROW(Parse({"ledger"}), CLI::RequiredError);
+  EXPECT_THROW(Parse({"ledger", "rebuild", "--redis", "redis://h:1", "--hashes", "/x"}),
+               CLI::RequiredError);
+  Parse({"ledger", "rebuild", "--redis", "redis://h:1", "--hashes", "/x", "--pg",
+         "postgresql://h/db", "--prefix", "p:"});
 }
 
 TEST_F(CommandsTest, OneCommandIsRequired) { EXPECT_THROW(Parse({}), CLI::RequiredError); }

@@ -2,43 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "adapters/postgres/pg_cursor.hpp"
+
 namespace scrutin::postgres {
-namespace {
-
-constexpr int kFetchRows = 10000;
-
-// Runs `query` under a cursor in a read-only REPEATABLE READ transaction and hands every row to
-// on_row. The transaction is rolled back however it ends (it changed nothing).
-core::Status StreamRows(PgPool& pool, std::string_view query, std::string_view what,
-                        const std::function<core::Status(const PgResult&, int row)>& on_row) {
-  auto lease = pool.Acquire();
-  if (!lease) return core::Fail(fmt::format("{}: {}", what, lease.error()));
-  PgConnection& conn = **lease;
-  auto run = [&]() -> core::Status {
-    if (auto r = conn.ExecScript("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); !r) {
-      return ToStatus(what, r.error());
-    }
-    if (auto r =
-            conn.ExecScript(fmt::format("DECLARE scrutin_audit NO SCROLL CURSOR FOR {}", query));
-        !r) {
-      return ToStatus(what, r.error());
-    }
-    const std::string fetch = fmt::format("FETCH FORWARD {} FROM scrutin_audit", kFetchRows);
-    for (;;) {
-      auto rows = conn.ExecScript(fetch);
-      if (!rows) return ToStatus(what, rows.error());
-      for (int i = 0; i < rows->rows(); ++i) {
-        if (auto st = on_row(*rows, i); !st) return st;
-      }
-      if (rows->rows() < kFetchRows) return {};
-    }
-  };
-  core::Status st = run();
-  (void)conn.ExecScript("ROLLBACK");
-  return st;
-}
-
-}  // namespace
 
 core::Status ForEachAcceptedInAudit(PgPool& pool,
                                     const std::function<core::Status(const core::Digest&)>& fn) {

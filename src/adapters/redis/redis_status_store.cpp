@@ -70,8 +70,17 @@ RedisStatusStore::RedisStatusStore(std::shared_ptr<RedisClientPool> pool,
                                    std::chrono::seconds default_ttl, std::string prefix)
     : pool_(std::move(pool)), default_ttl_(default_ttl), prefix_(std::move(prefix)) {}
 
+std::string StatusKeyName(std::string_view prefix, std::string_view status_key) {
+  std::string key;
+  key.reserve(prefix.size() + 2 + status_key.size());
+  key += prefix;
+  key += "s:";
+  key += status_key;
+  return key;
+}
+
 std::string RedisStatusStore::Key(const core::RequestId& id) const {
-  return prefix_ + "s:" + core::StatusKey(id);
+  return StatusKeyName(prefix_, core::StatusKey(id));
 }
 
 core::Status RedisStatusStore::Put(std::span<const StatusEntry> entries, bool only_if_absent) {

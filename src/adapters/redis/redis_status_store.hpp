@@ -57,6 +57,10 @@ class RedisStatusStore final : public ports::VoteQueries {
   const std::string prefix_;
 };
 
+// The key of the status whose core::StatusKey is `status_key`, under `prefix`
+// (RedisStatusStore::Key is StatusKeyName(prefix, core::StatusKey(id))).
+std::string StatusKeyName(std::string_view prefix, std::string_view status_key);
+
 // The stored value of a record, and back (nullopt on a malformed value).
 std::string EncodeStatus(const ports::StatusRecord& record);
 std::optional<ports::StatusRecord> DecodeStatus(std::string_view value);
