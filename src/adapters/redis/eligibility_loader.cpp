@@ -11,11 +11,11 @@ namespace {
 
 using core::Fail;
 
-// KEYS[1] bucket, ARGV[1] ledger id, ARGV[2] '1' when a missing marker may be created (the prefix
-// holds no finished ledger), ARGV[3..] fields: inserts the absent fields with an empty value
-// (eligible, unclaimed), never touching a present one (it may hold a claim), and sets the marker.
-// Returns {added, entries in the bucket (the marker not counted), 1 when the marker was missing in
-// an existing ledger (left missing: the bucket lost its claims), else 0}.
+// KEYS[1] bucket, ARGV[1] marker (LedgerLayout::Marker), ARGV[2] '1' when a missing marker may be
+// created (the prefix holds no finished ledger), ARGV[3..] fields: inserts the absent fields with
+// an empty value (eligible, unclaimed), never touching a present one (it may hold a claim), and
+// sets the marker. Returns {added, entries in the bucket (the marker not counted), 1 when the
+// marker was missing in an existing ledger (left missing: the bucket lost its claims), else 0}.
 constexpr std::string_view kLoadScript = R"lua(
 local added = 0
 for i = 3, #ARGV do
@@ -181,7 +181,7 @@ core::Result<LoadReport> LoadEligibility(RedisClient& client, std::span<const co
     sizes.clear();
     for (; bucket < layout.Buckets() && commands.size() < per_trip; ++bucket) {
       Command c;
-      c.args = {"EVALSHA", sha, "1", layout.BucketKey(bucket), layout.id, create_markers};
+      c.args = {"EVALSHA", sha, "1", layout.BucketKey(bucket), layout.Marker(), create_markers};
       c.key_arg = 3;
       std::uint64_t n = 0;
       for (; i < digests.size() && layout.Bucket(digests[i]) == bucket; ++i) {

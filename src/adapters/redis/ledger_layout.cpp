@@ -138,7 +138,7 @@ core::Status CheckLedger(RedisClient& client, const LedgerLayout& layout,
                                            layout.MetaKey() +
                                            ": Redis lost its data?): " + std::string(kRebuildHint));
   }
-  if (replies[0].str != layout.id) {
+  if (replies[0].str != layout.id) {  // (the bits are checked through the markers below)
     return Fail(ErrorCode::kStateLost,
                 "Redis holds a different ledger under " + layout.MetaKey() + " (id " +
                     replies[0].str + ", opened as " + layout.id +
@@ -146,7 +146,7 @@ core::Status CheckLedger(RedisClient& client, const LedgerLayout& layout,
                     "load the election's database again");
   }
   for (std::size_t i = 1; i < replies.size(); ++i) {
-    if (replies[i].is_nil() || replies[i].str != layout.id) {
+    if (replies[i].is_nil() || replies[i].str != layout.Marker()) {
       return Fail(ErrorCode::kStateLost,
                   "the credential ledger in Redis is incomplete (bucket " + commands[i].args[1] +
                       (replies[i].is_nil() ? " has no marker" : " has another ledger's marker") +

@@ -10,7 +10,8 @@
 //   field  <digest suffix><claim tag> (32 bytes) -> attempt number in decimal: a duplicate attempt
 //          made by that request, so that its redelivery is answered the same, not counted again
 //          (only for credentials tried more than once; readers of the ledger skip these fields)
-//   field  "#" (1 byte) -> the ledger id: the bucket's marker, present in EVERY bucket
+//   field  "#" (1 byte) -> "<ledger id>/<bucket_bits>" (LedgerLayout::Marker): the bucket's
+//          marker, present in EVERY bucket
 //          0..2^bucket_bits-1, buckets without an eligible digest included. Readers that count or
 //          list entries skip it (eligible fields are the 16-byte ones).
 //
@@ -31,7 +32,7 @@
 // a failover to an empty replica) would answer every vote "not eligible". The claim script reads
 // the marker with the digest (one HMGET) and refuses to decide when it is missing or names another
 // ledger (core::ErrorCode::kStateLost), until `scrutin ledger rebuild` restored the bucket. The
-// marker costs one 1-byte field and a 16-byte value per bucket: about 20 bytes per ~256 voters
+// marker costs one 1-byte field and a ~19-byte value per bucket: about 22 bytes per ~256 voters
 // (32768 buckets, ~0.7 MB, at 8M voters), under 0.1 byte per voter.
 //
 // The meta key <prefix>ledger (a hash) records
@@ -83,6 +84,10 @@ struct LedgerLayout {
         kFieldBytes);
   }
   std::string MetaKey() const { return prefix + "ledger"; }
+  // The value of every bucket's marker: "<id>/<bucket_bits>". The bits are part of it so that a
+  // validator holding another layout (a rebuild that chose other bits) is refused, never reads
+  // buckets that hold other digests.
+  std::string Marker() const { return id + "/" + std::to_string(bucket_bits); }
 };
 
 // The ledger id of an eligibility database: the first kLedgerIdChars hex characters of SHA-256

@@ -13,13 +13,13 @@ namespace {
 using core::ErrorCode;
 using core::Fail;
 
-// KEYS[1] bucket; ARGV[1] ledger id; ARGV[2] n, the number of eligible fields; ARGV[3..2+n] the
-// eligible fields (16-byte digest suffixes); then triples (field, claim tag: 16 raw bytes,
-// attempts in decimal) of the record's claims in this bucket.
-// Inserts the missing eligible fields unclaimed (a lost bucket, every bucket after a FLUSHALL, in
-// one HSET instead of one HSETNX per digest), sets each claim (the record's tag wins; the
-// higher attempt count of Redis and the record is kept), then the marker, all or nothing.
-// Returns {eligible added, claims restored, replaced, raised, unchanged}.
+// KEYS[1] bucket; ARGV[1] marker (LedgerLayout::Marker); ARGV[2] n, the number of eligible fields;
+// ARGV[3..2+n] the eligible fields (16-byte digest suffixes); then triples (field, claim tag: 16
+// raw bytes, attempts in decimal) of the record's claims in this bucket. Inserts the missing
+// eligible fields unclaimed (a lost bucket, every bucket after a FLUSHALL, in one HSET instead of
+// one HSETNX per digest), sets each claim (the record's tag wins; the higher attempt count of Redis
+// and the record is kept), then the marker, all or nothing. Returns {eligible added, claims
+// restored, replaced, raised, unchanged}.
 constexpr std::string_view kRebuildScript = R"lua(
 local n = tonumber(ARGV[2])
 local added = 0
@@ -127,7 +127,7 @@ core::Result<std::unique_ptr<LedgerRebuild>> LedgerRebuild::Start(
 core::Status LedgerRebuild::EmitBucket() {
   const std::uint64_t bucket = next_bucket_++;
   Command c;
-  c.args = {"EVALSHA", RebuildScriptSha(), "1", layout_.BucketKey(bucket), layout_.id, ""};
+  c.args = {"EVALSHA", RebuildScriptSha(), "1", layout_.BucketKey(bucket), layout_.Marker(), ""};
   c.key_arg = 3;
   std::uint64_t n = 0;
   for (; digest_index_ < digests_.size() && layout_.Bucket(digests_[digest_index_]) == bucket;

@@ -12,7 +12,7 @@ using core::Fail;
 using Kind = ports::ClaimOutcome::Kind;
 
 // KEYS[1] bucket, ARGV[1] field (16-byte digest suffix), ARGV[2] claim tag (16 raw bytes),
-// ARGV[3] the ledger id the validator opened.
+// ARGV[3] the marker of the ledger the validator opened (LedgerLayout::Marker).
 // Returns {kind, attempts}: 0 ineligible, 1 claimed, 2 replayed, 3 already claimed; or
 // {-1, 1} when the bucket has no marker (Redis lost it: a missing digest says nothing about
 // eligibility then) and {-2, 1} when its marker names another ledger; nothing is written then.
@@ -140,7 +140,7 @@ core::Status RedisCredentialLedger::ClaimBatch(std::span<const ports::ClaimReque
               layout_.BucketKey(in[i].digest),
               LedgerLayout::Field(in[i].digest),
               std::move(tag),
-              layout_.id};
+              layout_.Marker()};
     c.key_arg = 3;
   }
   auto lease = pool_->Acquire();
@@ -175,7 +175,7 @@ core::Status RedisCredentialLedger::ClaimBatch(std::span<const ports::ClaimReque
   // answer kReplayed then).
   core::Status failed;
   for (std::size_t i = 0; i < replies.size(); ++i) {
-    auto outcome = ParseOutcome(replies[i], commands[i].args[3], layout_.id);
+    auto outcome = ParseOutcome(replies[i], commands[i].args[3], layout_.Marker());
     if (!outcome.ok()) {
       if (outcome.code() == core::ErrorCode::kStateLost)
         return Fail(outcome.code(), outcome.error());

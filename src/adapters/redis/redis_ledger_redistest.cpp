@@ -470,7 +470,8 @@ TEST_P(RedisLedgerTest, LoaderRecordsTheIdentityAndMarksEveryBucketEmptyOnesIncl
   SCRUTIN_ASSERT_OK((*lease)->Execute(lengths, hlen));
   std::uint64_t entries = 0;
   for (std::size_t b = 0; b < replies.size(); ++b) {
-    EXPECT_EQ(replies[b].str, report.id) << "bucket " << b;
+    EXPECT_EQ(replies[b].str, report.id + "/" + std::to_string(report.bucket_bits))
+        << "bucket " << b;
     entries += static_cast<std::uint64_t>(hlen[b].integer) - 1;  // minus the marker
   }
   EXPECT_EQ(entries, 10u);
@@ -500,6 +501,18 @@ TEST_P(RedisLedgerTest, ABucketOfAnotherLedgerIsRefused) {
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.code(), core::ErrorCode::kStateLost) << st.error();
   EXPECT_NE(st.error().find("different"), std::string::npos) << st.error();
+
+  // The same id under other bucket bits (a layout this ledger did not open): refused too.
+  std::size_t other = 0;
+  while (ledger->layout().Bucket(digests[other]) == ledger->layout().Bucket(digests[3])) ++other;
+  ASSERT_TRUE((*lease)
+                  ->Execute(Command::Keyed(1, {"HSET", ledger->layout().BucketKey(digests[other]),
+                                               kMarkerField, ledger->layout().id + "/24"}))
+                  .ok());
+  ports::ClaimRequest in2{digests[other], Tag()};
+  st = ledger->ClaimBatch(std::span(&in2, 1), std::span(&out, 1));
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), core::ErrorCode::kStateLost) << st.error();
 
   // The meta key naming another ledger: the probe says so.
   ASSERT_TRUE((*lease)
