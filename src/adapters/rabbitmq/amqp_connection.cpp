@@ -348,16 +348,21 @@ core::Status AmqpConnection::DeclareExchange(const std::string& name, const std:
   return CheckReply(amqp_get_rpc_reply(state_), "declare exchange " + name);
 }
 
-core::Status AmqpConnection::DeclareQueue(const std::string& name, const std::string& queue_type) {
+core::Status AmqpConnection::DeclareQueue(const std::string& name,
+                                          std::span<const QueueArgument> arguments) {
   if (broken_) return core::Fail(last_error_);
-  amqp_table_entry_t arg;
-  amqp_table_t args = amqp_empty_table;
-  if (queue_type != "classic") {
-    arg.key = amqp_cstring_bytes("x-queue-type");
-    arg.value.kind = AMQP_FIELD_KIND_UTF8;
-    arg.value.value.bytes = Bytes(queue_type);
-    args = amqp_table_t{1, &arg};
+  std::vector<amqp_table_entry_t> entries(arguments.size());
+  for (std::size_t i = 0; i < arguments.size(); ++i) {
+    entries[i].key = Bytes(arguments[i].key);
+    if (arguments[i].is_integer) {
+      entries[i].value.kind = AMQP_FIELD_KIND_I64;
+      entries[i].value.value.i64 = arguments[i].integer;
+    } else {
+      entries[i].value.kind = AMQP_FIELD_KIND_UTF8;
+      entries[i].value.value.bytes = Bytes(arguments[i].text);
+    }
   }
+  const amqp_table_t args{static_cast<int>(entries.size()), entries.data()};
   amqp_queue_declare(state_, kChannel, Bytes(name), /*passive=*/0, /*durable=*/1,
                      /*exclusive=*/0, /*auto_delete=*/0, args);
   return CheckReply(amqp_get_rpc_reply(state_), "declare queue " + name);
@@ -465,6 +470,80 @@ core::Status AmqpConnection::Nack(std::uint64_t delivery_tag, bool multiple, boo
   if (rc != AMQP_STATUS_OK) return LibraryFailure(rc, "basic.nack");
   if (broken_) return core::Fail(last_error_);
   return {};
+}
+
+namespace {
+
+std::string FieldText(const amqp_field_value_t& v) {
+  if (v.kind == AMQP_FIELD_KIND_UTF8 || v.kind == AMQP_FIELD_KIND_BYTES) {
+    return std::string(static_cast<const char*>(v.value.bytes.bytes), v.value.bytes.len);
+  }
+  if (v.kind == AMQP_FIELD_KIND_I64) return std::to_string(v.value.i64);
+  if (v.kind == AMQP_FIELD_KIND_U64) return std::to_string(v.value.u64);
+  if (v.kind == AMQP_FIELD_KIND_I32) return std::to_string(v.value.i32);
+  if (v.kind == AMQP_FIELD_KIND_U32) return std::to_string(v.value.u32);
+  return {};
+}
+
+std::string_view Key(const amqp_table_entry_t& e) {
+  return {static_cast<const char*>(e.key.bytes), e.key.len};
+}
+
+// "<reason> from <queue>, <count> times" of x-death's first (latest) entry.
+std::string DeathOf(const amqp_field_value_t& v) {
+  if (v.kind != AMQP_FIELD_KIND_ARRAY || v.value.array.num_entries < 1) return {};
+  const amqp_field_value_t& first = v.value.array.entries[0];
+  if (first.kind != AMQP_FIELD_KIND_TABLE) return {};
+  std::string reason, queue, count;
+  for (int i = 0; i < first.value.table.num_entries; ++i) {
+    const amqp_table_entry_t& e = first.value.table.entries[i];
+    if (Key(e) == "reason") reason = FieldText(e.value);
+    if (Key(e) == "queue") queue = FieldText(e.value);
+    if (Key(e) == "count") count = FieldText(e.value);
+  }
+  return reason + " from " + queue + ", " + count + " times";
+}
+
+}  // namespace
+
+core::Result<std::optional<ReceivedMessage>> AmqpConnection::Get(const std::string& queue) {
+  if (broken_) return core::Fail(last_error_);
+  amqp_rpc_reply_t reply = amqp_basic_get(state_, kChannel, Bytes(queue), /*no_ack=*/0);
+  if (auto st = CheckReply(reply, "get from " + queue); !st.ok()) return core::Fail(st.error());
+  if (reply.reply.id == AMQP_BASIC_GET_EMPTY_METHOD) return std::optional<ReceivedMessage>();
+  if (reply.reply.id != AMQP_BASIC_GET_OK_METHOD) {
+    return core::Fail(Break("get from " + queue + ": unexpected reply").error());
+  }
+  const auto* ok = static_cast<amqp_basic_get_ok_t*>(reply.reply.decoded);
+  ReceivedMessage m;
+  m.delivery_tag = ok->delivery_tag;
+  m.routing_key.assign(static_cast<const char*>(ok->routing_key.bytes), ok->routing_key.len);
+  m.remaining = ok->message_count;
+  amqp_message_t message;
+  amqp_rpc_reply_t read = amqp_read_message(state_, kChannel, &message, 0);
+  if (auto st = CheckReply(read, "read a message of " + queue); !st.ok()) {
+    return core::Fail(st.error());
+  }
+  const amqp_basic_properties_t& p = message.properties;
+  m.body.assign(static_cast<const char*>(message.body.bytes), message.body.len);
+  if (p._flags & AMQP_BASIC_MESSAGE_ID_FLAG) {
+    m.message_id.assign(static_cast<const char*>(p.message_id.bytes), p.message_id.len);
+  }
+  if (p._flags & AMQP_BASIC_TYPE_FLAG) {
+    m.type.assign(static_cast<const char*>(p.type.bytes), p.type.len);
+  }
+  if (p._flags & AMQP_BASIC_HEADERS_FLAG) {
+    for (int i = 0; i < p.headers.num_entries; ++i) {
+      const amqp_table_entry_t& e = p.headers.entries[i];
+      if (Key(e) == "x-death") {
+        m.death = DeathOf(e.value);
+      } else if (e.value.kind == AMQP_FIELD_KIND_UTF8 || e.value.kind == AMQP_FIELD_KIND_BYTES) {
+        m.headers.emplace_back(std::string(Key(e)), FieldText(e.value));
+      }
+    }
+  }
+  amqp_destroy_message(&message);
+  return std::optional<ReceivedMessage>(std::move(m));
 }
 
 core::Status AmqpConnection::Poll() {

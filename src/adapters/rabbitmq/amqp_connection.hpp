@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -63,6 +64,28 @@ struct OutgoingMessage {
   std::vector<std::pair<std::string, std::string>> headers;  // string-valued headers
 };
 
+// An x-argument of queue.declare (x-queue-type, x-delivery-limit, x-dead-letter-exchange, ...).
+struct QueueArgument {
+  std::string key;
+  std::string text;  // sent as a string when is_integer is false
+  std::int64_t integer = 0;
+  bool is_integer = false;
+};
+
+// A message taken with basic.get (administration: the dead-letter tool).
+struct ReceivedMessage {
+  std::uint64_t delivery_tag = 0;
+  std::string routing_key;
+  std::string body;
+  std::string message_id;
+  std::string type;
+  std::vector<std::pair<std::string, std::string>> headers;  // the string-valued ones
+  // RabbitMQ's x-death, when the broker dead-lettered it: "<reason> from <queue>, <count> times"
+  // of its latest entry; empty otherwise.
+  std::string death;
+  std::uint32_t remaining = 0;  // messages left in the queue after this one
+};
+
 // What queue.declare (passive) reports about a queue.
 struct QueueInfo {
   std::string name;
@@ -95,9 +118,9 @@ class AmqpConnection {
   std::uint64_t last_sequence() const { return sequence_; }
 
   core::Status DeclareExchange(const std::string& name, const std::string& type);  // durable
-  // Durable queue; `queue_type` "classic" or "quorum" (x-queue-type). A queue that exists with
-  // other arguments is a channel error (PRECONDITION_FAILED), reported with its reason.
-  core::Status DeclareQueue(const std::string& name, const std::string& queue_type);
+  // Durable queue with these x-arguments. A queue that exists with other arguments is a channel
+  // error (PRECONDITION_FAILED), reported with its reason.
+  core::Status DeclareQueue(const std::string& name, std::span<const QueueArgument> arguments);
   core::Status BindQueue(const std::string& queue, const std::string& exchange,
                          const std::string& routing_key);
   // Passive declare. A missing queue is an error ("NOT_FOUND ..."), after which the channel is
@@ -110,6 +133,10 @@ class AmqpConnection {
   // Writes one persistent message (delivery_mode 2) with the mandatory flag; in confirm mode
   // advances last_sequence(). Success means written, not confirmed.
   core::Status Publish(const OutgoingMessage& message, bool mandatory);
+
+  // basic.get without auto-ack: the next ready message, or nullopt when the queue is empty. The
+  // message stays unacknowledged until Ack/Nack (or the connection closes: requeued).
+  core::Result<std::optional<ReceivedMessage>> Get(const std::string& queue);
 
   core::Status Qos(std::uint16_t prefetch_count);
   core::Status Consume(const std::string& queue);

@@ -1,6 +1,8 @@
 #include "adapters/rabbitmq/rabbit_consumer.hpp"
 
 #include <algorithm>
+#include <optional>
+#include <string_view>
 #include <thread>
 
 #include "core/timeval.hpp"
@@ -25,6 +27,41 @@ PublisherOptions DeadLetterPublisherOptions(const ConsumerOptions& o) {
   p.max_backoff = o.max_backoff;
   return p;
 }
+
+// The x-delivery-count header quorum queues set on a redelivered message (deliveries before this
+// one); nullopt when absent.
+std::optional<std::int64_t> DeliveryCount(const amqp_basic_properties_t& p) {
+  if (!(p._flags & AMQP_BASIC_HEADERS_FLAG)) return std::nullopt;
+  for (int i = 0; i < p.headers.num_entries; ++i) {
+    const amqp_table_entry_t& e = p.headers.entries[i];
+    if (std::string_view(static_cast<const char*>(e.key.bytes), e.key.len) != "x-delivery-count") {
+      continue;
+    }
+    switch (e.value.kind) {
+      case AMQP_FIELD_KIND_I8:
+        return e.value.value.i8;
+      case AMQP_FIELD_KIND_U8:
+        return e.value.value.u8;
+      case AMQP_FIELD_KIND_I16:
+        return e.value.value.i16;
+      case AMQP_FIELD_KIND_U16:
+        return e.value.value.u16;
+      case AMQP_FIELD_KIND_I32:
+        return e.value.value.i32;
+      case AMQP_FIELD_KIND_U32:
+        return e.value.value.u32;
+      case AMQP_FIELD_KIND_I64:
+        return e.value.value.i64;
+      case AMQP_FIELD_KIND_U64:
+        return static_cast<std::int64_t>(e.value.value.u64);
+      default:
+        return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+bool IsRefusal(const core::Status& st) { return st.code() == core::ErrorCode::kRefused; }
 
 }  // namespace
 
@@ -91,6 +128,11 @@ core::Status RabbitConsumer::Receive(std::vector<Raw>& raws, std::chrono::millis
       raw.body = Copy(env.message.body);
       if (env.message.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG) {
         raw.message_id = Copy(env.message.properties.message_id);
+      }
+      if (auto count = DeliveryCount(env.message.properties)) {
+        raw.delivery = static_cast<std::uint32_t>(std::clamp<std::int64_t>(*count + 1, 1, 1 << 30));
+      } else {
+        raw.delivery = raw.redelivered ? 2 : 1;
       }
       amqp_destroy_envelope(&env);
       auto decoded = DecodeVoteMessages(raw.body);
@@ -169,16 +211,70 @@ core::Status RabbitConsumer::Settle(const std::vector<Raw>& raws,
   return {};
 }
 
+core::Status RabbitConsumer::HandleIsolating(const BatchHandler& handler,
+                                             std::span<const InboundVote> batch,
+                                             std::span<Outcome> outcomes) {
+  std::fill(outcomes.begin(), outcomes.end(), Outcome{});
+  auto st = handler(batch, outcomes);
+  if (st.ok() || !IsRefusal(st)) return st;
+  if (batch.size() == 1) {
+    // Refused on its own: another worker may accept it (a different laws.toml), so it goes back
+    // until it has been tried poison_tries times (classic queues: at its first redelivery).
+    const std::uint32_t limit =
+        options_.topology.queue_type == QueueType::kQuorum ? options_.poison_tries : 2;
+    if (batch[0].delivery >= limit) {
+      outcomes[0] = {Disposition::kDeadLetter,
+                     "refused " + std::to_string(batch[0].delivery) + " times: " + st.error()};
+    } else {
+      outcomes[0] = {Disposition::kRequeue, {}};
+    }
+    Report("consumer of " + options_.queue + ": a vote for " + batch[0].vote.law_id +
+           " refused (delivery " + std::to_string(batch[0].delivery) + "): " + st.error());
+    return {};
+  }
+  const std::size_t half = batch.size() / 2;
+  if (auto first = HandleIsolating(handler, batch.first(half), outcomes.first(half)); !first.ok()) {
+    return first;
+  }
+  return HandleIsolating(handler, batch.subspan(half), outcomes.subspan(half));
+}
+
+core::Status RabbitConsumer::Hold(std::chrono::milliseconds wait, std::size_t in_hand) {
+  const Clock::time_point deadline = Clock::now() + wait;
+  while (!stop_.load() && Clock::now() < deadline) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const std::size_t before = held_over_.size();
+    if (in_hand + held_over_.size() < options_.prefetch) {
+      // Reading services the heartbeats; a delivery is kept for the next batch.
+      if (auto st = Receive(held_over_, std::min(left, std::chrono::milliseconds(500))); !st.ok()) {
+        return st;
+      }
+    }
+    if (held_over_.size() == before) {
+      std::this_thread::sleep_for(
+          std::min(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
+                   std::chrono::milliseconds(50)));
+    }
+  }
+  return {};
+}
+
 core::Result<std::size_t> RabbitConsumer::RunOnce(const BatchHandler& handler,
                                                   std::chrono::milliseconds first_wait) {
   if (unsettled_) {
     unsettled_ = false;
+    held_over_.clear();
     conn_.reset();
     Report("consumer of " + options_.queue + ": previous batch left unsettled; reconnecting");
   }
+  if (!connected()) held_over_.clear();  // their delivery tags died with the connection
   if (auto st = Connect(); !st.ok()) return core::Fail(st.error());
-  std::vector<Raw> raws;
-  if (auto st = Receive(raws, first_wait); !st.ok()) return core::Fail(st.error());
+  std::vector<Raw> raws = std::move(held_over_);
+  held_over_.clear();
+  if (auto st = Receive(raws, raws.empty() ? first_wait : std::chrono::milliseconds(0)); !st.ok()) {
+    return core::Fail(st.error());
+  }
   if (raws.empty()) return std::size_t{0};
   delivered_ += raws.size();
   unsettled_ = true;
@@ -200,6 +296,7 @@ core::Result<std::size_t> RabbitConsumer::RunOnce(const BatchHandler& handler,
       in.vote = std::move(m.vote);
       in.decision = m.decision;
       in.redelivered = raw.redelivered;
+      in.delivery = raw.delivery;
       in.routing_key = raw.routing_key;
       good.push_back(std::move(in));
       owner.push_back(i);
@@ -224,17 +321,36 @@ core::Result<std::size_t> RabbitConsumer::RunOnce(const BatchHandler& handler,
 
   if (!good.empty()) {
     std::vector<Outcome> outcomes(good.size());
-    if (auto st = handler(good, outcomes); !st.ok()) {
-      // The unparsable ones are safely in votes.dead: ack those, requeue the rest.
-      std::fill(fate.begin(), fate.end(), Disposition::kAck);
-      for (std::size_t i : owner) fate[i] = Disposition::kRequeue;
-      unsettled_ = false;
-      if (auto settled = Settle(raws, fate); !settled.ok()) {
-        return core::Fail("handler: " + st.error() + "; " + settled.error());
+    // Hold the batch through failures that are not the votes' fault (see the header).
+    for (int failures = 0;; ++failures) {
+      auto st = HandleIsolating(handler, good, outcomes);
+      if (st.ok()) break;
+      ++held_retries_;
+      holding_.store(true);
+      Report("consumer of " + options_.queue + ": handler failed (" +
+             std::string(core::ToString(st.code())) + "), holding " + std::to_string(good.size()) +
+             " votes and retrying: " + st.error());
+      const auto backoff = std::min<std::chrono::milliseconds>(
+          options_.min_backoff * (1LL << std::min(failures, 16)), options_.max_backoff);
+      if (auto held = Hold(backoff, raws.size()); !held.ok()) {
+        // The connection is gone and the batch with it: the broker delivers it again.
+        holding_.store(false);
+        unsettled_ = false;
+        held_over_.clear();
+        return core::Fail("handler: " + st.error() + "; " + held.error());
       }
-      Report("consumer of " + options_.queue + ": handler failed, batch requeued: " + st.error());
-      return core::Fail("handler: " + st.error());
+      if (stop_.load()) {
+        holding_.store(false);
+        for (std::size_t i : owner) fate[i] = Disposition::kRequeue;
+        unsettled_ = false;
+        held_over_.clear();  // requeued by the broker when the connection closes
+        if (auto settled = Settle(raws, fate); !settled.ok()) {
+          return core::Fail("handler: " + st.error() + "; " + settled.error());
+        }
+        return core::Fail("stopped while holding a batch: " + st.error());
+      }
     }
+    holding_.store(false);
     // A vote to requeue sends its whole message back: decided first, so that no vote of a
     // message coming back is also dead-lettered now (it will be decided again).
     for (std::size_t j = 0; j < good.size(); ++j) {

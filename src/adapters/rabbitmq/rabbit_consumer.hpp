@@ -28,6 +28,21 @@
 //     the same kind) — in both cases to votes.dead with the reason, confirmed before the message
 //     is acked. If that publish fails the message is requeued instead.
 //
+// When the handler fails, the error's code decides (core::ErrorCode):
+//   - kRefused (the batch holds something the stage will never accept, e.g. a law it does not
+//     know): the batch is split in halves, recursively, until the votes refused on their own are
+//     found; the rest is handled normally. A refused vote's message is requeued (another worker,
+//     configured differently, may accept it) until its `poison_tries`-th delivery, then the vote
+//     is dead-lettered with the refusal as its reason. Classic queues do not count deliveries, so
+//     there a refused vote is set aside at its first redelivery;
+//   - anything else (a backend unreachable, kUnavailable; a ledger that lost its state,
+//     kStateLost; unclassified): the consumer HOLDS the batch, unacknowledged, and calls the
+//     handler again after a back-off (min_backoff doubling up to max_backoff), for as long as it
+//     takes. Returning the messages instead would count a delivery each time and let an outage
+//     dead-letter valid votes. While holding, the consumer keeps reading its connection (so
+//     heartbeats flow), and keeps what arrives for the next batch. Stop() while holding requeues
+//     the batch; a lost connection lets the broker redeliver it.
+//
 // On any connection failure the consumer reconnects with backoff (declaring the topology again
 // when asked); unacked messages go back to the queue by the broker's own rules.
 //
@@ -63,6 +78,9 @@ struct ConsumerOptions {
   std::chrono::milliseconds max_wait{20};
   std::chrono::milliseconds min_backoff{100};
   std::chrono::milliseconds max_backoff{5000};
+  // Deliveries of a message whose vote the handler refuses (kRefused) before that vote is set
+  // aside in votes.dead (quorum queues; classic queues: 2).
+  std::uint32_t poison_tries = 5;
   // Told about every failure (connection lost, handler error, ...), for the worker's log. Never
   // receives a credential (there is none at this layer). Called on the consumer's thread.
   std::function<void(const std::string&)> on_error;
@@ -72,6 +90,7 @@ struct InboundVote {
   core::VoteEnvelope vote;
   std::optional<core::Decision> decision;  // present for decided votes
   bool redelivered = false;                // the broker delivered this message before
+  std::uint32_t delivery = 1;              // this delivery's number, when the queue counts (quorum)
   std::string routing_key;
 };
 
@@ -89,8 +108,9 @@ struct Outcome {
 class RabbitConsumer {
  public:
   // Decides a batch of votes (the votes of one or more messages, in delivery order). Success:
-  // outcomes[i] (kAck by default) applies to batch[i] as described above. Error: every message
-  // of the batch is requeued for redelivery (the error is reported through on_error).
+  // outcomes[i] (kAck by default) applies to batch[i] as described above. Error: as described
+  // above by its code (refused votes are isolated; otherwise the batch is held and handed again).
+  // It may be called on parts of a batch (isolation) and several times on the same votes.
   // REQUIRES of the handler: outcomes.size() == batch.size() is given; do not keep the spans.
   using BatchHandler =
       std::function<core::Status(std::span<const InboundVote> batch, std::span<Outcome> outcomes)>;
@@ -102,9 +122,9 @@ class RabbitConsumer {
   void Run(const BatchHandler& handler);
 
   // One step: connects if needed, waits up to first_wait for a message, gathers a batch and
-  // handles it. Returns how many messages were taken off the queue (dead letters included).
-  // Error when the connection failed (after which the next call reconnects, within the backoff)
-  // or the handler failed.
+  // handles it (holding it through handler failures, see above). Returns how many messages were
+  // settled (dead letters included). Error when the connection failed (after which the next call
+  // reconnects, within the backoff) or Stop() interrupted a held batch.
   core::Result<std::size_t> RunOnce(const BatchHandler& handler,
                                     std::chrono::milliseconds first_wait);
 
@@ -114,13 +134,17 @@ class RabbitConsumer {
   bool connected() const { return conn_ != nullptr && !conn_->broken(); }
 
   // Counters (thread-safe reads): messages taken off the queue, votes in them (decodable ones),
-  // messages acked (dead letters included, once confirmed in votes.dead), messages requeued, and
-  // messages published to votes.dead (a whole unparsable message, or one rejected vote).
+  // messages acked (dead letters included, once confirmed in votes.dead), messages requeued,
+  // messages published to votes.dead (a whole unparsable message, or one rejected vote), and
+  // handler failures that made the consumer hold its batch and retry.
   std::uint64_t delivered() const { return delivered_.load(); }
   std::uint64_t votes_delivered() const { return votes_delivered_.load(); }
   std::uint64_t acked() const { return acked_.load(); }
   std::uint64_t requeued() const { return requeued_.load(); }
   std::uint64_t dead_lettered() const { return dead_lettered_.load(); }
+  std::uint64_t held_retries() const { return held_retries_.load(); }
+  // True while the consumer holds a batch its handler failed on (a backend is down).
+  bool holding() const { return holding_.load(); }
 
  private:
   struct Raw {
@@ -129,6 +153,7 @@ class RabbitConsumer {
     std::string routing_key;
     std::string message_id;
     bool redelivered = false;
+    std::uint32_t delivery = 1;      // from x-delivery-count (quorum queues), else 1 or 2
     std::vector<VoteMessage> votes;  // decoded; empty when unparsable
     std::string unparsable;          // why it does not decode; empty when it does
   };
@@ -139,6 +164,13 @@ class RabbitConsumer {
   OutgoingMessage DeadLetterOf(const Raw& raw, std::string body, std::string message_id,
                                std::string reason) const;
   core::Status Settle(const std::vector<Raw>& raws, const std::vector<Disposition>& fate);
+  // Calls the handler on `batch`; on kRefused splits it until the votes refused on their own are
+  // found, and marks those kRequeue or kDeadLetter (poison_tries). Returns ok, or the first error
+  // that is not a refusal (the caller holds and retries).
+  core::Status HandleIsolating(const BatchHandler& handler, std::span<const InboundVote> batch,
+                               std::span<Outcome> outcomes);
+  // Waits `wait` while reading the connection (heartbeats), keeping deliveries in held_over_.
+  core::Status Hold(std::chrono::milliseconds wait, std::size_t in_hand);
   void Report(const std::string& what);
 
   ConsumerOptions options_;
@@ -151,6 +183,8 @@ class RabbitConsumer {
   // handler threw through it), the connection is dropped so the broker redelivers that batch
   // rather than a later `multiple` ack settling it unhandled.
   bool unsettled_ = false;
+  // Messages that arrived while a batch was held: the start of the next batch.
+  std::vector<Raw> held_over_;
 
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> delivered_{0};
@@ -158,6 +192,8 @@ class RabbitConsumer {
   std::atomic<std::uint64_t> acked_{0};
   std::atomic<std::uint64_t> requeued_{0};
   std::atomic<std::uint64_t> dead_lettered_{0};
+  std::atomic<std::uint64_t> held_retries_{0};
+  std::atomic<bool> holding_{false};
 };
 
 }  // namespace scrutin::rabbitmq

@@ -3,10 +3,12 @@
 #include <amqp.h>
 
 #include <atomic>
+#include <map>
 #include <set>
 #include <thread>
 #include <vector>
 
+#include "adapters/rabbitmq/dead_letters.hpp"
 #include "adapters/rabbitmq/rabbit_batch_publisher.hpp"
 #include "adapters/rabbitmq/rabbit_consumer.hpp"
 #include "adapters/rabbitmq/rabbit_publisher.hpp"
@@ -314,7 +316,9 @@ TEST_F(RabbitAdapterTest, UnroutableMessagesAreReturnedNotConfirmed) {
   EXPECT_TRUE(publisher.connected());  // a return is not a connection failure
 }
 
-TEST_F(RabbitAdapterTest, FailedHandlerGetsItsBatchRedeliveredAndNothingIsLost) {
+// A backend down (Redis, PostgreSQL): the consumer holds its batch and hands it again, without
+// returning it to the broker (which would count deliveries toward the dead-letter limit).
+TEST_F(RabbitAdapterTest, FailedHandlerHoldsItsBatchAndRetriesItWithoutARedelivery) {
   RabbitBatchPublisher publisher(PubOptions());
   constexpr int kVotes = 60;
   std::vector<OutgoingMessage> msgs;
@@ -329,26 +333,46 @@ TEST_F(RabbitAdapterTest, FailedHandlerGetsItsBatchRedeliveredAndNothingIsLost) 
   ConsumerOptions co = ConsOptions(topology_.validation_queue);
   co.max_batch = 25;
   co.prefetch = 30;
+  co.min_backoff = 10ms;
+  co.max_backoff = 40ms;
   std::vector<std::string> errors;
   co.on_error = [&](const std::string& e) { errors.push_back(e); };
   RabbitConsumer consumer(co);
 
-  // First batch: the handler fails (e.g. Redis down) -> everything requeued.
+  // First batch: the handler fails three times (kUnavailable, kStateLost, unclassified), then
+  // succeeds: one RunOnce, the same votes each time, no redelivery.
+  std::vector<std::set<std::string>> calls;
+  int failures = 0;
+  const core::ErrorCode codes[] = {core::ErrorCode::kUnavailable, core::ErrorCode::kStateLost,
+                                   core::ErrorCode::kUnknown};
   std::set<std::string> failed;
   auto first = consumer.RunOnce(
       [&](std::span<const InboundVote> batch, std::span<Outcome>) {
-        for (const auto& v : batch) failed.insert(v.vote.request_id.ToString());
-        return core::Status(core::Fail(std::string("ledger unreachable")));
+        std::set<std::string> ids;
+        for (const auto& v : batch) {
+          ids.insert(v.vote.request_id.ToString());
+          EXPECT_FALSE(v.redelivered);
+        }
+        calls.push_back(ids);
+        if (failures < 3) {
+          return core::Status(core::Fail(codes[failures++], std::string("ledger unreachable")));
+        }
+        return core::Status();
       },
       2000ms);
-  ASSERT_FALSE(first.ok());
-  EXPECT_NE(first.error().find("ledger unreachable"), std::string::npos);
+  ASSERT_TRUE(first.ok()) << first.error();
+  ASSERT_EQ(calls.size(), 4u);
+  for (const auto& c : calls) EXPECT_EQ(c, calls[0]);
+  failed = calls[0];
   ASSERT_FALSE(failed.empty());
-  EXPECT_FALSE(errors.empty());
-  EXPECT_EQ(consumer.requeued(), failed.size());
+  EXPECT_EQ(consumer.held_retries(), 3u);
+  EXPECT_EQ(consumer.requeued(), 0u);
+  EXPECT_FALSE(consumer.holding());
+  ASSERT_EQ(errors.size(), 3u);
+  EXPECT_NE(errors[1].find("state_lost"), std::string::npos) << errors[1];
 
   // Then: one vote per batch asks for a requeue, the rest is acked; keep going until all seen.
-  std::set<std::string> done, redelivered_ids;
+  std::set<std::string> done(failed), redelivered_ids;
   std::size_t requeue_asks = 0;
   ASSERT_TRUE(WaitFor(
       [&] {
@@ -372,9 +396,113 @@ TEST_F(RabbitAdapterTest, FailedHandlerGetsItsBatchRedeliveredAndNothingIsLost) 
       },
       20s));
   EXPECT_EQ(done, sent);
-  // Every vote of the failed batch came back flagged as redelivered.
-  for (const auto& id : failed) EXPECT_TRUE(redelivered_ids.count(id)) << id;
+  // The held batch was acked once held: none of its votes came back.
+  for (const auto& id : failed) EXPECT_FALSE(redelivered_ids.count(id)) << id;
   EXPECT_EQ(Depth(topology_.validation_queue), 0u);
+}
+
+// Quorum queues: a vote the stage refuses on its own is found inside its batch (the others are
+// handled), goes back to the queue until its poison_tries-th delivery, then to votes.dead with the
+// refusal as its reason; `deadletter list` shows it and `replay` puts it back where it came from.
+TEST_F(RabbitAdapterTest, RefusedVoteIsIsolatedRetriedThenDeadLetteredAndReplayable) {
+  topology_.queue_type = QueueType::kQuorum;
+  RabbitBatchPublisher publisher(PubOptions());
+  std::vector<core::VoteEnvelope> votes;
+  for (int i = 0; i < 10; ++i) votes.push_back(SampleVote(i));
+  votes[6].law_id = "L9999-999";  // a law this worker does not know
+  PublishBatchMessage(std::vector<core::VoteEnvelope>(votes.begin(), votes.begin() + 5));
+  std::vector<OutgoingMessage> singles;
+  for (int i = 5; i < 10; ++i) singles.push_back(SubmittedVoteMessage(topology_, votes[i]));
+  ASSERT_TRUE(publisher.PublishAndConfirm(singles).ok()) << publisher.last_error();
+
+  ConsumerOptions co = ConsOptions(topology_.validation_queue);
+  co.poison_tries = 3;
+  auto consumer = std::make_unique<RabbitConsumer>(co);
+  std::map<std::string, int> handled;  // successful handler calls per vote
+  std::vector<std::uint32_t> poison_deliveries;
+  auto handler = [&](std::span<const InboundVote> batch, std::span<Outcome>) {
+    for (const auto& v : batch) {
+      if (v.vote.law_id == "L9999-999") {
+        poison_deliveries.push_back(v.delivery);
+        return core::Status(
+            core::Fail(core::ErrorCode::kRefused, std::string("law not on the ballot")));
+      }
+    }
+    for (const auto& v : batch) ++handled[v.vote.request_id.ToString()];
+    return core::Status();
+  };
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r = consumer->RunOnce(handler, 200ms);
+        EXPECT_TRUE(r.ok()) << r.error();
+        return consumer->dead_lettered() == 1 && handled.size() == 9;
+      },
+      20s));
+  for (int i = 0; i < 10; ++i) {
+    if (i == 6) continue;
+    EXPECT_GE(handled[votes[i].request_id.ToString()], 1) << i;
+  }
+  EXPECT_EQ(handled.count(votes[6].request_id.ToString()), 0u);
+  // Delivered 1, 2, 3 (x-delivery-count), set aside at the third.
+  ASSERT_FALSE(poison_deliveries.empty());
+  EXPECT_EQ(poison_deliveries.back(), 3u);
+  EXPECT_EQ(Depth(topology_.validation_queue), 0u);
+  EXPECT_EQ(Depth(topology_.dead_queue), 1u);
+  consumer.reset();  // so that the replayed vote waits in the queue
+
+  auto dead = DeadLetters::Open(endpoint_, topology_);
+  ASSERT_TRUE(dead.ok()) << dead.error();
+  auto listed = (*dead)->List(10);
+  ASSERT_TRUE(listed.ok()) << listed.error();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].routing_key, kSubmittedKey);
+  EXPECT_NE((*listed)[0].reason.find("refused 3 times: law not on the ballot"), std::string::npos)
+      << (*listed)[0].reason;
+  EXPECT_EQ((*listed)[0].laws, std::vector<std::string>{"L9999-999"});
+  EXPECT_TRUE((*listed)[0].replayable);
+  EXPECT_EQ(Depth(topology_.dead_queue), 1u);  // listing leaves it there
+
+  auto replayed = (*dead)->Replay(10);
+  ASSERT_TRUE(replayed.ok()) << replayed.error();
+  EXPECT_EQ(replayed->replayed, 1u);
+  EXPECT_EQ(replayed->votes, 1u);
+  dead->reset();
+  EXPECT_TRUE(WaitFor([&] { return Depth(topology_.dead_queue) == 0; }, 5s));
+  EXPECT_TRUE(WaitFor([&] { return Depth(topology_.validation_queue) == 1; }, 5s));
+  auto back = Drain(topology_.validation_queue, 1);
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].vote.request_id, votes[6].request_id);
+}
+
+// Quorum queues are declared with a delivery limit and at-least-once dead-lettering: a message
+// that keeps coming back without an ack (a worker that dies on it) ends in votes.dead with
+// RabbitMQ's reason, never dropped.
+TEST_F(RabbitAdapterTest, QuorumQueueDeadLettersAMessageDeliveredTooOften) {
+  topology_.queue_type = QueueType::kQuorum;
+  topology_.delivery_limit = 2;
+  RabbitBatchPublisher publisher(PubOptions());
+  OutgoingMessage m = SubmittedVoteMessage(topology_, SampleVote(1));
+  ASSERT_TRUE(publisher.PublishAndConfirm(std::span(&m, 1)).ok()) << publisher.last_error();
+  auto conn = Connect();
+  ASSERT_NE(conn, nullptr);
+  for (int i = 0; i < 8 && Depth(topology_.dead_queue) == 0; ++i) {
+    auto got = conn->Get(topology_.validation_queue);
+    ASSERT_TRUE(got.ok()) << got.error();
+    if (!got->has_value()) {
+      std::this_thread::sleep_for(100ms);
+      continue;
+    }
+    ASSERT_TRUE(conn->Nack((*got)->delivery_tag, false, /*requeue=*/true).ok());
+  }
+  ASSERT_TRUE(WaitFor([&] { return Depth(topology_.dead_queue) == 1; }, 5s));
+  EXPECT_EQ(Depth(topology_.validation_queue), 0u);
+  auto dead = DeadLetters::Open(endpoint_, topology_);
+  ASSERT_TRUE(dead.ok()) << dead.error();
+  auto listed = (*dead)->List(10);
+  ASSERT_TRUE(listed.ok()) << listed.error();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_NE((*listed)[0].reason.find("delivery_limit"), std::string::npos) << (*listed)[0].reason;
+  EXPECT_TRUE((*listed)[0].replayable);
 }
 
 TEST_F(RabbitAdapterTest, LostConsumerConnectionRedeliversUnackedMessages) {

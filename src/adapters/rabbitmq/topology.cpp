@@ -41,8 +41,21 @@ std::string_view RoutingKeyFor(core::VoteStatus status) {
   return kSubmittedKey;
 }
 
+std::vector<QueueArgument> QueueArguments(const Topology& t, const std::string& queue) {
+  std::vector<QueueArgument> args;
+  const bool quorum = t.queue_type == QueueType::kQuorum;
+  if (quorum) args.push_back({"x-queue-type", "quorum"});
+  if (queue == t.dead_queue) return args;  // the end of the line: never dead-lettered further
+  args.push_back({"x-dead-letter-exchange", t.dead_exchange});
+  if (quorum) {
+    args.push_back({"x-delivery-limit", {}, t.delivery_limit, true});
+    args.push_back({"x-dead-letter-strategy", "at-least-once"});
+    args.push_back({"x-overflow", "reject-publish"});
+  }
+  return args;
+}
+
 core::Status DeclareTopology(AmqpConnection& conn, const Topology& t) {
-  const std::string type(ToString(t.queue_type));
   struct Binding {
     const std::string& queue;
     std::string_view key;
@@ -56,7 +69,7 @@ core::Status DeclareTopology(AmqpConnection& conn, const Topology& t) {
   if (auto st = conn.DeclareExchange(t.exchange, "topic"); !st.ok()) return st;
   if (auto st = conn.DeclareExchange(t.dead_exchange, "fanout"); !st.ok()) return st;
   for (const std::string& queue : t.Queues()) {
-    if (auto st = conn.DeclareQueue(queue, type); !st.ok()) return st;
+    if (auto st = conn.DeclareQueue(queue, QueueArguments(t, queue)); !st.ok()) return st;
   }
   for (const Binding& b : bindings) {
     if (auto st = conn.BindQueue(b.queue, t.exchange, std::string(b.key)); !st.ok()) return st;
