@@ -1,8 +1,12 @@
 // `scrutin aggregator`: the distributed shape's counting worker. Consumes decided votes from
-// votes.aggregation (accepted) and votes.review (duplicate / invalid) in batches and records each
+// votes.aggregation (accepted) and votes.review (duplicate / invalid) in batches, records each
 // batch in ONE PostgreSQL transaction (pipeline::AggregationStage over PostgresVoteRecorder: audit
-// rows for every status; ballots and tallies only for credentials not counted before), then acks.
-// A redelivered batch counts nothing twice. Since one commit waits ~5 ms for the WAL fsync,
+// rows for every status; ballots and tallies only for credentials not counted before), writes
+// each vote's final status, as PostgreSQL recorded it, to Redis for GET /api/v1/vote/{id}, then
+// acks. A redelivered batch counts nothing twice. A vote the stage refuses (a law missing from
+// this aggregator's laws.toml) is set aside in votes.dead after a few deliveries; PostgreSQL or
+// Redis down: the batch is held and retried (rabbitmq::RabbitConsumer). Since one commit waits ~5
+// ms for the WAL fsync,
 // --in-flight consumers (each with its own connection and batch) record concurrently so that
 // commits share flushes.
 //
@@ -15,6 +19,8 @@
 #include "adapters/postgres/postgres_vote_queries.hpp"
 #include "adapters/postgres/postgres_vote_recorder.hpp"
 #include "adapters/rabbitmq/rabbit_consumer.hpp"
+#include "adapters/redis/ledger_layout.hpp"
+#include "adapters/redis/redis_status_writer.hpp"
 #include "apps/commands.hpp"
 #include "apps/distributed.hpp"
 #include "apps/log.hpp"
@@ -29,6 +35,8 @@ namespace {
 struct AggregatorOptions {
   dist::WorkerFlags worker;
   std::string pg;
+  std::string redis;
+  std::string prefix{redis::kDefaultPrefix};
   int in_flight = 3;
 };
 
@@ -54,6 +62,14 @@ void RunAggregator(const AggregatorOptions& opt) {
   recorder_options.status_retention = std::chrono::hours(24 * opt.worker.retention_days);
   postgres::PostgresVoteRecorder recorder(pool, ballot, recorder_options);
   postgres::PostgresVoteQueries queries(pool);
+
+  // Redis: the voters' statuses, written once PostgreSQL holds the decision.
+  auto redis_target = Require(redis::ParseRedisTarget(opt.redis), "invalid --redis");
+  auto redis_pool = Require(redis::RedisClientPool::Create(redis_target, {}, opt.in_flight + 1),
+                            "cannot connect to Redis at " + dist::DisplayRedis(redis_target));
+  const auto retention = std::chrono::seconds(std::chrono::hours(24 * opt.worker.retention_days));
+  redis::RedisStatusStore status_store(redis_pool, retention, opt.prefix);
+  redis::RedisStatusWriter statuses(status_store);
 
   // RabbitMQ: declare the topology once (a consumer on a fresh broker declares it too).
   {
@@ -84,12 +100,14 @@ void RunAggregator(const AggregatorOptions& opt) {
   });
   auto& recorded = registry.AddCounter(
       "aggregator_votes_recorded_total",
-      "Decided votes recorded in PostgreSQL (redeliveries included)", {"status"});
+      "Decided votes recorded in PostgreSQL, by the status recorded (redeliveries included)",
+      {"status"});
   metrics::Counter* recorded_by_status[] = {
       &recorded.WithLabels({"pending"}), &recorded.WithLabels({"accepted"}),
       &recorded.WithLabels({"duplicate"}), &recorded.WithLabels({"invalid"})};
   pipeline::AggregationStage stage(
-      recorder, [&](std::span<const core::VoteEnvelope>, std::span<const core::Decision> ds) {
+      recorder, &statuses, ballot, retention,
+      [&](std::span<const core::VoteEnvelope>, std::span<const core::Decision> ds) {
         for (const auto& d : ds) recorded_by_status[static_cast<int>(d.status)]->Increment();
       });
 
@@ -113,14 +131,19 @@ void RunAggregator(const AggregatorOptions& opt) {
     consumers.push_back(make_consumer(topology.aggregation_queue, i));
   }
   consumers.push_back(make_consumer(topology.review_queue, opt.in_flight));
+  std::vector<const rabbitmq::RabbitConsumer*> watched;
+  for (const auto& c : consumers) watched.push_back(c.get());
+  dist::AddHoldingGauge(registry, std::move(watched));
 
   dist::AdminServer admin(registry,
                           [&] {
                             return std::vector<ports::HealthCheck>{
-                                dist::BrokerProbe(monitor, "queue"), dist::PgProbe(*pool, "store")};
+                                dist::BrokerProbe(monitor, "queue"), dist::PgProbe(*pool, "store"),
+                                dist::RedisProbe(*redis_pool, "statuses")};
                           },
                           "aggregator", opt.worker.admin_listen,
                           {{"postgres", pool->display()},
+                           {"redis", dist::DisplayRedis(redis_target)},
                            {"amqp", endpoint.ToString()},
                            {"in_flight", opt.in_flight},
                            {"failpoint", std::string(core::ArmedFailpoint())}});
@@ -144,7 +167,22 @@ void RunAggregator(const AggregatorOptions& opt) {
           votes.push_back(batch[i].vote);
           decisions.push_back(*batch[i].decision);
         }
-        return stage.Process(votes, decisions);
+        auto st = stage.Process(votes, decisions);
+        if (st) {
+          for (std::size_t i = 0, j = 0; i < batch.size() && j < decisions.size(); ++i) {
+            if (outcomes[i].disposition == rabbitmq::Disposition::kDeadLetter) continue;
+            if (decisions[j].status != batch[i].decision->status) {
+              // The ledger decided otherwise than the record (it had lost claims): the record wins.
+              // No request id: with it a log reader could find the receipt, hence the ballot.
+              LogEvent(LogLevel::kWarn, "decision_corrected",
+                       {{"law_id", batch[i].vote.law_id},
+                        {"ledger", core::ToString(batch[i].decision->status)},
+                        {"recorded", core::ToString(decisions[j].status)}});
+            }
+            ++j;
+          }
+        }
+        return st;
       });
     });
   }
@@ -169,13 +207,22 @@ void AddAggregatorCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "aggregator",
       "Run an aggregator (distributed shape): record decided votes from votes.aggregation and "
-      "votes.review in PostgreSQL, one transaction per batch, then ack");
+      "votes.review in PostgreSQL, one transaction per batch, write the voters' statuses, then "
+      "ack");
   dist::AddWorkerFlags(cmd, opt->worker,
                        "Votes recorded in one transaction (whole messages are taken, so a batch "
                        "may exceed this by less than one message's votes)");
   cmd->add_option("--pg", opt->pg, "PostgreSQL URL, postgresql://user:password@host:port/db")
       ->envname("SCRUTIN_PG")
       ->required();
+  cmd->add_option("--redis", opt->redis,
+                  "Redis where the voters' statuses are written: redis://host:port or "
+                  "redis-cluster://host:port,host:port,...")
+      ->envname("SCRUTIN_REDIS")
+      ->required();
+  cmd->add_option("--prefix", opt->prefix, "Key prefix of the statuses in Redis")
+      ->envname("SCRUTIN_PREFIX")
+      ->capture_default_str();
   cmd->add_option("--in-flight", opt->in_flight,
                   "Batches of accepted votes recorded concurrently (one consumer and one "
                   "PostgreSQL connection each)")

@@ -138,6 +138,10 @@ void RunApi(const ApiOptions& opt) {
   pipeline::HealthMonitor health(
       {{"queue", [&] { return intake.Health(); }, /*local=*/true},  // the publisher's state
        {"store", [&] { return Checks{dist::RedisProbe(*redis_pool, "store")}; }},
+       // Votes are still taken (durable in the queue) but stay pending while Redis lacks the
+       // ledger: health says so until `scrutin ledger rebuild`.
+       {"ledger",
+        [&] { return Checks{dist::LedgerProbe(*redis_pool, opt.prefix, nullptr, "ledger")}; }},
        {"results", [&] { return Checks{dist::PgProbe(*pg_pool, "results")}; }}},
       {});
   health.Start();

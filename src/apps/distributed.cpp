@@ -45,6 +45,34 @@ ports::HealthCheck BrokerProbe(rabbitmq::RabbitQueueMonitor& monitor, std::strin
   return {std::move(name), true, "ok"};
 }
 
+ports::HealthCheck LedgerProbe(redis::RedisClientPool& pool, const std::string& prefix,
+                               const redis::LedgerLayout* expected, std::string name) {
+  auto lease = pool.Acquire();
+  if (!lease) return {std::move(name), false, "redis: " + lease.error()};
+  core::Status st;
+  if (expected != nullptr) {
+    st = redis::CheckLedger(**lease, *expected);
+  } else if (auto layout = redis::ReadLedgerLayout(**lease, prefix); !layout) {
+    st = core::Fail(layout.code(), layout.error());
+  } else {
+    st = redis::CheckLedger(**lease, *layout);
+  }
+  if (!st) return {std::move(name), false, st.error()};
+  return {std::move(name), true, "ok"};
+}
+
+void AddLedgerGauge(metrics::Registry& registry, redis::RedisClientPool& pool,
+                    const std::string& prefix, const redis::LedgerLayout* expected) {
+  auto& gauge = registry
+                    .AddGauge("scrutin_ledger_ok",
+                              "1 when the credential ledger in Redis is present and whole, 0 when "
+                              "it is missing (run scrutin ledger rebuild) or unreadable")
+                    .Get();
+  registry.AddCollector([&gauge, &pool, prefix, expected] {
+    gauge.Set(LedgerProbe(pool, prefix, expected, "ledger").ok ? 1.0 : 0.0);
+  });
+}
+
 void AddQueueDepthGauge(metrics::Registry& registry, rabbitmq::RabbitQueueMonitor& monitor) {
   auto& family =
       registry.AddGauge("rabbitmq_queue_depth",
@@ -72,6 +100,20 @@ void AddRedisMemoryGauge(metrics::Registry& registry, redis::RedisClientPool& po
     auto lease = pool.Acquire();
     if (!lease) return;
     if (auto used = redis::UsedMemory(**lease)) gauge.Set(static_cast<double>(*used));
+  });
+}
+
+void AddHoldingGauge(metrics::Registry& registry,
+                     std::vector<const rabbitmq::RabbitConsumer*> consumers) {
+  auto& gauge = registry
+                    .AddGauge("scrutin_worker_holding_batches",
+                              "Consumers of this worker holding a batch their stage failed on "
+                              "(a backend down or the ledger missing), retrying it")
+                    .Get();
+  registry.AddCollector([&gauge, consumers = std::move(consumers)] {
+    double holding = 0;
+    for (const auto* c : consumers) holding += c->holding() ? 1 : 0;
+    gauge.Set(holding);
   });
 }
 

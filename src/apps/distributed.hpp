@@ -16,8 +16,10 @@
 #include <vector>
 
 #include "adapters/postgres/pg_pool.hpp"
+#include "adapters/rabbitmq/rabbit_consumer.hpp"
 #include "adapters/rabbitmq/rabbit_queue_monitor.hpp"
 #include "adapters/rabbitmq/topology.hpp"
+#include "adapters/redis/ledger_layout.hpp"
 #include "adapters/redis/redis_client.hpp"
 #include "adapters/redis/redis_status_store.hpp"
 #include "apps/commands.hpp"
@@ -42,6 +44,16 @@ std::string DisplayRedis(const redis::RedisTarget& target);
 ports::HealthCheck RedisProbe(redis::RedisClientPool& pool, std::string name);
 ports::HealthCheck PgProbe(postgres::PgPool& pool, std::string name);
 ports::HealthCheck BrokerProbe(rabbitmq::RabbitQueueMonitor& monitor, std::string name);
+// The credential ledger in Redis is there and whole (redis::CheckLedger): the one `expected`
+// (a validator's, as opened) or, when null, whichever ledger is loaded under `prefix` (the api).
+// Failing with what to run when Redis lost it.
+ports::HealthCheck LedgerProbe(redis::RedisClientPool& pool, const std::string& prefix,
+                               const redis::LedgerLayout* expected, std::string name);
+
+// scrutin_ledger_ok: 1 while LedgerProbe passes, 0 when the ledger is missing or Redis cannot be
+// read (refreshed at scrape time). The alert ScrutinLedgerMissing fires on 0.
+void AddLedgerGauge(metrics::Registry& registry, redis::RedisClientPool& pool,
+                    const std::string& prefix, const redis::LedgerLayout* expected);
 
 // ---- backend gauges, refreshed at scrape time -------------------------------------------------
 // Each registers its family and a collector on `registry`; the referenced objects must outlive
@@ -50,6 +62,10 @@ ports::HealthCheck BrokerProbe(rabbitmq::RabbitQueueMonitor& monitor, std::strin
 void AddQueueDepthGauge(metrics::Registry& registry, rabbitmq::RabbitQueueMonitor& monitor);
 void AddPgConnectionsGauge(metrics::Registry& registry, postgres::PgPool& pool);
 void AddRedisMemoryGauge(metrics::Registry& registry, redis::RedisClientPool& pool);
+// scrutin_worker_holding_batches: how many of these consumers hold a batch their stage failed on
+// (a backend down or the ledger missing), waiting to retry it.
+void AddHoldingGauge(metrics::Registry& registry,
+                     std::vector<const rabbitmq::RabbitConsumer*> consumers);
 
 // rabbitmq_queue_depth{queue} refreshed by a thread of its own every `period` instead of at scrape
 // time: for the api, whose /metrics is served on its public port and must never wait on the

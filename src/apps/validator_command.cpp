@@ -1,9 +1,11 @@
 // `scrutin validator`: the distributed shape's deciding worker. Consumes votes.validation in
 // batches, decides each vote against the shared Redis ledger (one atomic claim per vote), publishes
 // the decided votes (accepted -> votes.aggregation, duplicate/invalid -> votes.review) and waits
-// for the broker's confirms, writes the final statuses to Redis, and only then acks its input
-// (pipeline::ValidationStage). A crash anywhere before the ack redelivers the batch, which the
-// ledger recognises by claim tag: replayed, never counted as a duplicate.
+// for the broker's confirms, and only then acks its input (pipeline::ValidationStage); the
+// aggregator writes the voters' statuses once PostgreSQL holds them. A crash anywhere before the
+// ack redelivers the batch, which the ledger recognises by claim tag: replayed, never counted as a
+// duplicate. When Redis is unreachable or has lost the ledger, the batch is held and retried, not
+// decided (rabbitmq::RabbitConsumer); health and scrutin_ledger_ok say so.
 //
 // /metrics and /api/v1/health on --admin-listen. SIGTERM/SIGINT: finish the batch in progress,
 // exit 0.
@@ -14,7 +16,6 @@
 #include "adapters/rabbitmq/rabbit_decision_publisher.hpp"
 #include "adapters/redis/ledger_layout.hpp"
 #include "adapters/redis/redis_credential_ledger.hpp"
-#include "adapters/redis/redis_status_writer.hpp"
 #include "apps/commands.hpp"
 #include "apps/distributed.hpp"
 #include "apps/log.hpp"
@@ -42,16 +43,13 @@ void RunValidator(const ValidatorOptions& opt) {
   const rabbitmq::AmqpEndpoint& endpoint = broker.endpoint;
   const rabbitmq::Topology& topology = broker.topology;
 
-  // Redis: the ledger (must have been loaded) and the status store.
+  // Redis: the ledger (must have been loaded).
   auto target = Require(redis::ParseRedisTarget(opt.redis), "invalid --redis");
   auto pool = Require(redis::RedisClientPool::Create(target, {}, 4),
                       "cannot connect to Redis at " + dist::DisplayRedis(target));
   auto ledger = Require(redis::RedisCredentialLedger::Open(pool, opt.prefix),
                         "cannot open the credential ledger in Redis (run `scrutin load-hashes` "
                         "first)");
-  const auto retention = std::chrono::seconds(std::chrono::hours(24 * opt.worker.retention_days));
-  redis::RedisStatusStore status_store(pool, retention, opt.prefix);
-  redis::RedisStatusWriter statuses(status_store);
 
   // RabbitMQ: the decided-vote publisher (connected now, so a wrong URL fails at start-up; it
   // declares the topology), the consumer, and a monitor for health.
@@ -63,14 +61,13 @@ void RunValidator(const ValidatorOptions& opt) {
   Require(publisher.publisher().Connect(), "cannot connect to RabbitMQ at " + endpoint.ToString());
   rabbitmq::RabbitQueueMonitor monitor(endpoint, {}, topology.Queues());
 
-  // Metrics: the decision series, and Redis memory.
+  // Metrics: the decision series, Redis memory, the ledger's state, and whether a batch is held.
   metrics::Registry registry;
   metrics::VoteMetrics vote_metrics(registry);
   dist::AddRedisMemoryGauge(registry, *pool);
-  pipeline::ValidationStageOptions stage_options;
-  stage_options.status_retention = retention;
+  dist::AddLedgerGauge(registry, *pool, opt.prefix, &ledger->layout());
   pipeline::ValidationStage stage(
-      *ledger, publisher, statuses, ballot, stage_options,
+      *ledger, publisher,
       [&vote_metrics](std::span<const core::VoteEnvelope> votes,
                       std::span<const core::Decision> decisions) {
         const auto now = core::Clock::now();
@@ -93,12 +90,13 @@ void RunValidator(const ValidatorOptions& opt) {
     LogEvent(LogLevel::kWarn, "consumer_error", {{"detail", e}});
   };
   rabbitmq::RabbitConsumer consumer(consumer_options);
+  dist::AddHoldingGauge(registry, {&consumer});
 
   dist::AdminServer admin(registry,
                           [&] {
                             return std::vector<ports::HealthCheck>{
                                 dist::BrokerProbe(monitor, "queue"),
-                                dist::RedisProbe(*pool, "ledger")};
+                                dist::LedgerProbe(*pool, opt.prefix, &ledger->layout(), "ledger")};
                           },
                           "validator", opt.worker.admin_listen,
                           {{"redis", dist::DisplayRedis(target)},
@@ -113,7 +111,12 @@ void RunValidator(const ValidatorOptions& opt) {
       votes.clear();
       for (const auto& in : batch) votes.push_back(in.vote);
       decisions.assign(votes.size(), core::Decision{});
-      return stage.Process(votes, decisions);
+      auto st = stage.Process(votes, decisions);
+      if (st.code() == core::ErrorCode::kStateLost) {
+        LogEvent(LogLevel::kError, "ledger_missing",
+                 {{"detail", st.error()}, {"votes_held", votes.size()}});
+      }
+      return st;
     });
   });
 
@@ -135,7 +138,7 @@ void AddValidatorCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "validator",
       "Run a validator (distributed shape): decide votes from votes.validation against the Redis "
-      "ledger, publish them with confirms, write statuses, then ack");
+      "ledger, publish them with confirms, then ack");
   dist::AddWorkerFlags(cmd, opt->worker,
                        "Votes decided together (whole messages are taken, so a batch may exceed "
                        "this by less than one message's votes)");
@@ -149,7 +152,7 @@ void AddValidatorCommand(CLI::App& app) {
       ->envname("SCRUTIN_PREFETCH")
       ->check(CLI::Range(1, 65535))
       ->capture_default_str();
-  cmd->add_option("--prefix", opt->prefix, "Key prefix of the ledger and statuses in Redis")
+  cmd->add_option("--prefix", opt->prefix, "Key prefix of the ledger in Redis")
       ->envname("SCRUTIN_PREFIX")
       ->capture_default_str();
   cmd->callback([opt] { RunValidator(*opt); });

@@ -1,11 +1,13 @@
 #include "pipeline/aggregation_stage.hpp"
 
+#include <vector>
+
 #include "core/failpoint.hpp"
 
 namespace scrutin::pipeline {
 
 core::Status AggregationStage::Process(std::span<const core::VoteEnvelope> votes,
-                                       std::span<const core::Decision> decisions) {
+                                       std::span<core::Decision> decisions) {
   if (votes.empty()) return {};
   if (votes.size() != decisions.size()) {
     return core::Fail(core::ErrorCode::kRefused, "a vote without its decision");
@@ -20,6 +22,23 @@ core::Status AggregationStage::Process(std::span<const core::VoteEnvelope> votes
     return core::Fail(st.code(), "recording the batch failed: " + st.error());
   }
   core::Failpoint("aggregator.after_commit");
+  if (statuses_ != nullptr) {
+    std::vector<ports::StatusUpdate> updates;
+    updates.reserve(votes.size());
+    for (std::size_t i = 0; i < votes.size(); ++i) {
+      ports::StatusUpdate& u = updates.emplace_back();
+      u.id = votes[i].request_id;
+      u.record.law_id = votes[i].law_id;
+      u.record.status = decisions[i].status;
+      u.record.attempt_count = decisions[i].attempt_count;
+      if (const core::Law* law = ballot_.Find(votes[i].law_id)) {
+        u.expires_at = law->closes_at + status_retention_;
+      }
+    }
+    if (auto st = statuses_->Write(updates, /*only_if_absent=*/false); !st) {
+      return core::Fail(st.code(), "writing the final statuses failed: " + st.error());
+    }
+  }
   if (listener_) listener_(votes, decisions);
   return {};
 }

@@ -22,7 +22,7 @@ class TestRecorder : public ports::VoteRecorder {
  public:
   ~TestRecorder() override = default;
   core::Status Record(std::span<const core::VoteEnvelope> votes,
-                      std::span<const core::Decision>) override {
+                      std::span<core::Decision>) override {
     core::MutexLock lock(mu);
     if (fail) return core::Fail(std::string("disk full"));
     batches.push_back(votes.size());

@@ -1,7 +1,8 @@
-// The distributed shape's pipeline pieces over in-memory fakes: ValidationStage (decide, publish,
-// write statuses, in that order; failures leave the batch unacknowledged and a redelivery is a
-// replay), AggregationStage, PendingStatusIntake (pending written before the vote is handed on)
-// and SplitVoteQueries.
+// The distributed shape's pipeline pieces over in-memory fakes: ValidationStage (decide, then
+// publish; failures leave the batch unacknowledged and a redelivery is a replay; no status is
+// written there), AggregationStage (record, then write the recorder's final decisions as the
+// statuses), PendingStatusIntake (pending written before the vote is handed on) and
+// SplitVoteQueries.
 #include <gtest/gtest.h>
 
 #include <future>
@@ -108,16 +109,12 @@ class ValidationStageTest : public ::testing::Test {
   Journal journal;
   ReplayLedger ledger;
   FakePublisher publisher{journal};
-  FakeStatuses statuses{journal};
-  core::Ballot ballot = TestBallot();
   int listened = 0;
-  ValidationStage stage{
-      ledger, publisher, statuses, ballot, {std::chrono::hours(48)}, [this](auto votes, auto) {
-        listened += static_cast<int>(votes.size());
-      }};
+  ValidationStage stage{ledger, publisher,
+                        [this](auto votes, auto) { listened += static_cast<int>(votes.size()); }};
 };
 
-TEST_F(ValidationStageTest, DecidesPublishesThenWritesFinalStatuses) {
+TEST_F(ValidationStageTest, DecidesThenPublishesAndWritesNoStatus) {
   std::vector<core::VoteEnvelope> votes = {Vote(1), Vote(1, core::Choice::kNon), Vote(0), Vote(2)};
   std::vector<core::Decision> decisions(votes.size());
   ASSERT_TRUE(stage.Process(votes, decisions).ok());
@@ -126,18 +123,15 @@ TEST_F(ValidationStageTest, DecidesPublishesThenWritesFinalStatuses) {
   EXPECT_EQ(decisions[1].attempt_count, 2u);
   EXPECT_EQ(decisions[2].status, core::VoteStatus::kInvalid);
   EXPECT_EQ(decisions[3].status, core::VoteStatus::kAccepted);
-  EXPECT_EQ(journal.events, (std::vector<std::string>{"publish", "final"}));
+  // Only the publish: the voter's status waits for the record (AggregationStage).
+  EXPECT_EQ(journal.events, (std::vector<std::string>{"publish"}));
   ASSERT_EQ(publisher.published.size(), 4u);
   EXPECT_EQ(publisher.published[1].second.status, core::VoteStatus::kDuplicate);
-  auto& rec = statuses.records.at(votes[1].request_id.ToString());
-  EXPECT_EQ(rec.record.status, core::VoteStatus::kDuplicate);
-  EXPECT_EQ(rec.record.attempt_count, 2u);
-  EXPECT_EQ(rec.record.law_id, "L2026-001");
-  EXPECT_EQ(rec.expires_at, ballot.laws()[0].closes_at + std::chrono::hours(48));
+  EXPECT_EQ(publisher.published[1].second.attempt_count, 2u);
   EXPECT_EQ(listened, 4);
 }
 
-TEST_F(ValidationStageTest, BrokerFailureLeavesNoStatusAndRedeliveryIsAReplayNotADuplicate) {
+TEST_F(ValidationStageTest, BrokerFailureIsAnErrorAndRedeliveryIsAReplayNotADuplicate) {
   std::vector<core::VoteEnvelope> votes = {Vote(7)};
   std::vector<core::Decision> decisions(1);
   publisher.fail = true;
@@ -145,7 +139,7 @@ TEST_F(ValidationStageTest, BrokerFailureLeavesNoStatusAndRedeliveryIsAReplayNot
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.code(), core::ErrorCode::kUnavailable);
   EXPECT_NE(st.error().find("broker down"), std::string::npos);
-  EXPECT_TRUE(statuses.records.empty());
+  EXPECT_TRUE(publisher.published.empty());
   EXPECT_EQ(listened, 0);
 
   // The same message delivered again (same request id): accepted, flagged as a replay.
@@ -153,45 +147,50 @@ TEST_F(ValidationStageTest, BrokerFailureLeavesNoStatusAndRedeliveryIsAReplayNot
   ASSERT_TRUE(stage.Process(votes, decisions).ok());
   EXPECT_EQ(decisions[0].status, core::VoteStatus::kAccepted);
   EXPECT_TRUE(decisions[0].replay);
-  EXPECT_EQ(statuses.records.at(votes[0].request_id.ToString()).record.status,
-            core::VoteStatus::kAccepted);
   // A new request for the same credential is a duplicate.
   std::vector<core::VoteEnvelope> again = {Vote(7)};
   ASSERT_TRUE(stage.Process(again, decisions).ok());
   EXPECT_EQ(decisions[0].status, core::VoteStatus::kDuplicate);
 }
 
-TEST_F(ValidationStageTest, LedgerOrStatusFailureIsAnError) {
+TEST_F(ValidationStageTest, LedgerFailureIsAnErrorWithItsCodeAndPublishesNothing) {
   std::vector<core::VoteEnvelope> votes = {Vote(3)};
   std::vector<core::Decision> decisions(1);
   ledger.fail = true;
-  EXPECT_FALSE(stage.Process(votes, decisions).ok());
-  EXPECT_TRUE(publisher.published.empty());
-  ledger.fail = false;
-  statuses.fail = true;
   auto st = stage.Process(votes, decisions);
   ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.code(), core::ErrorCode::kUnavailable);
-  EXPECT_NE(st.error().find("statuses"), std::string::npos);
+  EXPECT_EQ(st.code(), ledger.fail_code);
+  EXPECT_TRUE(publisher.published.empty());
   EXPECT_EQ(listened, 0);
 }
 
+// A recorder that is the record: it may correct a decision (here: the digest listed in
+// `held_by_other` is claimed by another request, so an accepted vote for it is a duplicate).
 class FakeRecorder : public ports::VoteRecorder {
  public:
   core::Status Record(std::span<const core::VoteEnvelope> votes,
-                      std::span<const core::Decision>) override {
+                      std::span<core::Decision> decisions) override {
     if (fail) return core::Fail(core::ErrorCode::kUnavailable, std::string("disk full"));
+    for (std::size_t i = 0; i < votes.size(); ++i) {
+      if (votes[i].digest.bytes[0] == held_by_other &&
+          decisions[i].status == core::VoteStatus::kAccepted) {
+        decisions[i] = core::Decision{core::VoteStatus::kDuplicate, 2, false};
+      }
+    }
     recorded += votes.size();
     return {};
   }
   bool fail = false;
+  std::uint8_t held_by_other = 0;
   std::size_t recorded = 0;
 };
 
 TEST(AggregationStageTest, RecordsDecidedBatchesAndRefusesPendingOnes) {
   FakeRecorder recorder;
   std::size_t listened = 0;
-  AggregationStage stage(recorder, [&](auto votes, auto) { listened += votes.size(); });
+  const core::Ballot ballot = TestBallot();
+  AggregationStage stage(recorder, nullptr, ballot, hours(1),
+                         [&](auto votes, auto) { listened += votes.size(); });
   std::vector<core::VoteEnvelope> votes = {Vote(1), Vote(2)};
   std::vector<core::Decision> decisions(2);
   decisions[0].status = core::VoteStatus::kAccepted;
@@ -211,6 +210,47 @@ TEST(AggregationStageTest, RecordsDecidedBatchesAndRefusesPendingOnes) {
   ASSERT_TRUE(stage.Process(votes, decisions).ok());
   EXPECT_EQ(recorder.recorded, 2u);
   EXPECT_EQ(listened, 2u);
+}
+
+TEST(AggregationStageTest, WritesTheRecordedDecisionsAsStatusesAfterTheRecord) {
+  Journal journal;
+  FakeRecorder recorder;
+  recorder.held_by_other = 9;  // the store holds voter 9's credential for another request
+  FakeStatuses statuses(journal);
+  const core::Ballot ballot = TestBallot();
+  std::vector<core::Decision> listened;
+  AggregationStage stage(recorder, &statuses, ballot, hours(48),
+                         [&](auto, auto ds) { listened.assign(ds.begin(), ds.end()); });
+  std::vector<core::VoteEnvelope> votes = {Vote(1), Vote(9), Vote(0)};
+  std::vector<core::Decision> decisions = {{core::VoteStatus::kAccepted, 1, false},
+                                           {core::VoteStatus::kAccepted, 1, false},
+                                           {core::VoteStatus::kInvalid, 1, false}};
+  // The status store failing after the record: an error, so the batch comes back.
+  statuses.fail = true;
+  auto st = stage.Process(votes, decisions);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), core::ErrorCode::kUnavailable);
+  EXPECT_NE(st.error().find("statuses"), std::string::npos);
+  EXPECT_TRUE(listened.empty());
+
+  statuses.fail = false;
+  decisions = {{core::VoteStatus::kAccepted, 1, false},
+               {core::VoteStatus::kAccepted, 1, false},
+               {core::VoteStatus::kInvalid, 1, false}};
+  ASSERT_TRUE(stage.Process(votes, decisions).ok());
+  EXPECT_EQ(decisions[1].status, core::VoteStatus::kDuplicate);
+  auto status_of = [&](std::size_t i) {
+    return statuses.records.at(votes[i].request_id.ToString());
+  };
+  EXPECT_EQ(status_of(0).record.status, core::VoteStatus::kAccepted);
+  // The voter is told what the record says, never the ledger's accepted.
+  EXPECT_EQ(status_of(1).record.status, core::VoteStatus::kDuplicate);
+  EXPECT_EQ(status_of(1).record.attempt_count, 2u);
+  EXPECT_EQ(status_of(2).record.status, core::VoteStatus::kInvalid);
+  EXPECT_EQ(status_of(2).record.law_id, "L2026-001");
+  EXPECT_EQ(status_of(2).expires_at, ballot.laws()[0].closes_at + hours(48));
+  ASSERT_EQ(listened.size(), 3u);
+  EXPECT_EQ(listened[1].status, core::VoteStatus::kDuplicate);
 }
 
 // An inner intake that checks the pending status exists when a vote reaches it.

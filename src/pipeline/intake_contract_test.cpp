@@ -13,8 +13,7 @@ namespace {
 
 class FailableRecorder final : public ports::VoteRecorder {
  public:
-  core::Status Record(std::span<const core::VoteEnvelope>,
-                      std::span<const core::Decision>) override {
+  core::Status Record(std::span<const core::VoteEnvelope>, std::span<core::Decision>) override {
     if (broken) return core::Fail(core::ErrorCode::kUnavailable, std::string("disk gone"));
     return {};
   }

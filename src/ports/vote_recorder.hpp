@@ -23,17 +23,27 @@ class VoteRecorder {
   // the digest with its claim tag is inserted if absent, and only when it was absent is a ballot
   // (receipt, law, choice; no digest, no time) written and the tally bumped — so recording the same
   // batch twice (a redelivery) counts nothing twice. For duplicates: the per-digest attempt count.
-  // On failure nothing of the batch is visible and an error describing the cause is returned;
-  // its code() says what the caller may do: kUnavailable (store unreachable, timed out, busy:
-  // recording the same batch again later is safe), kRefused (the batch itself cannot be recorded,
-  // e.g. a law not on the ballot or a kPending decision: retrying it will not help), kCorrupt (the
-  // store is not what this binary expects).
+  //
+  // The store is the record: on success decisions[i] is what the store now holds for votes[i],
+  // which is what the voter must be told. A store that keeps the claims itself (PostgreSQL)
+  // corrects a decision made from a ledger that lost part of its state: an accepted vote whose
+  // credential the store already holds for another request becomes kDuplicate (no ballot, the
+  // attempt count from the store's audit), a duplicate from the request that holds the claim
+  // becomes kAccepted (replay), and a request recorded before keeps the decision recorded then. A
+  // store whose only writer is also the only decider (SQLite under the embedded writer, whose
+  // ledger is rebuilt from it) leaves the decisions as given.
+  //
+  // On failure nothing of the batch is visible, decisions are unspecified, and an error describing
+  // the cause is returned; its code() says what the caller may do: kUnavailable (store
+  // unreachable, timed out, busy: recording the same batch again later is safe), kRefused (the
+  // batch itself cannot be recorded, e.g. a law not on the ballot or a kPending decision: retrying
+  // it will not help), kCorrupt (the store is not what this binary expects).
   // REQUIRES: votes.size() == decisions.size(); no decision is kPending.
   // Thread-safety: one caller at a time. Blocking: blocks on the disk (SQLite, the embedded writer
   // thread) or the network up to the pool's timeouts (PostgreSQL, an aggregator worker); never
   // called from an HTTP thread.
   virtual core::Status Record(std::span<const core::VoteEnvelope> votes,
-                              std::span<const core::Decision> decisions) = 0;
+                              std::span<core::Decision> decisions) = 0;
 
   // Group commit across batches. A recorder that defers syncs returns from Record() once the batch
   // is committed (visible, all or nothing) but possibly not yet on disk; the batch is durable only

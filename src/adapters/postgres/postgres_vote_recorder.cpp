@@ -9,7 +9,9 @@
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
+#include <vector>
 
 #include "adapters/postgres/pg_array.hpp"
 #include "core/request_id.hpp"
@@ -19,6 +21,23 @@ namespace {
 
 // Each INSERT ... SELECT sorts by the table's key: row locks (and waits on another transaction's
 // uncommitted key) are taken in one global order, so concurrent aggregators cannot deadlock.
+constexpr std::string_view kFindRecorded =
+    "SELECT request_key, status, attempt_count FROM vote_audit "
+    "WHERE request_key = ANY($1::text[])";
+
+constexpr std::string_view kInsertClaims =
+    "INSERT INTO accepted_credentials (vote_hash, law_id, claim_tag) "
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ORDER BY 1 "
+    "ON CONFLICT (vote_hash) DO NOTHING RETURNING claim_tag";
+
+constexpr std::string_view kFindHolders =
+    "SELECT vote_hash, claim_tag FROM accepted_credentials WHERE vote_hash = ANY($1::text[])";
+
+// Attempts the audit knows for each credential (the accepted one and the duplicates).
+constexpr std::string_view kCountAttempts =
+    "SELECT vote_hash, count(*) FROM vote_audit "
+    "WHERE vote_hash = ANY($1::text[]) AND status <> 'invalid' GROUP BY vote_hash";
+
 constexpr std::string_view kInsertAudit =
     "INSERT INTO vote_audit (request_key, vote_hash, law_id, status, attempt_count, \"timestamp\") "
     "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], "
@@ -30,11 +49,6 @@ constexpr std::string_view kInsertStatus =
     "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::timestamptz[]) "
     "ORDER BY 1 "
     "ON CONFLICT (status_key) DO NOTHING";
-
-constexpr std::string_view kInsertClaims =
-    "INSERT INTO accepted_credentials (vote_hash, law_id, claim_tag) "
-    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ORDER BY 1 "
-    "ON CONFLICT (vote_hash) DO NOTHING RETURNING claim_tag";
 
 constexpr std::string_view kInsertBallots =
     "INSERT INTO ballots (receipt, law_id, choice) "
@@ -67,6 +81,13 @@ constexpr std::string_view kPurgeStatuses =
 
 using Params = std::vector<std::optional<std::string>>;
 
+// One duplicate_attempts row of a batch.
+struct Dup {
+  std::string_view law_id;
+  std::uint32_t attempts = 0;
+  std::string_view first, last;  // RFC 3339 UTC with milliseconds: ordered as text
+};
+
 void SleepBeforeRetry(int attempt) {
   thread_local std::minstd_rand rng{std::random_device{}()};
   std::uniform_int_distribution<int> ms(5, 20 * attempt);
@@ -75,20 +96,20 @@ void SleepBeforeRetry(int attempt) {
 
 }  // namespace
 
-// A batch turned into statement parameters once, reused by every try.
+// A batch turned into strings once, reused by every try.
 struct PostgresVoteRecorder::Batch {
-  Params audit;       // request_key, vote_hash, law_id, status, attempt_count, timestamp
-  Params status;      // status_key, law_id, status, attempt_count, expires_at
-  Params claims;      // vote_hash, law_id, claim_tag (accepted votes only)
-  Params duplicates;  // vote_hash, law_id, attempt_count, first, last (one row per digest)
-  struct Ballot {
-    std::string receipt;
-    std::string law_id;
+  struct Vote {
+    std::string key;   // request_key / status_key
+    std::string hash;  // vote_hash
+    std::string tag;   // claim_tag
+    std::string_view law_id;
     std::string_view choice;
+    std::string received;  // RFC 3339
+    std::string_view expires;
+    core::Decision decision;  // the validator's
   };
-  std::unordered_map<std::string, Ballot> ballot_by_tag;  // claim_tag -> the ballot it casts
-  bool has_claims = false;
-  bool has_duplicates = false;
+  std::vector<Vote> votes;
+  std::string keys;  // every request key, as an array literal
 };
 
 PostgresVoteRecorder::PostgresVoteRecorder(PgPoolPtr pool, const core::Ballot& ballot,
@@ -103,14 +124,14 @@ PostgresVoteRecorder::PostgresVoteRecorder(PgPoolPtr pool, const core::Ballot& b
 }
 
 core::Status PostgresVoteRecorder::Record(std::span<const core::VoteEnvelope> votes,
-                                          std::span<const core::Decision> decisions) {
+                                          std::span<core::Decision> decisions) {
   auto summary = RecordBatch(votes, decisions);
   if (!summary) return core::Fail(summary.code(), summary.error());
   return {};
 }
 
 core::Result<RecordSummary> PostgresVoteRecorder::RecordBatch(
-    std::span<const core::VoteEnvelope> votes, std::span<const core::Decision> decisions) {
+    std::span<const core::VoteEnvelope> votes, std::span<core::Decision> decisions) {
   if (votes.size() != decisions.size()) {
     return core::Fail(core::ErrorCode::kRefused,
                       fmt::format("cannot record votes: {} votes but {} decisions", votes.size(),
@@ -119,73 +140,31 @@ core::Result<RecordSummary> PostgresVoteRecorder::RecordBatch(
   if (votes.empty()) return RecordSummary{};
 
   Batch batch;
-  PgArrayLiteral a_key, a_hash, a_law, a_status, a_attempts, a_time;
-  PgArrayLiteral s_expires;
-  PgArrayLiteral c_hash, c_law, c_tag;
-  struct Dup {
-    std::string law_id;
-    std::uint32_t attempts = 0;
-    core::Timestamp first, last;
-  };
-  std::map<std::string, Dup> duplicates;  // one upsert row per digest (DO UPDATE needs it)
+  batch.votes.reserve(votes.size());
+  PgArrayLiteral keys;
   for (std::size_t i = 0; i < votes.size(); ++i) {
     const core::VoteEnvelope& v = votes[i];
-    const core::Decision& d = decisions[i];
-    if (d.status == core::VoteStatus::kPending) {
+    if (decisions[i].status == core::VoteStatus::kPending) {
       return core::Fail(core::ErrorCode::kRefused,
                         std::string("cannot record votes: a vote of the batch is still pending"));
     }
-    if (!expires_at_.contains(v.law_id)) {
+    auto expires = expires_at_.find(v.law_id);
+    if (expires == expires_at_.end()) {
       return core::Fail(core::ErrorCode::kRefused,
                         fmt::format("cannot record votes: law {} is not on the ballot", v.law_id));
     }
-    std::string hash = v.digest.ToHex();
-    std::string status(core::ToString(d.status));
-    std::string key = core::StatusKey(v.request_id);
-    a_key.Add(key);
-    a_hash.Add(hash);
-    a_law.Add(v.law_id);
-    a_status.Add(status);
-    a_attempts.Add(std::int64_t{d.attempt_count});
-    a_time.Add(core::FormatTimestamp(v.received_at));
-    s_expires.Add(expires_at_.find(v.law_id)->second);
-
-    if (d.status == core::VoteStatus::kAccepted) {
-      std::string tag = core::ClaimTag(v.request_id);
-      c_hash.Add(hash);
-      c_law.Add(v.law_id);
-      c_tag.Add(tag);
-      batch.ballot_by_tag.try_emplace(
-          std::move(tag), Batch::Ballot{core::Receipt(v.request_id), v.law_id, ToString(v.choice)});
-    } else if (d.status == core::VoteStatus::kDuplicate) {
-      auto [it, fresh] = duplicates.try_emplace(std::move(hash));
-      Dup& dup = it->second;
-      if (fresh) {
-        dup = Dup{v.law_id, d.attempt_count, v.received_at, v.received_at};
-      } else {
-        dup.attempts = std::max(dup.attempts, d.attempt_count);
-        dup.first = std::min(dup.first, v.received_at);
-        dup.last = std::max(dup.last, v.received_at);
-      }
-    }
+    Batch::Vote& b = batch.votes.emplace_back();
+    b.key = core::StatusKey(v.request_id);
+    b.hash = v.digest.ToHex();
+    b.tag = core::ClaimTag(v.request_id);
+    b.law_id = expires->first;
+    b.choice = ToString(v.choice);
+    b.received = core::FormatTimestamp(v.received_at);
+    b.expires = expires->second;
+    b.decision = decisions[i];
+    keys.Add(b.key);
   }
-  std::string keys = a_key.Take(), laws = a_law.Take(), statuses = a_status.Take(),
-              attempts = a_attempts.Take();
-  batch.audit = {keys, a_hash.Take(), laws, statuses, attempts, a_time.Take()};
-  batch.status = {keys, laws, statuses, attempts, s_expires.Take()};
-  batch.has_claims = c_hash.size() > 0;
-  batch.claims = {c_hash.Take(), c_law.Take(), c_tag.Take()};
-  batch.has_duplicates = !duplicates.empty();
-  PgArrayLiteral d_hash, d_law, d_attempts, d_first, d_last;
-  for (const auto& [hash, dup] : duplicates) {
-    d_hash.Add(hash);
-    d_law.Add(dup.law_id);
-    d_attempts.Add(std::int64_t{dup.attempts});
-    d_first.Add(core::FormatTimestamp(dup.first));
-    d_last.Add(core::FormatTimestamp(dup.last));
-  }
-  batch.duplicates = {d_hash.Take(), d_law.Take(), d_attempts.Take(), d_first.Take(),
-                      d_last.Take()};
+  batch.keys = keys.Take();
 
   std::string last_error;
   // Lost connections, deadlocks, serialization failures, and SQLSTATE classes 08 (connection), 53
@@ -200,7 +179,7 @@ core::Result<RecordSummary> PostgresVoteRecorder::RecordBatch(
       return core::Fail(core::ErrorCode::kUnavailable,
                         fmt::format("cannot record votes: {}", lease.error()));
     }
-    auto result = RecordOnce(**lease, batch);
+    auto result = RecordOnce(**lease, batch, votes, decisions);
     if (result) {
       *lease = PgPool::Lease();  // back to the pool before the purge borrows one
       result->attempts = attempt;
@@ -226,56 +205,225 @@ core::Result<RecordSummary> PostgresVoteRecorder::RecordBatch(
   return core::Fail(last_code, last_error);
 }
 
-core::Result<RecordSummary, PgError> PostgresVoteRecorder::RecordOnce(PgConnection& conn,
-                                                                      const Batch& batch) {
+core::Result<RecordSummary, PgError> PostgresVoteRecorder::RecordOnce(
+    PgConnection& conn, const Batch& batch, std::span<const core::VoteEnvelope> votes,
+    std::span<core::Decision> decisions) {
+  using core::VoteStatus;
   RecordSummary summary;
-  if (auto r = conn.ExecScript("BEGIN"); !r) return core::Fail(r.error());
-  auto audit = conn.Exec(kInsertAudit, batch.audit);
-  if (!audit) return core::Fail(audit.error());
-  summary.audit_rows = audit->affected();
-  if (auto r = conn.Exec(kInsertStatus, batch.status); !r) return core::Fail(r.error());
+  const std::size_t n = batch.votes.size();
+  // The decision each vote ends with: the validator's, unless PostgreSQL says otherwise.
+  std::vector<core::Decision> final_decision(n);
+  std::vector<bool> recorded_before(n, false);
+  for (std::size_t i = 0; i < n; ++i) final_decision[i] = batch.votes[i].decision;
 
-  if (batch.has_claims) {
-    auto claimed = conn.Exec(kInsertClaims, batch.claims);
-    if (!claimed) return core::Fail(claimed.error());
-    if (claimed->rows() > 0) {
-      // Ballots only for the claims that are new in this transaction: a redelivered vote (its
-      // digest already claimed, by itself) casts nothing.
-      PgArrayLiteral receipts, laws, choices;
-      for (int row = 0; row < claimed->rows(); ++row) {
-        auto it = batch.ballot_by_tag.find(std::string(claimed->Text(row, 0)));
-        if (it == batch.ballot_by_tag.end()) continue;  // cannot happen: tags come from the batch
-        receipts.Add(it->second.receipt);
-        laws.Add(it->second.law_id);
-        choices.Add(it->second.choice);
+  if (auto r = conn.ExecScript("BEGIN"); !r) return core::Fail(r.error());
+
+  // 1. A request recorded before (a redelivery) keeps the decision recorded then.
+  {
+    auto found = conn.Exec(kFindRecorded, Params{batch.keys});
+    if (!found) return core::Fail(found.error());
+    if (found->rows() > 0) {
+      std::unordered_map<std::string_view, int> row_of;
+      for (int row = 0; row < found->rows(); ++row) row_of.emplace(found->Text(row, 0), row);
+      for (std::size_t i = 0; i < n; ++i) {
+        auto it = row_of.find(batch.votes[i].key);
+        if (it == row_of.end()) continue;
+        auto status = core::ParseVoteStatus(found->Text(it->second, 1));
+        if (!status) continue;  // the schema's CHECK makes this impossible
+        recorded_before[i] = true;
+        final_decision[i].status = *status;
+        final_decision[i].attempt_count =
+            static_cast<std::uint32_t>(std::max<std::int64_t>(found->Int(it->second, 2), 0));
+        final_decision[i].replay = *status == VoteStatus::kAccepted;
       }
-      Params ballots = {receipts.Take(), laws.Take(), choices.Take()};
-      auto cast = conn.Exec(kInsertBallots, ballots);
+    }
+  }
+
+  // 2. Claim the credentials of the accepted votes; the claims that are new cast a ballot.
+  std::unordered_set<std::string_view> new_claims;
+  PgArrayLiteral receipts, ballot_laws, choices;
+  {
+    PgArrayLiteral hashes, laws, tags;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (recorded_before[i] || final_decision[i].status != VoteStatus::kAccepted) continue;
+      hashes.Add(batch.votes[i].hash);
+      laws.Add(batch.votes[i].law_id);
+      tags.Add(batch.votes[i].tag);
+    }
+    if (hashes.size() > 0) {
+      auto claimed = conn.Exec(kInsertClaims, Params{hashes.Take(), laws.Take(), tags.Take()});
+      if (!claimed) return core::Fail(claimed.error());
+      std::unordered_set<std::string> returned;
+      for (int row = 0; row < claimed->rows(); ++row) returned.emplace(claimed->Text(row, 0));
+      for (std::size_t i = 0; i < n; ++i) {
+        const Batch::Vote& b = batch.votes[i];
+        if (recorded_before[i] || final_decision[i].status != VoteStatus::kAccepted ||
+            !returned.contains(b.tag)) {
+          continue;
+        }
+        new_claims.insert(b.tag);
+        receipts.Add(core::Receipt(votes[i].request_id));
+        ballot_laws.Add(b.law_id);
+        choices.Add(b.choice);
+      }
+    }
+  }
+
+  // 3. PostgreSQL is the record: for an accepted vote it did not claim, and for a duplicate, who
+  // holds the credential here decides (a ledger that lost claims accepts a second request; one
+  // that lost and regained them may call the holder's own redelivery a duplicate).
+  {
+    PgArrayLiteral hashes;
+    std::vector<std::size_t> asked;
+    for (std::size_t i = 0; i < n; ++i) {
+      const VoteStatus s = final_decision[i].status;
+      if (recorded_before[i]) continue;
+      if ((s == VoteStatus::kAccepted && !new_claims.contains(batch.votes[i].tag)) ||
+          s == VoteStatus::kDuplicate) {
+        hashes.Add(batch.votes[i].hash);
+        asked.push_back(i);
+      }
+    }
+    if (!asked.empty()) {
+      auto holders = conn.Exec(kFindHolders, Params{hashes.Take()});
+      if (!holders) return core::Fail(holders.error());
+      std::unordered_map<std::string_view, std::string_view> holder_of;
+      for (int row = 0; row < holders->rows(); ++row) {
+        holder_of.emplace(holders->Text(row, 0), holders->Text(row, 1));
+      }
+      for (std::size_t i : asked) {
+        auto it = holder_of.find(batch.votes[i].hash);
+        const bool holds = it != holder_of.end() && it->second == batch.votes[i].tag;
+        core::Decision& d = final_decision[i];
+        if (holds) {
+          if (d.status != VoteStatus::kAccepted) ++summary.corrected;
+          d = core::Decision{VoteStatus::kAccepted, 1, /*replay=*/true};
+        } else if (d.status == VoteStatus::kAccepted) {
+          // Claimed here by another request: a duplicate, whatever the ledger said.
+          ++summary.corrected;
+          d = core::Decision{VoteStatus::kDuplicate, 2, false};
+        }
+      }
+    }
+  }
+
+  // 4. The attempt count of every duplicate is at least what the audit knows: the attempts it
+  // holds for the credential plus this one. A ledger's duplicate keeps a higher count of its own
+  // (the accepted attempt may not have reached this store yet); the duplicates PostgreSQL made of
+  // the ledger's "accepted" votes are numbered after the audit's, in batch order.
+  {
+    std::map<std::string_view, std::int64_t> attempts_known;
+    PgArrayLiteral hashes;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (recorded_before[i] || final_decision[i].status != VoteStatus::kDuplicate) continue;
+      if (attempts_known.emplace(batch.votes[i].hash, 0).second) hashes.Add(batch.votes[i].hash);
+    }
+    if (!attempts_known.empty()) {
+      auto counted = conn.Exec(kCountAttempts, Params{hashes.Take()});
+      if (!counted) return core::Fail(counted.error());
+      for (int row = 0; row < counted->rows(); ++row) {
+        auto it = attempts_known.find(counted->Text(row, 0));
+        if (it != attempts_known.end()) it->second = counted->Int(row, 1);
+      }
+      std::map<std::string_view, std::int64_t> corrected_so_far;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (recorded_before[i] || final_decision[i].status != VoteStatus::kDuplicate) continue;
+        const std::string_view hash = batch.votes[i].hash;
+        const bool from_ledger = batch.votes[i].decision.status == VoteStatus::kDuplicate;
+        const std::int64_t floor =
+            attempts_known[hash] + (from_ledger ? 1 : ++corrected_so_far[hash]);
+        const std::int64_t count = std::max<std::int64_t>(
+            {floor, std::int64_t{2},
+             from_ledger ? std::int64_t{final_decision[i].attempt_count} : std::int64_t{0}});
+        final_decision[i].attempt_count =
+            static_cast<std::uint32_t>(std::min<std::int64_t>(count, INT32_MAX));
+      }
+    }
+  }
+
+  // 5. The audit row and the status of every new request, with its final decision.
+  {
+    PgArrayLiteral a_key, a_hash, a_law, a_status, a_attempts, a_time, s_expires;
+    std::map<std::string_view, Dup> duplicates;  // one upsert row per digest (DO UPDATE needs it)
+    for (std::size_t i = 0; i < n; ++i) {
+      if (recorded_before[i]) continue;
+      const Batch::Vote& b = batch.votes[i];
+      const core::Decision& d = final_decision[i];
+      a_key.Add(b.key);
+      a_hash.Add(b.hash);
+      a_law.Add(b.law_id);
+      a_status.Add(core::ToString(d.status));
+      a_attempts.Add(std::int64_t{d.attempt_count});
+      a_time.Add(b.received);
+      s_expires.Add(b.expires);
+      if (d.status == VoteStatus::kDuplicate) {
+        auto [it, fresh] =
+            duplicates.try_emplace(b.hash, Dup{b.law_id, d.attempt_count, b.received, b.received});
+        if (!fresh) {
+          Dup& dup = it->second;
+          dup.attempts = std::max(dup.attempts, d.attempt_count);
+          dup.first = std::min(dup.first, std::string_view(b.received));
+          dup.last = std::max(dup.last, std::string_view(b.received));
+        }
+      }
+    }
+    if (a_key.size() > 0) {
+      std::string keys = a_key.Take(), laws = a_law.Take(), statuses = a_status.Take(),
+                  attempts = a_attempts.Take();
+      auto audit = conn.Exec(kInsertAudit,
+                             Params{keys, a_hash.Take(), laws, statuses, attempts, a_time.Take()});
+      if (!audit) return core::Fail(audit.error());
+      summary.audit_rows = audit->affected();
+      if (auto r =
+              conn.Exec(kInsertStatus, Params{keys, laws, statuses, attempts, s_expires.Take()});
+          !r) {
+        return core::Fail(r.error());
+      }
+    }
+
+    // 6. Ballots for the new claims only, and the duplicates' attempt counts.
+    if (receipts.size() > 0) {
+      auto cast =
+          conn.Exec(kInsertBallots, Params{receipts.Take(), ballot_laws.Take(), choices.Take()});
       if (!cast) return core::Fail(cast.error());
       for (int row = 0; row < cast->rows(); ++row) {
         auto& counts = summary.counted[std::string(cast->Text(row, 0))];
         (cast->Text(row, 1) == "oui" ? counts.oui : counts.non) += 1;
       }
     }
+    if (!duplicates.empty()) {
+      PgArrayLiteral d_hash, d_law, d_attempts, d_first, d_last;
+      for (const auto& [hash, dup] : duplicates) {
+        d_hash.Add(hash);
+        d_law.Add(dup.law_id);
+        d_attempts.Add(std::int64_t{dup.attempts});
+        d_first.Add(dup.first);
+        d_last.Add(dup.last);
+      }
+      if (auto r =
+              conn.Exec(kUpsertDuplicates, Params{d_hash.Take(), d_law.Take(), d_attempts.Take(),
+                                                  d_first.Take(), d_last.Take()});
+          !r) {
+        return core::Fail(r.error());
+      }
+    }
   }
 
-  if (batch.has_duplicates) {
-    if (auto r = conn.Exec(kUpsertDuplicates, batch.duplicates); !r) return core::Fail(r.error());
-  }
-
+  // 7. The tallies grow by exactly the ballots written above, so they always equal a recount.
   if (!summary.counted.empty()) {
-    // The tallies grow by exactly the ballots written above, so they always equal a recount.
     PgArrayLiteral laws, oui, non;
     for (const auto& [law, counts] : summary.counted) {  // std::map: in law_id order
       laws.Add(law);
       oui.Add(counts.oui);
       non.Add(counts.non);
     }
-    Params tallies = {laws.Take(), oui.Take(), non.Take()};
-    if (auto r = conn.Exec(kBumpTallies, tallies); !r) return core::Fail(r.error());
+    if (auto r = conn.Exec(kBumpTallies, Params{laws.Take(), oui.Take(), non.Take()}); !r) {
+      return core::Fail(r.error());
+    }
   }
 
   if (auto r = conn.ExecScript("COMMIT"); !r) return core::Fail(r.error());
+  std::copy(final_decision.begin(), final_decision.end(), decisions.begin());
   return summary;
 }
 

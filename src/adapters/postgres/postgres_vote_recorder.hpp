@@ -2,14 +2,21 @@
 // PostgreSQL transaction of a handful of statements whatever the batch size (each column of the
 // batch travels as one array parameter and is unnested server-side):
 //
-//   1. vote_audit: one row per vote, ON CONFLICT (request_key) DO NOTHING;
-//   2. request_status: one row per vote, ON CONFLICT DO NOTHING;
-//   3. accepted_credentials: the accepted digests, ON CONFLICT DO NOTHING RETURNING the claim tags
+//   1. vote_audit: which requests were recorded before (a redelivery keeps its recorded decision);
+//   2. accepted_credentials: the accepted digests, ON CONFLICT DO NOTHING RETURNING the claim tags
 //      of the rows that were new;
-//   4. ballots: only for those new claims (receipt, law, choice: no digest, no time);
-//   5. duplicate_attempts: upsert keeping the highest attempt count;
-//   6. vote_results: one upsert bumping each law's tally by the ballots of step 4;
-//   COMMIT (synchronous_commit = on: durable when it returns).
+//   3. accepted_credentials again, only for accepted votes it did not claim and for duplicates:
+//      who holds the credential here. PostgreSQL is the record, so a ledger that lost claims
+//      cannot make it contradict itself: an accepted vote claimed here by another request is
+//      recorded (and answered) as a duplicate, a "duplicate" from the holder itself as accepted;
+//   4. vote_audit counts, only for duplicates: their attempt count is at least what the audit
+//   knows;
+//   5. vote_audit and request_status: one row per new request with its final decision;
+//   6. ballots, only for the new claims of step 2 (receipt, law, choice: no digest, no time), and
+//      duplicate_attempts, an upsert keeping the highest attempt count;
+//   7. vote_results: one upsert bumping each law's tally by the ballots of step 6;
+//   COMMIT (synchronous_commit = on: durable when it returns). Record() then hands back each
+//   vote's final decision, which the aggregator writes as the voter's status.
 //
 // Exactly once: a redelivered batch finds its digests claimed and its request keys audited, so it
 // changes nothing; a batch overlapping a committed one counts only its new votes. The digest and
@@ -52,6 +59,7 @@ struct RecordSummary {
   };
   std::map<std::string, Counts> counted;  // new ballots per law (none for a redelivery)
   std::int64_t audit_rows = 0;            // new audit rows (0 for a redelivery)
+  std::int64_t corrected = 0;             // decisions PostgreSQL's claims changed
   int attempts = 1;                       // transactions it took
 };
 
@@ -64,18 +72,20 @@ class PostgresVoteRecorder final : public ports::VoteRecorder {
   // ports::VoteRecorder. Thread-safe (each call uses its own pooled connection), which is more
   // than the port requires.
   core::Status Record(std::span<const core::VoteEnvelope> votes,
-                      std::span<const core::Decision> decisions) override;
+                      std::span<core::Decision> decisions) override;
 
   // Record() telling what changed. Errors: a vote for a law not on the ballot, a pending
   // decision, the database unreachable or refusing after max_attempts tries (nothing of the
   // batch is then visible, unless the last COMMIT succeeded unacknowledged, which a retry of the
   // batch finds and does not count again).
   core::Result<RecordSummary> RecordBatch(std::span<const core::VoteEnvelope> votes,
-                                          std::span<const core::Decision> decisions);
+                                          std::span<core::Decision> decisions);
 
  private:
   struct Batch;
-  core::Result<RecordSummary, PgError> RecordOnce(PgConnection& conn, const Batch& batch);
+  core::Result<RecordSummary, PgError> RecordOnce(PgConnection& conn, const Batch& batch,
+                                                  std::span<const core::VoteEnvelope> votes,
+                                                  std::span<core::Decision> decisions);
   void MaybePurgeExpired();
 
   PgPoolPtr pool_;

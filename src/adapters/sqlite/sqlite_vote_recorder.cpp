@@ -53,7 +53,7 @@ core::Status SqliteVoteRecorder::Prepare() {
 }
 
 core::Status SqliteVoteRecorder::Record(std::span<const core::VoteEnvelope> votes,
-                                        std::span<const core::Decision> decisions) {
+                                        std::span<core::Decision> decisions) {
   if (auto st = begin_.Run(); !st) return st;
   auto st = RecordInTransaction(votes, decisions);
   if (st) st = commit_.Run();

@@ -32,7 +32,7 @@ class SqliteVoteRecorder final : public ports::VoteRecorder {
   core::Status Prepare();
 
   core::Status Record(std::span<const core::VoteEnvelope> votes,
-                      std::span<const core::Decision> decisions) override;
+                      std::span<core::Decision> decisions) override;
 
   // The writer commits with synchronous=NORMAL (no fsync in COMMIT) and its WAL is synced here,
   // from the intake's completion thread, while the writer records the next batch. WAL frames are

@@ -31,7 +31,7 @@ class FakeCredentialLedger final : public RevertibleCredentialLedger {
 
   // Not thread-safe: one caller at a time, as the embedded writer.
   core::Status ClaimBatch(std::span<const ClaimRequest> in, std::span<ClaimOutcome> out) override {
-    if (fail) return core::Fail(core::ErrorCode::kUnavailable, std::string("ledger down"));
+    if (fail) return core::Fail(fail_code, std::string("ledger down"));
     for (std::size_t i = 0; i < in.size(); ++i) {
       auto key = in[i].digest.ToHex();
       if (!Eligible(in[i].digest, key)) {
@@ -58,7 +58,8 @@ class FakeCredentialLedger final : public RevertibleCredentialLedger {
     return {};
   }
 
-  bool fail = false;  // ClaimBatch answers kUnavailable "ledger down"
+  bool fail = false;  // ClaimBatch answers fail_code "ledger down"
+  core::ErrorCode fail_code = core::ErrorCode::kUnavailable;
   // digest (hex) -> (claim tag, attempts so far)
   std::map<std::string, std::pair<std::string, std::uint32_t>> claims;
 

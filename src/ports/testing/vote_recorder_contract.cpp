@@ -130,7 +130,7 @@ TEST_P(VoteRecorderContract, OverlappingBatchesCountOnlyTheNewVotes) {
   }
   std::vector<core::Decision> decisions(100, Decided(VoteStatus::kAccepted));
   std::span<const core::VoteEnvelope> all(votes);
-  std::span<const core::Decision> all_decisions(decisions);
+  std::span<core::Decision> all_decisions(decisions);
   ASSERT_TRUE(store_->recorder().Record(all.subspan(0, 60), all_decisions.subspan(0, 60)).ok());
   ASSERT_TRUE(store_->recorder().Record(all.subspan(30, 70), all_decisions.subspan(30, 70)).ok());
   long long oui_a = 0, non_a = 0, oui_b = 0, non_b = 0;
@@ -188,7 +188,7 @@ TEST_P(VoteRecorderContract, ABatchWithALawNotOnTheBallotIsRefusedWhole) {
   EXPECT_FALSE(status->has_value());
   // The store goes on: the same votes without the stranger are recorded.
   std::span<const core::VoteEnvelope> valid(votes.data(), 2);
-  std::span<const core::Decision> valid_decisions(decisions.data(), 2);
+  std::span<core::Decision> valid_decisions(decisions.data(), 2);
   ASSERT_TRUE(store_->recorder().Record(valid, valid_decisions).ok());
   EXPECT_EQ(TallyOf(kLawA), std::make_pair(1LL, 0LL));
 }
