@@ -62,9 +62,11 @@ TEST_F(CommandsTest, EveryCommandIsRegistered) {
   for (const CLI::App* sub : app_.get_subcommands([](CLI::App*) { return true; })) {
     names.push_back(sub->get_name());
   }
-  EXPECT_EQ(names,
-            (std::vector<std::string>{"voters", "keygen", "hashgen", "serve", "load-hashes", "api",
-                                      "validator", "aggregator", "ledger", "loadgen"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"voters", "keygen", "hashgen", "serve", "load-hashes",
+                                             "api", "validator", "aggregator", "ledger",
+                                             "deadletter", "loadgen"}));
+  EXPECT_NE(app_.get_subcommand("deadletter")->get_subcommand("list"), nullptr);
+  EXPECT_NE(app_.get_subcommand("deadletter")->get_subcommand("replay"), nullptr);
   EXPECT_NE(app_.get_subcommand("voters")->get_subcommand("generate"), nullptr);
 }
 
@@ -110,7 +112,8 @@ TEST_F(CommandsTest, EachCommandsHelpListsItsFlags) {
        {"--laws", "--amqp", "--redis", "--prefetch", "--prefix", "--admin-listen", "--batch",
         "--batch-wait-ms", "--status-retention-days", "--queue-type"}},
       {"aggregator",
-       {"--laws", "--amqp", "--pg", "--in-flight", "--admin-listen", "--batch", "--queue-type"}},
+       {"--laws", "--amqp", "--pg", "--redis", "--prefix", "--in-flight", "--admin-listen",
+        "--batch", "--queue-type"}},
       {"loadgen",
        {"--target", "--voters", "--rate", "--duration", "--votes", "--connections", "--threads",
         "--mix", "--json", "--verify", "--seed", "--path", "--registry-offset", "--timeout",
@@ -167,7 +170,9 @@ TEST_F(CommandsTest, EachCommandParsesItsDocumentedFlags) {
       {"validator", "--laws", "l.toml", "--amqp", "amqp://g:g@127.0.0.1:5672/", "--redis",
        "redis://127.0.0.1:6379", "--batch", "50", "--queue-type", "quorum"},
       {"aggregator", "--laws", "l.toml", "--amqp", "amqp://g:g@127.0.0.1:5672/", "--pg",
-       "postgresql://u@127.0.0.1/db", "--batch-wait-ms", "5"},
+       "postgresql://u@127.0.0.1/db", "--redis", "redis://127.0.0.1:6379", "--batch-wait-ms", "5"},
+      {"deadletter", "list", "--amqp", "amqp://g:g@127.0.0.1:5672/", "--limit", "10"},
+      {"deadletter", "replay", "--amqp", "amqp://g:g@127.0.0.1:5672/", "--queue-type", "quorum"},
       {"loadgen", "--voters", voters, "--rate", "max", "--votes", "10", "--registry-offset", "3"},
   };
   for (const auto& line : lines) {
