@@ -1,5 +1,5 @@
 // SplitVoteQueries: the distributed api's read side, put together from two stores — request
-// statuses from one (Redis, written by the api and the validators) and tallies from another
+// statuses from one (Redis, written by the api and the aggregators) and tallies from another
 // (PostgreSQL, written by the aggregators).
 #pragma once
 

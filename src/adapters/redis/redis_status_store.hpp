@@ -1,5 +1,5 @@
 // RedisStatusStore: the request statuses of the distributed shape, what GET /api/v1/vote/{id}
-// reads. The validator writes each request's outcome; the API reads it.
+// reads. The aggregator writes each request's outcome once PostgreSQL holds it; the API reads it.
 //
 // One string key per request: <prefix>s:<core::StatusKey(id)> (a one-way function of the id, so
 // the store cannot link a status to a request without the voter's id), value
@@ -40,7 +40,7 @@ class RedisStatusStore final : public ports::VoteQueries {
 
   // Writes every entry in one pipelined round trip per node. only_if_absent: keep a record that
   // already exists (for "pending", written by the API, so it never overwrites a final status the
-  // validator wrote first). Error when Redis is unreachable or refuses a write; then some entries
+  // aggregator wrote first). Error when Redis is unreachable or refuses a write; then some entries
   // may be written. Thread-safe.
   core::Status Put(std::span<const StatusEntry> entries, bool only_if_absent = false);
 
