@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "core/failpoint.hpp"
+#include "pipeline/status_update.hpp"
 
 namespace scrutin::pipeline {
 
@@ -26,14 +27,8 @@ core::Status AggregationStage::Process(std::span<const core::VoteEnvelope> votes
     std::vector<ports::StatusUpdate> updates;
     updates.reserve(votes.size());
     for (std::size_t i = 0; i < votes.size(); ++i) {
-      ports::StatusUpdate& u = updates.emplace_back();
-      u.id = votes[i].request_id;
-      u.record.law_id = votes[i].law_id;
-      u.record.status = decisions[i].status;
-      u.record.attempt_count = decisions[i].attempt_count;
-      if (const core::Law* law = ballot_.Find(votes[i].law_id)) {
-        u.expires_at = law->closes_at + status_retention_;
-      }
+      updates.push_back(StatusUpdateFor(votes[i], decisions[i].status, decisions[i].attempt_count,
+                                        ballot_, status_retention_));
     }
     if (auto st = statuses_->Write(updates, /*only_if_absent=*/false); !st) {
       return core::Fail(st.code(), "writing the final statuses failed: " + st.error());

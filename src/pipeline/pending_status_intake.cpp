@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/failpoint.hpp"
+#include "pipeline/status_update.hpp"
 
 namespace scrutin::pipeline {
 
@@ -56,15 +57,8 @@ void PendingStatusIntake::Forward(std::vector<Pending>& batch) {
   std::vector<ports::StatusUpdate> updates;
   updates.reserve(batch.size());
   for (const auto& p : batch) {
-    ports::StatusUpdate u;
-    u.id = p.vote.request_id;
-    u.record.law_id = p.vote.law_id;
-    u.record.status = core::VoteStatus::kPending;
-    u.record.attempt_count = 0;
-    if (const core::Law* law = ballot_.Find(p.vote.law_id)) {
-      u.expires_at = law->closes_at + options_.status_retention;
-    }
-    updates.push_back(std::move(u));
+    updates.push_back(
+        StatusUpdateFor(p.vote, core::VoteStatus::kPending, 0, ballot_, options_.status_retention));
   }
   if (auto st = statuses_.Write(updates, /*only_if_absent=*/true); !st) {
     ports::IntakeResult refused;

@@ -472,22 +472,42 @@ core::Status AmqpConnection::Nack(std::uint64_t delivery_tag, bool multiple, boo
   return {};
 }
 
-namespace {
+std::string_view FieldKey(const amqp_table_entry_t& e) {
+  return {static_cast<const char*>(e.key.bytes), e.key.len};
+}
+
+std::optional<std::int64_t> FieldInteger(const amqp_field_value_t& v) {
+  switch (v.kind) {
+    case AMQP_FIELD_KIND_I8:
+      return v.value.i8;
+    case AMQP_FIELD_KIND_U8:
+      return v.value.u8;
+    case AMQP_FIELD_KIND_I16:
+      return v.value.i16;
+    case AMQP_FIELD_KIND_U16:
+      return v.value.u16;
+    case AMQP_FIELD_KIND_I32:
+      return v.value.i32;
+    case AMQP_FIELD_KIND_U32:
+      return v.value.u32;
+    case AMQP_FIELD_KIND_I64:
+      return v.value.i64;
+    case AMQP_FIELD_KIND_U64:
+      return static_cast<std::int64_t>(v.value.u64);
+    default:
+      return std::nullopt;
+  }
+}
 
 std::string FieldText(const amqp_field_value_t& v) {
   if (v.kind == AMQP_FIELD_KIND_UTF8 || v.kind == AMQP_FIELD_KIND_BYTES) {
     return std::string(static_cast<const char*>(v.value.bytes.bytes), v.value.bytes.len);
   }
-  if (v.kind == AMQP_FIELD_KIND_I64) return std::to_string(v.value.i64);
-  if (v.kind == AMQP_FIELD_KIND_U64) return std::to_string(v.value.u64);
-  if (v.kind == AMQP_FIELD_KIND_I32) return std::to_string(v.value.i32);
-  if (v.kind == AMQP_FIELD_KIND_U32) return std::to_string(v.value.u32);
+  if (auto n = FieldInteger(v)) return std::to_string(*n);
   return {};
 }
 
-std::string_view Key(const amqp_table_entry_t& e) {
-  return {static_cast<const char*>(e.key.bytes), e.key.len};
-}
+namespace {
 
 // "<reason> from <queue>, <count> times" of x-death's first (latest) entry.
 std::string DeathOf(const amqp_field_value_t& v) {
@@ -497,9 +517,9 @@ std::string DeathOf(const amqp_field_value_t& v) {
   std::string reason, queue, count;
   for (int i = 0; i < first.value.table.num_entries; ++i) {
     const amqp_table_entry_t& e = first.value.table.entries[i];
-    if (Key(e) == "reason") reason = FieldText(e.value);
-    if (Key(e) == "queue") queue = FieldText(e.value);
-    if (Key(e) == "count") count = FieldText(e.value);
+    if (FieldKey(e) == "reason") reason = FieldText(e.value);
+    if (FieldKey(e) == "queue") queue = FieldText(e.value);
+    if (FieldKey(e) == "count") count = FieldText(e.value);
   }
   return reason + " from " + queue + ", " + count + " times";
 }
@@ -535,10 +555,10 @@ core::Result<std::optional<ReceivedMessage>> AmqpConnection::Get(const std::stri
   if (p._flags & AMQP_BASIC_HEADERS_FLAG) {
     for (int i = 0; i < p.headers.num_entries; ++i) {
       const amqp_table_entry_t& e = p.headers.entries[i];
-      if (Key(e) == "x-death") {
+      if (FieldKey(e) == "x-death") {
         m.death = DeathOf(e.value);
       } else if (e.value.kind == AMQP_FIELD_KIND_UTF8 || e.value.kind == AMQP_FIELD_KIND_BYTES) {
-        m.headers.emplace_back(std::string(Key(e)), FieldText(e.value));
+        m.headers.emplace_back(std::string(FieldKey(e)), FieldText(e.value));
       }
     }
   }

@@ -93,6 +93,13 @@ struct QueueInfo {
   std::uint32_t consumers = 0;
 };
 
+// Reading AMQP field tables (message headers): an entry's key, and a value as an integer (any of
+// AMQP's integer kinds; nullopt otherwise) or as text (strings, and integers in decimal; empty for
+// other kinds).
+std::string_view FieldKey(const amqp_table_entry_t& entry);
+std::optional<std::int64_t> FieldInteger(const amqp_field_value_t& value);
+std::string FieldText(const amqp_field_value_t& value);
+
 class AmqpConnection {
  public:
   static constexpr amqp_channel_t kChannel = 1;

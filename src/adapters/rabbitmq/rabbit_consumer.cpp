@@ -34,29 +34,7 @@ std::optional<std::int64_t> DeliveryCount(const amqp_basic_properties_t& p) {
   if (!(p._flags & AMQP_BASIC_HEADERS_FLAG)) return std::nullopt;
   for (int i = 0; i < p.headers.num_entries; ++i) {
     const amqp_table_entry_t& e = p.headers.entries[i];
-    if (std::string_view(static_cast<const char*>(e.key.bytes), e.key.len) != "x-delivery-count") {
-      continue;
-    }
-    switch (e.value.kind) {
-      case AMQP_FIELD_KIND_I8:
-        return e.value.value.i8;
-      case AMQP_FIELD_KIND_U8:
-        return e.value.value.u8;
-      case AMQP_FIELD_KIND_I16:
-        return e.value.value.i16;
-      case AMQP_FIELD_KIND_U16:
-        return e.value.value.u16;
-      case AMQP_FIELD_KIND_I32:
-        return e.value.value.i32;
-      case AMQP_FIELD_KIND_U32:
-        return e.value.value.u32;
-      case AMQP_FIELD_KIND_I64:
-        return e.value.value.i64;
-      case AMQP_FIELD_KIND_U64:
-        return static_cast<std::int64_t>(e.value.value.u64);
-      default:
-        return std::nullopt;
-    }
+    if (FieldKey(e) == "x-delivery-count") return FieldInteger(e.value);
   }
   return std::nullopt;
 }
