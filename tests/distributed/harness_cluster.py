@@ -444,6 +444,12 @@ class Cluster:
             raise AssertionError(f"{proc_name} (pid {pid}) is not running after restart-process")
         if extra_env:
             got = proc_environ(pid)
+            if not got and may_die:
+                # An exiting process's environ reads empty: it died between the two looks (its
+                # failpoint fired, which the caller checks next) or is about to.
+                if wait_gone(pid, 2):
+                    return pid
+                got = proc_environ(pid)
             for k, v in extra_env.items():
                 if got.get(k) != v:
                     raise harness.HarnessError(
