@@ -150,3 +150,61 @@ pg_ensure_socket_dir() {
   mkdir -p "$1"
   (($(id -u) != 0)) || chown postgres:postgres "$1"
 }
+
+# ---- RabbitMQ 3.10 helpers (start, restart) -----------------------------------------------------
+
+# rmq_boot DIR NODE EPMD_PORT: boots the node described by DIR/ctl.env (its mnesia directory keeps
+# the durable queues and their messages across a restart) and waits until it has finished booting.
+# Sets rmq_pid (the Erlang VM) and rmq_epmd_pid (epmd, which outlives the node; empty when unknown)
+# and records both in DIR/pids as soon as they are known, so that a failed boot is still stopped.
+rmq_boot() {
+  local dir=$1 node=$2 epmd=$3
+  rm -f "$dir/rabbitmq.pid"
+  # shellcheck disable=SC1091
+  (
+    source "$dir/ctl.env"
+    cd "$dir"
+    rabbitmq-server -detached >"$dir/detached.log" 2>&1
+  ) || {
+    log_tail "$dir/detached.log"
+    die "rabbitmq-server -detached failed"
+  }
+  # -detached returns before the node exists and await_startup fails at once until it does:
+  # poll ping first (each call boots an Erlang VM, so not too often), then await_startup.
+  local deadline=$((SECONDS + 60))
+  rmq_pid="" rmq_epmd_pid=""
+  while :; do
+    if [[ -z "$rmq_pid" && -s "$dir/rabbitmq.pid" ]]; then
+      rmq_pid=$(<"$dir/rabbitmq.pid")
+      record_pid "$dir" rabbitmq "$rmq_pid"
+    fi
+    if [[ -z "$rmq_epmd_pid" ]]; then
+      rmq_epmd_pid=$(listener_pid "$epmd")
+      [[ -z "$rmq_epmd_pid" ]] || record_pid "$dir" epmd "$rmq_epmd_pid"
+    fi
+    if (source "$dir/ctl.env" && rabbitmqctl -n "$node" -q ping) >/dev/null 2>&1; then break; fi
+    if ((SECONDS >= deadline)); then
+      log_tail "$dir/log/$node.log"
+      die "RabbitMQ node $node did not answer ping within 60 s"
+    fi
+    if [[ -n "$rmq_pid" ]] && ! alive "$rmq_pid"; then
+      log_tail "$dir/log/$node.log"
+      die "RabbitMQ node $node exited during start-up"
+    fi
+    sleep 0.5
+  done
+  if ! (source "$dir/ctl.env" && rabbitmqctl -n "$node" -q await_startup --timeout 60) \
+    >"$dir/await.log" 2>&1; then
+    log_tail "$dir/await.log"
+    log_tail "$dir/log/$node.log"
+    die "RabbitMQ node $node did not finish booting"
+  fi
+  if [[ -z "$rmq_pid" ]]; then
+    rmq_pid=$(<"$dir/rabbitmq.pid")
+    record_pid "$dir" rabbitmq "$rmq_pid"
+  fi
+  if [[ -z "$rmq_epmd_pid" ]]; then
+    rmq_epmd_pid=$(listener_pid "$epmd")
+    [[ -z "$rmq_epmd_pid" ]] || record_pid "$dir" epmd "$rmq_epmd_pid"
+  fi
+}
