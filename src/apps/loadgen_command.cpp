@@ -1,4 +1,5 @@
-// `scrutin loadgen`: wiring of the load generator (src/loadgen) to the command line.
+// `scrutin loadgen`: wiring of the load generator (src/loadgen) to the command line. --target is
+// repeatable: several replicas of the service share the connections round-robin.
 #include <unistd.h>
 
 #include <atomic>
@@ -7,6 +8,7 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "apps/commands.hpp"
 #include "loadgen/load_run.hpp"
@@ -22,7 +24,7 @@ void OnSignal(int) { g_interrupted = 1; }
 
 void AddLoadgenCommand(CLI::App& app) {
   struct Flags {
-    std::string target = "http://127.0.0.1:8000";
+    std::vector<std::string> targets = {"http://127.0.0.1:8000"};
     std::string voters;
     std::string rate;
     std::optional<double> duration;
@@ -43,7 +45,15 @@ void AddLoadgenCommand(CLI::App& app) {
       "loadgen",
       "HTTP load generator for the vote API: open loop at a fixed rate (latency from the scheduled "
       "time) or closed loop (--rate max), with a vote mix and an optional end-to-end verification");
-  cmd->add_option("--target", flags->target, "Base URL of the server")->capture_default_str();
+  cmd->add_option("--target", flags->targets,
+                  "Base URL of the server. Repeat it for several replicas of the same service: "
+                  "the connections are spread round-robin over the targets (connection k to "
+                  "target k mod n, always reconnecting to it), each thread sends its requests to "
+                  "the targets in turn and to the others while one has no open connection (give "
+                  "at least threads x targets connections), requests carry the first target's "
+                  "Host header, and --verify uses the first target that can be reached")
+      ->capture_default_str()
+      ->allow_extra_args(false);
   cmd->add_option("--voters", flags->voters,
                   "Registry CSV (nas,code,law_id) the server was built from")
       ->required()
@@ -85,7 +95,7 @@ void AddLoadgenCommand(CLI::App& app) {
       throw CommandError("loadgen: give --duration SECONDS or --votes N");
     }
     loadgen::LoadOptions o;
-    o.target = flags->target;
+    o.targets = flags->targets;
     o.voters = flags->voters;
     if (flags->rate == "max") {
       o.rate = 0;

@@ -131,7 +131,9 @@ class Engine::Connection {
  public:
   enum class State : std::uint8_t { kConnecting, kBackoff, kIdle, kBusy, kClosed };
 
-  Connection(Worker& worker, asio::io_context& ioc) : worker_(worker), socket_(ioc), backoff_(ioc) {
+  // `target`: index into EngineOptions::targets, the one this connection always talks to.
+  Connection(Worker& worker, asio::io_context& ioc, unsigned target)
+      : worker_(worker), target_(target), socket_(ioc), backoff_(ioc) {
     slot_.bytes.reserve(1024);
     body_.reserve(1024);
   }
@@ -149,6 +151,7 @@ class Engine::Connection {
 
   RequestSlot& slot() { return slot_; }
   State state() const { return state_; }
+  unsigned target() const { return target_; }
 
  private:
   void OnConnect(std::uint64_t gen, const error_code& ec);
@@ -158,6 +161,7 @@ class Engine::Connection {
   void ScheduleRetry();
 
   Worker& worker_;
+  const unsigned target_;
   tcp::socket socket_;
   asio::steady_timer backoff_;
   boost::beast::flat_buffer buffer_;
@@ -179,7 +183,10 @@ class Engine::Connection {
 
 class Engine::Worker {
  public:
-  Worker(Engine& engine, unsigned index, std::unique_ptr<Workload> workload, unsigned connections)
+  // `first_connection`: the number, over all threads, of this worker's first connection; the
+  // connection numbered k talks to target k % n.
+  Worker(Engine& engine, unsigned index, std::unique_ptr<Workload> workload, unsigned connections,
+         unsigned first_connection)
       : engine_(engine),
         index_(index),
         ioc_(1),
@@ -190,13 +197,18 @@ class Engine::Worker {
     const EngineOptions& o = engine.options_;
     quota_ = o.max_requests == 0 ? UINT64_MAX : ThreadQuota(o.max_requests, o.threads, index);
     if (o.rate > 0) schedule_.emplace(o.rate, o.threads, index);
+    targets_ = std::max<unsigned>(1, static_cast<unsigned>(o.targets.size()));
+    next_target_ = first_connection % targets_;
     for (unsigned i = 0; i < connections; ++i) {
-      connections_.push_back(std::make_unique<Connection>(*this, ioc_));
+      connections_.push_back(
+          std::make_unique<Connection>(*this, ioc_, (first_connection + i) % targets_));
     }
-    idle_.reserve(connections);
+    idle_.resize(targets_);
+    for (auto& list : idle_) list.reserve(connections / targets_ + 1);
   }
 
-  void Run(const std::vector<tcp::endpoint>& endpoints) {
+  // `endpoints`: those of each target, in the order of EngineOptions::targets.
+  void Run(const std::vector<std::vector<tcp::endpoint>>& endpoints) {
     endpoints_ = &endpoints;
     asio::post(ioc_, [this] {
       for (auto& c : connections_) c->Connect();
@@ -225,11 +237,16 @@ class Engine::Worker {
       c->Close();
       return;
     }
-    idle_.push_back(c);
+    idle_[c->target()].push_back(c);
+    ++idle_count_;
     Pump();
   }
   void OnNotIdle(Connection* c) {
-    idle_.erase(std::remove(idle_.begin(), idle_.end(), c), idle_.end());
+    auto& list = idle_[c->target()];
+    const auto it = std::find(list.begin(), list.end(), c);
+    if (it == list.end()) return;
+    list.erase(it);
+    --idle_count_;
   }
   void OnRequestDone() {
     --busy_;
@@ -237,7 +254,9 @@ class Engine::Worker {
     if (finishing_ && busy_ == 0) Shutdown();
   }
 
-  const std::vector<tcp::endpoint>& endpoints() const { return *endpoints_; }
+  const std::vector<tcp::endpoint>& endpoints(unsigned target) const {
+    return (*endpoints_)[target];
+  }
   const EngineOptions& options() const { return engine_.options_; }
   Workload& workload() { return *workload_; }
   bool finishing() const { return finishing_; }
@@ -269,10 +288,12 @@ class Engine::Worker {
       } else if (now >= deadline_) {
         return BeginFinish();
       }
-      if (idle_.empty()) return;  // the request waits for a connection; its latency runs on
-      Connection* c = idle_.back();
+      if (idle_count_ == 0) return;  // the request waits for a connection; its latency runs on
+      auto& list = idle_[NextTargetWithIdle()];
+      Connection* c = list.back();
       if (c->StaleAfterIdle(now)) {
-        idle_.pop_back();
+        list.pop_back();
+        --idle_count_;
         c->Reopen();
         continue;
       }
@@ -280,12 +301,28 @@ class Engine::Worker {
         exhausted_ = true;
         return BeginFinish();
       }
-      idle_.pop_back();
+      list.pop_back();
+      --idle_count_;
+      next_target_ = (c->target() + 1) % targets_;
       ++next_;
       ++busy_;
       sent.Add();
       c->Send(due);
     }
+  }
+
+  // The target of the next request (some connection is idle): the one whose turn it is, or the
+  // next one in turn with an idle connection when it has none (it is down, or all its connections
+  // are busy). The request then takes that target's most recently idle connection. Taking the
+  // most recently idle connection of any target instead would let a few hot connections, perhaps
+  // all to one target, carry a light load; in turn, the requests alternate over the targets as
+  // behind a load balancer.
+  unsigned NextTargetWithIdle() const {
+    for (unsigned k = 0; k < targets_; ++k) {
+      const unsigned t = (next_target_ + k) % targets_;
+      if (!idle_[t].empty()) return t;
+    }
+    return next_target_;  // unreachable while idle_count_ > 0
   }
 
   void ArmPace(SteadyClock::time_point due) {
@@ -317,7 +354,8 @@ class Engine::Worker {
     for (auto& c : connections_) {
       if (c->state() != Connection::State::kBusy) c->Close();
     }
-    idle_.clear();
+    for (auto& list : idle_) list.clear();
+    idle_count_ = 0;
     if (busy_ == 0) Shutdown();
   }
 
@@ -338,8 +376,11 @@ class Engine::Worker {
   asio::steady_timer watchdog_;
   std::unique_ptr<Workload> workload_;
   std::vector<std::unique_ptr<Connection>> connections_;
-  std::vector<Connection*> idle_;
-  const std::vector<tcp::endpoint>* endpoints_ = nullptr;
+  std::vector<std::vector<Connection*>> idle_;  // per target, most recently idle last
+  std::size_t idle_count_ = 0;                 // over all targets
+  unsigned targets_ = 1;                       // EngineOptions::targets.size()
+  unsigned next_target_ = 0;                   // the target whose turn it is
+  const std::vector<std::vector<tcp::endpoint>>* endpoints_ = nullptr;
   std::optional<OpenLoopSchedule> schedule_;
   std::uint64_t quota_ = UINT64_MAX;
   std::uint64_t next_ = 0;
@@ -367,7 +408,7 @@ void Engine::Connection::Connect() {
   op_started_ = SteadyClock::now();
   const std::uint64_t gen = ++gen_;
   asio::async_connect(
-      socket_, worker_.endpoints(),
+      socket_, worker_.endpoints(target_),
       [this, gen](const error_code& ec, const tcp::endpoint&) { OnConnect(gen, ec); });
 }
 
@@ -508,21 +549,27 @@ Engine::~Engine() {
 }
 
 core::Status Engine::Start() {
+  if (options_.targets.empty()) return core::Fail(std::string("no target to send requests to"));
   asio::io_context resolver_ioc;
   tcp::resolver resolver(resolver_ioc);
-  error_code ec;
-  const auto results =
-      resolver.resolve(options_.target.host, std::to_string(options_.target.port), ec);
-  if (ec || results.empty()) {
-    return core::Fail(fmt::format("cannot resolve '{}': {}", options_.target.host, ec.message()));
+  // The endpoints of each target, resolved once: a connection reconnects to the same list.
+  auto endpoints = std::make_shared<std::vector<std::vector<tcp::endpoint>>>();
+  for (const Target& target : options_.targets) {
+    error_code ec;
+    const auto results = resolver.resolve(target.host, std::to_string(target.port), ec);
+    if (ec || results.empty()) {
+      return core::Fail(fmt::format("cannot resolve '{}': {}", target.host, ec.message()));
+    }
+    auto& list = endpoints->emplace_back();
+    for (const auto& r : results) list.push_back(r.endpoint());
   }
-  auto endpoints = std::make_shared<std::vector<tcp::endpoint>>();
-  for (const auto& r : results) endpoints->push_back(r.endpoint());
 
+  unsigned first_connection = 0;
   for (unsigned t = 0; t < options_.threads; ++t) {
     const unsigned share = options_.connections / options_.threads +
                            (t < options_.connections % options_.threads ? 1 : 0);
-    workers_.push_back(std::make_unique<Worker>(*this, t, factory_(t), share));
+    workers_.push_back(std::make_unique<Worker>(*this, t, factory_(t), share, first_connection));
+    first_connection += share;
   }
   for (unsigned t = 0; t < options_.threads; ++t) {
     threads_.emplace_back([this, t, endpoints] { workers_[t]->Run(*endpoints); });
@@ -542,8 +589,12 @@ core::Status Engine::Start() {
     for (auto& w : workers_) w->Begin(SteadyClock::now());
     for (auto& t : threads_) t.join();
     threads_.clear();
-    return core::Fail(
-        fmt::format("cannot connect to {}:{}", options_.target.host, options_.target.port));
+    std::string names;
+    for (const Target& target : options_.targets) {
+      if (!names.empty()) names += ", ";
+      names += fmt::format("{}:{}", target.host, target.port);
+    }
+    return core::Fail(fmt::format("cannot connect to {}", names));
   }
   t0_ = SteadyClock::now();
   started_.store(true, std::memory_order_release);

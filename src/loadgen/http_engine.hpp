@@ -1,6 +1,15 @@
 // The HTTP/1.1 client engine of the load generator: T threads, each with its own io_context and
 // its own share of C keep-alive connections, sending requests that a Workload prepares.
 //
+// Targets: one or several replicas of the same service, spread as a load balancer would. The
+// connections are numbered over all threads (thread 0's first, then thread 1's, ...) and
+// connection k always talks to target k % n, reconnecting to that same target after a failure.
+// Each thread sends its requests to the targets in turn (on an idle connection of the target
+// whose turn it is), and on any idle connection when that target has none: while one target is
+// down (its connections failing and backing off) the load flows through the others, and comes
+// back to it once its connections reopen. A thread reaches every target when it has at least n
+// connections (C/T >= n). With one target, a request takes the most recently idle connection.
+//
 // Pacing: open loop (a fixed rate; each request is due at t0 + i/R and its latency is measured
 // from that instant, including any time spent waiting for a free connection) or closed loop (each
 // connection sends its next request as soon as the previous answer arrived; latency is measured
@@ -66,7 +75,7 @@ class Workload {
 };
 
 struct EngineOptions {
-  Target target;
+  std::vector<Target> targets;  // at least one; connection k talks to targets[k % size]
   unsigned threads = 1;
   unsigned connections = 64;
   double rate = 0;                       // requests/s; 0 = closed loop
@@ -98,9 +107,10 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Resolves the target, opens every connection (failed ones are retried in the background),
-  // then starts the clock and the requests; returns once the run has begun. Fails when the target
-  // does not resolve or not a single connection could be opened within the timeout.
+  // Resolves every target (once), opens every connection (failed ones are retried in the
+  // background), then starts the clock and the requests; returns once the run has begun. Fails
+  // when there is no target, a target does not resolve, or not a single connection to any target
+  // could be opened within the timeout (the error names every target).
   // REQUIRES: called once.
   core::Status Start();
   // Waits up to `d` for the run to end; true when it has ended.

@@ -73,7 +73,8 @@ std::string LoadReport::ToText() const {
 
 nlohmann::json LoadReport::ToJson() const {
   nlohmann::json j;
-  j["target"] = target;
+  j["target"] = target;  // comma-separated: a string, as before several targets were possible
+  j["targets"] = targets;
   j["mode"] = open_loop ? "open" : "closed";
   j["rate"] = open_loop ? nlohmann::json(rate) : nlohmann::json("max");
   j["connections"] = connections;

@@ -46,8 +46,13 @@ core::Result<LoadReport> RunLoad(const LoadOptions& options) {
   if (options.threads == 0 || options.connections == 0) {
     return core::Fail(std::string("--threads and --connections must be >= 1"));
   }
-  auto target = ParseTarget(options.target);
-  if (!target.ok()) return core::Fail(target.error());
+  if (options.targets.empty()) return core::Fail(std::string("give at least one --target"));
+  std::vector<Target> targets;
+  for (const auto& url : options.targets) {
+    auto target = ParseTarget(url);
+    if (!target.ok()) return core::Fail(target.error());
+    targets.push_back(std::move(*target));
+  }
   auto electorate = LoadElectorate(options.voters, options.registry_offset);
   if (!electorate.ok()) return core::Fail(electorate.error());
   const double valid_share = options.mix.share(RequestKind::kValid);
@@ -68,7 +73,11 @@ core::Result<LoadReport> RunLoad(const LoadOptions& options) {
   }
 
   LoadReport report;
-  report.target = options.target;
+  report.targets = options.targets;
+  for (const auto& url : options.targets) {
+    if (!report.target.empty()) report.target += ',';
+    report.target += url;
+  }
   report.open_loop = options.rate > 0;
   report.rate = options.rate;
   report.threads = std::min(options.threads, options.connections);
@@ -78,15 +87,16 @@ core::Result<LoadReport> RunLoad(const LoadOptions& options) {
   report.registry_rows = electorate->rows;
   report.registry_first = options.registry_offset;
 
-  VoteRun run{options, *electorate, *target, PostHead(options.path, target->host_header)};
+  const std::string host_header = targets.front().host_header;
+  VoteRun run{options, *electorate, std::move(targets), PostHead(options.path, host_header)};
   if (options.verify) {
-    auto before = ReadTallies(*target, electorate->laws, options.timeout);
+    auto before = ReadTallies(run.targets, electorate->laws, options.timeout);
     if (!before.ok()) return core::Fail(fmt::format("--verify: {}", before.error()));
     report.tally_before = std::move(*before);
   }
 
   EngineOptions eo;
-  eo.target = *target;
+  eo.targets = run.targets;
   eo.threads = report.threads;
   eo.connections = options.connections;
   eo.rate = options.rate;

@@ -7,6 +7,10 @@
 // choice unless the 202 already said "accepted" (then a different choice is allowed and must not
 // change the tally). A request that got no answer at all leaves its credential "unknown": the
 // server may or may not have recorded it, so the tally check allows that credential either way.
+//
+// Several targets (replicas of one service) share the load connection by connection (see
+// http_engine.hpp); every request carries the first target's Host header. The verification talks
+// to the first target and falls back to the next ones, in order, on a network error.
 #pragma once
 
 #include <array>
@@ -27,7 +31,8 @@
 namespace scrutin::loadgen {
 
 struct LoadOptions {
-  std::string target = "http://127.0.0.1:8000";
+  // Base URLs of the service's replicas: connection k talks to targets[k % size]. At least one.
+  std::vector<std::string> targets = {"http://127.0.0.1:8000"};
   std::filesystem::path voters;
   double rate = 0;                   // requests/s; 0 = max (closed loop)
   std::optional<double> duration_s;  // exactly one of duration_s / votes
@@ -53,7 +58,8 @@ struct LawCount {
 };
 
 struct LoadReport {
-  std::string target;
+  std::string target;                // the targets, comma-separated
+  std::vector<std::string> targets;  // as given
   bool open_loop = false;
   double rate = 0;
   unsigned connections = 0;

@@ -1,9 +1,11 @@
 // The load generator against a small in-process vote server speaking the API of docs/openapi.yaml
 // over real loopback HTTP: pacing, the mix, the ground truth and the verification (including its
-// ability to catch a server that miscounts).
+// ability to catch a server that miscounts), and several targets: replicas sharing one election,
+// one of which is not listening, dies in the middle of the run or answers the results with a 5xx.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
@@ -12,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <thread>
@@ -38,16 +41,17 @@ struct ServerBehaviour {
   bool close_each = false;        // answer with Connection: close
   int stall_every = 0;            // every n-th vote is recorded but answered only after 1.5 s
   int idle_close_ms = 0;          // close a keep-alive connection idle for that long
+  // The server dies after answering that many votes (POST /api/v1/vote), as a killed process
+  // would: it stops listening (connecting is refused from then on) and closes every connection;
+  // a request read once the last vote was admitted gets no answer.
+  int die_after = 0;
+  int results_status = 0;  // answer GET /api/v1/results/{law} with this HTTP status instead
   std::chrono::milliseconds delay{0};
 };
 
-// An in-memory election behind a thread-per-connection Beast server.
-class FakeVoteServer {
- public:
-  FakeVoteServer(std::set<std::string> registry, ServerBehaviour b)
-      : registry_(std::move(registry)),
-        b_(b),
-        acceptor_(ioc_, {asio::ip::make_address("127.0.0.1"), 0}) {
+// The election behind one server, or shared by several replicas of the same service.
+struct FakeElection {
+  explicit FakeElection(std::set<std::string> reg) : registry(std::move(reg)) {
     std::string toml;
     for (const char* law : kLaws) {
       toml += fmt::format(
@@ -55,17 +59,41 @@ class FakeVoteServer {
           "\"2020-01-01T00:00:00Z\"\ncloses_at = \"2099-01-01T00:00:00Z\"\nresults = \"live\"\n",
           law);
     }
-    ballot_ = *core::Ballot::Parse(toml);
+    ballot = *core::Ballot::Parse(toml);
+  }
+
+  const std::set<std::string> registry;
+  core::Ballot ballot;
+  mutable core::Mutex mu;
+  std::set<std::string> voted GUARDED_BY(mu);
+  std::map<std::string, std::pair<std::string, int>> statuses GUARDED_BY(mu);
+  std::map<std::string, std::array<std::uint64_t, 2>> tallies GUARDED_BY(mu);
+  std::uint64_t accepted GUARDED_BY(mu) = 0;
+  std::uint64_t next_id GUARDED_BY(mu) = 1;
+};
+
+// An in-memory election behind a thread-per-connection Beast server. Several servers built on
+// one FakeElection are replicas: a vote sent to either is seen by both.
+class FakeVoteServer {
+ public:
+  FakeVoteServer(std::set<std::string> registry, ServerBehaviour b)
+      : FakeVoteServer(std::make_shared<FakeElection>(std::move(registry)), b) {}
+  FakeVoteServer(std::shared_ptr<FakeElection> election, ServerBehaviour b)
+      : election_(std::move(election)),
+        b_(b),
+        acceptor_(ioc_, {asio::ip::make_address("127.0.0.1"), 0}),
+        endpoint_(acceptor_.local_endpoint()) {
     accept_thread_ = std::thread([this] { AcceptLoop(); });
   }
   ~FakeVoteServer() {
-    // A blocking accept() is not interrupted by close(): wake it with one last connection.
+    // A blocking accept() is not interrupted by close(): wake it with one last connection (it
+    // has already returned if the server died).
     stopping_ = true;
     boost::system::error_code ec;
     {
       asio::io_context ioc;
       tcp::socket wake(ioc);
-      wake.connect(acceptor_.local_endpoint(), ec);
+      wake.connect(endpoint_, ec);
       accept_thread_.join();
     }
     acceptor_.close(ec);
@@ -76,12 +104,21 @@ class FakeVoteServer {
     for (auto& t : sessions_) t.join();
   }
 
-  std::string url() const {
-    return fmt::format("http://127.0.0.1:{}", acceptor_.local_endpoint().port());
-  }
+  std::string url() const { return fmt::format("http://127.0.0.1:{}", endpoint_.port()); }
+  const std::shared_ptr<FakeElection>& election() const { return election_; }
+  // Votes accepted by the election (over all its replicas).
   std::uint64_t accepted() const {
+    core::MutexLock lock(election_->mu);
+    return election_->accepted;
+  }
+  // Vote requests (POST /api/v1/vote, any body) this server answered or began to handle.
+  std::uint64_t votes() const {
     core::MutexLock lock(mu_);
-    return accepted_;
+    return votes_;
+  }
+  bool dead() const {
+    core::MutexLock lock(mu_);
+    return dead_;
   }
 
  private:
@@ -99,6 +136,11 @@ class FakeVoteServer {
   void Session(tcp::socket& socket) {
     {
       core::MutexLock lock(mu_);
+      if (dead_) {  // accepted just before the server died
+        boost::system::error_code ec;
+        socket.close(ec);
+        return;
+      }
       sockets_.insert(&socket);
     }
     boost::beast::flat_buffer buffer;
@@ -111,6 +153,17 @@ class FakeVoteServer {
       boost::system::error_code ec;
       http::read(socket, buffer, req, ec);
       if (ec) break;
+      const bool vote = req.method() == http::verb::post && req.target() == "/api/v1/vote";
+      bool last = false;  // this vote is the last one before dying
+      {
+        core::MutexLock lock(mu_);
+        if (dead_) break;
+        if (vote) {
+          if (b_.die_after > 0 && votes_ >= static_cast<std::uint64_t>(b_.die_after)) break;
+          ++votes_;
+          last = b_.die_after > 0 && votes_ == static_cast<std::uint64_t>(b_.die_after);
+        }
+      }
       if (b_.delay.count() > 0) std::this_thread::sleep_for(b_.delay);
       bool stall = false;
       http::response<http::string_body> res = Handle(req, stall);
@@ -120,12 +173,24 @@ class FakeVoteServer {
       res.keep_alive(!b_.close_each && req.keep_alive());
       res.prepare_payload();
       http::write(socket, res, ec);
+      if (last) Die();
       if (ec || !res.keep_alive()) break;
     }
     core::MutexLock lock(mu_);
     sockets_.erase(&socket);
     boost::system::error_code ec;
     socket.close(ec);
+  }
+
+  // As a killed process: nothing listens any more, every connection is closed.
+  void Die() {
+    core::MutexLock lock(mu_);
+    dead_ = true;
+    // Linux: shutdown(2) on a listening socket stops listening (connecting is refused) and makes
+    // the blocked accept() return EINVAL, which ends the accept loop.
+    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+    boost::system::error_code ec;
+    for (auto* s : sockets_) s->shutdown(tcp::socket::shutdown_both, ec);
   }
 
   http::response<http::string_body> Reply(http::status status, std::string body) {
@@ -137,34 +202,39 @@ class FakeVoteServer {
   http::response<http::string_body> Handle(const http::request<http::string_body>& req,
                                            bool& stall) {
     const std::string target(req.target());
-    core::MutexLock lock(mu_);
+    FakeElection& e = *election_;
+    core::MutexLock lock(e.mu);
     if (req.method() == http::verb::post && target == "/api/v1/vote") {
-      auto vote = core::ParseVoteRequest(req.body(), ballot_);
+      auto vote = core::ParseVoteRequest(req.body(), e.ballot);
       if (!vote.ok()) return Reply(http::status::bad_request, R"({"error":"invalid_request"})");
       const std::string key = vote->nas + "|" + vote->code + "|" + vote->law_id;
       std::string status;
-      if (!registry_.count(key)) {
+      if (!e.registry.count(key)) {
         status = "invalid";
-      } else if (!voted_.insert(key).second) {
+      } else if (!e.voted.insert(key).second) {
         status = "duplicate";
-        if (b_.count_duplicates) Bump(vote->law_id, vote->choice);
+        if (b_.count_duplicates) Bump(e, vote->law_id, vote->choice);
       } else {
         status = "accepted";
-        ++accepted_;
-        if (b_.lose_every == 0 || accepted_ % b_.lose_every != 0) Bump(vote->law_id, vote->choice);
+        ++e.accepted;
+        if (b_.lose_every == 0 || e.accepted % b_.lose_every != 0) {
+          Bump(e, vote->law_id, vote->choice);
+        }
       }
-      const std::string id = fmt::format("{:08x}-0000-4000-8000-{:012x}", next_id_, next_id_);
-      ++next_id_;
-      statuses_[id] = {status, 0};
-      stall = b_.stall_every > 0 && next_id_ % b_.stall_every == 0;
+      const std::string id = fmt::format("{:08x}-0000-4000-8000-{:012x}", e.next_id, e.next_id);
+      ++e.next_id;
+      e.statuses[id] = {status, 0};
+      stall = b_.stall_every > 0 && e.next_id % b_.stall_every == 0;
       return Reply(
           http::status::accepted,
           fmt::format(R"({{"request_id":"{}","status":"{}","status_url":"/api/v1/vote/{}"}})", id,
                       b_.pending ? "pending" : status, id));
     }
     if (req.method() == http::verb::get && target.rfind("/api/v1/vote/", 0) == 0) {
-      auto it = statuses_.find(target.substr(13));
-      if (it == statuses_.end()) return Reply(http::status::not_found, R"({"error":"not_found"})");
+      auto it = e.statuses.find(target.substr(13));
+      if (it == e.statuses.end()) {
+        return Reply(http::status::not_found, R"({"error":"not_found"})");
+      }
       const bool still_pending = b_.pending && it->second.second++ < 2;
       return Reply(http::status::ok,
                    fmt::format(R"({{"request_id":"{}","status":"{}"}})", it->first,
@@ -172,8 +242,11 @@ class FakeVoteServer {
     }
     if (req.method() == http::verb::get && target.rfind("/api/v1/results/", 0) == 0) {
       const std::string law = target.substr(16);
-      if (!ballot_.Find(law)) return Reply(http::status::not_found, R"({"error":"unknown_law"})");
-      const auto& t = tallies_[law];
+      if (b_.results_status != 0) {
+        return Reply(static_cast<http::status>(b_.results_status), R"({"error":"unavailable"})");
+      }
+      if (!e.ballot.Find(law)) return Reply(http::status::not_found, R"({"error":"unknown_law"})");
+      const auto& t = e.tallies[law];
       return Reply(http::status::ok,
                    fmt::format(R"({{"law_id":"{}","oui":{},"non":{},"total":{},"final":false}})",
                                law, t[0], t[1], t[0] + t[1]));
@@ -181,25 +254,22 @@ class FakeVoteServer {
     return Reply(http::status::not_found, R"({"error":"not_found"})");
   }
 
-  void Bump(const std::string& law, core::Choice c) REQUIRES(mu_) {
-    ++tallies_[law][static_cast<int>(c)];
+  static void Bump(FakeElection& e, const std::string& law, core::Choice c) REQUIRES(e.mu) {
+    ++e.tallies[law][static_cast<int>(c)];
   }
 
-  std::set<std::string> registry_;
+  std::shared_ptr<FakeElection> election_;
   ServerBehaviour b_;
-  core::Ballot ballot_;
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
+  const tcp::endpoint endpoint_;
   std::thread accept_thread_;
   std::atomic<bool> stopping_{false};
   mutable core::Mutex mu_;
   std::vector<std::thread> sessions_ GUARDED_BY(mu_);
   std::set<tcp::socket*> sockets_ GUARDED_BY(mu_);
-  std::set<std::string> voted_ GUARDED_BY(mu_);
-  std::map<std::string, std::pair<std::string, int>> statuses_ GUARDED_BY(mu_);
-  std::map<std::string, std::array<std::uint64_t, 2>> tallies_ GUARDED_BY(mu_);
-  std::uint64_t accepted_ GUARDED_BY(mu_) = 0;
-  std::uint64_t next_id_ GUARDED_BY(mu_) = 1;
+  std::uint64_t votes_ GUARDED_BY(mu_) = 0;
+  bool dead_ GUARDED_BY(mu_) = false;
 };
 
 // A registry of `voters` voters x both laws, written to a temporary CSV.
@@ -239,7 +309,7 @@ class Registry {
 
 LoadOptions Options(const FakeVoteServer& server, const Registry& registry) {
   LoadOptions o;
-  o.target = server.url();
+  o.targets = {server.url()};
   o.voters = registry.path();
   o.connections = 8;
   o.threads = 2;
@@ -444,7 +514,7 @@ TEST(LoadRunFakeServer, UnreachableTargetIsAClearError) {
     port = a.local_endpoint().port();
   }
   LoadOptions o;
-  o.target = fmt::format("http://127.0.0.1:{}", port);
+  o.targets = {fmt::format("http://127.0.0.1:{}", port)};
   o.voters = registry.path();
   o.votes = 10;
   o.connections = 2;
@@ -452,6 +522,136 @@ TEST(LoadRunFakeServer, UnreachableTargetIsAClearError) {
   auto report = RunLoad(o);
   ASSERT_FALSE(report.ok());
   EXPECT_NE(report.error().find("cannot connect"), std::string::npos) << report.error();
+}
+
+// --- several targets ---------------------------------------------------------------------------
+
+std::uint64_t Lost(const LoadReport& r) { return r.totals.io_errors + r.totals.timeouts; }
+
+TEST(LoadRunFakeServer, TwoTargetsShareTheLoadAndTheRunVerifies) {
+  Registry registry(1500);
+  FakeVoteServer a(registry.keys(), {});
+  FakeVoteServer b(a.election(), {});  // a replica: the same election
+  LoadOptions o = Options(a, registry);
+  o.targets = {a.url(), b.url()};
+  o.votes = 2000;
+  o.verify = true;
+  auto report = RunLoad(o);
+  ASSERT_TRUE(report.ok()) << report.error();
+  EXPECT_TRUE(report->verify_ok) << report->ToText();
+  EXPECT_EQ(report->totals.sent, 2000u);
+  EXPECT_EQ(report->totals.answered, 2000u);
+  // Every connection got a request at the start (closed loop), half of them to each target.
+  EXPECT_GT(a.votes(), 0u);
+  EXPECT_GT(b.votes(), 0u);
+  EXPECT_EQ(a.votes() + b.votes(), 2000u);
+  EXPECT_EQ(report->totals.connect_errors, 0u);
+  const std::string both = a.url() + "," + b.url();
+  EXPECT_EQ(report->target, both);
+  EXPECT_NE(report->ToText().find(both), std::string::npos) << report->ToText();
+  const auto json = report->ToJson();
+  EXPECT_EQ(json["target"], both);
+  EXPECT_EQ(json["targets"], nlohmann::json::array({a.url(), b.url()}));
+}
+
+TEST(LoadRunFakeServer, ATargetThatIsNotListeningGetsNothingAndCostsNothing) {
+  // The first target's port is bound but not listening for the whole test: every connection to
+  // it is refused. The run (open loop, as the chaos test drives it) goes through the second one,
+  // and so does the verification (results and status polls), after the first refuses.
+  Registry registry(600);
+  FakeVoteServer live(registry.keys(), {.pending = true});
+  asio::io_context ioc;
+  tcp::acceptor closed(ioc);
+  closed.open(tcp::v4());
+  closed.bind({asio::ip::make_address("127.0.0.1"), 0});
+  const std::string closed_url = fmt::format("http://127.0.0.1:{}", closed.local_endpoint().port());
+  LoadOptions o = Options(live, registry);
+  o.targets = {closed_url, live.url()};
+  o.rate = 1000;
+  o.votes = 500;
+  o.verify = true;
+  auto report = RunLoad(o);
+  ASSERT_TRUE(report.ok()) << report.error();
+  EXPECT_TRUE(report->verify_ok) << report->ToText();
+  EXPECT_EQ(report->totals.sent, 500u);
+  EXPECT_EQ(report->totals.answered, 500u) << report->ToText();
+  EXPECT_EQ(Lost(*report), 0u);
+  EXPECT_EQ(report->totals.unsent, 0u);
+  EXPECT_EQ(live.votes(), 500u);
+  EXPECT_GT(report->totals.connect_errors, 0u);
+  // Polled through the live target: every pending vote reached its final status.
+  EXPECT_EQ(report->status_in_202[0], 500u - report->sent_by_kind[3]);
+  EXPECT_EQ(report->final_status[1], report->sent_by_kind[0]);
+}
+
+TEST(LoadRunFakeServer, ATargetThatDiesInTheMiddleOfTheRunLeavesTheOtherToCarryTheLoad) {
+  // The first target dies (stops listening, drops its connections) after 150 votes: the requests
+  // it had in flight get no answer, its connections are refused from then on, and the run goes on
+  // through the second target until every request was sent. The verification reads the results
+  // from the second one, and the votes without an answer are allowed either way.
+  Registry registry(1500);
+  FakeVoteServer dying(registry.keys(), {.die_after = 150});
+  FakeVoteServer live(dying.election(), {});
+  LoadOptions o = Options(dying, registry);
+  o.targets = {dying.url(), live.url()};
+  o.votes = 1500;
+  o.verify = true;
+  auto report = RunLoad(o);
+  ASSERT_TRUE(report.ok()) << report.error();
+  EXPECT_TRUE(dying.dead());
+  EXPECT_EQ(dying.votes(), 150u);
+  EXPECT_EQ(report->totals.sent, 1500u);
+  EXPECT_EQ(report->totals.answered + Lost(*report), report->totals.sent) << report->ToText();
+  // Whatever the dying target did not answer (it answered at most 150), the live one did, all
+  // but the requests lost.
+  EXPECT_GE(live.votes(), 1500u - 150u - Lost(*report)) << report->ToText();
+  EXPECT_GT(report->totals.connect_errors, 0u);  // reconnecting to the dead target was refused
+  EXPECT_TRUE(report->verify_ok) << report->ToText();
+}
+
+TEST(LoadRunFakeServer, ResultsAnswered5xxByTheFirstTargetAreReadFromTheNext) {
+  Registry registry(300);
+  FakeVoteServer first(registry.keys(), {.results_status = 503});
+  FakeVoteServer second(first.election(), {});
+  LoadOptions o = Options(first, registry);
+  o.targets = {first.url(), second.url()};
+  o.votes = 300;
+  o.verify = true;
+  auto report = RunLoad(o);
+  ASSERT_TRUE(report.ok()) << report.error();
+  EXPECT_TRUE(report->verify_ok) << report->ToText();
+  EXPECT_GT(first.votes(), 0u);
+  // Alone, the first target's 503 is the verification's error.
+  o.targets = {first.url()};
+  o.registry_offset = report->registry_next;
+  auto alone = RunLoad(o);
+  ASSERT_FALSE(alone.ok());
+  EXPECT_NE(alone.error().find("HTTP 503"), std::string::npos) << alone.error();
+}
+
+TEST(LoadRunFakeServer, NoTargetReachableNamesThemAll) {
+  Registry registry(10);
+  asio::io_context ioc;
+  std::vector<tcp::acceptor> closed;
+  std::vector<std::string> urls;
+  for (int i = 0; i < 2; ++i) {
+    closed.emplace_back(ioc);
+    closed.back().open(tcp::v4());
+    closed.back().bind({asio::ip::make_address("127.0.0.1"), 0});
+    urls.push_back(fmt::format("http://127.0.0.1:{}", closed.back().local_endpoint().port()));
+  }
+  LoadOptions o;
+  o.targets = urls;
+  o.voters = registry.path();
+  o.votes = 10;
+  o.connections = 4;
+  o.timeout = std::chrono::milliseconds(1000);
+  auto report = RunLoad(o);
+  ASSERT_FALSE(report.ok());
+  EXPECT_NE(report.error().find("cannot connect"), std::string::npos) << report.error();
+  for (const auto& url : urls) {
+    EXPECT_NE(report.error().find(url.substr(7)), std::string::npos) << report.error();
+  }
 }
 
 TEST(LoadRunFakeServer, TooFewCredentialsIsRefusedUpFront) {

@@ -12,6 +12,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
@@ -27,26 +28,36 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
-// A blocking GET for the few requests outside the load (results before and after).
-core::Result<std::pair<int, std::string>> HttpGet(const Target& target, const std::string& path,
+// A blocking GET for the few requests outside the load (results before and after), with the
+// given Host header. Every failure is a network error: ErrorCode::kUnavailable.
+core::Result<std::pair<int, std::string>> HttpGet(const Target& target,
+                                                  const std::string& host_header,
+                                                  const std::string& path,
                                                   std::chrono::milliseconds timeout) {
+  using core::ErrorCode;
   asio::io_context ioc;
   tcp::resolver resolver(ioc);
   beast::tcp_stream stream(ioc);
   boost::system::error_code ec;
   const auto results = resolver.resolve(target.host, std::to_string(target.port), ec);
-  if (ec) return core::Fail(fmt::format("GET {}: cannot resolve: {}", path, ec.message()));
+  if (ec) {
+    return core::Fail(ErrorCode::kUnavailable,
+                      fmt::format("GET {}: cannot resolve: {}", path, ec.message()));
+  }
   stream.expires_after(timeout);
   stream.connect(results, ec);
-  if (ec) return core::Fail(fmt::format("GET {}: cannot connect: {}", path, ec.message()));
+  if (ec) {
+    return core::Fail(ErrorCode::kUnavailable,
+                      fmt::format("GET {}: cannot connect: {}", path, ec.message()));
+  }
   http::request<http::empty_body> req{http::verb::get, path, 11};
-  req.set(http::field::host, target.host_header);
+  req.set(http::field::host, host_header);
   http::write(stream, req, ec);
-  if (ec) return core::Fail(fmt::format("GET {}: {}", path, ec.message()));
+  if (ec) return core::Fail(ErrorCode::kUnavailable, fmt::format("GET {}: {}", path, ec.message()));
   beast::flat_buffer buffer;
   http::response<http::string_body> res;
   http::read(stream, buffer, res, ec);
-  if (ec) return core::Fail(fmt::format("GET {}: {}", path, ec.message()));
+  if (ec) return core::Fail(ErrorCode::kUnavailable, fmt::format("GET {}: {}", path, ec.message()));
   stream.socket().shutdown(tcp::socket::shutdown_both, ec);
   return std::pair<int, std::string>{res.result_int(), std::move(res.body())};
 }
@@ -110,34 +121,60 @@ class PollWorkload final : public Workload {
   std::size_t step_;
 };
 
-}  // namespace
-
-core::Result<std::vector<LawCount>> ReadTallies(const Target& target,
-                                                const std::vector<std::string>& laws,
-                                                std::chrono::milliseconds timeout) {
+// Every law's tally from one target. A network error or a 5xx is ErrorCode::kUnavailable (the
+// caller tries the next target); any other answer that is not a tally is kRefused or kCorrupt.
+core::Result<std::vector<LawCount>> ReadTalliesFrom(const Target& target,
+                                                    const std::string& host_header,
+                                                    const std::vector<std::string>& laws,
+                                                    std::chrono::milliseconds timeout) {
+  using core::ErrorCode;
   std::vector<LawCount> out;
   for (const auto& law : laws) {
-    auto got = HttpGet(target, "/api/v1/results/" + law, timeout);
-    if (!got.ok()) return core::Fail(got.error());
+    auto got = HttpGet(target, host_header, "/api/v1/results/" + law, timeout);
+    if (!got.ok()) return core::Fail(got.code(), got.error());
     const auto& [status, body] = *got;
     if (status == 404) {
-      return core::Fail(fmt::format("law {} of the registry is not on the server's ballot", law));
+      return core::Fail(ErrorCode::kRefused,
+                        fmt::format("law {} of the registry is not on the server's ballot", law));
     }
     if (status == 403) {
-      return core::Fail(fmt::format("results of law {} are embargoed: cannot verify", law));
+      return core::Fail(ErrorCode::kRefused,
+                        fmt::format("results of law {} are embargoed: cannot verify", law));
     }
     if (status != 200) {
-      return core::Fail(fmt::format("GET /api/v1/results/{}: HTTP {}", law, status));
+      // A 5xx: this replica cannot answer now (like one that is down); a 4xx: a refusal.
+      return core::Fail(status >= 500 ? ErrorCode::kUnavailable : ErrorCode::kRefused,
+                        fmt::format("GET /api/v1/results/{}: HTTP {}", law, status));
     }
     auto json = nlohmann::json::parse(body, nullptr, false);
     if (json.is_discarded() || !json.is_object() || !json.contains("oui") ||
         !json.contains("non") || !json["oui"].is_number_unsigned() ||
         !json["non"].is_number_unsigned()) {
-      return core::Fail(fmt::format("GET /api/v1/results/{}: unreadable body", law));
+      return core::Fail(ErrorCode::kCorrupt,
+                        fmt::format("GET /api/v1/results/{}: unreadable body", law));
     }
     out.push_back({law, json["oui"].get<std::uint64_t>(), json["non"].get<std::uint64_t>()});
   }
   return out;
+}
+
+// "host:port" of a target, for messages.
+std::string Name(const Target& target) { return fmt::format("{}:{}", target.host, target.port); }
+
+}  // namespace
+
+core::Result<std::vector<LawCount>> ReadTallies(const std::vector<Target>& targets,
+                                                const std::vector<std::string>& laws,
+                                                std::chrono::milliseconds timeout) {
+  if (targets.empty()) return core::Fail(std::string("no target to read the results from"));
+  std::string errors;
+  for (const Target& target : targets) {
+    auto got = ReadTalliesFrom(target, targets.front().host_header, laws, timeout);
+    if (got.ok() || got.code() != core::ErrorCode::kUnavailable) return got;
+    if (!errors.empty()) errors += "; ";
+    errors += targets.size() == 1 ? got.error() : fmt::format("{}: {}", Name(target), got.error());
+  }
+  return core::Fail(core::ErrorCode::kUnavailable, errors);
 }
 
 void Verify(const LoadOptions& options, VoteRun& run, const std::vector<Pending>& pending,
@@ -154,27 +191,39 @@ void Verify(const LoadOptions& options, VoteRun& run, const std::vector<Pending>
   std::uint64_t not_found = 0;
   const auto deadline = SteadyClock::now() + options.verify_timeout;
   while (!todo.empty()) {
+    // Each round polls through the first target that accepts a connection, in order.
     EngineOptions eo;
-    eo.target = run.target;
     eo.threads = std::min<unsigned>(options.threads, static_cast<unsigned>(todo.size()));
     eo.connections = std::clamp<unsigned>(
         static_cast<unsigned>(std::min<std::size_t>(todo.size(), options.connections)), eo.threads,
         256);
     eo.timeout = options.timeout;
     const unsigned threads = eo.threads;
-    Engine engine(eo, [&](unsigned t) {
-      return std::make_unique<PollWorkload>(todo, pending, run.target, t, threads);
-    });
-    if (auto st = engine.Start(); !st.ok()) {
-      mm.Add("cannot poll vote statuses: {}", st.error());
+    std::unique_ptr<Engine> engine;
+    std::string errors;
+    for (const Target& target : run.targets) {
+      eo.targets = {target};
+      auto e = std::make_unique<Engine>(eo, [&](unsigned t) {
+        return std::make_unique<PollWorkload>(todo, pending, run.targets.front(), t, threads);
+      });
+      if (auto st = e->Start(); !st.ok()) {
+        if (!errors.empty()) errors += "; ";
+        errors += st.error();
+        continue;
+      }
+      engine = std::move(e);
       break;
     }
-    while (!engine.WaitFor(std::chrono::milliseconds(200))) {
+    if (engine == nullptr) {
+      mm.Add("cannot poll vote statuses: {}", errors);
+      break;
     }
-    report.polls += engine.Totals().sent;
+    while (!engine->WaitFor(std::chrono::milliseconds(200))) {
+    }
+    report.polls += engine->Totals().sent;
     std::vector<std::uint32_t> again;
     for (unsigned t = 0; t < threads; ++t) {
-      for (const auto& r : static_cast<PollWorkload&>(engine.workload(t)).results) {
+      for (const auto& r : static_cast<PollWorkload&>(engine->workload(t)).results) {
         switch (r.outcome) {
           case PollWorkload::kFinal:
             final_of[r.index] = r.status;
@@ -241,7 +290,7 @@ void Verify(const LoadOptions& options, VoteRun& run, const std::vector<Pending>
   mm.AddCount(invalid_wrong, "unregistered credentials ended with a status other than invalid");
 
   // 4. Published tallies moved by exactly the ground truth.
-  auto after = ReadTallies(run.target, laws, options.timeout);
+  auto after = ReadTallies(run.targets, laws, options.timeout);
   if (!after.ok()) {
     mm.Add("cannot read results after the run: {}", after.error());
     report.verify_ok = false;

@@ -2,6 +2,11 @@
 // before and after, every pending request polled to its final status, and the comparison with
 // the ground truth the run kept. Internal to loadgen.
 //
+// Targets: the verification talks to the first target, with its Host header; on a network error
+// (refused, reset, unresolvable; for the results, a 5xx too) it tries the next targets in order
+// before giving up, since the first replica may be the one a chaos test just killed or restarted.
+// Any other answer (404, 403, an unreadable body) is final and not retried elsewhere.
+//
 // Threading: called from RunLoad's thread once the load engine has stopped; Verify runs its own
 // polling engine and blocks until every status is final or verify_timeout has passed.
 #pragma once
@@ -23,9 +28,12 @@ namespace scrutin::loadgen {
 
 constexpr std::size_t kMaxMismatchLines = 40;
 
-// GET /api/v1/results/{law} for every law, in order. Fails when a law is unknown to the server
-// (404), embargoed (403), on any other non-200 answer, an unreadable body or a network error.
-core::Result<std::vector<LawCount>> ReadTallies(const Target& target,
+// GET /api/v1/results/{law} for every law, in order, all from the first target that answers
+// (the next target is tried on a network error or a 5xx). Fails when a law is unknown to the
+// server (404), embargoed (403), on any other non-200 answer, an unreadable body, or when every
+// target fails with a network error or a 5xx (ErrorCode::kUnavailable; the message names each
+// target).
+core::Result<std::vector<LawCount>> ReadTallies(const std::vector<Target>& targets,
                                                 const std::vector<std::string>& laws,
                                                 std::chrono::milliseconds timeout);
 

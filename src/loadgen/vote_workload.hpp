@@ -41,8 +41,8 @@ struct Pending {
 struct VoteRun {
   const LoadOptions& options;
   Electorate& electorate;
-  Target target;
-  std::string post_head;
+  std::vector<Target> targets;  // LoadOptions::targets, parsed; the verification starts with [0]
+  std::string post_head;        // carries targets[0]'s Host header
   std::atomic<std::uint64_t> next_valid{0};
 };
 
