@@ -40,6 +40,7 @@ struct ServerBehaviour {
   int lose_every = 0;             // bug: every n-th accepted vote is not tallied
   bool close_each = false;        // answer with Connection: close
   int stall_every = 0;            // every n-th vote is recorded but answered only after 1.5 s
+  int unavailable_every = 0;      // every n-th vote is recorded (and counted) but answered 503
   int idle_close_ms = 0;          // close a keep-alive connection idle for that long
   // The server dies after answering that many votes (POST /api/v1/vote), as a killed process
   // would: it stops listening (connecting is refused from then on) and closes every connection;
@@ -225,6 +226,10 @@ class FakeVoteServer {
       ++e.next_id;
       e.statuses[id] = {status, 0};
       stall = b_.stall_every > 0 && e.next_id % b_.stall_every == 0;
+      if (b_.unavailable_every > 0 && e.next_id % b_.unavailable_every == 0) {
+        // As an api whose broker stored the vote and died before confirming it.
+        return Reply(http::status::service_unavailable, R"({"error":"unavailable"})");
+      }
       return Reply(
           http::status::accepted,
           fmt::format(R"({{"request_id":"{}","status":"{}","status_url":"/api/v1/vote/{}"}})", id,
@@ -449,6 +454,23 @@ TEST(LoadRunFakeServer, TimedOutVotesAreCountedAsUnknownOutcomes) {
   std::uint64_t truth = 0;
   for (const auto& l : report->ground_truth) truth += l.oui + l.non;
   EXPECT_LT(truth, server.accepted());
+}
+
+TEST(LoadRunFakeServer, VotesAnswered5xxAreUnknownOutcomesNotLosses) {
+  // An api whose broker stored a vote and died before confirming it answers 503 for a vote
+  // that counts: verification must accept the tallies with or without such votes.
+  Registry registry(600);
+  FakeVoteServer server(registry.keys(), {.unavailable_every = 25});
+  LoadOptions o = Options(server, registry);
+  o.votes = 400;
+  o.verify = true;
+  auto report = RunLoad(o);
+  ASSERT_TRUE(report.ok()) << report.error();
+  EXPECT_GE(report->totals.by_status[503], 10u) << report->ToText();
+  EXPECT_TRUE(report->verify_ok) << report->ToText();
+  std::uint64_t truth = 0;
+  for (const auto& l : report->ground_truth) truth += l.oui + l.non;
+  EXPECT_LT(truth, server.accepted());  // the 503'd valid votes counted, outside the truth
 }
 
 TEST(LoadRunFakeServer, ConnectionsTheServerClosedWhileIdleAreNotUsed) {

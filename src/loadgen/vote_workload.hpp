@@ -108,6 +108,13 @@ class VoteWorkload final : public Workload {
     const auto kind = static_cast<RequestKind>(slot.tag2 & 0xff);
     const auto k = static_cast<std::size_t>(kind);
     ++status_by_kind[k][status > 0 && status < 600 ? status : 0];
+    if (status >= 500 && (kind == RequestKind::kValid || kind == RequestKind::kDuplicate)) {
+      // A 5xx promises nothing either way: a broker that stored the vote and died before
+      // confirming it leaves the api answering 503 for a vote that counts (docs/openapi.yaml,
+      // Unavailable). Like no answer at all, the credential's outcome is unknown.
+      run_.electorate.pool[slot.tag].flags |= kUnknown;
+      return;
+    }
     if (status != 202 || kind == RequestKind::kMalformed) return;
     PoolEntry* e = kind == RequestKind::kInvalid ? nullptr : &run_.electorate.pool[slot.tag];
     const auto word = FindJsonString(body, "status");
