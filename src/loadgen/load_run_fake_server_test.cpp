@@ -23,6 +23,7 @@
 #include "core/mutex.hpp"
 #include "core/vote_request.hpp"
 #include "loadgen/load_run.hpp"
+#include "loadgen/verification.hpp"
 #include "loadgen/vote_requests.hpp"
 
 namespace scrutin::loadgen {
@@ -735,4 +736,21 @@ TEST(LoadRunFakeServer, AMixWithoutValidVotesNeedsNoUnusedRows) {
 }
 
 }  // namespace
+TEST(LoadRunFakeServer, ReadingTalliesFromAServerThatNeverAnswersTimesOut) {
+  // A listening socket nobody accepts on: the kernel completes the handshake, nothing answers
+  // (as a hung api, or one whose packets vanish). The verification's GET must give up after its
+  // timeout instead of blocking the run for ever.
+  asio::io_context ioc;
+  tcp::acceptor silent(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  auto target = ParseTarget(fmt::format("http://127.0.0.1:{}", silent.local_endpoint().port()));
+  ASSERT_TRUE(target.ok()) << target.error();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto got = ReadTallies({*target}, {kLaws[0]}, std::chrono::milliseconds(300));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.code(), core::ErrorCode::kUnavailable) << got.error();
+  // Generous: the point is "returns", not how fast (shared machines are slow).
+  EXPECT_LT(took, std::chrono::seconds(20)) << got.error();
+}
+
 }  // namespace scrutin::loadgen

@@ -29,7 +29,10 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 // A blocking GET for the few requests outside the load (results before and after), with the
-// given Host header. Every failure is a network error: ErrorCode::kUnavailable.
+// given Host header, bounded by `timeout` as a whole (connect, write and read: a hung server, or
+// one whose packets vanish, is an error after that long, not a hang). Every failure is a network
+// error: ErrorCode::kUnavailable. The operations are asynchronous only because Beast's tcp_stream
+// applies its expiry to asynchronous operations alone.
 core::Result<std::pair<int, std::string>> HttpGet(const Target& target,
                                                   const std::string& host_header,
                                                   const std::string& path,
@@ -44,19 +47,30 @@ core::Result<std::pair<int, std::string>> HttpGet(const Target& target,
     return core::Fail(ErrorCode::kUnavailable,
                       fmt::format("GET {}: cannot resolve: {}", path, ec.message()));
   }
+  auto run = [&ioc] {
+    ioc.restart();
+    ioc.run();
+  };
   stream.expires_after(timeout);
-  stream.connect(results, ec);
+  stream.async_connect(results, [&ec](const boost::system::error_code& e, const tcp::endpoint&) {
+    ec = e;
+  });
+  run();
   if (ec) {
     return core::Fail(ErrorCode::kUnavailable,
                       fmt::format("GET {}: cannot connect: {}", path, ec.message()));
   }
   http::request<http::empty_body> req{http::verb::get, path, 11};
   req.set(http::field::host, host_header);
-  http::write(stream, req, ec);
+  http::async_write(stream, req,
+                    [&ec](const boost::system::error_code& e, std::size_t) { ec = e; });
+  run();
   if (ec) return core::Fail(ErrorCode::kUnavailable, fmt::format("GET {}: {}", path, ec.message()));
   beast::flat_buffer buffer;
   http::response<http::string_body> res;
-  http::read(stream, buffer, res, ec);
+  http::async_read(stream, buffer, res,
+                   [&ec](const boost::system::error_code& e, std::size_t) { ec = e; });
+  run();
   if (ec) return core::Fail(ErrorCode::kUnavailable, fmt::format("GET {}: {}", path, ec.message()));
   stream.socket().shutdown(tcp::socket::shutdown_both, ec);
   return std::pair<int, std::string>{res.result_int(), std::move(res.body())};
