@@ -16,6 +16,7 @@
 #include "pipeline/split_vote_queries.hpp"
 #include "pipeline/validation_stage.hpp"
 #include "ports/testing/fake_credential_ledger.hpp"
+#include "ports/testing/fake_decision_publisher.hpp"
 
 namespace scrutin::pipeline {
 namespace {
@@ -35,23 +36,6 @@ struct Journal {
     core::MutexLock lock(mu);
     events.push_back(std::move(e));
   }
-};
-
-class FakePublisher : public ports::DecisionPublisher {
- public:
-  explicit FakePublisher(Journal& j) : journal(j) {}
-  core::Status Publish(std::span<const core::VoteEnvelope> votes,
-                       std::span<const core::Decision> decisions) override {
-    if (fail) return core::Fail(core::ErrorCode::kUnavailable, std::string("broker down"));
-    for (std::size_t i = 0; i < votes.size(); ++i) {
-      published.emplace_back(votes[i].request_id, decisions[i]);
-    }
-    journal.Add("publish");
-    return {};
-  }
-  Journal& journal;
-  bool fail = false;
-  std::vector<std::pair<core::RequestId, core::Decision>> published;
 };
 
 class FakeStatuses : public ports::StatusWriter, public ports::VoteQueries {
@@ -108,7 +92,8 @@ class ValidationStageTest : public ::testing::Test {
  protected:
   Journal journal;
   ReplayLedger ledger;
-  FakePublisher publisher{journal};
+  // The shared fake publisher; each successful publish is journalled.
+  ports::testing::FakeDecisionPublisher publisher{[this] { journal.Add("publish"); }};
   int listened = 0;
   ValidationStage stage{ledger, publisher,
                         [this](auto votes, auto) { listened += static_cast<int>(votes.size()); }};

@@ -2,7 +2,8 @@
 // votes to the aggregator, duplicates and invalid attempts to the audit queue).
 //
 // Implementation: RabbitDecisionPublisher (adapters/rabbitmq/rabbit_decision_publisher.hpp), over
-// rabbitmq::RabbitBatchPublisher with publisher confirms.
+// rabbitmq::RabbitBatchPublisher with publisher confirms. It passes the contract suite in
+// ports/testing/decision_publisher_contract.hpp, as does the shared FakeDecisionPublisher.
 #pragma once
 
 #include <memory>
