@@ -27,14 +27,14 @@ core::Status RabbitBatchPublisher::Fail(std::string why) {
   next_attempt_ = Clock::now() + std::min<std::chrono::milliseconds>(
                                      std::chrono::duration_cast<std::chrono::milliseconds>(backoff),
                                      options_.max_backoff);
-  return core::Fail(last_error_);
+  return core::Fail(core::ErrorCode::kUnavailable, last_error_);
 }
 
 core::Status RabbitBatchPublisher::Connect() {
   if (connected()) return {};
   conn_.reset();
   if (Clock::now() < next_attempt_) {
-    return core::Fail("RabbitMQ unavailable: " + last_error_);
+    return core::Fail(core::ErrorCode::kUnavailable, "RabbitMQ unavailable: " + last_error_);
   }
   auto conn = AmqpConnection::Open(options_.endpoint, options_.connection);
   if (!conn.ok()) return Fail(conn.error());
@@ -65,7 +65,8 @@ core::Status RabbitBatchPublisher::PublishAndConfirm(std::span<const OutgoingMes
     returned += d == Delivery::kReturned;
   }
   if (nacked + returned == 0) return {};
-  return core::Fail("RabbitMQ did not accept " + std::to_string(nacked + returned) + " of " +
+  return core::Fail(core::ErrorCode::kUnavailable,
+                    "RabbitMQ did not accept " + std::to_string(nacked + returned) + " of " +
                     std::to_string(messages.size()) + " messages (" + std::to_string(nacked) +
                     " nacked, " + std::to_string(returned) + " unroutable)");
 }

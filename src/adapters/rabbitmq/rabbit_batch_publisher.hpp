@@ -56,7 +56,8 @@ class RabbitBatchPublisher {
   ~RabbitBatchPublisher();
 
   // Connects (declaring the topology and enabling confirms) unless already connected. Within the
-  // backoff after a failure returns the last error without trying.
+  // backoff after a failure returns the last error without trying. Every error of this class is
+  // coded kUnavailable: the broker cannot take the messages now; try again later.
   core::Status Connect();
 
   // Publishes messages[i] and writes its fate to out[i]. Success: every message got an answer
