@@ -5,7 +5,7 @@
 #include <span>
 #include <vector>
 
-#include "core/request_id.hpp"
+#include "ports/testing/contract_votes.hpp"
 
 namespace scrutin::ports::testing {
 namespace {
@@ -62,22 +62,12 @@ void DecisionPublisherContract::SetUp() {
 }
 
 core::VoteEnvelope DecisionPublisherContract::Vote(const core::Digest& digest, Choice choice) {
-  core::VoteEnvelope v;
-  v.request_id = core::RequestId::Generate();
-  v.digest = digest;
-  v.law_id = kLaw;
-  v.choice = choice;
-  v.received_at = core::Clock::now();
-  return v;
+  return MakeVote(digest, kLaw, choice);
 }
 
 core::Decision DecisionPublisherContract::Decided(VoteStatus status, std::uint32_t attempts,
                                                   bool replay) {
-  core::Decision d;
-  d.status = status;
-  d.attempt_count = attempts;
-  d.replay = replay;
-  return d;
+  return MakeDecision(status, attempts, replay);
 }
 
 TEST_P(DecisionPublisherContract, EveryVoteArrivesWithItsOwnDecisionOnItsSide) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/request_id.hpp"
+#include "ports/testing/contract_votes.hpp"
 
 namespace scrutin::ports::testing {
 namespace {
@@ -36,22 +37,12 @@ void VoteRecorderContract::SetUp() {
 
 core::VoteEnvelope VoteRecorderContract::Vote(const core::Digest& digest, const char* law,
                                               Choice choice) {
-  core::VoteEnvelope v;
-  v.request_id = core::RequestId::Generate();
-  v.digest = digest;
-  v.law_id = law;
-  v.choice = choice;
-  v.received_at = core::Clock::now();
-  return v;
+  return MakeVote(digest, law, choice);
 }
 
 core::Decision VoteRecorderContract::Decided(VoteStatus status, std::uint32_t attempts,
                                              bool replay) {
-  core::Decision d;
-  d.status = status;
-  d.attempt_count = attempts;
-  d.replay = replay;
-  return d;
+  return MakeDecision(status, attempts, replay);
 }
 
 std::pair<long long, long long> VoteRecorderContract::TallyOf(const char* law) {
