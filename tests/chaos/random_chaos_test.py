@@ -52,6 +52,7 @@ KINDS = ("api", "validator", "aggregator", "redis", "rabbitmq", "postgres")
 CUT_ALIAS = "127.0.0.7"  # validator-1 reaches Redis through this loopback address only
 PERIOD_S = 10.0
 CUT_S = 10.0
+DRAIN_BOUND_S = 180.0  # for the broker's queues to empty after loadgen's verification
 SECOND_PASS_AFTER_S = 20.0  # the rebuild's second pass, once the aggregator caught up
 
 
@@ -223,15 +224,9 @@ class Chaos:
         every = 5.0 if self.args.duration <= 600 else 30.0
         while not stop.wait(every):
             try:
-                out = self.C.rabbitmqctl("list_queues", "name", "messages", timeout=20)
+                total = self.queued()
             except Exception:  # noqa: BLE001 — the broker may be the one just killed
                 continue
-            total = 0
-            for line in out.splitlines():
-                parts = line.split()
-                if len(parts) == 2 and parts[1].isdigit() and parts[0].startswith("votes."):
-                    if parts[0] != "votes.dead":
-                        total += int(parts[1])
             self.max_queued = max(self.max_queued, total)
 
     # -- the whole run --
@@ -305,9 +300,35 @@ class Chaos:
             raise AssertionError(f"loadgen exited {rc} without a report:\n{lg_out[-3000:]}")
         with open(report_path, encoding="utf-8") as f:
             rep = json.load(f)
+        self.wait_queues_empty(DRAIN_BOUND_S)
         return self.check(rep, rc, lg_out, drained)
 
     # -- the verdict --
+
+    def queued(self):
+        """Messages (ready + unacknowledged) in the votes queues, votes.dead aside."""
+        out = self.C.rabbitmqctl("list_queues", "name", "messages", timeout=30)
+        total = 0
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[1].isdigit() and parts[0].startswith("votes."):
+                if parts[0] != "votes.dead":
+                    total += int(parts[1])
+        return total
+
+    def wait_queues_empty(self, bound_s):
+        """loadgen waits for the votes it got a 202 for; a vote that got no answer or a 5xx may
+        still be on its way (claimed by a validator, not yet recorded). The stores are compared
+        once nothing is left in the broker, twice in a row a second apart."""
+        deadline = time.monotonic() + bound_s
+        empty_twice = 0
+        while empty_twice < 2:
+            n = self.queued()
+            empty_twice = empty_twice + 1 if n == 0 else 0
+            if time.monotonic() > deadline:
+                self.problems.append(f"{n} messages still queued {bound_s:g} s after the load")
+                return
+            time.sleep(1.0)
 
     def check(self, rep, rc, lg_out, drained):
         C = self.C
