@@ -33,7 +33,7 @@ demo-distributed: build
 # The asan preset's build of what the sanitize suites run inside the main ctest run: every unit
 # suite (sanitize.unit; a unit executable missing here shows up there as <name>_NOT_BUILT, failing)
 # and the binary (sanitize.serve). The server suites (pg, redis, rmq) are not built under ASan.
-ASAN_TARGETS := scrutin apps_progress_test apps_test core_test http_test loadgen_test memory_test \
+ASAN_TARGETS := scrutin apps_test core_test http_test loadgen_test memory_test \
                 metrics_test offline_test pipeline_test ports_testing_test postgres_unit_test \
                 rabbitmq_unit_test redis_unit_test sqlite_test
 build-sanitized: deps
