@@ -1,14 +1,14 @@
 // `scrutin aggregator`: the distributed shape's counting worker. Consumes decided votes from
 // votes.aggregation (accepted) and votes.review (duplicate / invalid) in batches, records each
 // batch in ONE PostgreSQL transaction (pipeline::AggregationStage over PostgresVoteRecorder: audit
-// rows for every status; ballots and tallies only for credentials not counted before), writes
-// each vote's final status, as PostgreSQL recorded it, to Redis for GET /api/v1/vote/{id}, then
-// acks. A redelivered batch counts nothing twice. A vote the stage refuses (a law missing from
-// this aggregator's laws.toml) is set aside in votes.dead after a few deliveries; PostgreSQL or
-// Redis down: the batch is held and retried (rabbitmq::RabbitConsumer). Since one commit waits ~5
-// ms for the WAL fsync,
-// --in-flight consumers (each with its own connection and batch) record concurrently so that
-// commits share flushes.
+// rows for every status; ballots and tallies only for credentials not counted before),
+// re-asserts the recorded claims in the Redis ledger (redis::RedisClaimMirror), writes each vote's
+// final status, as PostgreSQL recorded it, to Redis for GET /api/v1/vote/{id}, then acks. A
+// redelivered batch counts nothing twice. A vote the stage refuses (a law missing from this
+// aggregator's laws.toml) is set aside in votes.dead after a few deliveries; PostgreSQL or Redis
+// down: the batch is held and retried (rabbitmq::RabbitConsumer). Since one commit waits ~5 ms
+// for the WAL fsync, --in-flight consumers (each with its own connection and batch) record
+// concurrently so that commits share flushes.
 //
 // /metrics (votes_by_law from the tallies, rabbitmq_queue_depth, postgres_connections) and
 // /api/v1/health on --admin-listen. SIGTERM/SIGINT: finish the batches in progress, exit 0.
@@ -20,6 +20,7 @@
 #include "adapters/postgres/postgres_vote_recorder.hpp"
 #include "adapters/rabbitmq/rabbit_consumer.hpp"
 #include "adapters/redis/ledger_layout.hpp"
+#include "adapters/redis/redis_claim_mirror.hpp"
 #include "adapters/redis/redis_status_writer.hpp"
 #include "apps/commands.hpp"
 #include "apps/distributed.hpp"
@@ -70,6 +71,8 @@ void RunAggregator(const AggregatorOptions& opt) {
   const auto retention = std::chrono::seconds(std::chrono::hours(24 * opt.worker.retention_days));
   redis::RedisStatusStore status_store(redis_pool, retention, opt.prefix);
   redis::RedisStatusWriter statuses(status_store);
+  // The claims just recorded, re-asserted in the validators' ledger (see ports::ClaimMirror).
+  redis::RedisClaimMirror mirror(redis_pool, opt.prefix);
 
   // RabbitMQ: declare the topology once (a consumer on a fresh broker declares it too).
   {
@@ -106,10 +109,28 @@ void RunAggregator(const AggregatorOptions& opt) {
       &recorded.WithLabels({"pending"}), &recorded.WithLabels({"accepted"}),
       &recorded.WithLabels({"duplicate"}), &recorded.WithLabels({"invalid"})};
   pipeline::AggregationStage stage(
-      recorder, &statuses, ballot, retention,
+      recorder, &statuses, &mirror, ballot, retention,
       [&](std::span<const core::VoteEnvelope>, std::span<const core::Decision> ds) {
         for (const auto& d : ds) recorded_by_status[static_cast<int>(d.status)]->Increment();
       });
+
+  auto& mirrored = registry.AddCounter(
+      "aggregator_ledger_claims_total",
+      "Recorded claims re-asserted in the Redis ledger after each commit, by what the ledger held: "
+      "unchanged (it agreed), restored (it had lost the claim), replaced (another request held "
+      "it), skipped (no ledger under the prefix yet)",
+      {"result"});
+  registry.AddCollector([&stage, &mirrored] {
+    const ports::MirrorReport r = stage.mirrored();
+    const std::pair<const char*, std::uint64_t> totals[] = {{"unchanged", r.unchanged},
+                                                            {"restored", r.restored},
+                                                            {"replaced", r.replaced},
+                                                            {"skipped", r.skipped}};
+    for (const auto& [label, total] : totals) {
+      auto& c = mirrored.WithLabels({label});
+      if (total > c.Value()) c.Increment(total - c.Value());
+    }
+  });
 
   // One consumer per batch in flight on votes.aggregation, one on votes.review.
   auto make_consumer = [&](const std::string& queue, int index) {

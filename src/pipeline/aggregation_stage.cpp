@@ -23,6 +23,22 @@ core::Status AggregationStage::Process(std::span<const core::VoteEnvelope> votes
     return core::Fail(st.code(), "recording the batch failed: " + st.error());
   }
   core::Failpoint("aggregator.after_commit");
+  if (mirror_ != nullptr) {
+    std::vector<ports::ClaimRequest> claims;
+    for (std::size_t i = 0; i < votes.size(); ++i) {
+      if (decisions[i].status != core::VoteStatus::kAccepted) continue;
+      claims.push_back({votes[i].digest, core::ClaimTag(votes[i].request_id)});
+    }
+    auto report = mirror_->Reassert(claims);
+    if (!report) {
+      return core::Fail(report.code(),
+                        "re-asserting the claims in the ledger failed: " + report.error());
+    }
+    restored_.fetch_add(report->restored, std::memory_order_relaxed);
+    replaced_.fetch_add(report->replaced, std::memory_order_relaxed);
+    unchanged_.fetch_add(report->unchanged, std::memory_order_relaxed);
+    skipped_.fetch_add(report->skipped, std::memory_order_relaxed);
+  }
   if (statuses_ != nullptr) {
     std::vector<ports::StatusUpdate> updates;
     updates.reserve(votes.size());
@@ -36,6 +52,15 @@ core::Status AggregationStage::Process(std::span<const core::VoteEnvelope> votes
   }
   if (listener_) listener_(votes, decisions);
   return {};
+}
+
+ports::MirrorReport AggregationStage::mirrored() const {
+  ports::MirrorReport r;
+  r.restored = restored_.load(std::memory_order_relaxed);
+  r.replaced = replaced_.load(std::memory_order_relaxed);
+  r.unchanged = unchanged_.load(std::memory_order_relaxed);
+  r.skipped = skipped_.load(std::memory_order_relaxed);
+  return r;
 }
 
 }  // namespace scrutin::pipeline

@@ -174,7 +174,7 @@ TEST(AggregationStageTest, RecordsDecidedBatchesAndRefusesPendingOnes) {
   FakeRecorder recorder;
   std::size_t listened = 0;
   const core::Ballot ballot = TestBallot();
-  AggregationStage stage(recorder, nullptr, ballot, hours(1),
+  AggregationStage stage(recorder, nullptr, nullptr, ballot, hours(1),
                          [&](auto votes, auto) { listened += votes.size(); });
   std::vector<core::VoteEnvelope> votes = {Vote(1), Vote(2)};
   std::vector<core::Decision> decisions(2);
@@ -204,7 +204,7 @@ TEST(AggregationStageTest, WritesTheRecordedDecisionsAsStatusesAfterTheRecord) {
   FakeStatuses statuses(journal);
   const core::Ballot ballot = TestBallot();
   std::vector<core::Decision> listened;
-  AggregationStage stage(recorder, &statuses, ballot, hours(48),
+  AggregationStage stage(recorder, &statuses, nullptr, ballot, hours(48),
                          [&](auto, auto ds) { listened.assign(ds.begin(), ds.end()); });
   std::vector<core::VoteEnvelope> votes = {Vote(1), Vote(9), Vote(0)};
   std::vector<core::Decision> decisions = {{core::VoteStatus::kAccepted, 1, false},
@@ -236,6 +236,60 @@ TEST(AggregationStageTest, WritesTheRecordedDecisionsAsStatusesAfterTheRecord) {
   EXPECT_EQ(status_of(2).expires_at, ballot.laws()[0].closes_at + hours(48));
   ASSERT_EQ(listened.size(), 3u);
   EXPECT_EQ(listened[1].status, core::VoteStatus::kDuplicate);
+}
+
+// A mirror that journals the claims it is asked to re-assert.
+class FakeMirror : public ports::ClaimMirror {
+ public:
+  explicit FakeMirror(Journal& j) : journal(j) {}
+  core::Result<ports::MirrorReport> Reassert(std::span<const ports::ClaimRequest> in) override {
+    if (fail) return core::Fail(core::ErrorCode::kUnavailable, std::string("redis down"));
+    claims.assign(in.begin(), in.end());
+    journal.Add("mirror");
+    ports::MirrorReport r;
+    r.restored = in.size();
+    return r;
+  }
+  Journal& journal;
+  bool fail = false;
+  std::vector<ports::ClaimRequest> claims;
+};
+
+TEST(AggregationStageTest, ReassertsTheRecordedClaimsBeforeTellingTheVoters) {
+  Journal journal;
+  FakeRecorder recorder;
+  recorder.held_by_other = 9;
+  FakeStatuses statuses(journal);
+  FakeMirror mirror(journal);
+  const core::Ballot ballot = TestBallot();
+  AggregationStage stage(recorder, &statuses, &mirror, ballot, hours(48));
+  std::vector<core::VoteEnvelope> votes = {Vote(1), Vote(9), Vote(0), Vote(2)};
+  auto decide = [] {
+    return std::vector<core::Decision>{{core::VoteStatus::kAccepted, 1, false},
+                                       {core::VoteStatus::kAccepted, 1, false},
+                                       {core::VoteStatus::kInvalid, 1, false},
+                                       {core::VoteStatus::kAccepted, 1, true}};
+  };
+  // The mirror failing after the record: an error, and no voter is told anything yet.
+  mirror.fail = true;
+  auto decisions = decide();
+  auto st = stage.Process(votes, decisions);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), core::ErrorCode::kUnavailable);
+  EXPECT_NE(st.error().find("ledger"), std::string::npos);
+  EXPECT_TRUE(statuses.records.empty());
+
+  mirror.fail = false;
+  decisions = decide();
+  ASSERT_TRUE(stage.Process(votes, decisions).ok());
+  // Only the claims the record holds: voter 9's was refused (held by another request), the
+  // invalid vote claims nothing; a replay (voter 2) is re-asserted like a first claim.
+  ASSERT_EQ(mirror.claims.size(), 2u);
+  EXPECT_EQ(mirror.claims[0].digest, votes[0].digest);
+  EXPECT_EQ(mirror.claims[0].claim_tag, core::ClaimTag(votes[0].request_id));
+  EXPECT_EQ(mirror.claims[1].digest, votes[3].digest);
+  EXPECT_EQ(journal.events, (std::vector<std::string>{"mirror", "final"}));
+  EXPECT_EQ(stage.mirrored().restored, 2u);
 }
 
 // An inner intake that checks the pending status exists when a vote reaches it.

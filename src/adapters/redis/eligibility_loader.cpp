@@ -4,7 +4,7 @@
 #include <charconv>
 #include <vector>
 
-#include "adapters/redis/script_sha.hpp"
+#include "adapters/redis/lua_script.hpp"
 
 namespace scrutin::redis {
 namespace {
@@ -161,12 +161,8 @@ core::Result<LoadReport> LoadEligibility(RedisClient& client, std::span<const co
   report.new_ledger = prepared->recorded_id.empty();
   const std::string create_markers = report.new_ledger ? "1" : "0";
 
-  const std::string sha = ScriptSha(kLoadScript);
-  for (const auto& node : client.Masters()) {
-    auto r = client.ExecuteOn(node, Command::Keyless({"SCRIPT", "LOAD", kLoadScript}));
-    if (!r.ok()) return Fail(r.error());
-    if (r->is_error()) return Fail("redis " + node.ToString() + ": SCRIPT LOAD: " + r->str);
-  }
+  static const LuaScript load_script(kLoadScript);
+  if (auto st = load_script.Load(client); !st.ok()) return Fail(st.error());
 
   const std::size_t per_trip = std::max<std::size_t>(1, options.buckets_per_round_trip);
   std::vector<Command> commands;
@@ -180,9 +176,9 @@ core::Result<LoadReport> LoadEligibility(RedisClient& client, std::span<const co
     commands.clear();
     sizes.clear();
     for (; bucket < layout.Buckets() && commands.size() < per_trip; ++bucket) {
-      Command c;
-      c.args = {"EVALSHA", sha, "1", layout.BucketKey(bucket), layout.Marker(), create_markers};
-      c.key_arg = 3;
+      Command c = load_script.Call(layout.BucketKey(bucket));
+      c.args.push_back(layout.Marker());
+      c.args.push_back(create_markers);
       std::uint64_t n = 0;
       for (; i < digests.size() && layout.Bucket(digests[i]) == bucket; ++i) {
         if (n > 0 && digests[i] == digests[i - 1]) continue;
@@ -193,19 +189,11 @@ core::Result<LoadReport> LoadEligibility(RedisClient& client, std::span<const co
       sizes.push_back(n);
     }
     replies.assign(commands.size(), Reply{});
-    if (auto st = client.Execute(commands, replies); !st.ok()) return Fail(st.error());
+    if (auto st = load_script.Execute(client, commands, replies); !st.ok()) {
+      return Fail(st.error());
+    }
     for (std::size_t k = 0; k < replies.size(); ++k) {
-      Reply* r = &replies[k];
-      Reply fallback;
-      if (r->is_error() && r->str.rfind("NOSCRIPT", 0) == 0) {
-        Command c = commands[k];
-        c.args[0] = "EVAL";
-        c.args[1] = std::string(kLoadScript);
-        auto again = client.Execute(c);
-        if (!again.ok()) return Fail(again.error());
-        fallback = std::move(*again);
-        r = &fallback;
-      }
+      const Reply* r = &replies[k];
       if (r->is_error()) return Fail("redis: loading " + commands[k].args[3] + ": " + r->str);
       if (r->type != Reply::Type::kArray || r->elements.size() != 3) {
         return Fail("redis: unexpected reply while loading " + commands[k].args[3]);

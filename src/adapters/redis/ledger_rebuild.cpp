@@ -4,8 +4,8 @@
 #include <chrono>
 
 #include "adapters/redis/eligibility_loader.hpp"
+#include "adapters/redis/lua_script.hpp"
 #include "adapters/redis/redis_status_store.hpp"
-#include "adapters/redis/script_sha.hpp"
 
 namespace scrutin::redis {
 namespace {
@@ -62,30 +62,9 @@ end
 return {added, restored, replaced, raised, unchanged}
 )lua";
 
-const std::string& RebuildScriptSha() {
-  static const std::string sha = ScriptSha(kRebuildScript);
-  return sha;
-}
-
-// Sends `commands` pipelined; a node that lost its script cache (NOSCRIPT) gets those commands
-// again with the script's text.
-core::Status ExecuteScripts(RedisClient& client, std::vector<Command>& commands,
-                            std::vector<Reply>& replies) {
-  replies.assign(commands.size(), Reply{});
-  if (auto st = client.Execute(commands, replies); !st.ok()) {
-    return Fail(ErrorCode::kUnavailable, st.error());
-  }
-  for (std::size_t k = 0; k < replies.size(); ++k) {
-    if (replies[k].is_error() && replies[k].str.rfind("NOSCRIPT", 0) == 0) {
-      Command c = commands[k];
-      c.args[0] = "EVAL";
-      c.args[1] = std::string(kRebuildScript);
-      auto again = client.Execute(c);
-      if (!again.ok()) return Fail(ErrorCode::kUnavailable, again.error());
-      replies[k] = std::move(*again);
-    }
-  }
-  return {};
+const LuaScript& Rebuild() {
+  static const LuaScript script(kRebuildScript);
+  return script;
 }
 
 }  // namespace
@@ -113,22 +92,16 @@ core::Result<std::unique_ptr<LedgerRebuild>> LedgerRebuild::Start(
                     prepared->layout.id +
                     "): is --hashes the election's database? Nothing was written");
   }
-  for (const auto& node : client.Masters()) {
-    auto r = client.ExecuteOn(node, Command::Keyless({"SCRIPT", "LOAD", kRebuildScript}));
-    if (!r.ok()) return Fail(ErrorCode::kUnavailable, r.error());
-    if (r->is_error()) {
-      return Fail(ErrorCode::kUnavailable, "redis " + node.ToString() + ": SCRIPT LOAD: " + r->str);
-    }
-  }
+  if (auto st = Rebuild().Load(client); !st.ok()) return Fail(st.code(), st.error());
   return std::unique_ptr<LedgerRebuild>(
       new LedgerRebuild(client, sorted, std::move(options), std::move(prepared->layout)));
 }
 
 core::Status LedgerRebuild::EmitBucket() {
   const std::uint64_t bucket = next_bucket_++;
-  Command c;
-  c.args = {"EVALSHA", RebuildScriptSha(), "1", layout_.BucketKey(bucket), layout_.Marker(), ""};
-  c.key_arg = 3;
+  Command c = Rebuild().Call(layout_.BucketKey(bucket));
+  c.args.push_back(layout_.Marker());
+  c.args.emplace_back();  // n, set once the bucket's fields are counted
   std::uint64_t n = 0;
   for (; digest_index_ < digests_.size() && layout_.Bucket(digests_[digest_index_]) == bucket;
        ++digest_index_) {
@@ -153,8 +126,8 @@ core::Status LedgerRebuild::EmitBucket() {
 
 core::Status LedgerRebuild::FlushBuckets() {
   if (bucket_commands_.empty()) return {};
-  std::vector<Reply> replies;
-  if (auto st = ExecuteScripts(client_, bucket_commands_, replies); !st.ok()) return st;
+  std::vector<Reply> replies(bucket_commands_.size());
+  if (auto st = Rebuild().Execute(client_, bucket_commands_, replies); !st.ok()) return st;
   for (std::size_t k = 0; k < replies.size(); ++k) {
     const Reply& r = replies[k];
     const std::string& key = bucket_commands_[k].args[3];

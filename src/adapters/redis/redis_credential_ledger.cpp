@@ -2,7 +2,7 @@
 
 #include <vector>
 
-#include "adapters/redis/script_sha.hpp"
+#include "adapters/redis/lua_script.hpp"
 #include "core/digest.hpp"
 
 namespace scrutin::redis {
@@ -42,14 +42,9 @@ redis.call('HSET', KEYS[1], ARGV[1], holder .. string.format('%d', n), ARGV[1] .
 return {3, n}
 )lua";
 
-// Loads the script on every master so that EVALSHA normally finds it.
-core::Status LoadScript(RedisClient& client) {
-  for (const auto& node : client.Masters()) {
-    auto reply = client.ExecuteOn(node, Command::Keyless({"SCRIPT", "LOAD", kClaimScript}));
-    if (!reply.ok()) return Fail(reply.error());
-    if (reply->is_error()) return Fail("redis " + node.ToString() + ": SCRIPT LOAD: " + reply->str);
-  }
-  return {};
+const LuaScript& Claim() {
+  static const LuaScript script(kClaimScript);
+  return script;
 }
 
 // `bucket` and `id` name what the script looked at, for the operator's message.
@@ -89,20 +84,13 @@ core::Result<ports::ClaimOutcome> ParseOutcome(const Reply& reply, const std::st
 
 }  // namespace
 
-std::string_view ClaimScript() { return kClaimScript; }
-
-const std::string& ClaimScriptSha() {
-  static const std::string sha = ScriptSha(kClaimScript);
-  return sha;
-}
-
 core::Result<std::unique_ptr<RedisCredentialLedger>> RedisCredentialLedger::Open(
     std::shared_ptr<RedisClientPool> pool, std::string_view prefix) {
   auto lease = pool->Acquire();
   if (!lease.ok()) return Fail(lease.error());
   auto layout = ReadLedgerLayout(**lease, prefix);
   if (!layout.ok()) return Fail(layout.code(), layout.error());
-  if (auto st = LoadScript(**lease); !st.ok()) return Fail(st.error());
+  if (auto st = Claim().Load(**lease); !st.ok()) return Fail(st.code(), st.error());
   return std::unique_ptr<RedisCredentialLedger>(
       new RedisCredentialLedger(std::move(pool), std::move(*layout)));
 }
@@ -124,8 +112,8 @@ core::Status RedisCredentialLedger::ClaimBatch(std::span<const ports::ClaimReque
     return Fail(core::ErrorCode::kRefused, std::string("ClaimBatch: in and out sizes differ"));
   }
   if (in.empty()) return {};
-  std::vector<Command> commands(in.size());
-  const std::string& sha = ClaimScriptSha();
+  std::vector<Command> commands;
+  commands.reserve(in.size());
   for (std::size_t i = 0; i < in.size(); ++i) {
     std::string tag(kClaimTagBytes, '\0');
     if (!core::HexDecode(in[i].claim_tag, reinterpret_cast<std::uint8_t*>(tag.data()),
@@ -133,42 +121,17 @@ core::Status RedisCredentialLedger::ClaimBatch(std::span<const ports::ClaimReque
       return Fail(core::ErrorCode::kRefused, "ClaimBatch: request " + std::to_string(i) +
                                                  " has a claim tag that is not 32 hex characters");
     }
-    auto& c = commands[i];
-    c.args = {"EVALSHA",
-              sha,
-              "1",
-              layout_.BucketKey(in[i].digest),
-              LedgerLayout::Field(in[i].digest),
-              std::move(tag),
-              layout_.Marker()};
-    c.key_arg = 3;
+    Command c = Claim().Call(layout_.BucketKey(in[i].digest));
+    c.args.push_back(LedgerLayout::Field(in[i].digest));
+    c.args.push_back(std::move(tag));
+    c.args.push_back(layout_.Marker());
+    commands.push_back(std::move(c));
   }
   auto lease = pool_->Acquire();
   if (!lease.ok()) return Unavailable(lease.error(), lease.code());
-  RedisClient& client = **lease;
   std::vector<Reply> replies(commands.size());
-  if (auto st = client.Execute(commands, replies); !st.ok()) {
+  if (auto st = Claim().Execute(**lease, commands, replies); !st.ok()) {
     return Unavailable(st.error(), st.code());
-  }
-
-  // A node that lost its script cache (restart, failover, SCRIPT FLUSH) answers NOSCRIPT: send
-  // those requests again with the script's text, in their order.
-  std::vector<Command> retry;
-  std::vector<std::size_t> retry_index;
-  for (std::size_t i = 0; i < replies.size(); ++i) {
-    if (replies[i].is_error() && replies[i].str.rfind("NOSCRIPT", 0) == 0) {
-      Command c = commands[i];
-      c.args[0] = "EVAL";
-      c.args[1] = std::string(kClaimScript);
-      retry.push_back(std::move(c));
-      retry_index.push_back(i);
-    }
-  }
-  if (!retry.empty()) {
-    std::vector<Reply> again(retry.size());
-    if (auto st = client.Execute(retry, again); !st.ok()) return Unavailable(st.error(), st.code());
-    for (std::size_t k = 0; k < retry.size(); ++k) replies[retry_index[k]] = std::move(again[k]);
-    (void)LoadScript(client);  // so that the next batches use EVALSHA again
   }
   // A lost bucket fails the whole batch with kStateLost, whatever else it holds: the caller must
   // not decide any of it (it waits and retries; the requests of intact buckets that were applied

@@ -58,8 +58,4 @@ class RedisCredentialLedger final : public ports::CredentialLedger {
   const LedgerLayout layout_;
 };
 
-// The claim script and its SHA-1 (as EVALSHA wants it), exposed for tests and tooling.
-std::string_view ClaimScript();
-const std::string& ClaimScriptSha();
-
 }  // namespace scrutin::redis

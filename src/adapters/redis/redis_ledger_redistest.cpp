@@ -12,6 +12,8 @@
 #include <type_traits>
 
 #include "adapters/redis/eligibility_loader.hpp"
+#include "adapters/redis/ledger_rebuild.hpp"
+#include "adapters/redis/redis_claim_mirror.hpp"
 #include "adapters/redis/redis_credential_ledger.hpp"
 #include "adapters/redis/redis_status_store.hpp"
 #include "adapters/redis/redis_status_writer.hpp"
@@ -523,6 +525,106 @@ TEST_P(RedisLedgerTest, ABucketOfAnotherLedgerIsRefused) {
   ASSERT_FALSE(health.ok());
   EXPECT_EQ(health.code(), core::ErrorCode::kStateLost);
   EXPECT_NE(health.error().find("different ledger"), std::string::npos) << health.error();
+}
+
+// The aggregator's re-assertion of recorded claims (RedisClaimMirror) against the ways Redis loses
+// them: one claim reset (a partial loss), a second request wrongly holding it, everything flushed
+// and rebuilt from a snapshot of the record taken before the claim was recorded.
+TEST_P(RedisLedgerTest, ClaimMirrorRestoresLostClaimsAndOutlivesARebuildThatMissedThem) {
+  auto digests = RandomDigests(1000);
+  std::sort(digests.begin(), digests.end());
+  auto ledger = LoadAndOpen(digests);
+  ASSERT_NE(ledger, nullptr);
+  const LedgerLayout layout = ledger->layout();
+  auto lease = pool_->Acquire();
+  ASSERT_TRUE(lease.ok());
+  RedisClient& client = **lease;
+  RedisClaimMirror mirror(pool_, prefix_);
+  auto reassert = [&](const core::Digest& d, const std::string& tag) {
+    ports::ClaimRequest c{d, tag};
+    auto r = mirror.Reassert(std::span(&c, 1));
+    EXPECT_TRUE(r.ok()) << r.error();
+    return r.ok() ? *r : ports::MirrorReport{};
+  };
+  auto reset = [&](const core::Digest& d) {
+    ASSERT_TRUE(
+        client.Execute(Command::Keyed(1, {"HSET", layout.BucketKey(d), LedgerLayout::Field(d), ""}))
+            .ok());
+  };
+
+  const std::string a = Tag();
+  ASSERT_EQ(ClaimOne(*ledger, digests[0], a).kind, Kind::kClaimed);
+  EXPECT_EQ(reassert(digests[0], a).unchanged, 1u);
+
+  // A partial loss: the claim is back, so the next request is a duplicate, not a second claim.
+  reset(digests[0]);
+  EXPECT_EQ(reassert(digests[0], a).restored, 1u);
+  auto dup = ClaimOne(*ledger, digests[0], Tag());
+  EXPECT_EQ(dup.kind, Kind::kAlreadyClaimed);
+  EXPECT_EQ(dup.attempt_count, 2u);
+
+  // Another request got the credential after a loss: the record's holder wins, its count stays.
+  reset(digests[0]);
+  ASSERT_EQ(ClaimOne(*ledger, digests[0], Tag()).kind, Kind::kClaimed);
+  ASSERT_EQ(ClaimOne(*ledger, digests[0], Tag()).kind, Kind::kAlreadyClaimed);
+  EXPECT_EQ(reassert(digests[0], a).replaced, 1u);
+  auto replay = ClaimOne(*ledger, digests[0], a);
+  EXPECT_EQ(replay.kind, Kind::kReplayed);
+  EXPECT_EQ(replay.attempt_count, 2u);
+
+  // Everything flushed: with no ledger under the prefix the mirror cannot place a claim, and a
+  // fresh mirror has no layout cached.
+  ASSERT_GT(testing::DeleteKeysOf(client, prefix_), 0u);
+  RedisClaimMirror fresh(pool_, prefix_);
+  ports::ClaimRequest early{digests[1], Tag()};
+  auto skipped = fresh.Reassert(std::span(&early, 1));
+  ASSERT_TRUE(skipped.ok()) << skipped.error();
+  EXPECT_EQ(skipped->skipped, 1u);
+
+  // The rebuild starts (it records the bucket bits first) and reads a snapshot of the record that
+  // predates the claim of digests[1]; the claim is recorded and mirrored before the rebuild
+  // reaches its bucket.
+  RebuildOptions options;
+  options.prefix = prefix_;
+  auto rebuild = LedgerRebuild::Start(client, digests, options);
+  ASSERT_TRUE(rebuild.ok()) << rebuild.error();
+  const std::string b = Tag();
+  EXPECT_EQ(reassert(digests[1], b).restored, 1u);
+  ports::ClaimRequest probe{digests[1], Tag()};
+  ports::ClaimOutcome out;
+  auto refused = ledger->ClaimBatch(std::span(&probe, 1), std::span(&out, 1));
+  ASSERT_FALSE(refused.ok()) << "a bucket holding only a mirrored claim must not decide";
+  EXPECT_EQ(refused.code(), core::ErrorCode::kStateLost);
+  ASSERT_TRUE((*rebuild)->AddClaim(digests[0], a, 2).ok());
+  ASSERT_TRUE((*rebuild)->FinishLedger().ok());
+  ASSERT_TRUE((*rebuild)->Finish().ok());
+
+  // One pass was enough: the mirrored claim survived, its bucket's other digests are eligible.
+  EXPECT_EQ(ClaimOne(*ledger, digests[1], b).kind, Kind::kReplayed);
+  EXPECT_EQ(ClaimOne(*ledger, digests[1], Tag()).kind, Kind::kAlreadyClaimed);
+  EXPECT_EQ(ClaimOne(*ledger, digests[0], a).kind, Kind::kReplayed);
+  for (std::size_t i = 2; i < digests.size(); ++i) {
+    if (layout.Bucket(digests[i]) != layout.Bucket(digests[1])) continue;
+    EXPECT_EQ(ClaimOne(*ledger, digests[i], Tag()).kind, Kind::kClaimed);
+  }
+
+  // A bucket marked with another ledger is left alone.
+  const std::string key = layout.BucketKey(digests[500]);
+  ASSERT_TRUE(
+      client
+          .Execute(Command::Keyed(1, {"HSET", key, kMarkerField,
+                                      "0123456789abcdef/" + std::to_string(layout.bucket_bits)}))
+          .ok());
+  auto other = reassert(digests[500], Tag());
+  EXPECT_EQ(other.skipped, 1u);
+  auto field = client.Execute(Command::Keyed(1, {"HGET", key, LedgerLayout::Field(digests[500])}));
+  ASSERT_TRUE(field.ok());
+  EXPECT_EQ(field->str, "");
+
+  ports::ClaimRequest bad{digests[2], "not-hex"};
+  auto refused_tag = mirror.Reassert(std::span(&bad, 1));
+  ASSERT_FALSE(refused_tag.ok());
+  EXPECT_EQ(refused_tag.code(), core::ErrorCode::kRefused);
 }
 
 TEST_P(RedisLedgerTest, StatusStoreWritesReadsAndExpires) {
