@@ -82,7 +82,7 @@ struct ApiOptions {
 
 void RunApi(const ApiOptions& opt) {
   InitLogging();
-  const sigset_t stop_signals = BlockStopSignals();
+  const sigset_t stop_signals = BlockStopSignals(/*reload=*/true);
   const auto started = std::chrono::steady_clock::now();
 
   // 1. The ballot and the hashing scheme (the digests themselves are in Redis).
@@ -181,6 +181,7 @@ void RunApi(const ApiOptions& opt) {
   const std::string& web_root = door.web_root;
   LogEvent(LogLevel::kInfo, "listening",
            {{"address", fmt::format("{}:{}", bound.address().to_string(), bound.port())},
+            {"protocol", door.tls ? "https" : "http"},
             {"shape", "distributed"},
             {"role", "api"},
             {"laws", ballot.laws().size()},
@@ -195,7 +196,7 @@ void RunApi(const ApiOptions& opt) {
                                .count()}});
   // 4. Stop in order: HTTP (requests in flight still get their answers), then the pending-status
   //    stage (hands on what it holds), then the publisher (publishes what is queued).
-  std::string_view signal = WaitForStopSignal(stop_signals);
+  std::string_view signal = WaitForStopSignal(stop_signals, [&] { ReloadTls(door); });
   LogEvent(LogLevel::kInfo, "stopping", {{"signal", signal}});
   door.server->Stop();
   lookups.Stop();  // answers the lookups still queued

@@ -54,7 +54,7 @@ std::string Fingerprint(const core::Manifest& m) {
 
 void Serve(const ServeOptions& opt) {
   InitLogging();
-  const sigset_t stop_signals = BlockStopSignals();
+  const sigset_t stop_signals = BlockStopSignals(/*reload=*/true);
   auto started = std::chrono::steady_clock::now();
 
   // 1. The ballot and the eligibility database.
@@ -159,6 +159,7 @@ void Serve(const ServeOptions& opt) {
                       .count();
   LogEvent(LogLevel::kInfo, "listening",
            {{"address", fmt::format("{}:{}", bound.address().to_string(), bound.port())},
+            {"protocol", door.tls ? "https" : "http"},
             {"shape", "embedded"},
             {"laws", ballot.laws().size()},
             {"web_root", web_root.empty() ? "(built-in placeholder)" : web_root},
@@ -166,7 +167,8 @@ void Serve(const ServeOptions& opt) {
 
   // 4. Wait for SIGTERM or SIGINT, then stop in order: HTTP first (in-flight votes are still
   //    committed by the intake and answered), then the intake (drains what is queued).
-  LogEvent(LogLevel::kInfo, "stopping", {{"signal", WaitForStopSignal(stop_signals)}});
+  LogEvent(LogLevel::kInfo, "stopping",
+           {{"signal", WaitForStopSignal(stop_signals, [&] { ReloadTls(door); })}});
   door.server->Stop();
   intake.Stop();
   registry.RemoveCollector(depth_collector);

@@ -20,20 +20,27 @@ void Require(const core::Status& st, std::string_view what) {
   if (!st) throw CommandError(fmt::format("{}: {}", what, st.error()));
 }
 
-sigset_t BlockStopSignals() {
+sigset_t BlockStopSignals(bool reload) {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  if (reload) sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   return signals;
 }
 
-std::string_view WaitForStopSignal(const sigset_t& signals) {
-  int received = 0;
-  while (sigwait(&signals, &received) != 0) {
+std::string_view WaitForStopSignal(const sigset_t& signals,
+                                   const std::function<void()>& on_reload) {
+  for (;;) {
+    int received = 0;
+    if (sigwait(&signals, &received) != 0) continue;
+    if (received == SIGHUP) {
+      if (on_reload) on_reload();
+      continue;
+    }
+    return received == SIGINT ? "SIGINT" : "SIGTERM";
   }
-  return received == SIGINT ? "SIGINT" : "SIGTERM";
 }
 
 std::string DefaultWebRoot() {
@@ -133,6 +140,17 @@ void AddHttpFlags(CLI::App* cmd, HttpFlags& flags) {
       ->envname("SCRUTIN_CREDENTIAL_WINDOW")
       ->check(CLI::Range(1, 7 * 24 * 3600))
       ->capture_default_str();
+  auto* cert =
+      cmd->add_option("--tls-cert", flags.tls_cert,
+                      "HTTPS: the certificate chain (PEM, the server's certificate first); "
+                      "the port then speaks only TLS 1.2/1.3. Re-read on SIGHUP")
+          ->envname("SCRUTIN_TLS_CERT");
+  auto* key = cmd->add_option("--tls-key", flags.tls_key,
+                              "HTTPS: the certificate's private key (PEM, unencrypted; keep it "
+                              "readable by this process only). Re-read on SIGHUP")
+                  ->envname("SCRUTIN_TLS_KEY");
+  cert->needs(key);
+  key->needs(cert);
   cmd->add_option("--web", flags.web,
                   "Directory of the web UI served at / (default: the web/ folder installed next "
                   "to the binary)")
@@ -148,7 +166,8 @@ namespace {
 
 // The front door's defences as Prometheus series (read from the server at scrape time).
 // Returns a handle that unregisters the collector when released.
-std::shared_ptr<void> AddFrontDoorMetrics(metrics::Registry& registry, const http::Server& server) {
+std::shared_ptr<void> AddFrontDoorMetrics(metrics::Registry& registry, const http::Server& server,
+                                          const http::TlsContext* tls) {
   auto& open = registry.AddGauge("scrutin_http_connections", "Open HTTP connections").Get();
   auto& cap = registry
                   .AddGauge("scrutin_http_max_connections",
@@ -167,12 +186,27 @@ std::shared_ptr<void> AddFrontDoorMetrics(metrics::Registry& registry, const htt
                    .AddGauge("scrutin_http_idle_connections_shed_total",
                              "Idle keep-alive connections closed early near the connection cap")
                    .Get();
-  auto id = registry.AddCollector([&, s = &server] {
+  auto& tls_failed = registry
+                         .AddGauge("scrutin_http_tls_handshake_failures_total",
+                                   "TLS handshakes that failed (plain HTTP on the HTTPS port, old "
+                                   "protocols, clients that gave up)")
+                         .Get();
+  auto& cert_left = registry
+                        .AddGauge("scrutin_tls_certificate_expiry_seconds",
+                                  "Seconds until the HTTPS certificate in use expires (absent "
+                                  "without HTTPS)")
+                        .Get();
+  auto id = registry.AddCollector([&, s = &server, tls] {
     open.Set(static_cast<double>(s->connections()));
     cap.Set(static_cast<double>(s->max_connections()));
     refused.Set(static_cast<double>(s->connections_refused()));
     limited.Set(static_cast<double>(s->requests_rate_limited()));
     shed.Set(static_cast<double>(s->idle_connections_shed()));
+    tls_failed.Set(static_cast<double>(s->tls_handshakes_failed()));
+    if (tls != nullptr) {
+      const auto info = tls->certificate();
+      cert_left.Set(static_cast<double>(info.seconds_left));
+    }
   });
   return std::shared_ptr<void>(nullptr, [&registry, id](void*) { registry.RemoveCollector(id); });
 }
@@ -210,10 +244,20 @@ FrontDoor StartFrontDoor(const HttpFlags& flags, http::ApiConfig api_config) {
   server_options.log = [](std::string_view event, std::string_view detail) {
     LogEvent(LogLevel::kWarn, event, {{"detail", detail}});
   };
+  if (!flags.tls_cert.empty()) {
+    door.tls = Require(http::TlsContext::Load(flags.tls_cert, flags.tls_key),
+                       "cannot serve HTTPS (--tls-cert / --tls-key)");
+    server_options.tls = door.tls.get();
+    const auto info = door.tls->certificate();
+    LogEvent(LogLevel::kInfo, "tls",
+             {{"certificate", info.subject},
+              {"not_after", info.not_after},
+              {"days_left", info.seconds_left / 86400}});
+  }
   door.server = std::make_unique<http::Server>(server_options, *door.api);
   auto listen = Require(http::ParseListenAddress(flags.listen), "invalid --listen");
   door.bound = Require(door.server->Start(listen), "cannot listen");
-  door.metrics_registration = AddFrontDoorMetrics(registry, *door.server);
+  door.metrics_registration = AddFrontDoorMetrics(registry, *door.server, door.tls.get());
   LogEvent(LogLevel::kInfo, "front_door_limits",
            {{"max_connections", door.server->max_connections()},
             {"max_connections_per_client", limits.max_connections},
@@ -224,6 +268,23 @@ FrontDoor StartFrontDoor(const HttpFlags& flags, http::ApiConfig api_config) {
             {"credential_window_s", flags.credential_window_s},
             {"trusted_proxies", flags.trusted_proxies.empty() ? "none" : flags.trusted_proxies}});
   return door;
+}
+
+void ReloadTls(const FrontDoor& door) {
+  if (!door.tls) {
+    LogEvent(LogLevel::kInfo, "reload", {{"detail", "SIGHUP: no HTTPS certificate to re-read"}});
+    return;
+  }
+  if (auto st = door.tls->Reload(); !st) {
+    LogEvent(LogLevel::kError, "tls_reload_failed",
+             {{"detail", st.error() + "; the previous certificate stays in use"}});
+    return;
+  }
+  const auto info = door.tls->certificate();
+  LogEvent(LogLevel::kInfo, "tls_reloaded",
+           {{"certificate", info.subject},
+            {"not_after", info.not_after},
+            {"days_left", info.seconds_left / 86400}});
 }
 
 }  // namespace scrutin::apps

@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -17,6 +18,7 @@
 #include "core/result.hpp"
 #include "http/api.hpp"
 #include "http/server.hpp"
+#include "http/tls.hpp"
 
 namespace scrutin::apps {
 
@@ -28,12 +30,14 @@ T Require(core::Result<T> r, std::string_view what) {
 }
 void Require(const core::Status& st, std::string_view what);
 
-// Blocks SIGTERM and SIGINT in the calling thread and the threads it starts later, so that a stop
-// signal during start-up is held, then handled by WaitForStopSignal as a graceful stop.
-// REQUIRES: called before any thread is started.
-sigset_t BlockStopSignals();
-// Waits for SIGTERM or SIGINT; returns "SIGTERM" or "SIGINT".
-std::string_view WaitForStopSignal(const sigset_t& signals);
+// Blocks SIGTERM and SIGINT (and SIGHUP when `reload`) in the calling thread and the threads it
+// starts later, so that a stop signal during start-up is held, then handled by WaitForStopSignal
+// as a graceful stop. REQUIRES: called before any thread is started.
+sigset_t BlockStopSignals(bool reload = false);
+// Waits for SIGTERM or SIGINT; returns "SIGTERM" or "SIGINT". A SIGHUP (when blocked) calls
+// `on_reload` and waits on.
+std::string_view WaitForStopSignal(const sigset_t& signals,
+                                   const std::function<void()>& on_reload = {});
 
 // The web UI installed next to the binary (the build copies web/ there), else "" (the API then
 // serves a built-in placeholder page).
@@ -65,6 +69,9 @@ struct HttpFlags {
   // The online-guessing allowance: http::CredentialLimits.
   int credential_attempts = 60;
   int credential_window_s = 600;
+  // HTTPS: both or neither (http::TlsContext).
+  std::string tls_cert;
+  std::string tls_key;
 };
 void AddHttpFlags(CLI::App* cmd, HttpFlags& flags);
 
@@ -73,7 +80,8 @@ struct FrontDoor {
   std::string web_root;  // "" when the built-in placeholder page is served
   std::unique_ptr<http::ClientTable> clients;
   std::unique_ptr<http::Api> api;
-  std::unique_ptr<http::Server> server;  // declared after `api`: stopped and destroyed first
+  std::unique_ptr<http::TlsContext> tls;  // null for plain HTTP
+  std::unique_ptr<http::Server> server;   // declared after `api` and `tls`: destroyed first
   boost::asio::ip::tcp::endpoint bound;
   // Unregisters the server's metrics collector; declared last, so released before the server.
   std::shared_ptr<void> metrics_registration;
@@ -82,5 +90,9 @@ struct FrontDoor {
 // Builds the API over `api_config` (its rate limit and web root taken from `flags`) and starts the
 // server on flags.listen with flags.threads. CommandError on a bad address or a busy port.
 FrontDoor StartFrontDoor(const HttpFlags& flags, http::ApiConfig api_config);
+
+// SIGHUP: re-reads the front door's certificate and key (logs what it loaded, or why it kept the
+// previous pair). Nothing to do for plain HTTP.
+void ReloadTls(const FrontDoor& door);
 
 }  // namespace scrutin::apps

@@ -1,10 +1,13 @@
 #include "http/connection.hpp"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <string.h>
 #include <strings.h>
 
 #include <array>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
@@ -13,6 +16,7 @@
 #include <exception>
 
 #include "http/json.hpp"
+#include "http/tls.hpp"
 
 namespace scrutin::http::detail {
 
@@ -45,14 +49,56 @@ thread_local Connection* Connection::tls_in_handler_ = nullptr;
 void Connection::Start() {
   Link();
   beast::error_code ec;
-  socket_.set_option(tcp::no_delay(true), ec);
+  Lowest().set_option(tcp::no_delay(true), ec);
   if (shared_.options.trusted_proxies.Contains(peer_)) {
     trusted_peer_ = true;
     state_ = State::kProxyHeader;
     deadline_ = SteadyClock::now() + shared_.options.request_timeout;
     return ReadProxyHeader();
   }
-  ReadRequest();
+  StartTls();
+}
+
+void Connection::StartTls() {
+  if (!tls_) return ReadRequest();
+  if (shared_.options.clients != nullptr && (!trusted_peer_ || client_from_proxy_header_)) {
+    auto d = shared_.options.clients->Admit(ClientKey::From(client_), ClientTable::Bucket::kRead);
+    if (!d.allowed) {
+      shared_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+      return Close();
+    }
+  }
+  state_ = State::kHandshake;
+  deadline_ = SteadyClock::now() + shared_.options.request_timeout;
+  tls_->async_handshake(boost::asio::ssl::stream_base::server, buffer_.data(),
+                        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                          if (self->state_ == State::kClosed) return;
+                          self->buffer_.Clear();
+                          if (ec) return self->OnHandshakeFailed(ec);
+                          self->ReadRequest();
+                        });
+}
+
+void Connection::OnHandshakeFailed(const beast::error_code& ec) {
+  shared_.tls_failed.fetch_add(1, std::memory_order_relaxed);
+  ChargeMalformed();
+  const bool plain_http =
+      ec.category() == boost::asio::error::get_ssl_category() &&
+      ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_HTTP_REQUEST;
+  if (!plain_http) return Close();
+  static const std::string kPlainRefusal = [] {
+    std::string body =
+        ErrorBody("https_required", "This port speaks HTTPS only: use an https:// address.");
+    return "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  }();
+  state_ = State::kWriting;
+  deadline_ = SteadyClock::now() + shared_.options.write_timeout;
+  net::async_write(Lowest(), net::buffer(kPlainRefusal),
+                   [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                     if (ec || self->state_ == State::kClosed) return self->Close();
+                     self->LingeringClose();
+                   });
 }
 
 void Connection::Deliver(Response r) {
@@ -97,11 +143,11 @@ void Connection::Expire() {
     return;
   }
   beast::error_code ec;
-  socket_.close(ec);
+  Lowest().close(ec);
 }
 
 void Connection::Sweep(SteadyClock::time_point now, bool pressure) {
-  if (state_ == State::kHandling || state_ == State::kClosed || !socket_.is_open()) return;
+  if (state_ == State::kHandling || state_ == State::kClosed || !Lowest().is_open()) return;
   if (state_ == State::kPaused) {
     if (now < deadline_) return;
     auto keep = std::move(paused_self_);
@@ -132,7 +178,7 @@ void Connection::Close() {
   state_ = State::kClosed;
   Unlink();
   beast::error_code ec;
-  socket_.close(ec);
+  Lowest().close(ec);
   buffer_.Clear();
   if (counted_) shared_.options.clients->CloseConnection(ClientKey::From(peer_));
   shared_.connections.fetch_sub(1, std::memory_order_relaxed);
@@ -144,13 +190,13 @@ void Connection::ReadProxyHeader() {
   switch (header.status) {
     case ProxyHeader::Status::kNeedMore:
       if (bytes.size() >= ProxyHeader::kMaxBytes) return Close();
-      socket_.async_read_some(buffer_.prepare(buffer_.capacity() - buffer_.size()),
-                              [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                                if (self->state_ == State::kClosed) return;
-                                if (ec) return self->Close();
-                                self->buffer_.commit(n);
-                                self->ReadProxyHeader();
-                              });
+      Lowest().async_read_some(buffer_.prepare(buffer_.capacity() - buffer_.size()),
+                               [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                                 if (self->state_ == State::kClosed) return;
+                                 if (ec) return self->Close();
+                                 self->buffer_.commit(n);
+                                 self->ReadProxyHeader();
+                               });
       return;
     case ProxyHeader::Status::kInvalid:
       shared_.Log("proxy_header_invalid", peer_.to_string());
@@ -165,7 +211,7 @@ void Connection::ReadProxyHeader() {
     case ProxyHeader::Status::kAbsent:
       break;
   }
-  ReadRequest();
+  StartTls();
 }
 
 void Connection::ReadRequest() {
@@ -202,9 +248,11 @@ void Connection::DoRead() {
         break;
     }
   }
-  socket_.async_read_some(
-      buffer_.prepare(buffer_.capacity() - buffer_.size()),
-      [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->OnRead(ec, n); });
+  WithStream([this](auto& stream) {
+    stream.async_read_some(
+        buffer_.prepare(buffer_.capacity() - buffer_.size()),
+        [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->OnRead(ec, n); });
+  });
 }
 
 void Connection::OnRead(beast::error_code ec, std::size_t n) {
@@ -222,11 +270,13 @@ void Connection::OnRead(beast::error_code ec, std::size_t n) {
 
 void Connection::SendContinue() {
   static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-  net::async_write(socket_, net::buffer(kContinue.data(), kContinue.size()),
-                   [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                     if (ec) return self->Close();
-                     if (self->state_ != State::kClosed) self->DoRead();
-                   });
+  WithStream([this](auto& stream) {
+    net::async_write(stream, net::buffer(kContinue.data(), kContinue.size()),
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (ec) return self->Close();
+                       if (self->state_ != State::kClosed) self->DoRead();
+                     });
+  });
 }
 
 ClientKey Connection::RequestClient() const {
@@ -327,9 +377,11 @@ void Connection::WriteResponse() {
   deadline_ = SteadyClock::now() + shared_.options.write_timeout;
   std::array<net::const_buffer, 2> buffers{
       net::buffer(head_), head_request_ ? net::const_buffer() : net::buffer(response_.body)};
-  net::async_write(
-      socket_, buffers,
-      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnWrite(ec); });
+  WithStream([&](auto& stream) {
+    net::async_write(
+        stream, buffers,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnWrite(ec); });
+  });
 }
 
 void Connection::SerializeHead() {
@@ -358,6 +410,10 @@ void Connection::SerializeHead() {
   } else if (http10_) {
     head_.append("\r\nConnection: keep-alive");
   }
+  if (tls_) {
+    head_.append("\r\nStrict-Transport-Security: ");
+    head_.append(kHstsValue);
+  }
   head_.append("\r\n");
   head_.append(response_.headers);
   head_.append("\r\n");
@@ -384,8 +440,10 @@ void Connection::OnWrite(beast::error_code ec) {
 }
 
 void Connection::LingeringClose() {
+  // Over TLS too the TCP half-close alone: a close_notify would wait for the client's, and the
+  // response's Content-Length already tells the client it has everything.
   beast::error_code ec;
-  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  Lowest().shutdown(tcp::socket::shutdown_send, ec);
   if (ec) return Close();
   state_ = State::kLingering;
   deadline_ = SteadyClock::now() + std::chrono::seconds(2);
@@ -394,12 +452,12 @@ void Connection::LingeringClose() {
 }
 
 void Connection::Drain() {
-  socket_.async_read_some(buffer_.prepare(buffer_.capacity()),
-                          [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                            if (ec || self->state_ == State::kClosed) return self->Close();
-                            self->buffer_.Clear();
-                            self->Drain();
-                          });
+  Lowest().async_read_some(buffer_.prepare(buffer_.capacity()),
+                           [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                             if (ec || self->state_ == State::kClosed) return self->Close();
+                             self->buffer_.Clear();
+                             self->Drain();
+                           });
 }
 
 }  // namespace scrutin::http::detail

@@ -9,10 +9,13 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -30,9 +33,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  public:
   // `counted`: the connection was counted against its peer's cap in the ClientTable (released on
-  // close).
+  // close). `tls`: the server's TLS context when the port speaks HTTPS (kept alive by the
+  // connection, so a reload never pulls it from under an open connection); null for plain HTTP.
   Connection(std::shared_ptr<Server::Worker> worker, tcp::socket socket,
-             boost::asio::ip::address peer, bool counted)
+             boost::asio::ip::address peer, bool counted,
+             std::shared_ptr<boost::asio::ssl::context> tls)
       : worker_(std::move(worker)),
         shared_(*worker_->shared),
         socket_(std::move(socket)),
@@ -42,7 +47,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
                              shared_.options.framing_allowance, buffer_.capacity()}),
         peer_(std::move(peer)),
         client_(peer_),
-        counted_(counted) {}
+        counted_(counted),
+        tls_context_(std::move(tls)) {
+    if (tls_context_) tls_.emplace(std::move(socket_), *tls_context_);
+  }
 
   void Start();
 
@@ -67,6 +75,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   enum class State : std::uint8_t {
     kProxyHeader,  // a trusted proxy's connection: reading its PROXY header, if it sends one
+    kHandshake,    // HTTPS: the TLS handshake, bounded by request_timeout
     kIdle,
     kReading,
     kHandling,
@@ -87,6 +96,29 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // A trusted proxy may start the connection with a PROXY header naming the client; without one,
   // each request's X-Forwarded-For does (ForwardedClient).
   void ReadProxyHeader();
+
+  // The TCP socket under the TLS stream, or the plain one. Closing and shutting down, socket
+  // options, the PROXY header (which comes before TLS) and the lingering drain use it.
+  tcp::socket& Lowest() { return tls_ ? tls_->next_layer() : socket_; }
+
+  // Calls f with the stream requests and responses travel on: the TLS stream or the socket.
+  template <class F>
+  void WithStream(F&& f) {
+    if (tls_) {
+      f(*tls_);
+    } else {
+      f(socket_);
+    }
+  }
+
+  // HTTPS: the client's allowance pays for the handshake (a handshake flood spends the flooder's
+  // tokens, not the server's CPU for everyone), then the handshake, fed the bytes already read
+  // after a PROXY header. Plain HTTP: straight to ReadRequest.
+  void StartTls();
+
+  // A failed handshake: plain HTTP on the HTTPS port is answered 400 (in plain text, so the
+  // client can read it) and closed; anything else is closed.
+  void OnHandshakeFailed(const boost::beast::error_code& ec);
 
   void ReadRequest();
 
@@ -132,7 +164,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   std::shared_ptr<Server::Worker> worker_;
   Server::Shared& shared_;
-  tcp::socket socket_;
+  tcp::socket socket_;  // moved into tls_ when the port speaks HTTPS
   WipingBuffer buffer_;
   RequestReader reader_;
   Request request_;
@@ -156,6 +188,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool http10_ = false;
   bool close_after_ = false;
   bool close_after_write_ = false;
+  const std::shared_ptr<boost::asio::ssl::context> tls_context_;
+  std::optional<boost::asio::ssl::stream<tcp::socket>> tls_;
 };
 
 }  // namespace scrutin::http::detail

@@ -30,6 +30,7 @@
 #include "http/connection.hpp"
 #include "http/json.hpp"
 #include "http/server_internal.hpp"
+#include "http/tls.hpp"
 
 namespace scrutin::http {
 
@@ -223,7 +224,9 @@ void Server::Admit(const std::shared_ptr<Worker>& w, tcp::socket socket) {
     counted = true;
   }
   shared_->connections.fetch_add(1, std::memory_order_relaxed);
-  auto c = std::make_shared<detail::Connection>(w, std::move(socket), peer.address(), counted);
+  auto c = std::make_shared<detail::Connection>(
+      w, std::move(socket), peer.address(), counted,
+      options_.tls != nullptr ? options_.tls->Current() : nullptr);
   net::post(w->ioc, [c] { c->Start(); });
 }
 
@@ -308,6 +311,10 @@ std::uint64_t Server::requests_rate_limited() const {
 
 std::uint64_t Server::idle_connections_shed() const {
   return shared_->shed.load(std::memory_order_relaxed);
+}
+
+std::uint64_t Server::tls_handshakes_failed() const {
+  return shared_->tls_failed.load(std::memory_order_relaxed);
 }
 
 std::size_t RaiseFileLimit(std::size_t requested) {

@@ -30,7 +30,12 @@
 //   - Expect: 100-continue is honoured;
 //   - HEAD is answered like GET by the handler, without the body;
 //   - every error the server itself produces has a JSON body {"error", "message"};
-//   - bytes of a request are wiped from the read buffer once parsed (see wiping_buffer.hpp).
+//   - bytes of a request are wiped from the read buffer once parsed (see wiping_buffer.hpp);
+//   - HTTPS when `tls` is set (tls.hpp): every connection starts with a TLS handshake, which
+//     costs its client a read token (refused, closed, when it has none) and must finish within
+//     request_timeout; a failed one costs kMalformedCost more; plain HTTP on the port is answered
+//     400 `https_required` in plain text and closed, never served; every response carries
+//     Strict-Transport-Security. The PROXY header of a trusted proxy comes before the handshake.
 //
 // Thread-safety: Start and Stop are called by one owner thread, never from a handler.
 #pragma once
@@ -52,6 +57,8 @@
 #include "http/client_table.hpp"
 
 namespace scrutin::http {
+
+class TlsContext;
 
 using Request = boost::beast::http::request<boost::beast::http::string_body>;
 
@@ -120,6 +127,8 @@ struct ServerOptions {
   // and body limits for chunk framing.
   std::size_t max_chunk_extensions = 1024;
   std::size_t framing_allowance = 4 * 1024;
+  // HTTPS on this port (nullptr: plain HTTP). REQUIRES: outlives the server.
+  TlsContext* tls = nullptr;
   // Operator-facing events (accept failures, overload); never called with request contents.
   std::function<void(std::string_view event, std::string_view detail)> log;
 };
@@ -156,6 +165,9 @@ class Server {
   std::uint64_t connections_refused() const;
   std::uint64_t requests_rate_limited() const;
   std::uint64_t idle_connections_shed() const;
+  // TLS handshakes that failed (plain HTTP on the HTTPS port, a protocol or cipher the server
+  // refuses, a client that gave up). Thread-safe.
+  std::uint64_t tls_handshakes_failed() const;
 
   // What a 400/413/415/431 costs its sender, in tokens of its bucket (a valid request costs 1).
   static constexpr double kMalformedCost = 5;

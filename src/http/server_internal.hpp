@@ -34,6 +34,7 @@ struct Server::Shared {
   std::atomic<std::uint64_t> refused{0};
   std::atomic<std::uint64_t> rate_limited{0};
   std::atomic<std::uint64_t> shed{0};
+  std::atomic<std::uint64_t> tls_failed{0};
 
   // Near the cap, idle keep-alive connections are closed after kShedIdleAfter instead of
   // idle_timeout, so that new clients find room.
