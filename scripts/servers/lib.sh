@@ -97,6 +97,40 @@ random_hex() {  # BYTES
   od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'
 }
 
+# ---- TLS: a throwaway certificate authority for the servers of one DIR ------------------------
+
+# tls_ca TOP: creates TOP/tls/ca.pem and ca.key (P-256, valid 30 days) unless they exist, so every
+# server started in TOP with --tls, and every client, trusts the same CA. Prints the CA file.
+tls_ca() {
+  local d="$1/tls"
+  mkdir -p "$d"
+  chmod 755 "$d"
+  if [[ ! -s "$d/ca.pem" ]]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/ca.key" \
+      -out "$d/ca.pem" -days 30 -subj "/CN=scrutin throwaway CA $(random_hex 4)" \
+      >"$d/ca.log" 2>&1 || { log_tail "$d/ca.log"; die "openssl could not create the test CA"; }
+    chmod 600 "$d/ca.key"
+    chmod 644 "$d/ca.pem"
+  fi
+  echo "$d/ca.pem"
+}
+
+# tls_issue TOP NAME: a server certificate for 127.0.0.1 and localhost signed by TOP's CA:
+# TOP/tls/NAME.pem (the certificate followed by the CA: a chain) and TOP/tls/NAME.key (mode 600).
+tls_issue() {
+  local top=$1 name=$2 d="$1/tls"
+  tls_ca "$top" >/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' \
+    >"$d/$name.ext"
+  { openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/$name.key" \
+      -out "$d/$name.csr" -subj "/CN=$name" &&
+    openssl x509 -req -in "$d/$name.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+      -days 30 -extfile "$d/$name.ext" -out "$d/$name.crt"; } >"$d/$name.log" 2>&1 ||
+    { log_tail "$d/$name.log"; die "openssl could not issue the certificate $name"; }
+  cat "$d/$name.crt" "$d/ca.pem" >"$d/$name.pem"
+  chmod 600 "$d/$name.key"
+}
+
 # ---- PostgreSQL 15 helpers (start, restart, pg-backup) ----------------------------------------
 
 pg_bin=/usr/lib/postgresql/15/bin

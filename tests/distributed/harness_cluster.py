@@ -227,11 +227,15 @@ def read_redis_claims(env, prefix="sc:"):
 
 # ---- PostgreSQL through psql -------------------------------------------------------------------
 
-def psql(pg_url, sql, timeout=30):
-    """Rows of a query as lists of strings (psql -At, unit-separator delimited)."""
+def psql(pg_url, sql, timeout=30, ca=None):
+    """Rows of a query as lists of strings (psql -At, unit-separator delimited). `ca`: the CA
+    file a PostgreSQL started with --tls is verified against (PGSSLROOTCERT)."""
+    env = dict(os.environ)
+    if ca:
+        env["PGSSLROOTCERT"] = ca
     p = subprocess.run(["psql", "-X", "-q", "-At", "-F", "\x1f", "-v", "ON_ERROR_STOP=1",
                         pg_url, "-c", sql],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, env=env)
     if p.returncode != 0:
         raise AssertionError(f"psql failed ({sql}): {p.stderr.decode(errors='replace')}")
     out = p.stdout.decode()
@@ -408,7 +412,7 @@ class Cluster:
             return f.read().strip()
 
     def pg(self, sql):
-        return psql(self.env["PG_URL"], sql)
+        return psql(self.env["PG_URL"], sql, ca=self.env.get("TLS_CA"))
 
     def pid(self, proc_name):
         """PID of `<role>-<i>` (e.g. validator-1) as cluster.env records it."""

@@ -1,0 +1,86 @@
+#!/usr/bin/python3
+"""The distributed shape with `scripts/cluster start --tls` (issue: encryption in transit).
+
+Today --tls covers PostgreSQL: it accepts only TLS (pg_hba `hostssl`), with a certificate from a
+throwaway CA, and every scrutin process verifies it (sslmode=verify-full, PGSSLROOTCERT).
+
+What an auditor checks:
+- votes cast through the api are decided and counted as without TLS;
+- pg_stat_ssl shows TLS for every connection of every scrutin process (application_name
+  scrutin-*), and there is at least the aggregator's;
+- a plaintext connection is refused by the server, and a client that trusts another CA refuses
+  the server (verify-full);
+- `scrutin ledger rebuild`, an operator's command, reads PostgreSQL over verified TLS too.
+"""
+
+import os
+import subprocess
+import sys
+import unittest
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness_cluster as hc  # noqa: E402
+
+C = None
+BOOK = None
+
+
+def setUpModule():
+    global C, BOOK
+    C = hc.module_cluster("tls", validators=1, voters=200, cluster_args=["--tls", "--no-durable"])
+    BOOK = hc.VoteBook(C)
+
+
+class TlsTest(unittest.TestCase):
+    def test_every_postgresql_link_is_verified_tls(self):
+        self.assertTrue(C.env.get("TLS_CA"), "scripts/cluster --tls left no TLS_CA in cluster.env")
+        self.assertIn("sslmode=verify-full", C.env["PG_URL"])
+        cast = hc.send_parallel(BOOK, hc.fresh_votes(BOOK, 30), threads=6)
+        self.assertEqual([c.http_status for c in cast if c.http_status != 202], [])
+        BOOK.wait_all_final(60)
+        self.assertTrue(all(c.final["status"] == "accepted" for c in cast),
+                        [c.final for c in cast if c.final["status"] != "accepted"])
+
+        rows = C.pg("SELECT a.application_name, s.ssl, coalesce(s.version, '') "
+                    "FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) "
+                    "WHERE a.application_name LIKE 'scrutin%'")
+        hc.log(f"scrutin connections to PostgreSQL: {rows}")
+        self.assertTrue(any(r[0] == "scrutin-aggregator" for r in rows), rows)
+        plain = [r for r in rows if r[1] != "t"]
+        self.assertEqual(plain, [], "scrutin connections to PostgreSQL without TLS")
+        self.assertTrue(all(r[2] in ("TLSv1.2", "TLSv1.3") for r in rows), rows)
+
+        ledger = hc.Ledger(C)
+        snap = ledger.wait_settled(BOOK, 60)
+        ledger.check(BOOK, snap)
+
+    def test_plaintext_and_unverified_links_are_refused(self):
+        base = C.env["PG_URL"].split("?", 1)[0]
+        with self.assertRaises(AssertionError) as plain:
+            hc.psql(base + "?sslmode=disable", "SELECT 1")
+        self.assertIn("no encryption", str(plain.exception))
+        # Another CA than the one that issued the server's certificate.
+        other = os.path.join(C.tmp, "other-ca.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                        os.path.join(C.tmp, "other-ca.key"), "-out", other, "-days", "1",
+                        "-subj", "/CN=another CA"], check=True, capture_output=True, timeout=30)
+        with self.assertRaises(AssertionError) as unverified:
+            hc.psql(C.env["PG_URL"], "SELECT 1", ca=other)
+        self.assertIn("certificate verify failed", str(unverified.exception))
+
+    def test_ledger_rebuild_reads_the_record_over_tls(self):
+        env = hc.clean_env({"PGSSLROOTCERT": C.env["TLS_CA"]})
+        redis = C.env.get("REDIS_URL")
+        p = subprocess.run([C.binary, "ledger", "rebuild", "--redis", redis, "--hashes",
+                            C.electorate.hashes_dir, "--pg", C.env["PG_URL"]],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, timeout=120)
+        out = p.stdout.decode(errors="replace")
+        self.assertEqual(p.returncode, 0, out)
+        self.assertIn("ledger rebuild:", out)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
