@@ -105,13 +105,18 @@ tls_ca() {
   local d="$1/tls"
   mkdir -p "$d"
   chmod 755 "$d"
-  if [[ ! -s "$d/ca.pem" ]]; then
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/ca.key" \
-      -out "$d/ca.pem" -days 30 -subj "/CN=scrutin throwaway CA $(random_hex 4)" \
-      >"$d/ca.log" 2>&1 || { log_tail "$d/ca.log"; die "openssl could not create the test CA"; }
-    chmod 600 "$d/ca.key"
-    chmod 644 "$d/ca.pem"
-  fi
+  # Servers of one DIR may start in parallel (scripts/cluster): one creates the CA, under a lock.
+  (
+    flock 9
+    if [[ ! -s "$d/ca.pem" ]]; then
+      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/ca.key" \
+        -out "$d/ca.tmp" -days 30 -subj "/CN=scrutin throwaway CA $(random_hex 4)" \
+        >"$d/ca.log" 2>&1 || { log_tail "$d/ca.log"; exit 1; }
+      chmod 600 "$d/ca.key"
+      chmod 644 "$d/ca.tmp"
+      mv "$d/ca.tmp" "$d/ca.pem"
+    fi
+  ) 9>"$d/ca.lock" || die "openssl could not create the test CA in $d"
   echo "$d/ca.pem"
 }
 
@@ -120,6 +125,9 @@ tls_ca() {
 tls_issue() {
   local top=$1 name=$2 d="$1/tls"
   tls_ca "$top" >/dev/null
+  # The CA's serial file is shared: one issue at a time.
+  exec 8>"$d/issue.lock"
+  flock 8
   printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' \
     >"$d/$name.ext"
   { openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/$name.key" \
@@ -129,6 +137,8 @@ tls_issue() {
     { log_tail "$d/$name.log"; die "openssl could not issue the certificate $name"; }
   cat "$d/$name.crt" "$d/ca.pem" >"$d/$name.pem"
   chmod 600 "$d/$name.key"
+  flock -u 8
+  exec 8>&-
 }
 
 # ---- PostgreSQL 15 helpers (start, restart, pg-backup) ----------------------------------------

@@ -229,7 +229,9 @@ void AddApiCommand(CLI::App& app) {
   cmd->add_option("--key-file", opt->key_file,
                   "Election key file (from `scrutin keygen`); required for hmac-sha256 databases")
       ->envname("SCRUTIN_KEY_FILE");
-  cmd->add_option("--amqp", opt->amqp, "RabbitMQ URL, amqp://user:password@host:port/vhost")
+  cmd->add_option("--amqp", opt->amqp,
+                  "RabbitMQ URL, amqp://user:password@host:port/vhost, or "
+                  "amqps://...?cacertfile=CA.pem for TLS")
       ->envname("SCRUTIN_AMQP")
       ->required();
   cmd->add_option("--redis", opt->redis,

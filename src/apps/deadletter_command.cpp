@@ -57,7 +57,9 @@ void AddDeadletterCommand(CLI::App& app) {
                                  "Inspect votes.dead (distributed shape) and replay its messages");
   cmd->require_subcommand(1);
   auto add_common = [&](CLI::App* sub) {
-    sub->add_option("--amqp", o->amqp, "RabbitMQ URL, amqp://user:password@host:port/vhost")
+    sub->add_option("--amqp", o->amqp,
+                    "RabbitMQ URL, amqp://user:password@host:port/vhost, or "
+                    "amqps://...?cacertfile=CA.pem for TLS")
         ->envname("SCRUTIN_AMQP")
         ->required();
     dist::AddQueueTypeOption(sub, o->queue_type);

@@ -190,7 +190,9 @@ void AddWorkerFlags(CLI::App* cmd, WorkerFlags& flags, const std::string& batch_
   cmd->add_option("--laws", flags.laws, "Ballot configuration (laws.toml)")
       ->envname("SCRUTIN_LAWS")
       ->required();
-  cmd->add_option("--amqp", flags.amqp, "RabbitMQ URL, amqp://user:password@host:port/vhost")
+  cmd->add_option("--amqp", flags.amqp,
+                  "RabbitMQ URL, amqp://user:password@host:port/vhost, or "
+                  "amqps://...?cacertfile=CA.pem for TLS")
       ->envname("SCRUTIN_AMQP")
       ->required();
   cmd->add_option("--admin-listen", flags.admin_listen,

@@ -1,19 +1,24 @@
 #!/usr/bin/python3
 """The distributed shape with `scripts/cluster start --tls` (issue: encryption in transit).
 
-Today --tls covers PostgreSQL: it accepts only TLS (pg_hba `hostssl`), with a certificate from a
-throwaway CA, and every scrutin process verifies it (sslmode=verify-full, PGSSLROOTCERT).
+Today --tls covers PostgreSQL and RabbitMQ: both accept only TLS (pg_hba `hostssl`; RabbitMQ's
+plain listener off), with certificates from a throwaway CA, and every scrutin process verifies
+them (libpq sslmode=verify-full with PGSSLROOTCERT; amqps:// with cacertfile, peer and host name
+verified).
 
 What an auditor checks:
 - votes cast through the api are decided and counted as without TLS;
 - pg_stat_ssl shows TLS for every connection of every scrutin process (application_name
   scrutin-*), and there is at least the aggregator's;
+- `rabbitmqctl list_connections` shows ssl=true for every connection (the api's publishers, the
+  validators' and aggregators' consumers and publishers);
 - a plaintext connection is refused by the server, and a client that trusts another CA refuses
   the server (verify-full);
 - `scrutin ledger rebuild`, an operator's command, reads PostgreSQL over verified TLS too.
 """
 
 import os
+import socket
 import subprocess
 import sys
 import unittest
@@ -34,7 +39,7 @@ def setUpModule():
 
 
 class TlsTest(unittest.TestCase):
-    def test_every_postgresql_link_is_verified_tls(self):
+    def test_every_postgresql_and_rabbitmq_link_is_verified_tls(self):
         self.assertTrue(C.env.get("TLS_CA"), "scripts/cluster --tls left no TLS_CA in cluster.env")
         self.assertIn("sslmode=verify-full", C.env["PG_URL"])
         cast = hc.send_parallel(BOOK, hc.fresh_votes(BOOK, 30), threads=6)
@@ -51,6 +56,15 @@ class TlsTest(unittest.TestCase):
         plain = [r for r in rows if r[1] != "t"]
         self.assertEqual(plain, [], "scrutin connections to PostgreSQL without TLS")
         self.assertTrue(all(r[2] in ("TLSv1.2", "TLSv1.3") for r in rows), rows)
+
+        conns = [line.split("\t") for line in
+                 C.rabbitmqctl("list_connections", "name", "ssl", "ssl_protocol").splitlines()
+                 if line.strip() and not line.startswith("name\t")]  # the header
+        hc.log(f"connections to RabbitMQ: {conns}")
+        self.assertGreaterEqual(len(conns), 3, conns)  # api, validator, aggregator at least
+        self.assertEqual([c for c in conns if c[1] != "true"], [],
+                         "connections to RabbitMQ without TLS")
+        self.assertTrue(all(c[2] in ("tlsv1.2", "tlsv1.3") for c in conns), conns)
 
         ledger = hc.Ledger(C)
         snap = ledger.wait_settled(BOOK, 60)
@@ -70,6 +84,27 @@ class TlsTest(unittest.TestCase):
         with self.assertRaises(AssertionError) as unverified:
             hc.psql(C.env["PG_URL"], "SELECT 1", ca=other)
         self.assertIn("certificate verify failed", str(unverified.exception))
+        # RabbitMQ: nothing listens for plain AMQP, and a broker name the certificate does not
+        # carry is refused by the client.
+        port = int(C.env["RABBITMQ_PORT"])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"AMQP\x00\x00\x09\x01")
+            s.settimeout(5)
+            try:
+                reply = s.recv(64)
+            except (ConnectionResetError, socket.timeout):
+                reply = b""
+        self.assertFalse(reply.startswith(b"AMQP") or reply.startswith(b"\x01"),
+                         f"plain AMQP answered on the TLS port: {reply!r}")
+        env = hc.clean_env()
+        wrong_name = C.env["AMQP_URL"].replace("@localhost:", "@127.0.0.1:")
+        p = subprocess.run([C.binary, "deadletter", "list", "--amqp", wrong_name],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, timeout=60)
+        out = p.stdout.decode(errors="replace")
+        self.assertNotEqual(p.returncode, 0, out)
+        p = subprocess.run([C.binary, "deadletter", "list", "--amqp", C.env["AMQP_URL"]],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout.decode(errors="replace"))
 
     def test_ledger_rebuild_reads_the_record_over_tls(self):
         env = hc.clean_env({"PGSSLROOTCERT": C.env["TLS_CA"]})

@@ -1,5 +1,6 @@
 #include "adapters/rabbitmq/amqp_connection.hpp"
 
+#include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
 #include <sys/socket.h>
 
@@ -112,6 +113,29 @@ class WriteWatchdog {
   std::unordered_map<const void*, bool> fired_ GUARDED_BY(mu_);
 };
 
+// TLS 1.2+ with the broker's certificate and name verified (see AmqpEndpoint).
+core::Status ConfigureTls(amqp_socket_t* socket, const AmqpEndpoint& ep) {
+  static constexpr const char* kSystemTrustStore = "/etc/ssl/certs/ca-certificates.crt";
+  amqp_ssl_socket_set_verify_peer(socket, 1);
+  amqp_ssl_socket_set_verify_hostname(socket, 1);
+  if (int rc = amqp_ssl_socket_set_ssl_versions(socket, AMQP_TLSv1_2, AMQP_TLSvLATEST);
+      rc != AMQP_STATUS_OK) {
+    return core::Fail(std::string("cannot require TLS 1.2 or later: ") + amqp_error_string2(rc));
+  }
+  const std::string ca = ep.ca_file.empty() ? kSystemTrustStore : ep.ca_file;
+  if (int rc = amqp_ssl_socket_set_cacert(socket, ca.c_str()); rc != AMQP_STATUS_OK) {
+    return core::Fail("cannot read the CA file " + ca + ": " + amqp_error_string2(rc));
+  }
+  if (!ep.cert_file.empty()) {
+    if (int rc = amqp_ssl_socket_set_key(socket, ep.cert_file.c_str(), ep.key_file.c_str());
+        rc != AMQP_STATUS_OK) {
+      return core::Fail("cannot use the client certificate " + ep.cert_file + " / key " +
+                        ep.key_file + ": " + amqp_error_string2(rc));
+    }
+  }
+  return {};
+}
+
 std::string ServerReason(std::uint16_t code, amqp_bytes_t text) {
   return std::to_string(code) + " " + ToString(text);
 }
@@ -119,26 +143,77 @@ std::string ServerReason(std::uint16_t code, amqp_bytes_t text) {
 }  // namespace
 
 std::string AmqpEndpoint::ToString() const {
-  return host + ":" + std::to_string(port) + (vhost.starts_with("/") ? "" : "/") + vhost;
+  return host + ":" + std::to_string(port) + (vhost.starts_with("/") ? "" : "/") + vhost +
+         (tls ? " (TLS)" : "");
 }
 
+namespace {
+
+// The query of an amqps:// URL (see AmqpEndpoint).
+core::Status ParseTlsQuery(std::string_view query, AmqpEndpoint& ep) {
+  while (!query.empty()) {
+    std::string_view item = query.substr(0, query.find('&'));
+    query.remove_prefix(std::min(query.size(), item.size() + 1));
+    const auto eq = item.find('=');
+    if (eq == std::string_view::npos) {
+      return core::Fail("AMQP URL: query parameter '" + std::string(item) + "' has no value");
+    }
+    const std::string_view key = item.substr(0, eq);
+    auto value = PercentDecode(item.substr(eq + 1));
+    if (!value || value->empty()) {
+      return core::Fail("AMQP URL: bad value for " + std::string(key));
+    }
+    if (key == "cacertfile") {
+      ep.ca_file = *value;
+    } else if (key == "certfile") {
+      ep.cert_file = *value;
+    } else if (key == "keyfile") {
+      ep.key_file = *value;
+    } else if (key == "verify") {
+      if (*value != "verify_peer") {
+        return core::Fail("AMQP URL: verify=" + *value +
+                          " is refused: the broker's certificate is always verified");
+      }
+    } else {
+      return core::Fail("AMQP URL: unknown query parameter '" + std::string(key) +
+                        "' (known: cacertfile, certfile, keyfile, verify)");
+    }
+  }
+  if (ep.cert_file.empty() != ep.key_file.empty()) {
+    return core::Fail(std::string("AMQP URL: certfile and keyfile go together"));
+  }
+  return {};
+}
+
+}  // namespace
+
 core::Result<AmqpEndpoint> ParseAmqpUrl(std::string_view url) {
-  constexpr std::string_view kScheme = "amqp://";
+  AmqpEndpoint ep;
+  std::string_view rest;
   if (url.starts_with("amqps://")) {
-    return core::Fail("AMQP URL: amqps:// (TLS) is not supported; use amqp://");
+    ep.tls = true;
+    ep.port = 5671;
+    rest = url.substr(8);
+  } else if (url.starts_with("amqp://")) {
+    rest = url.substr(7);
+  } else {
+    return core::Fail("AMQP URL must start with amqp:// or amqps:// (got '" +
+                      std::string(url.substr(0, 16)) + "...')");
   }
-  if (!url.starts_with(kScheme)) {
-    return core::Fail("AMQP URL must start with amqp:// (got '" + std::string(url.substr(0, 16)) +
-                      "...')");
+  if (auto q = rest.find('?'); q != std::string_view::npos) {
+    if (!ep.tls) {
+      return core::Fail(
+          std::string("AMQP URL: query parameters (TLS settings) need amqps://; amqp:// has none"));
+    }
+    if (auto st = ParseTlsQuery(rest.substr(q + 1), ep); !st) return core::Fail(st.error());
+    rest = rest.substr(0, q);
   }
-  std::string_view rest = url.substr(kScheme.size());
   std::string_view authority = rest;
   std::optional<std::string_view> path;
   if (auto slash = rest.find('/'); slash != std::string_view::npos) {
     authority = rest.substr(0, slash);
     path = rest.substr(slash + 1);
   }
-  AmqpEndpoint ep;
   if (auto at = authority.rfind('@'); at != std::string_view::npos) {
     std::string_view userinfo = authority.substr(0, at);
     authority = authority.substr(at + 1);
@@ -186,8 +261,12 @@ core::Result<std::unique_ptr<AmqpConnection>> AmqpConnection::Open(
   conn->state_ = amqp_new_connection();
   if (conn->state_ == nullptr) return core::Fail(std::string("AMQP: out of memory"));
   const std::string where = "RabbitMQ at " + endpoint.ToString();
-  amqp_socket_t* socket = amqp_tcp_socket_new(conn->state_);
+  amqp_socket_t* socket =
+      endpoint.tls ? amqp_ssl_socket_new(conn->state_) : amqp_tcp_socket_new(conn->state_);
   if (socket == nullptr) return core::Fail(where + ": cannot create a socket");
+  if (endpoint.tls) {
+    if (auto st = ConfigureTls(socket, endpoint); !st) return core::Fail(where + ": " + st.error());
+  }
   timeval connect_tv = core::ToTimeval(options.connect_timeout);
   int rc = amqp_socket_open_noblock(socket, endpoint.host.c_str(), endpoint.port, &connect_tv);
   if (rc != AMQP_STATUS_OK) {

@@ -28,15 +28,26 @@
 
 namespace scrutin::rabbitmq {
 
-// Where the broker is. Parsed from amqp://[user[:password]@]host[:port][/vhost] (percent-encoding
-// allowed). An empty vhost ("amqp://host:port/", the form scripts/servers/start prints) means
-// "/", as most clients read it; "%2f" is "/" explicitly. amqps:// is refused (no TLS here).
+// Where the broker is. Parsed from amqp[s]://[user[:password]@]host[:port][/vhost][?query]
+// (percent-encoding allowed). An empty vhost ("amqp://host:port/", the form scripts/servers/start
+// prints) means "/", as most clients read it; "%2f" is "/" explicitly.
+// amqps:// is AMQP over TLS (default port 5671): TLS 1.2 or 1.3, the broker's certificate verified
+// against `cacertfile` (default: the system's trust store, /etc/ssl/certs/ca-certificates.crt)
+// and its name against the URL's host (rabbitmq-c compares the host with the certificate's DNS
+// names: use a host name, not an IP address). The query takes RabbitMQ's URI parameters
+// cacertfile, certfile and keyfile (a client certificate, both or neither) and verify=verify_peer;
+// verify_none, any other parameter, or a parameter on amqp:// is refused, so that a typo can never
+// turn verification off.
 struct AmqpEndpoint {
   std::string host = "localhost";
   int port = 5672;
   std::string user = "guest";
   std::string password = "guest";
   std::string vhost = "/";
+  bool tls = false;
+  std::string ca_file;    // empty: the system's trust store
+  std::string cert_file;  // a client certificate (optional)
+  std::string key_file;
 
   // "host:port/vhost", never the password: safe for logs and health details.
   std::string ToString() const;

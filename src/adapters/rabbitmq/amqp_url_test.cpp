@@ -34,10 +34,34 @@ TEST(AmqpUrlTest, DefaultsAndEncodedParts) {
 }
 
 TEST(AmqpUrlTest, RejectsBadUrls) {
-  for (const char* bad : {"", "http://h", "amqps://h", "amqp://", "amqp://h:0", "amqp://h:99999",
-                          "amqp://h:12x", "amqp://u:p@h/%zz", "amqp://:p@h"}) {
+  for (const char* bad : {"", "http://h", "amqp://", "amqp://h:0", "amqp://h:99999", "amqp://h:12x",
+                          "amqp://u:p@h/%zz", "amqp://:p@h", "amqp://h/?cacertfile=/ca.pem",
+                          "amqps://h/?verify=verify_none", "amqps://h/?cacert=/ca.pem",
+                          "amqps://h/?certfile=/c.pem", "amqps://h/?cacertfile="}) {
     EXPECT_FALSE(ParseAmqpUrl(bad).ok()) << bad;
   }
+}
+
+TEST(AmqpUrlTest, AmqpsIsTlsWithItsCaAndOptionalClientCertificate) {
+  auto ep = ParseAmqpUrl("amqps://guest:guest@localhost:21455/?cacertfile=/d/ca.pem");
+  ASSERT_TRUE(ep.ok()) << ep.error();
+  EXPECT_TRUE(ep->tls);
+  EXPECT_EQ(ep->host, "localhost");
+  EXPECT_EQ(ep->port, 21455);
+  EXPECT_EQ(ep->vhost, "/");
+  EXPECT_EQ(ep->ca_file, "/d/ca.pem");
+  EXPECT_TRUE(ep->cert_file.empty());
+  EXPECT_NE(ep->ToString().find("TLS"), std::string::npos);
+
+  ep = ParseAmqpUrl("amqps://broker?certfile=/c.pem&keyfile=/k%20ey.pem&verify=verify_peer");
+  ASSERT_TRUE(ep.ok()) << ep.error();
+  EXPECT_EQ(ep->port, 5671);
+  EXPECT_EQ(ep->host, "broker");
+  EXPECT_TRUE(ep->ca_file.empty());  // the system's trust store
+  EXPECT_EQ(ep->cert_file, "/c.pem");
+  EXPECT_EQ(ep->key_file, "/k ey.pem");
+
+  EXPECT_FALSE(ParseAmqpUrl("amqp://broker").value().tls);
 }
 
 TEST(TopologyTest, PrefixAndRoutingKeys) {
