@@ -121,9 +121,11 @@ tls_ca() {
 }
 
 # tls_issue TOP NAME: a server certificate for 127.0.0.1 and localhost signed by TOP's CA:
-# TOP/tls/NAME.pem (the certificate followed by the CA: a chain) and TOP/tls/NAME.key (mode 600).
+# TOP/tls/NAME.pem (the certificate followed by the CA: a chain), TOP/tls/NAME.crt (alone) and
+# TOP/tls/NAME.key (mode 600). Issued once per TOP and NAME.
 tls_issue() {
   local top=$1 name=$2 d="$1/tls"
+  [[ ! -s "$d/$name.pem" ]] || return 0  # issued already (the nodes of one cluster share it)
   tls_ca "$top" >/dev/null
   # The CA's serial file is shared: one issue at a time.
   exec 8>"$d/issue.lock"
@@ -139,6 +141,21 @@ tls_issue() {
   chmod 600 "$d/$name.key"
   flock -u 8
   exec 8>&-
+}
+
+# ---- Redis helpers (start, restart) --------------------------------------------------------------
+
+# redis_node_port NODE_DIR: the port clients use (the TLS port of a --tls node).
+redis_node_port() {
+  if [[ -s "$1/port" ]]; then cat "$1/port"; else sed -n 's/.*--port \([0-9]*\).*/\1/p' "$1/redis.args"; fi
+}
+
+# redis_node_cli NODE_DIR ARGS...: redis-cli on that node (over TLS for a --tls node).
+redis_node_cli() {
+  local nd=$1 flags=()
+  shift
+  [[ ! -s "$nd/cli.flags" ]] || read -r -a flags <"$nd/cli.flags"
+  redis-cli "${flags[@]}" -h 127.0.0.1 -p "$(redis_node_port "$nd")" "$@"
 }
 
 # ---- PostgreSQL 15 helpers (start, restart, pg-backup) ----------------------------------------

@@ -31,6 +31,7 @@ import shlex
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -116,8 +117,12 @@ class RedisError(RuntimeError):
 class Resp:
     """One connection to one Redis node. Bulk strings come back as bytes."""
 
-    def __init__(self, host, port, timeout=10.0):
+    def __init__(self, host, port, timeout=10.0, ca=None):
+        """`ca`: the CA file of a Redis started with --tls (its TLS port only)."""
         self.sock = socket.create_connection((host, port), timeout=timeout)
+        if ca:
+            ctx = ssl.create_default_context(cafile=ca)
+            self.sock = ctx.wrap_socket(self.sock, server_hostname=host)
         self.buf = b""
 
     def close(self):
@@ -167,6 +172,12 @@ class Resp:
         raise RedisError(f"unexpected RESP reply {line[:40]!r}")
 
 
+def redis_ca(env):
+    """The CA to verify Redis with when it runs over TLS (rediss://), else None."""
+    url = env.get("REDIS_CLUSTER_URL") or env.get("REDIS_URL") or ""
+    return env.get("TLS_CA") if url.startswith("rediss") else None
+
+
 def redis_nodes(env):
     """[(host, port)] of every master: REDIS_CLUSTER_NODES, else REDIS_URL."""
     nodes = env.get("REDIS_CLUSTER_NODES")
@@ -196,7 +207,7 @@ def read_redis_claims(env, prefix="sc:"):
     claims, eligible, per_node = {}, 0, {}
     pattern = prefix + "{e:*"
     for host, port in redis_nodes(env):
-        r = Resp(host, port)
+        r = Resp(host, port, ca=redis_ca(env))
         try:
             keys = []
             cursor = b"0"

@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""The distributed shape with `scripts/cluster start --tls` (issue: encryption in transit).
+"""The distributed shape with `scripts/cluster start --tls` (docs/operations.md, "HTTPS and
+certificate renewal"); with --redis-cluster over a 3-master Redis Cluster (its bus over TLS too).
 
-Today --tls covers PostgreSQL and RabbitMQ: both accept only TLS (pg_hba `hostssl`; RabbitMQ's
-plain listener off), with certificates from a throwaway CA, and every scrutin process verifies
-them (libpq sslmode=verify-full with PGSSLROOTCERT; amqps:// with cacertfile, peer and host name
-verified).
+--tls covers the three backends: PostgreSQL, RabbitMQ and Redis accept only TLS (pg_hba
+`hostssl`; RabbitMQ's plain listener off; Redis's TLS port only), with certificates from a
+throwaway CA, and every scrutin process verifies them (libpq sslmode=verify-full with
+PGSSLROOTCERT; amqps:// with cacertfile; rediss:// with cacert), peer and host name verified.
 
 What an auditor checks:
 - votes cast through the api are decided and counted as without TLS;
@@ -12,6 +13,8 @@ What an auditor checks:
   scrutin-*), and there is at least the aggregator's;
 - `rabbitmqctl list_connections` shows ssl=true for every connection (the api's publishers, the
   validators' and aggregators' consumers and publishers);
+- Redis answers only over TLS (a plain PING gets nothing), and the auditor's own reading of the
+  claims goes over TLS;
 - a plaintext connection is refused by the server, and a client that trusts another CA refuses
   the server (verify-full);
 - `scrutin ledger rebuild`, an operator's command, reads PostgreSQL over verified TLS too.
@@ -32,14 +35,18 @@ C = None
 BOOK = None
 
 
+REDIS_CLUSTER = "--redis-cluster" in sys.argv  # the same over a 3-master Redis Cluster
+
+
 def setUpModule():
     global C, BOOK
-    C = hc.module_cluster("tls", validators=1, voters=200, cluster_args=["--tls", "--no-durable"])
+    C = hc.module_cluster("tls", validators=1, voters=200, redis_cluster=REDIS_CLUSTER,
+                          cluster_args=["--tls", "--no-durable"])
     BOOK = hc.VoteBook(C)
 
 
 class TlsTest(unittest.TestCase):
-    def test_every_postgresql_and_rabbitmq_link_is_verified_tls(self):
+    def test_every_backend_link_is_verified_tls(self):
         self.assertTrue(C.env.get("TLS_CA"), "scripts/cluster --tls left no TLS_CA in cluster.env")
         self.assertIn("sslmode=verify-full", C.env["PG_URL"])
         cast = hc.send_parallel(BOOK, hc.fresh_votes(BOOK, 30), threads=6)
@@ -96,6 +103,21 @@ class TlsTest(unittest.TestCase):
                 reply = b""
         self.assertFalse(reply.startswith(b"AMQP") or reply.startswith(b"\x01"),
                          f"plain AMQP answered on the TLS port: {reply!r}")
+        # Redis: the TLS port only.
+        host, rport = hc.redis_nodes(C.env)[0]
+        self.assertTrue(hc.redis_ca(C.env), "Redis is not reached over rediss://")
+        with socket.create_connection((host, rport), timeout=5) as s:
+            s.sendall(b"PING\r\n")
+            try:
+                reply = s.recv(64)
+            except (ConnectionResetError, socket.timeout):
+                reply = b""
+        self.assertNotIn(b"PONG", reply, "Redis answered plain text")
+        r = hc.Resp(host, rport, ca=C.env["TLS_CA"])
+        try:
+            self.assertEqual(r.command("PING"), "PONG")
+        finally:
+            r.close()
         env = hc.clean_env()
         wrong_name = C.env["AMQP_URL"].replace("@localhost:", "@127.0.0.1:")
         p = subprocess.run([C.binary, "deadletter", "list", "--amqp", wrong_name],
@@ -108,7 +130,7 @@ class TlsTest(unittest.TestCase):
 
     def test_ledger_rebuild_reads_the_record_over_tls(self):
         env = hc.clean_env({"PGSSLROOTCERT": C.env["TLS_CA"]})
-        redis = C.env.get("REDIS_URL")
+        redis = C.env.get("REDIS_CLUSTER_URL") or C.env["REDIS_URL"]
         p = subprocess.run([C.binary, "ledger", "rebuild", "--redis", redis, "--hashes",
                             C.electorate.hashes_dir, "--pg", C.env["PG_URL"]],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, timeout=120)
@@ -118,4 +140,4 @@ class TlsTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    unittest.main(verbosity=2, argv=[a for a in sys.argv if a != "--redis-cluster"])

@@ -81,7 +81,7 @@ core::Result<RedisConnection*> RedisClient::Conn(std::size_t index) {
     // Back off after consecutive failures so that a node that is down is not hammered.
     auto now = SteadyClock::now();
     if (node.failures > 0 && now < node.retry_at) std::this_thread::sleep_until(node.retry_at);
-    auto conn = RedisConnection::Connect(node.endpoint, options_, target_.password, target_.db);
+    auto conn = RedisConnection::Connect(node.endpoint, options_, target_);
     if (conn.ok()) {
       node.failures = 0;
       node.conn = std::move(*conn);

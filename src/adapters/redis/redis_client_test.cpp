@@ -58,6 +58,27 @@ TEST(ParseRedisTargetTest, Cluster) {
   EXPECT_EQ(bare->nodes.size(), 3u);
 }
 
+TEST(ParseRedisTargetTest, TlsAndAclUser) {
+  auto t = ParseRedisTarget("rediss://scrutin:pw@localhost:6380/1?cacert=/d/ca.pem");
+  ASSERT_TRUE(t.ok()) << t.error();
+  EXPECT_TRUE(t->tls);
+  EXPECT_FALSE(t->cluster);
+  EXPECT_EQ(t->user, "scrutin");
+  EXPECT_EQ(t->password, "pw");
+  EXPECT_EQ(t->db, 1);
+  EXPECT_EQ(t->ca_file, "/d/ca.pem");
+  auto c = ParseRedisTarget("rediss-cluster://127.0.0.1:1,127.0.0.1:2");
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_TRUE(c->tls);
+  EXPECT_TRUE(c->cluster);
+  EXPECT_TRUE(c->ca_file.empty());  // the system's trust store
+  EXPECT_FALSE(ParseRedisTarget("redis://h:1?cacert=/ca.pem").ok());
+  EXPECT_FALSE(ParseRedisTarget("rediss://h:1?verify=none").ok());
+  EXPECT_FALSE(ParseRedisTarget("rediss://h:1?cacert=").ok());
+  EXPECT_FALSE(ParseRedisTarget("rediss://h:1?cacert=/a&x=1").ok());
+  EXPECT_TRUE(ParseRedisTarget("redis://:pw@h:1")->user.empty());
+}
+
 TEST(ParseRedisTargetTest, RejectsBadInput) {
   EXPECT_FALSE(ParseRedisTarget("").ok());
   EXPECT_FALSE(ParseRedisTarget("http://127.0.0.1:6379").ok());

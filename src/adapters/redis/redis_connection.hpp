@@ -1,6 +1,7 @@
-// One connection to one Redis node over hiredis 0.14, and what goes over it: the client options
-// (timeouts bound every connect, read and write), commands with their routing key, and replies
-// copied out of hiredis. RedisClient (redis_client.hpp) routes commands over these.
+// One connection to one Redis node over hiredis 0.14 (plain) or over TLS (an OpenSSL session of
+// ours with hiredis formatting the commands and parsing the replies), and what goes over it: the
+// client options (timeouts bound every connect, read and write), commands with their routing key,
+// and replies copied out of hiredis. RedisClient (redis_client.hpp) routes commands over these.
 //
 // Threading: a RedisConnection is not thread-safe; it belongs to one RedisClient, used by one
 // thread at a time.
@@ -64,11 +65,12 @@ struct Command {
 // must be discarded: the stream position is unknown.
 class RedisConnection {
  public:
-  // Connects (and sends AUTH / SELECT when asked). Error naming the endpoint and the cause.
+  // Connects to `endpoint` as `target` says: plain or TLS (rediss://, verified against its CA
+  // and the endpoint's host), then AUTH (with the ACL user when given) and SELECT when asked.
+  // Error naming the endpoint and the cause.
   static core::Result<std::unique_ptr<RedisConnection>> Connect(const Endpoint& endpoint,
                                                                 const ClientOptions& options,
-                                                                const std::string& password,
-                                                                int db);
+                                                                const RedisTarget& target);
   ~RedisConnection();
   RedisConnection(const RedisConnection&) = delete;
   RedisConnection& operator=(const RedisConnection&) = delete;
@@ -89,7 +91,11 @@ class RedisConnection {
 
  private:
   RedisConnection() = default;
-  struct Context;
+
+ public:
+  struct Context;  // defined in redis_connection.cpp
+
+ private:
   Context* ctx_ = nullptr;
   Endpoint endpoint_;
   bool broken_ = false;

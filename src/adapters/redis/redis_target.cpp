@@ -30,23 +30,52 @@ core::Result<Endpoint> ParseEndpoint(std::string_view text) {
 core::Result<RedisTarget> ParseRedisTarget(std::string_view url) {
   RedisTarget t;
   std::string_view rest = url;
-  if (rest.starts_with("redis://")) {
-    rest.remove_prefix(8);
-  } else if (rest.starts_with("redis-cluster://")) {
-    rest.remove_prefix(16);
-    t.cluster = true;
-  } else if (rest.find("://") != std::string_view::npos) {
-    return Fail("unsupported redis URL scheme in '" + std::string(url) +
-                "' (expected redis:// or redis-cluster://)");
-  } else {
+  struct Scheme {
+    std::string_view prefix;
+    bool cluster, tls;
+  };
+  static constexpr Scheme kSchemes[] = {{"redis://", false, false},
+                                        {"redis-cluster://", true, false},
+                                        {"rediss://", false, true},
+                                        {"rediss-cluster://", true, true}};
+  bool matched = false;
+  for (const auto& s : kSchemes) {
+    if (rest.starts_with(s.prefix)) {
+      rest.remove_prefix(s.prefix.size());
+      t.cluster = s.cluster;
+      t.tls = s.tls;
+      matched = true;
+      break;
+    }
+  }
+  if (!matched) {
+    if (rest.find("://") != std::string_view::npos) {
+      return Fail("unsupported redis URL scheme in '" + std::string(url) +
+                  "' (expected redis://, redis-cluster://, rediss:// or rediss-cluster://)");
+    }
     t.cluster = true;  // bare host:port list
+  }
+  if (auto q = rest.find('?'); q != std::string_view::npos) {
+    std::string_view query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+    if (!t.tls) return Fail(std::string("a redis URL takes ?cacert=FILE only with rediss://"));
+    if (!query.starts_with("cacert=") || query.size() == 7 ||
+        query.find('&') != std::string_view::npos) {
+      return Fail("redis URL '" + std::string(url) +
+                  "': the only query parameter is cacert=FILE (the CA to verify the nodes with)");
+    }
+    t.ca_file = std::string(query.substr(7));
   }
   if (auto at = rest.rfind('@'); at != std::string_view::npos) {
     auto userinfo = rest.substr(0, at);
     rest.remove_prefix(at + 1);
     auto colon = userinfo.find(':');
-    t.password =
-        std::string(colon == std::string_view::npos ? userinfo : userinfo.substr(colon + 1));
+    if (colon == std::string_view::npos) {
+      t.password = std::string(userinfo);
+    } else {
+      t.user = std::string(userinfo.substr(0, colon));
+      t.password = std::string(userinfo.substr(colon + 1));
+    }
   }
   if (auto slash = rest.find('/'); slash != std::string_view::npos) {
     auto db_text = rest.substr(slash + 1);
