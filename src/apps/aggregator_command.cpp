@@ -26,6 +26,7 @@
 #include "apps/distributed.hpp"
 #include "apps/log.hpp"
 #include "apps/startup.hpp"
+#include "apps/tls_policy.hpp"
 #include "core/failpoint.hpp"
 #include "metrics/vote_metrics.hpp"
 #include "pipeline/aggregation_stage.hpp"
@@ -47,6 +48,8 @@ void RunAggregator(const AggregatorOptions& opt) {
 
   core::Ballot ballot = Require(core::Ballot::Load(opt.worker.laws), "cannot load the ballot");
   const dist::Broker broker = dist::ResolveBroker(opt.worker.amqp, opt.worker.queue_type);
+  CheckAmqp(broker.endpoint);
+  CheckAdminListener(opt.worker.admin_listen);
   const rabbitmq::AmqpEndpoint& endpoint = broker.endpoint;
   const rabbitmq::Topology& topology = broker.topology;
 
@@ -56,6 +59,7 @@ void RunAggregator(const AggregatorOptions& opt) {
   pool_options.max_connections = static_cast<std::size_t>(opt.in_flight) + 2;
   pool_options.session.application_name = "scrutin-aggregator";
   auto pool = Require(postgres::PgPool::Create(pool_options), "invalid --pg");
+  CheckPostgres(pool->target());
   Require(pool->Warm(), "cannot connect to PostgreSQL at " + pool->display());
   Require(postgres::Migrate(*pool), "cannot bring the PostgreSQL schema up to date");
   Require(postgres::SeedTallies(*pool, ballot), "cannot prepare the tallies");
@@ -66,6 +70,7 @@ void RunAggregator(const AggregatorOptions& opt) {
 
   // Redis: the voters' statuses, written once PostgreSQL holds the decision.
   auto redis_target = Require(redis::ParseRedisTarget(opt.redis), "invalid --redis");
+  CheckRedis(redis_target);
   auto redis_pool = Require(redis::RedisClientPool::Create(redis_target, {}, opt.in_flight + 1),
                             "cannot connect to Redis at " + dist::DisplayRedis(redis_target));
   const auto retention = std::chrono::seconds(std::chrono::hours(24 * opt.worker.retention_days));
@@ -250,6 +255,7 @@ void AddAggregatorCommand(CLI::App& app) {
       ->envname("SCRUTIN_IN_FLIGHT")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  AddRequireTlsFlag(cmd);
   cmd->callback([opt] { RunAggregator(*opt); });
 }
 

@@ -36,6 +36,7 @@
 #include "apps/distributed.hpp"
 #include "apps/log.hpp"
 #include "apps/startup.hpp"
+#include "apps/tls_policy.hpp"
 #include "core/credential.hpp"
 #include "core/failpoint.hpp"
 #include "core/hash_database.hpp"
@@ -92,6 +93,8 @@ void RunApi(const ApiOptions& opt) {
 
   // 2. Redis (statuses), PostgreSQL (tallies), RabbitMQ (the intake).
   auto redis_target = Require(redis::ParseRedisTarget(opt.redis), "invalid --redis");
+  CheckRedis(redis_target);
+  CheckAdminListener(opt.admin_listen);
   // Every wait on Redis is bounded: connect, each read and write, and the wait for a free client.
   redis::ClientOptions redis_options;
   redis_options.connect_timeout = milliseconds(1000);
@@ -107,6 +110,7 @@ void RunApi(const ApiOptions& opt) {
   pg_options.max_connections = 4;
   pg_options.session.application_name = "scrutin-api";
   auto pg_pool = Require(postgres::PgPool::Create(pg_options), "invalid --pg");
+  CheckPostgres(pg_pool->target());
   Require(pg_pool->Warm(), "cannot connect to PostgreSQL at " + pg_pool->display());
   Require(postgres::Migrate(*pg_pool), "cannot bring the PostgreSQL schema up to date");
   Require(postgres::SeedTallies(*pg_pool, ballot), "cannot prepare the tallies");
@@ -119,6 +123,7 @@ void RunApi(const ApiOptions& opt) {
   pipeline::SplitVoteQueries queries(status_store, tallies);
 
   const dist::Broker broker = dist::ResolveBroker(opt.amqp, opt.queue_type);
+  CheckAmqp(broker.endpoint);
   const rabbitmq::AmqpEndpoint& endpoint = broker.endpoint;
   rabbitmq::RabbitPublisherOptions publisher_options;
   publisher_options.publisher.endpoint = endpoint;
@@ -263,6 +268,7 @@ void AddApiCommand(CLI::App& app) {
                   "publicly. Empty: no admin port (the public /api/v1/health says only ok/failing)")
       ->envname("SCRUTIN_ADMIN_LISTEN");
   dist::AddQueueTypeOption(cmd, opt->queue_type);
+  AddRequireTlsFlag(cmd);
   cmd->callback([opt] { RunApi(*opt); });
 }
 

@@ -6,6 +6,7 @@
 #include "adapters/rabbitmq/dead_letters.hpp"
 #include "apps/commands.hpp"
 #include "apps/distributed.hpp"
+#include "apps/tls_policy.hpp"
 
 namespace scrutin::apps {
 namespace {
@@ -18,6 +19,7 @@ struct DeadletterOptions {
 
 std::unique_ptr<rabbitmq::DeadLetters> OpenDeadLetters(const DeadletterOptions& o) {
   const dist::Broker broker = dist::ResolveBroker(o.amqp, o.queue_type);
+  CheckAmqp(broker.endpoint);
   return Require(rabbitmq::DeadLetters::Open(broker.endpoint, broker.topology),
                  "cannot open " + broker.topology.dead_queue + " at " + broker.endpoint.ToString());
 }
@@ -68,11 +70,13 @@ void AddDeadletterCommand(CLI::App& app) {
   auto* list = cmd->add_subcommand(
       "list", "List the messages of votes.dead with their reason (without removing them)");
   add_common(list);
+  AddRequireTlsFlag(list);
   list->callback([o] { List(*o); });
   auto* replay = cmd->add_subcommand(
       "replay",
       "Publish the messages of votes.dead back to the pipeline (idempotent), removing them");
   add_common(replay);
+  AddRequireTlsFlag(replay);
   replay->callback([o] { Replay(*o); });
 }
 

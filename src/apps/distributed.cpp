@@ -11,7 +11,8 @@
 namespace scrutin::apps::dist {
 
 std::string DisplayRedis(const redis::RedisTarget& target) {
-  std::string out = target.cluster ? "redis-cluster://" : "redis://";
+  std::string out =
+      std::string(target.tls ? "rediss" : "redis") + (target.cluster ? "-cluster://" : "://");
   for (std::size_t i = 0; i < target.nodes.size(); ++i) {
     if (i) out += ',';
     out += target.nodes[i].ToString();

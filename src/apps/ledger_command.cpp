@@ -19,6 +19,7 @@
 #include "apps/distributed.hpp"
 #include "apps/progress.hpp"
 #include "apps/startup.hpp"
+#include "apps/tls_policy.hpp"
 #include "core/hash_database.hpp"
 
 namespace scrutin::apps {
@@ -46,9 +47,11 @@ void RebuildLedger(const LedgerRebuildOptions& o) {
   // The claims' first FETCH joins and sorts the whole voted set.
   pg_options.session.statement_timeout = std::chrono::milliseconds(0);
   auto pg = Require(postgres::PgPool::Create(pg_options), "invalid --pg");
+  CheckPostgres(pg->target());
   Require(pg->Warm(), "cannot connect to PostgreSQL at " + pg->display());
 
   auto target = Require(redis::ParseRedisTarget(o.redis), "invalid --redis");
+  CheckRedis(target);
   auto client = Require(redis::RedisClient::Connect(target),
                         "cannot connect to Redis at " + dist::DisplayRedis(target));
 
@@ -126,6 +129,7 @@ void AddLedgerCommand(CLI::App& app) {
   cmd->add_option("--prefix", o->prefix, "Key prefix of the ledger and statuses in Redis")
       ->envname("SCRUTIN_PREFIX")
       ->capture_default_str();
+  AddRequireTlsFlag(cmd);
   cmd->callback([o] { RebuildLedger(*o); });
 }
 

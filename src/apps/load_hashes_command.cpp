@@ -13,6 +13,7 @@
 #include "apps/commands.hpp"
 #include "apps/distributed.hpp"
 #include "apps/progress.hpp"
+#include "apps/tls_policy.hpp"
 #include "core/hash_database.hpp"
 
 namespace scrutin::apps {
@@ -37,6 +38,7 @@ void LoadHashes(const LoadHashesOptions& o) {
           "the eligibility database is damaged");
 
   auto target = Require(redis::ParseRedisTarget(o.redis), "invalid --redis");
+  CheckRedis(target);
   auto pool = Require(redis::RedisClientPool::Create(target, {}, 1),
                       "cannot connect to Redis at " + dist::DisplayRedis(target));
   auto lease = Require(pool->Acquire(), "cannot connect to Redis");
@@ -99,6 +101,7 @@ void AddLoadHashesCommand(CLI::App& app) {
   cmd->add_option("--prefix", o->prefix, "Key prefix of the ledger in Redis")
       ->envname("SCRUTIN_PREFIX")
       ->capture_default_str();
+  AddRequireTlsFlag(cmd);
   cmd->callback([o] { LoadHashes(*o); });
 }
 

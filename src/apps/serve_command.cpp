@@ -18,6 +18,7 @@
 #include "apps/commands.hpp"
 #include "apps/log.hpp"
 #include "apps/startup.hpp"
+#include "apps/tls_policy.hpp"
 #include "core/ballot.hpp"
 #include "core/credential.hpp"
 #include "core/hash_database.hpp"
@@ -208,6 +209,7 @@ void AddServeCommand(CLI::App& app) {
       ->envname("SCRUTIN_MAX_QUEUE")
       ->check(CLI::Range(1, 10000000))
       ->capture_default_str();
+  AddRequireTlsFlag(cmd);
   cmd->callback([opt] { Serve(*opt); });
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "apps/log.hpp"
+#include "apps/tls_policy.hpp"
 #include "core/hash_database.hpp"
 #include "core/secure_memory.hpp"
 
@@ -244,6 +245,8 @@ FrontDoor StartFrontDoor(const HttpFlags& flags, http::ApiConfig api_config) {
   server_options.log = [](std::string_view event, std::string_view detail) {
     LogEvent(LogLevel::kWarn, event, {{"detail", detail}});
   };
+  CheckLink("the public port (--listen " + flags.listen + ")", !flags.tls_cert.empty(),
+            "speaks plain HTTP", "give --tls-cert and --tls-key");
   if (!flags.tls_cert.empty()) {
     door.tls = Require(http::TlsContext::Load(flags.tls_cert, flags.tls_key),
                        "cannot serve HTTPS (--tls-cert / --tls-key)");

@@ -20,6 +20,7 @@
 #include "apps/distributed.hpp"
 #include "apps/log.hpp"
 #include "apps/startup.hpp"
+#include "apps/tls_policy.hpp"
 #include "core/failpoint.hpp"
 #include "metrics/vote_metrics.hpp"
 #include "pipeline/validation_stage.hpp"
@@ -40,11 +41,14 @@ void RunValidator(const ValidatorOptions& opt) {
 
   core::Ballot ballot = Require(core::Ballot::Load(opt.worker.laws), "cannot load the ballot");
   const dist::Broker broker = dist::ResolveBroker(opt.worker.amqp, opt.worker.queue_type);
+  CheckAmqp(broker.endpoint);
+  CheckAdminListener(opt.worker.admin_listen);
   const rabbitmq::AmqpEndpoint& endpoint = broker.endpoint;
   const rabbitmq::Topology& topology = broker.topology;
 
   // Redis: the ledger (must have been loaded).
   auto target = Require(redis::ParseRedisTarget(opt.redis), "invalid --redis");
+  CheckRedis(target);
   auto pool = Require(redis::RedisClientPool::Create(target, {}, 4),
                       "cannot connect to Redis at " + dist::DisplayRedis(target));
   auto ledger = Require(redis::RedisCredentialLedger::Open(pool, opt.prefix),
@@ -155,6 +159,7 @@ void AddValidatorCommand(CLI::App& app) {
   cmd->add_option("--prefix", opt->prefix, "Key prefix of the ledger in Redis")
       ->envname("SCRUTIN_PREFIX")
       ->capture_default_str();
+  AddRequireTlsFlag(cmd);
   cmd->callback([opt] { RunValidator(*opt); });
 }
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <cstdlib>
 #include <vector>
 
 namespace scrutin::postgres {
@@ -79,6 +80,7 @@ core::Result<PgTarget> ParsePgTarget(std::string_view conninfo) {
   PgTarget target;
   target.conninfo = std::move(text);
   std::string user, host, port, dbname;
+  bool sslmode_given = false;
   for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
     if (o->val == nullptr) continue;
     std::string_view key = o->keyword;
@@ -87,6 +89,16 @@ core::Result<PgTarget> ParsePgTarget(std::string_view conninfo) {
     if (key == "port") port = o->val;
     if (key == "dbname") dbname = o->val;
     if (key == "password") target.password = o->val;
+    if (key == "sslmode") {
+      target.sslmode = o->val;
+      sslmode_given = true;
+    }
+  }
+  if (!sslmode_given) {
+    // Not in the string: libpq takes it from the environment (PQconninfoParse does not).
+    if (const char* env = std::getenv("PGSSLMODE"); env != nullptr && *env != '\0') {
+      target.sslmode = env;
+    }
   }
   PQconninfoFree(options);
   target.display =
@@ -115,7 +127,8 @@ core::Result<PgConnection, PgError> PgConnection::Open(const PgTarget& target,
   }
   // Server notices ("relation ... already exists, skipping") would otherwise be printed on stderr
   // by libpq in its own format, breaking the processes' JSON-lines log; none needs an action.
-  PQsetNoticeProcessor(c.conn_.get(), [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      c.conn_.get(), [](void*, const char*) {}, nullptr);
   // Durability does not depend on the server's default: a commit returns only once flushed.
   std::string setup = fmt::format(
       "SET synchronous_commit = on; SET statement_timeout = {}; SET TimeZone = 'UTC'; "

@@ -58,6 +58,12 @@ struct PgTarget {
   std::string conninfo;  // a postgresql:// URL or "key=value" string, as libpq accepts
   std::string display;   // "user@host:port/dbname", safe to log
   std::string password;  // empty when none; never printed
+  // The sslmode libpq will use: the string's, else $PGSSLMODE, else libpq's default "prefer".
+  std::string sslmode = "prefer";
+
+  // True when libpq encrypts and verifies the server's certificate and name (verify-full); every
+  // other mode either allows plain text or trusts any certificate.
+  bool VerifiesServer() const { return sslmode == "verify-full"; }
 };
 
 // Parses a libpq connection string. The error does not echo the string (it may hold a password).

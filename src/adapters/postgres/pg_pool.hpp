@@ -80,6 +80,7 @@ class PgPool : public std::enable_shared_from_this<PgPool> {
   std::size_t max_connections() const { return options_.max_connections; }
   // user@host:port/dbname, for logs.
   const std::string& display() const { return target_.display; }
+  const PgTarget& target() const { return target_; }
 
  private:
   struct Idle {
