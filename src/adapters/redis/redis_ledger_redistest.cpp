@@ -250,6 +250,39 @@ TEST_P(RedisLedgerTest, FallsBackToEvalWhenTheScriptCacheWasFlushed) {
   EXPECT_EQ(ClaimOne(*ledger, digests[1], Tag()).kind, Kind::kAlreadyClaimed);
 }
 
+// A URL with a user name authenticates as that ACL user (AUTH user password), on every node of a
+// cluster; a wrong password is refused at connect with AUTH's answer, the password not echoed.
+TEST_P(RedisLedgerTest, AuthenticatesAsAnAclUser) {
+  const std::string user = "t" + testing::UniquePrefix().substr(1, 10);
+  const std::string password = "pw-" + Tag();
+  auto admin = RedisClient::Connect(target_);
+  ASSERT_TRUE(admin.ok()) << admin.error();
+  for (const auto& node : (*admin)->Masters()) {
+    auto r = (*admin)->ExecuteOn(node, Command::Keyless({"ACL", "SETUSER", user, "on",
+                                                         ">" + password, "~*", "&*", "+@all"}));
+    ASSERT_TRUE(r.ok()) << r.error();
+    ASSERT_FALSE(r->is_error()) << r->str;
+  }
+  RedisTarget as_user = target_;
+  as_user.user = user;
+  as_user.password = password;
+  auto client = RedisClient::Connect(as_user);
+  ASSERT_TRUE(client.ok()) << client.error();
+  for (const auto& node : (*client)->Masters()) {
+    auto who = (*client)->ExecuteOn(node, Command::Keyless({"ACL", "WHOAMI"}));
+    ASSERT_TRUE(who.ok()) << who.error();
+    EXPECT_EQ(who->str, user);
+  }
+  as_user.password = "wrong";
+  auto refused = RedisClient::Connect(as_user);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().find("AUTH refused"), std::string::npos) << refused.error();
+  EXPECT_EQ(refused.error().find(password), std::string::npos);
+  for (const auto& node : (*admin)->Masters()) {
+    (void)(*admin)->ExecuteOn(node, Command::Keyless({"ACL", "DELUSER", user}));
+  }
+}
+
 TEST_P(RedisLedgerTest, RecoversAfterItsConnectionsAreKilled) {
   auto digests = RandomDigests(100);
   LoadOptions options;
