@@ -12,7 +12,9 @@ over every master of the cluster.
 After the suite every scrutin process must stop gracefully (SIGTERM -> "stopped" logged, exit) and
 no log line may carry an error-level event.
 
-Usage: SCRUTIN_BIN=... /usr/bin/python3 tests/distributed/contract_test.py [--redis-cluster]
+Usage: SCRUTIN_BIN=... /usr/bin/python3 tests/distributed/contract_test.py [--redis-cluster] [--tls]
+(--tls: PostgreSQL, RabbitMQ and Redis TLS-only, every link verified; make test runs the Redis
+Cluster variant that way)
 SCRUTIN_KEEP_TMP=1 keeps the cluster directory (logs, servers' files).
 """
 
@@ -44,8 +46,10 @@ def read_env(path):
     return env
 
 
-def redis_cli(port, *args):
-    out = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(port), *args],
+def redis_cli(port, *args, ca=None):
+    """redis-cli on one node; over TLS (its TLS port) when `ca` is given."""
+    tls = ["--tls", "--cacert", ca] if ca else []
+    out = subprocess.run(["redis-cli", *tls, "-h", "127.0.0.1", "-p", str(port), *args],
                          check=True, capture_output=True, text=True, timeout=30)
     return out.stdout
 
@@ -54,13 +58,14 @@ def check_spread(env):
     """Every master holds ledger buckets and request statuses."""
     problems = []
     nodes = env["REDIS_CLUSTER_NODES"].split(",")
+    ca = env.get("TLS_CA") if env.get("REDIS_CLUSTER_URL", "").startswith("rediss") else None
     for node in nodes:
         port = node.rsplit(":", 1)[1]
-        role = redis_cli(port, "ROLE").split("\n", 1)[0].strip()
+        role = redis_cli(port, "ROLE", ca=ca).split("\n", 1)[0].strip()
         if role != "master":
             continue
-        buckets = redis_cli(port, "--scan", "--pattern", "sc:{e:*").split()
-        statuses = redis_cli(port, "--scan", "--pattern", "sc:s:*").split()
+        buckets = redis_cli(port, "--scan", "--pattern", "sc:{e:*", ca=ca).split()
+        statuses = redis_cli(port, "--scan", "--pattern", "sc:s:*", ca=ca).split()
         print(f"redis master {node}: {len(buckets)} ledger buckets, {len(statuses)} statuses")
         if not buckets:
             problems.append(f"master {node} holds no ledger bucket")
@@ -118,6 +123,8 @@ def check_logs(cluster_dir):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--redis-cluster", action="store_true")
+    ap.add_argument("--tls", action="store_true",
+                    help="every backend link over verified TLS (scripts/cluster start --tls)")
     args = ap.parse_args()
 
     binary = server.find_binary()
@@ -135,6 +142,8 @@ def main():
              "--voters", electorate.voters_csv, "--limited-api", "5"]
     if args.redis_cluster:
         start.append("--redis-cluster")
+    if args.tls:
+        start.append("--tls")
     env = dict(os.environ, SCRUTIN_RATE_LIMIT="0")
     env.pop("SCRUTIN_FAILPOINT", None)
     problems = []
