@@ -1,5 +1,6 @@
 // scrutin: one binary, one subcommand per role. Binaries are wiring: each command parses its
 // configuration and connects adapters to the pipeline; no business rule lives in src/apps.
+#include <csignal>
 #include <cstdio>
 
 #include "apps/commands.hpp"
@@ -13,6 +14,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "scrutin: error: %s\n", hygiene.error().c_str());
     return 1;
   }
+  // A peer that closed its end makes a write fail with EPIPE instead of killing the process:
+  // OpenSSL (HTTPS, rediss://, amqps://) and hiredis write to their sockets with write(), which
+  // raises SIGPIPE; Asio already sends with MSG_NOSIGNAL. Every server does this (nginx, Redis).
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app;
   scrutin::apps::BuildApp(app);
 

@@ -11,6 +11,8 @@ What a voter and an auditor must see across the kill:
 - a voter whose vote was accepted before the kill and who votes again afterwards is told
   `duplicate` with the right attempt count, not `accepted` a second time;
 - while Redis is down the api answers 503 (never a 202 it cannot keep) or a 202 that is counted;
+- the whole run goes over verified TLS to every backend (scripts/cluster start --tls), so the
+  restarted Redis is TLS-only and every client reconnects to it over TLS;
 - new votes after the restart are accepted, and at the end every 202 is counted exactly once
   (harness_cluster.Ledger.check: audit, accepted_credentials, Redis claims, ballots with the
   requests' receipts, tallies, and the api's /results).
@@ -36,7 +38,9 @@ RECOVERY_S = 60.0  # bound for every api and worker to be healthy again after th
 
 def setUpModule():
     global C, BOOK
-    C = hc.module_cluster("redis-restart", validators=2, voters=400)
+    # Over TLS (scripts/cluster start --tls): the restart path of a TLS-only Redis and the
+    # clients' TLS reconnection are exercised here; the chaos soak kills a plain Redis.
+    C = hc.module_cluster("redis-restart", validators=2, voters=400, cluster_args=["--tls"])
     BOOK = hc.VoteBook(C)
 
 
