@@ -74,7 +74,7 @@ struct ApiOptions {
   std::string redis;
   std::string pg;
   HttpFlags http;
-  std::string queue_type = "classic";
+  std::string queue_type = dist::kDefaultQueueType;
   int publishers = 2;
   int publish_linger_us = 1000;
   std::string prefix{redis::kDefaultPrefix};

@@ -115,7 +115,7 @@ TEST_F(CommandsTest, EachCommandsHelpListsItsFlags) {
        {"--laws", "--amqp", "--pg", "--redis", "--prefix", "--in-flight", "--admin-listen",
         "--batch", "--queue-type"}},
       {"loadgen",
-       {"--target", "--voters", "--rate", "--duration", "--votes", "--connections", "--threads",
+       {"--target", "--cacert", "--voters", "--rate", "--duration", "--votes", "--connections", "--threads",
         "--mix", "--json", "--verify", "--seed", "--path", "--registry-offset", "--timeout",
         "--verify-timeout"}},
   };

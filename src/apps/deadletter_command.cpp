@@ -13,7 +13,7 @@ namespace {
 
 struct DeadletterOptions {
   std::string amqp;
-  std::string queue_type = "classic";
+  std::string queue_type = dist::kDefaultQueueType;
   std::size_t limit = 1000;
 };
 

@@ -172,8 +172,10 @@ AdminServer::AdminServer(metrics::Registry& registry,
 
 void AddQueueTypeOption(CLI::App* cmd, std::string& queue_type) {
   cmd->add_option("--queue-type", queue_type,
-                  "RabbitMQ queue type: classic (one broker) or quorum (a RabbitMQ cluster); "
-                  "must match what the queues were declared with")
+                  "RabbitMQ queue type: quorum (delivers a message only once it is on disk; "
+                  "replicated in a RabbitMQ cluster) or classic (may lose a vote a worker already "
+                  "acted on when the broker crashes: for comparisons only); must match what the "
+                  "queues were declared with")
       ->envname("SCRUTIN_QUEUE_TYPE")
       ->check(CLI::IsMember({"classic", "quorum"}))
       ->capture_default_str();

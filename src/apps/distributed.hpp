@@ -108,6 +108,13 @@ class AdminServer {
   http::Server server_;
 };
 
+// The queue type when --queue-type is not given: quorum. A quorum queue delivers a message only
+// once it is on disk (and, in a RabbitMQ cluster, on a majority of nodes), so a broker killed
+// after a validator acted on a vote cannot lose that vote. A classic queue may deliver a message
+// before it is written, and a broker crash then loses a vote whose claim Redis already holds
+// (docs/architecture.md "Bounded redelivery"); classic stays selectable for comparisons.
+inline constexpr const char* kDefaultQueueType = "quorum";
+
 // --queue-type, shared by the commands that declare queues.
 void AddQueueTypeOption(CLI::App* cmd, std::string& queue_type);
 
@@ -128,7 +135,7 @@ struct WorkerFlags {
   int batch = 100;
   int batch_wait_ms = 20;
   int retention_days = 30;
-  std::string queue_type = "classic";
+  std::string queue_type = kDefaultQueueType;
 };
 
 // Registers --laws, --amqp, --admin-listen, --batch (described by batch_help),

@@ -25,6 +25,7 @@ void OnSignal(int) { g_interrupted = 1; }
 void AddLoadgenCommand(CLI::App& app) {
   struct Flags {
     std::vector<std::string> targets = {"http://127.0.0.1:8000"};
+    std::string cacert;
     std::string voters;
     std::string rate;
     std::optional<double> duration;
@@ -46,7 +47,7 @@ void AddLoadgenCommand(CLI::App& app) {
       "HTTP load generator for the vote API: open loop at a fixed rate (latency from the scheduled "
       "time) or closed loop (--rate max), with a vote mix and an optional end-to-end verification");
   cmd->add_option("--target", flags->targets,
-                  "Base URL of the server. Repeat it for several replicas of the same service: "
+                  "Base URL of the server, http:// or https://. Repeat it for several replicas of the same service: "
                   "the connections are spread round-robin over the targets (connection k to "
                   "target k mod n, always reconnecting to it), each thread sends its requests to "
                   "the targets in turn and to the others while one has no open connection (give "
@@ -54,6 +55,11 @@ void AddLoadgenCommand(CLI::App& app) {
                   "Host header, and --verify uses the first target that can be reached")
       ->capture_default_str()
       ->allow_extra_args(false);
+  cmd->add_option("--cacert", flags->cacert,
+                  "For https:// targets: PEM file of the CA(s) that signed the server's "
+                  "certificate (default: the system's store). The certificate must name the "
+                  "target's host, as a browser requires")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--voters", flags->voters,
                   "Registry CSV (nas,code,law_id) the server was built from")
       ->required()
@@ -96,6 +102,7 @@ void AddLoadgenCommand(CLI::App& app) {
     }
     loadgen::LoadOptions o;
     o.targets = flags->targets;
+    o.cacert = flags->cacert;
     o.voters = flags->voters;
     if (flags->rate == "max") {
       o.rate = 0;

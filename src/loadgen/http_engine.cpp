@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -17,6 +18,7 @@
 #include <optional>
 
 #include "loadgen/schedule.hpp"
+#include "loadgen/tls_client.hpp"
 
 namespace scrutin::loadgen {
 
@@ -26,17 +28,24 @@ using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
 core::Result<Target> ParseTarget(std::string_view url) {
-  constexpr std::string_view kScheme = "http://";
-  if (url.substr(0, kScheme.size()) != kScheme) {
-    return core::Fail(fmt::format("--target '{}': expected http://host[:port]", url));
+  constexpr std::string_view kHttp = "http://";
+  constexpr std::string_view kHttps = "https://";
+  Target t;
+  std::string_view rest;
+  if (url.substr(0, kHttp.size()) == kHttp) {
+    rest = url.substr(kHttp.size());
+  } else if (url.substr(0, kHttps.size()) == kHttps) {
+    rest = url.substr(kHttps.size());
+    t.https = true;
+    t.port = 443;
+  } else {
+    return core::Fail(fmt::format("--target '{}': expected http(s)://host[:port]", url));
   }
-  std::string_view rest = url.substr(kScheme.size());
   if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
   if (rest.find('/') != std::string_view::npos) {
     return core::Fail(
         fmt::format("--target '{}': give no path (use --path for the vote path)", url));
   }
-  Target t;
   std::string_view host = rest;
   std::string_view port;
   if (!rest.empty() && rest.front() == '[') {  // [v6]:port
@@ -155,6 +164,11 @@ class Engine::Connection {
 
  private:
   void OnConnect(std::uint64_t gen, const error_code& ec);
+  void OnHandshake(std::uint64_t gen, const error_code& ec);
+  void OnReady();
+  // Closes the socket (and forgets the TLS session on it); pending operations complete with an
+  // error that their handlers ignore by generation.
+  void CloseSocket();
   void OnWrite(std::uint64_t gen, const error_code& ec);
   void OnRead(std::uint64_t gen, const error_code& ec);
   void Fail();
@@ -163,6 +177,9 @@ class Engine::Connection {
   Worker& worker_;
   const unsigned target_;
   tcp::socket socket_;
+  // An https target's TLS layer over socket_, new for every connection. Shared with the handlers
+  // of the operations in flight on it, so that closing the connection never frees it under them.
+  std::shared_ptr<asio::ssl::stream<tcp::socket&>> tls_;
   asio::steady_timer backoff_;
   boost::beast::flat_buffer buffer_;
   std::string body_;
@@ -266,6 +283,12 @@ class Engine::Worker {
   LatencyHistogram latency;
   SteadyClock::time_point last_answer_{};
   std::atomic<bool> connected_once{false};
+
+  // The first reason a TLS handshake failed; read by Engine::Start once the threads are joined.
+  void NoteConnectError(std::string text) {
+    if (tls_error_.empty()) tls_error_ = std::move(text);
+  }
+  const std::string& tls_error() const { return tls_error_; }
 
  private:
   friend class Engine;
@@ -394,6 +417,7 @@ class Engine::Worker {
   bool finishing_ = false;
   bool exhausted_ = false;
   bool shut_down_ = false;
+  std::string tls_error_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -418,24 +442,63 @@ void Engine::Connection::OnConnect(std::uint64_t gen, const error_code& ec) {
   // connected_once as soon as every connection has reported.
   const bool first = !reported_first_attempt_;
   reported_first_attempt_ = true;
+  if (!ec) {
+    error_code ignored;
+    socket_.set_option(tcp::no_delay(true), ignored);
+    const Target& target = worker_.options().targets[target_];
+    if (target.https) {
+      // The first attempt is reported once the handshake's outcome is known.
+      reported_first_attempt_ = !first;
+      tls_ = std::make_shared<asio::ssl::stream<tcp::socket&>>(socket_, *target.tls);
+      if (!PrepareClientStream(*tls_, target.host).ok()) return OnHandshake(gen, asio::error::invalid_argument);
+      tls_->async_handshake(asio::ssl::stream_base::client,
+                            [this, gen, keep = tls_](const error_code& e) { OnHandshake(gen, e); });
+      return;
+    }
+  }
   if (ec) {
     worker_.connect_errors.Add();
-    error_code ignored;
-    socket_.close(ignored);
+    CloseSocket();
     ScheduleRetry();
     if (first) worker_.OnFirstAttempt();
     return;
   }
+  OnReady();
+  if (first) worker_.OnFirstAttempt();
+}
+
+void Engine::Connection::OnHandshake(std::uint64_t gen, const error_code& ec) {
+  if (gen != gen_) return;
+  const bool first = !reported_first_attempt_;
+  reported_first_attempt_ = true;
+  if (ec) {
+    // A refused certificate is a failed connection attempt like a refused connect, retried with
+    // back-off; Engine::Start reports it when no connection could be opened at all.
+    worker_.connect_errors.Add();
+    worker_.NoteConnectError(HandshakeErrorText(ec, tls_ ? tls_->native_handle() : nullptr));
+    CloseSocket();
+    ScheduleRetry();
+    if (first) worker_.OnFirstAttempt();
+    return;
+  }
+  OnReady();
+  if (first) worker_.OnFirstAttempt();
+}
+
+void Engine::Connection::OnReady() {
   if (ever_connected_) worker_.reconnects.Add();
   ever_connected_ = true;
   worker_.connected_once.store(true);
-  if (first) worker_.OnFirstAttempt();
   backoff_delay_ = kMinBackoff;
-  error_code ignored;
-  socket_.set_option(tcp::no_delay(true), ignored);
   state_ = State::kIdle;
   idle_since_ = SteadyClock::now();
   worker_.OnIdle(this);
+}
+
+void Engine::Connection::CloseSocket() {
+  error_code ignored;
+  socket_.close(ignored);
+  tls_.reset();
 }
 
 void Engine::Connection::ScheduleRetry() {
@@ -460,6 +523,13 @@ void Engine::Connection::Send(SteadyClock::time_point due) {
   timed_out_ = false;
   parser_.emplace(body_);
   const std::uint64_t gen = gen_;
+  if (tls_) {
+    asio::async_write(*tls_, asio::buffer(slot_.bytes),
+                      [this, gen, keep = tls_](const error_code& ec, std::size_t) {
+                        OnWrite(gen, ec);
+                      });
+    return;
+  }
   asio::async_write(socket_, asio::buffer(slot_.bytes),
                     [this, gen](const error_code& ec, std::size_t) { OnWrite(gen, ec); });
 }
@@ -467,6 +537,13 @@ void Engine::Connection::Send(SteadyClock::time_point due) {
 void Engine::Connection::OnWrite(std::uint64_t gen, const error_code& ec) {
   if (gen != gen_) return;
   if (ec) return Fail();
+  if (tls_) {
+    http::async_read(*tls_, buffer_, *parser_,
+                     [this, gen, keep = tls_](const error_code& ec, std::size_t) {
+                       OnRead(gen, ec);
+                     });
+    return;
+  }
   http::async_read(socket_, buffer_, *parser_,
                    [this, gen](const error_code& ec, std::size_t) { OnRead(gen, ec); });
 }
@@ -500,8 +577,7 @@ void Engine::Connection::Fail() {
 
 void Engine::Connection::Reopen() {
   ++gen_;
-  error_code ignored;
-  socket_.close(ignored);
+  CloseSocket();
   buffer_.clear();
   Connect();
 }
@@ -510,8 +586,7 @@ void Engine::Connection::Close() {
   if (state_ == State::kIdle) worker_.OnNotIdle(this);
   state_ = State::kClosed;
   ++gen_;
-  error_code ignored;
-  socket_.close(ignored);
+  CloseSocket();
   backoff_.cancel();
 }
 
@@ -519,7 +594,10 @@ bool Engine::Connection::StaleAfterIdle(SteadyClock::time_point now) {
   if (now - idle_since_ < kStaleCheckAfter) return false;
   pollfd p{};
   p.fd = socket_.native_handle();
-  p.events = POLLIN | POLLRDHUP;
+  // Over TLS the socket is readable without anything being wrong (TLS 1.3 session tickets the
+  // server sent after the handshake wait there to be read with the next answer): only a closed
+  // or failed connection counts.
+  p.events = tls_ ? POLLRDHUP : (POLLIN | POLLRDHUP);
   return ::poll(&p, 1, 0) != 0;  // readable, closed, error (or a failed poll): do not reuse
 }
 
@@ -555,6 +633,9 @@ core::Status Engine::Start() {
   // The endpoints of each target, resolved once: a connection reconnects to the same list.
   auto endpoints = std::make_shared<std::vector<std::vector<tcp::endpoint>>>();
   for (const Target& target : options_.targets) {
+    if (target.https && !target.tls) {
+      return core::Fail(fmt::format("{}: https target without a TLS context", target.host_header));
+    }
     error_code ec;
     const auto results = resolver.resolve(target.host, std::to_string(target.port), ec);
     if (ec || results.empty()) {
@@ -594,7 +675,14 @@ core::Status Engine::Start() {
       if (!names.empty()) names += ", ";
       names += fmt::format("{}:{}", target.host, target.port);
     }
-    return core::Fail(fmt::format("cannot connect to {}", names));
+    std::string why;
+    for (auto& w : workers_) {
+      if (!w->tls_error().empty()) {
+        why = fmt::format(" (TLS handshake failed: {})", w->tls_error());
+        break;
+      }
+    }
+    return core::Fail(fmt::format("cannot connect to {}{}", names, why));
   }
   t0_ = SteadyClock::now();
   started_.store(true, std::memory_order_release);

@@ -34,6 +34,10 @@
 #include <vector>
 
 #include "core/mutex.hpp"
+
+namespace boost::asio::ssl {
+class context;
+}
 #include "core/result.hpp"
 #include "loadgen/histogram.hpp"
 
@@ -41,11 +45,15 @@ namespace scrutin::loadgen {
 
 using SteadyClock = std::chrono::steady_clock;
 
-// Where the requests go: "http://host[:port][/]". https is not supported.
+// Where the requests go: "http://host[:port][/]" or "https://host[:port][/]".
 struct Target {
   std::string host;
   std::uint16_t port = 80;
   std::string host_header;  // "host:port" as sent in the Host header
+  bool https = false;
+  // For an https target: the context every connection to it verifies the server with
+  // (MakeClientTlsContext); set by the caller before the engine starts.
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
 core::Result<Target> ParseTarget(std::string_view url);
 

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "loadgen/electorate.hpp"
+#include "loadgen/tls_client.hpp"
 #include "loadgen/verification.hpp"
 #include "loadgen/vote_workload.hpp"
 
@@ -48,10 +49,22 @@ core::Result<LoadReport> RunLoad(const LoadOptions& options) {
   }
   if (options.targets.empty()) return core::Fail(std::string("give at least one --target"));
   std::vector<Target> targets;
+  std::shared_ptr<boost::asio::ssl::context> tls;  // one for every https target
   for (const auto& url : options.targets) {
     auto target = ParseTarget(url);
     if (!target.ok()) return core::Fail(target.error());
+    if (target->https) {
+      if (!tls) {
+        auto made = MakeClientTlsContext(options.cacert);
+        if (!made.ok()) return core::Fail(made.error());
+        tls = std::move(*made);
+      }
+      target->tls = tls;
+    }
     targets.push_back(std::move(*target));
+  }
+  if (!tls && !options.cacert.empty()) {
+    return core::Fail(std::string("--cacert is for https targets; every --target is http://"));
   }
   auto electorate = LoadElectorate(options.voters, options.registry_offset);
   if (!electorate.ok()) return core::Fail(electorate.error());

@@ -33,6 +33,8 @@ namespace scrutin::loadgen {
 struct LoadOptions {
   // Base URLs of the service's replicas: connection k talks to targets[k % size]. At least one.
   std::vector<std::string> targets = {"http://127.0.0.1:8000"};
+  // For https targets: a PEM file of the CAs to trust; empty: the system's store.
+  std::string cacert;
   std::filesystem::path voters;
   double rate = 0;                   // requests/s; 0 = max (closed loop)
   std::optional<double> duration_s;  // exactly one of duration_s / votes

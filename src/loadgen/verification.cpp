@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "core/vote.hpp"
+#include "loadgen/tls_client.hpp"
 #include "loadgen/vote_requests.hpp"
 
 namespace scrutin::loadgen {
@@ -60,20 +61,48 @@ core::Result<std::pair<int, std::string>> HttpGet(const Target& target,
     return core::Fail(ErrorCode::kUnavailable,
                       fmt::format("GET {}: cannot connect: {}", path, ec.message()));
   }
-  http::request<http::empty_body> req{http::verb::get, path, 11};
-  req.set(http::field::host, host_header);
-  http::async_write(stream, req,
-                    [&ec](const boost::system::error_code& e, std::size_t) { ec = e; });
+  auto exchange = [&](auto& s) -> core::Result<std::pair<int, std::string>> {
+    http::request<http::empty_body> req{http::verb::get, path, 11};
+    req.set(http::field::host, host_header);
+    http::async_write(s, req, [&ec](const boost::system::error_code& e, std::size_t) { ec = e; });
+    run();
+    if (ec) {
+      return core::Fail(ErrorCode::kUnavailable, fmt::format("GET {}: {}", path, ec.message()));
+    }
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::async_read(s, buffer, res,
+                     [&ec](const boost::system::error_code& e, std::size_t) { ec = e; });
+    run();
+    if (ec) {
+      return core::Fail(ErrorCode::kUnavailable, fmt::format("GET {}: {}", path, ec.message()));
+    }
+    return std::pair<int, std::string>{res.result_int(), std::move(res.body())};
+  };
+  if (!target.https) {
+    auto got = exchange(stream);
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    return got;
+  }
+  if (!target.tls) {
+    return core::Fail(ErrorCode::kRefused,
+                      fmt::format("GET {}: https target without a TLS context", path));
+  }
+  asio::ssl::stream<beast::tcp_stream> tls(std::move(stream), *target.tls);
+  if (auto ready = PrepareClientStream(tls, target.host); !ready.ok()) {
+    return core::Fail(ErrorCode::kRefused, fmt::format("GET {}: {}", path, ready.error()));
+  }
+  tls.async_handshake(asio::ssl::stream_base::client,
+                      [&ec](const boost::system::error_code& e) { ec = e; });
   run();
-  if (ec) return core::Fail(ErrorCode::kUnavailable, fmt::format("GET {}: {}", path, ec.message()));
-  beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  http::async_read(stream, buffer, res,
-                   [&ec](const boost::system::error_code& e, std::size_t) { ec = e; });
-  run();
-  if (ec) return core::Fail(ErrorCode::kUnavailable, fmt::format("GET {}: {}", path, ec.message()));
-  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-  return std::pair<int, std::string>{res.result_int(), std::move(res.body())};
+  if (ec) {
+    return core::Fail(ErrorCode::kUnavailable,
+                      fmt::format("GET {}: TLS handshake failed: {}", path,
+                                  HandshakeErrorText(ec, tls.native_handle())));
+  }
+  auto got = exchange(tls);
+  tls.next_layer().socket().shutdown(tcp::socket::shutdown_both, ec);
+  return got;
 }
 
 // Polls GET /api/v1/vote/{id} for one thread's share of the pending requests.

@@ -124,7 +124,17 @@ TEST(LoadgenRequests, ParseTarget_AcceptsHostPortAndRejectsTheRest) {
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t->host, "::1");
   EXPECT_EQ(t->port, 9000);
-  for (const char* bad : {"https://x:1", "127.0.0.1:8000", "http://:80", "http://h:0",
+  EXPECT_FALSE(t->https);
+  t = ParseTarget("https://localhost:8443");
+  ASSERT_TRUE(t.ok());
+  EXPECT_TRUE(t->https);
+  EXPECT_EQ(t->host, "localhost");
+  EXPECT_EQ(t->port, 8443);
+  t = ParseTarget("https://vote.example");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->port, 443);
+  EXPECT_EQ(t->host_header, "vote.example:443");
+  for (const char* bad : {"ftp://x:1", "127.0.0.1:8000", "http://:80", "http://h:0",
                           "http://h:99999", "http://h:80/api", "http://h:8x"}) {
     EXPECT_FALSE(ParseTarget(bad).ok()) << bad;
   }

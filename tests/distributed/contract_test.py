@@ -158,6 +158,8 @@ def main():
                          SCRUTIN_METRICS_URLS=cenv["METRICS_URLS"],
                          SCRUTIN_RATE_LIMITED_URL=cenv["RATE_LIMITED_URL"],
                          PYTHONDONTWRITEBYTECODE="1")
+        if cenv.get("API_URL", "").startswith("https://"):
+            suite_env["SCRUTIN_CA_FILE"] = cenv["TLS_CA"]  # --tls: the apis serve HTTPS
         suite = subprocess.run(
             [sys.executable, os.path.join(ROOT, "tests", "integration", "api_contract_test.py")],
             env=suite_env, timeout=400)

@@ -405,6 +405,10 @@ class Cluster:
 
     def reload_env(self):
         self.env = _parse_env_file(os.path.join(self.dir, "cluster.env"))
+        if self.env.get("API_URL", "").startswith("https://"):
+            # `--tls`: every harness.Client of this test (and the suites it runs) verifies the
+            # apis against the cluster's CA.
+            os.environ["SCRUTIN_CA_FILE"] = self.env["TLS_CA"]
         return self.env
 
     # ---- what tests use ------------------------------------------------------------------------

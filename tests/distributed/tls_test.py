@@ -17,7 +17,9 @@ What an auditor checks:
   claims goes over TLS;
 - a plaintext connection is refused by the server, and a client that trusts another CA refuses
   the server (verify-full);
-- `scrutin ledger rebuild`, an operator's command, reads PostgreSQL over verified TLS too.
+- `scrutin ledger rebuild`, an operator's command, reads PostgreSQL over verified TLS too;
+- the apis serve HTTPS (the votes above went over it): plain HTTP to their port gets no 200, and
+  `scrutin loadgen --target https://... --cacert` drives them with every vote verified.
 """
 
 import os
@@ -127,6 +129,38 @@ class TlsTest(unittest.TestCase):
         p = subprocess.run([C.binary, "deadletter", "list", "--amqp", C.env["AMQP_URL"]],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, timeout=60)
         self.assertEqual(p.returncode, 0, p.stdout.decode(errors="replace"))
+
+    def test_the_public_api_is_https(self):
+        url = C.api_urls[0]
+        self.assertTrue(url.startswith("https://localhost:"), url)
+        port = int(url.rsplit(":", 1)[1])
+        # Plain HTTP on the HTTPS port: no 200 (a 400 naming HTTPS, or nothing).
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            head = b""
+            try:
+                while b"\r\n" not in head:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    head += chunk
+            except OSError:
+                pass
+        self.assertNotIn(b" 200 ", head.split(b"\r\n", 1)[0], head)
+        # loadgen over verified HTTPS, every vote followed to its final status.
+        # Registry rows at the end of the file, far from the voters the VoteBook hands out from
+        # its start.
+        with open(C.electorate.voters_csv) as f:
+            rows = sum(1 for _ in f) - 1
+        p = subprocess.run([C.binary, "loadgen", "--target", url, "--cacert", C.env["TLS_CA"],
+                            "--voters", C.electorate.voters_csv, "--rate", "200", "--votes", "40",
+                            "--connections", "4", "--mix", "valid=0.8,invalid=0.2",
+                            "--registry-offset", str(rows - 80), "--verify",
+                            "--verify-timeout", "60"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+        out = p.stdout.decode(errors="replace")
+        self.assertEqual(p.returncode, 0, out)
+        self.assertIn("verify    OK", out)
 
     def test_ledger_rebuild_reads_the_record_over_tls(self):
         env = hc.clean_env({"PGSSLROOTCERT": C.env["TLS_CA"]})

@@ -438,7 +438,7 @@ class A4TransportTest(ContractCase):
         for _ in range(attempts):
             data = b""
             try:
-                with socket.create_connection((T.client.host, T.client.port), timeout=10) as s:
+                with T.client.raw_socket(timeout=10) as s:
                     s.sendall(request)
                     while b"\r\n\r\n" not in data:
                         c = s.recv(4096)
@@ -507,7 +507,7 @@ class A4TransportTest(ContractCase):
             conn.close()
 
     def test_pipelined_requests(self):
-        with socket.create_connection((T.client.host, T.client.port), timeout=10) as s:
+        with T.client.raw_socket(timeout=10) as s:
             req = b"GET /api/v1/health HTTP/1.1\r\nHost: t\r\n\r\n"
             s.sendall(req * 3)
             data = b""
@@ -717,7 +717,7 @@ class A8ErrorRoutesTest(ContractCase):
         socks = []
         try:
             for i in range(150):
-                s = socket.create_connection((T.client.host, T.client.port), timeout=5)
+                s = T.client.raw_socket(timeout=5)
                 if i % 3 == 0:
                     s.sendall(b"POST /api/v1/vote HTTP/1.1\r\nHost: t\r\nContent-Le")
                 elif i % 3 == 1:
@@ -739,7 +739,7 @@ class A8ErrorRoutesTest(ContractCase):
                      b"POST /api/v1/vote HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
                      b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: t\r\n\r\n"):
             try:
-                with socket.create_connection((T.client.host, T.client.port), timeout=5) as s:
+                with T.client.raw_socket(timeout=5) as s:
                     s.sendall(junk)
                     s.shutdown(socket.SHUT_WR)
                     try:

@@ -58,7 +58,8 @@ struct Topology {
   std::string review_queue = "votes.review";
   std::string dead_exchange = "votes.dead";
   std::string dead_queue = "votes.dead";
-  QueueType queue_type = QueueType::kClassic;
+  // Quorum by default: it delivers a message only once it is on disk, classic may deliver it before.
+  QueueType queue_type = QueueType::kQuorum;
   // Quorum queues: deliveries without an ack after which the broker dead-letters a message.
   std::int64_t delivery_limit = 20;
 

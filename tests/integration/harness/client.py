@@ -6,10 +6,17 @@ http.client.HTTPException: tests that kill servers catch those and treat them as
 
 Client opens one connection per request and is thread-safe. KeepAlive keeps one connection open
 across requests and is for one thread at a time.
+
+An https:// base URL is verified like a browser does (certificate chain and host name) against the
+CA file given as `ca`, else $SCRUTIN_CA_FILE (how the suites learn the CA of a server started with
+--tls-cert, e.g. `scripts/cluster start --tls`), else the system's store.
 """
 
 import http.client
 import json
+import os
+import socket
+import ssl
 import urllib.parse
 
 DEFAULT_TIMEOUT = 10.0
@@ -59,23 +66,45 @@ def encode_body(body, content_type):
 
 def _split_base(base_url):
     u = urllib.parse.urlsplit(base_url)
-    if u.scheme != "http" or not u.hostname:
-        raise ValueError(f"base URL must be http://host:port, got {base_url!r}")
-    return u.hostname, u.port or 80, u.path.rstrip("/")
+    if u.scheme not in ("http", "https") or not u.hostname:
+        raise ValueError(f"base URL must be http(s)://host:port, got {base_url!r}")
+    return u.scheme, u.hostname, u.port or (443 if u.scheme == "https" else 80), u.path.rstrip("/")
+
+
+def tls_context(ca=None):
+    """The context a client verifies an https server with: `ca`, else $SCRUTIN_CA_FILE, else the
+    system's store."""
+    return ssl.create_default_context(cafile=ca or os.environ.get("SCRUTIN_CA_FILE") or None)
 
 
 class Client:
     """Requests against one base URL, a fresh connection each time. Thread-safe."""
 
-    def __init__(self, base_url, timeout=DEFAULT_TIMEOUT):
+    def __init__(self, base_url, timeout=DEFAULT_TIMEOUT, ca=None):
         self.base_url = base_url.rstrip("/")
-        self.host, self.port, self.prefix = _split_base(self.base_url)
+        self.scheme, self.host, self.port, self.prefix = _split_base(self.base_url)
         self.timeout = timeout
+        self.context = tls_context(ca) if self.scheme == "https" else None
 
     def connection(self, timeout=None):
-        return http.client.HTTPConnection(
-            self.host, self.port, timeout=self.timeout if timeout is None else timeout
-        )
+        t = self.timeout if timeout is None else timeout
+        if self.context is not None:
+            return http.client.HTTPSConnection(self.host, self.port, timeout=t,
+                                               context=self.context)
+        return http.client.HTTPConnection(self.host, self.port, timeout=t)
+
+    def raw_socket(self, timeout=None):
+        """A connected socket for hand-written bytes (malformed requests, slow senders), TLS
+        wrapped for an https base URL. The caller closes it."""
+        s = socket.create_connection((self.host, self.port),
+                                     timeout=self.timeout if timeout is None else timeout)
+        if self.context is None:
+            return s
+        try:
+            return self.context.wrap_socket(s, server_hostname=self.host)
+        except BaseException:
+            s.close()
+            raise
 
     def request(self, method, path, body=None, content_type="application/json", headers=None,
                 timeout=None):
