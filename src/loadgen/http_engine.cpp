@@ -165,6 +165,8 @@ class Engine::Connection {
  private:
   void OnConnect(std::uint64_t gen, const error_code& ec);
   void OnHandshake(std::uint64_t gen, const error_code& ec);
+  // The outcome of one attempt to open the connection (TCP, then TLS for an https target).
+  void FinishAttempt(bool ready);
   void OnReady();
   // Closes the socket (and forgets the TLS session on it); pending operations complete with an
   // error that their handlers ignore by generation.
@@ -438,50 +440,40 @@ void Engine::Connection::Connect() {
 
 void Engine::Connection::OnConnect(std::uint64_t gen, const error_code& ec) {
   if (gen != gen_) return;
-  // The first attempt is reported once its outcome is recorded: Engine::Start reads
-  // connected_once as soon as every connection has reported.
-  const bool first = !reported_first_attempt_;
-  reported_first_attempt_ = true;
-  if (!ec) {
-    error_code ignored;
-    socket_.set_option(tcp::no_delay(true), ignored);
-    const Target& target = worker_.options().targets[target_];
-    if (target.https) {
-      // The first attempt is reported once the handshake's outcome is known.
-      reported_first_attempt_ = !first;
-      tls_ = std::make_shared<asio::ssl::stream<tcp::socket&>>(socket_, *target.tls);
-      if (!PrepareClientStream(*tls_, target.host).ok()) return OnHandshake(gen, asio::error::invalid_argument);
-      tls_->async_handshake(asio::ssl::stream_base::client,
-                            [this, gen, keep = tls_](const error_code& e) { OnHandshake(gen, e); });
-      return;
-    }
+  if (ec) return FinishAttempt(false);
+  error_code ignored;
+  socket_.set_option(tcp::no_delay(true), ignored);
+  const Target& target = worker_.options().targets[target_];
+  if (!target.https) return FinishAttempt(true);
+  tls_ = std::make_shared<asio::ssl::stream<tcp::socket&>>(socket_, *target.tls);
+  if (auto ready = PrepareClientStream(*tls_, target.host); !ready.ok()) {
+    worker_.NoteConnectError(ready.error());
+    return FinishAttempt(false);
   }
-  if (ec) {
-    worker_.connect_errors.Add();
-    CloseSocket();
-    ScheduleRetry();
-    if (first) worker_.OnFirstAttempt();
-    return;
-  }
-  OnReady();
-  if (first) worker_.OnFirstAttempt();
+  tls_->async_handshake(asio::ssl::stream_base::client,
+                        [this, gen, keep = tls_](const error_code& e) { OnHandshake(gen, e); });
 }
 
 void Engine::Connection::OnHandshake(std::uint64_t gen, const error_code& ec) {
   if (gen != gen_) return;
+  // A refused certificate is a failed attempt like a refused connect, retried with back-off;
+  // Engine::Start says why when no connection could be opened at all.
+  if (ec) worker_.NoteConnectError(HandshakeErrorText(ec, tls_ ? tls_->native_handle() : nullptr));
+  FinishAttempt(!ec);
+}
+
+void Engine::Connection::FinishAttempt(bool ready) {
+  // The first attempt is reported once its outcome is recorded: Engine::Start reads
+  // connected_once as soon as every connection has reported.
   const bool first = !reported_first_attempt_;
   reported_first_attempt_ = true;
-  if (ec) {
-    // A refused certificate is a failed connection attempt like a refused connect, retried with
-    // back-off; Engine::Start reports it when no connection could be opened at all.
+  if (ready) {
+    OnReady();
+  } else {
     worker_.connect_errors.Add();
-    worker_.NoteConnectError(HandshakeErrorText(ec, tls_ ? tls_->native_handle() : nullptr));
     CloseSocket();
     ScheduleRetry();
-    if (first) worker_.OnFirstAttempt();
-    return;
   }
-  OnReady();
   if (first) worker_.OnFirstAttempt();
 }
 
