@@ -16,6 +16,8 @@
 #include "core/request_id.hpp"
 #include "http/server.hpp"
 #include "http/test_client.hpp"
+#include "ports/testing/fake_vote_intake.hpp"
+#include "ports/testing/fake_vote_queries.hpp"
 
 namespace scrutin::http {
 namespace {
@@ -32,102 +34,10 @@ constexpr std::string_view kCode = "abc123";
 
 core::Timestamp At(std::string_view rfc3339) { return *core::ParseTimestamp(rfc3339); }
 
-// A VoteIntake whose answer the test chooses; answers from its own thread, like the real ones.
-class FakeIntake : public ports::VoteIntake {
- public:
-  enum class Mode { kDecide, kHold, kUnavailable, kOverloaded };
-
-  ~FakeIntake() override {
-    ReleaseAll();
-    core::MutexLock lock(mu_);
-    for (auto& t : threads_) t.join();
-  }
-
-  void Submit(core::VoteEnvelope vote, Callback done) override {
-    core::MutexLock lock(mu_);
-    received.push_back(vote);
-    if (mode == Mode::kHold) {
-      held_.push_back(std::move(done));
-      cv_.NotifyAll();
-      return;
-    }
-    ports::IntakeResult result;
-    result.retry_after = 7s;
-    if (mode == Mode::kDecide) {
-      result.kind = ports::IntakeResult::Kind::kDurable;
-      result.decision = decision;
-    } else {
-      result.kind = mode == Mode::kUnavailable ? ports::IntakeResult::Kind::kUnavailable
-                                               : ports::IntakeResult::Kind::kOverloaded;
-    }
-    threads_.emplace_back([done = std::move(done), result] { done(result); });
-  }
-
-  std::vector<ports::HealthCheck> Health() override {
-    core::MutexLock lock(mu_);
-    return health;
-  }
-
-  bool WaitHeld(std::size_t n) {
-    core::MutexLock lock(mu_);
-    return cv_.WaitFor(lock, 5s, [&]() REQUIRES(mu_) { return held_.size() >= n; });
-  }
-
-  void ReleaseAll() {
-    std::deque<Callback> held;
-    {
-      core::MutexLock lock(mu_);
-      held.swap(held_);
-    }
-    ports::IntakeResult result;
-    result.kind = ports::IntakeResult::Kind::kDurable;
-    result.decision = {core::VoteStatus::kAccepted, 1, false};
-    for (auto& cb : held) cb(result);
-  }
-
-  std::size_t count() {
-    core::MutexLock lock(mu_);
-    return received.size();
-  }
-  core::VoteEnvelope Received(std::size_t i) {
-    core::MutexLock lock(mu_);
-    return received[i];
-  }
-
-  Mode mode = Mode::kDecide;
-  core::Decision decision{core::VoteStatus::kAccepted, 1, false};
-  std::vector<ports::HealthCheck> health{{"store", true, ""}, {"eligibility", true, ""}};
-  std::vector<core::VoteEnvelope> received GUARDED_BY(mu_);
-
- private:
-  core::Mutex mu_;
-  core::CondVar cv_;
-  std::deque<Callback> held_ GUARDED_BY(mu_);
-  std::vector<std::thread> threads_ GUARDED_BY(mu_);
-};
-
-class FakeQueries : public ports::VoteQueries {
- public:
-  core::Result<std::optional<ports::StatusRecord>> FindStatus(const core::RequestId& id) override {
-    core::MutexLock lock(mu_);
-    if (fail) return core::Fail(std::string("store down"));
-    auto it = statuses.find(id.ToString());
-    if (it == statuses.end()) return std::optional<ports::StatusRecord>();
-    return std::optional<ports::StatusRecord>(it->second);
-  }
-  core::Result<ports::Tally> FindTally(const std::string& law_id) override {
-    core::MutexLock lock(mu_);
-    if (fail) return core::Fail(std::string("store down"));
-    auto it = tallies.find(law_id);
-    if (it == tallies.end()) return ports::Tally{law_id, 0, 0, {}};
-    return it->second;
-  }
-
-  core::Mutex mu_;
-  bool fail = false;
-  std::map<std::string, ports::StatusRecord> statuses;
-  std::map<std::string, ports::Tally> tallies;
-};
+// The shared fakes: an intake whose answer the test chooses (answering from its own thread, like
+// the real ones) and queries over statuses and tallies the test sets.
+using FakeIntake = ports::testing::FakeVoteIntake;
+using FakeQueries = ports::testing::FakeVoteQueries;
 
 core::Ballot TestBallot() {
   std::vector<core::Law> laws;
@@ -275,11 +185,11 @@ TEST_F(ApiTest, AcceptedVoteIsHashedSubmittedAndAnswered202) {
 
 TEST_F(ApiTest, DecisionsAreReportedAndCounted) {
   Start();
-  intake_.decision = {core::VoteStatus::kDuplicate, 3, false};
+  intake_.set_decision({core::VoteStatus::kDuplicate, 3, false});
   EXPECT_EQ(json::parse(Post(VoteBody()).body())["status"], "duplicate");
-  intake_.decision = {core::VoteStatus::kInvalid, 1, false};
+  intake_.set_decision({core::VoteStatus::kInvalid, 1, false});
   EXPECT_EQ(json::parse(Post(VoteBody()).body())["status"], "invalid");
-  intake_.decision = {core::VoteStatus::kPending, 0, false};
+  intake_.set_decision({core::VoteStatus::kPending, 0, false});
   EXPECT_EQ(json::parse(Post(VoteBody()).body())["status"], "pending");
   std::string m = Metrics();
   EXPECT_NE(m.find("votes_submitted_total 3\n"), std::string::npos);
@@ -292,11 +202,11 @@ TEST_F(ApiTest, DecisionsAreReportedAndCounted) {
 
 TEST_F(ApiTest, IntakeFailuresAre503WithRetryAfter) {
   Start();
-  intake_.mode = FakeIntake::Mode::kUnavailable;
+  intake_.set_mode(FakeIntake::Mode::kUnavailable);
   auto r = Post(VoteBody());
   ExpectError(r, 503, "unavailable");
   EXPECT_EQ(Header(r, "Retry-After"), "7");
-  intake_.mode = FakeIntake::Mode::kOverloaded;
+  intake_.set_mode(FakeIntake::Mode::kOverloaded);
   r = Post(VoteBody());
   ExpectError(r, 503, "unavailable");
   EXPECT_EQ(Header(r, "Retry-After"), "7");
@@ -475,8 +385,8 @@ TEST_F(ApiTest, VoteStatusReportsTheRecordAndAReceiptOnlyWhenAccepted) {
   Start();
   auto accepted = core::RequestId::Generate();
   auto duplicate = core::RequestId::Generate();
-  queries_.statuses[accepted.ToString()] = {"L2025-001", core::VoteStatus::kAccepted, 1};
-  queries_.statuses[duplicate.ToString()] = {"L2025-001", core::VoteStatus::kDuplicate, 3};
+  queries_.SetStatus(accepted, {"L2025-001", core::VoteStatus::kAccepted, 1});
+  queries_.SetStatus(duplicate, {"L2025-001", core::VoteStatus::kDuplicate, 3});
 
   std::string upper = accepted.ToString();
   for (auto& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
@@ -499,7 +409,7 @@ TEST_F(ApiTest, VoteStatusReportsTheRecordAndAReceiptOnlyWhenAccepted) {
   ExpectError(Get("/api/v1/vote/" + core::RequestId::Generate().ToString()), 404, "not_found");
   ExpectError(Get("/api/v1/vote/not-a-uuid"), 404, "not_found");
   ExpectError(Get("/api/v1/vote/"), 404, "not_found");
-  queries_.fail = true;
+  queries_.SetDown(true);
   auto down = Get("/api/v1/vote/" + accepted.ToString());
   ExpectError(down, 503, "unavailable");
   EXPECT_EQ(Header(down, "Retry-After"), "1");
@@ -510,7 +420,7 @@ TEST_F(ApiTest, StatusLookupsOnAPoolAreAnsweredThereOr503AtOnce) {
   lookups_ = &pool;
   Start();
   auto id = core::RequestId::Generate();
-  queries_.statuses[id.ToString()] = {"L2025-001", core::VoteStatus::kAccepted, 1};
+  queries_.SetStatus(id, {"L2025-001", core::VoteStatus::kAccepted, 1});
   auto r = Get("/api/v1/vote/" + id.ToString());
   ASSERT_EQ(r.result_int(), 200u) << r.body();
   EXPECT_EQ(json::parse(r.body())["status"], "accepted");
@@ -539,8 +449,8 @@ TEST_F(ApiTest, StatusLookupsOnAPoolAreAnsweredThereOr503AtOnce) {
 
 TEST_F(ApiTest, ResultsFollowTheResultsPolicy) {
   Start();
-  queries_.tallies["L2025-001"] = {"L2025-001", 5, 3, At("2026-11-01T11:00:00Z")};
-  queries_.tallies["L2025-003"] = {"L2025-003", 2, 9, At("2026-10-01T12:00:00Z")};
+  queries_.SetTally({"L2025-001", 5, 3, At("2026-11-01T11:00:00Z")});
+  queries_.SetTally({"L2025-003", 2, 9, At("2026-10-01T12:00:00Z")});
   auto live = Get("/api/v1/results/L2025-001");
   ASSERT_EQ(live.result_int(), 200u);
   json j = json::parse(live.body());
@@ -570,7 +480,7 @@ TEST_F(ApiTest, ResultsFollowTheResultsPolicy) {
   EXPECT_EQ(json::parse(after.body())["final"], true);
   EXPECT_EQ(json::parse(Get("/api/v1/results/L2025-001").body())["final"], true);
 
-  queries_.fail = true;
+  queries_.SetDown(true);
   ExpectError(Get("/api/v1/results/L2025-001"), 503, "unavailable");
 }
 
@@ -602,7 +512,7 @@ TEST_F(ApiTest, HealthReflectsTheIntakeChecks) {
   EXPECT_EQ(json::parse(ok.body()), json({{"status", "ok"},
                                           {"shape", "embedded"},
                                           {"checks", {{"store", "ok"}, {"eligibility", "ok"}}}}));
-  intake_.health = {{"store", false, "database is locked"}, {"eligibility", true, ""}};
+  intake_.set_health({{"store", false, "database is locked"}, {"eligibility", true, ""}});
   auto bad = Get("/api/v1/health");
   EXPECT_EQ(bad.result_int(), 503u);
   json j = json::parse(bad.body());
@@ -615,8 +525,8 @@ TEST_F(ApiTest, HealthReflectsTheIntakeChecks) {
 
 TEST_F(ApiTest, MetricsExposeTalliesButNotEmbargoedOnes) {
   Start();
-  queries_.tallies["L2025-001"] = {"L2025-001", 5, 3, At("2026-11-01T11:00:00Z")};
-  queries_.tallies["L2025-002"] = {"L2025-002", 4, 4, At("2026-11-01T11:00:00Z")};
+  queries_.SetTally({"L2025-001", 5, 3, At("2026-11-01T11:00:00Z")});
+  queries_.SetTally({"L2025-002", 4, 4, At("2026-11-01T11:00:00Z")});
   auto r = Get("/metrics");
   ASSERT_EQ(r.result_int(), 200u);
   EXPECT_EQ(Header(r, "Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
@@ -700,7 +610,7 @@ TEST_F(ApiTest, KeepAliveAcrossStatuses) {
 
 TEST_F(ApiTest, GracefulStopAnswersTheVoteInFlight) {
   Start();
-  intake_.mode = FakeIntake::Mode::kHold;
+  intake_.set_mode(FakeIntake::Mode::kHold);
   TestClient c(port_);
   ASSERT_TRUE(
       c.Send("POST /api/v1/vote HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"

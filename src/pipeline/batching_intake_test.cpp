@@ -9,6 +9,7 @@
 #include "core/mutex.hpp"
 #include "core/request_id.hpp"
 #include "ports/testing/fake_credential_ledger.hpp"
+#include "ports/testing/fake_vote_recorder.hpp"
 
 namespace scrutin::pipeline {
 namespace {
@@ -18,21 +19,13 @@ using Kind = ports::IntakeResult::Kind;
 // The shared in-memory ledger: a digest is eligible when its first byte is non-zero.
 using TestLedger = ports::testing::FakeCredentialLedger;
 
-class TestRecorder : public ports::VoteRecorder {
- public:
-  ~TestRecorder() override = default;
-  core::Status Record(std::span<const core::VoteEnvelope> votes,
-                      std::span<core::Decision>) override {
-    core::MutexLock lock(mu);
-    if (fail) return core::Fail(std::string("disk full"));
-    batches.push_back(votes.size());
-    recorded += votes.size();
-    return {};
-  }
-  core::Mutex mu;
-  bool fail = false;
-  std::vector<std::size_t> batches;
-  std::size_t recorded = 0;
+// The shared in-memory record, for the one law of these votes; DeferredSyncRecorder commits
+// without syncing, and its Sync() waits until the test calls OpenSyncs().
+struct TestRecorder : ports::testing::FakeVoteRecorder {
+  TestRecorder() : FakeVoteRecorder({"L2025-001"}) {}
+};
+struct DeferredSyncRecorder : ports::testing::FakeVoteRecorder {
+  DeferredSyncRecorder() : FakeVoteRecorder({"L2025-001"}, /*defer_sync=*/true) {}
 };
 
 core::VoteEnvelope Vote(std::uint8_t first_byte, std::uint8_t second_byte = 0) {
@@ -58,7 +51,7 @@ TEST(BatchingIntakeTest, AnswersOnlyAfterRecordingWithTheDecision) {
   auto r = SubmitAndWait(intake, Vote(1));
   EXPECT_EQ(r.kind, Kind::kDurable);
   EXPECT_EQ(r.decision.status, core::VoteStatus::kAccepted);
-  EXPECT_EQ(recorder.recorded, 1u);
+  EXPECT_EQ(recorder.recorded(), 1u);
   r = SubmitAndWait(intake, Vote(1));
   EXPECT_EQ(r.decision.status, core::VoteStatus::kDuplicate);
   EXPECT_EQ(r.decision.attempt_count, 2u);
@@ -70,14 +63,14 @@ TEST(BatchingIntakeTest, FailedCommitAnswersUnavailableAndForgetsTheClaims) {
   TestLedger ledger;
   TestRecorder recorder;
   BatchingVoteIntake intake(ledger, recorder, {});
-  recorder.fail = true;
+  recorder.set_fail(true);
   auto r = SubmitAndWait(intake, Vote(5));
   EXPECT_EQ(r.kind, Kind::kUnavailable);
   EXPECT_GE(r.retry_after.count(), 1);
   auto health = intake.Health();
   EXPECT_FALSE(health[0].ok);
   EXPECT_EQ(health[0].detail, "disk full");
-  recorder.fail = false;
+  recorder.set_fail(false);
   // The retried vote is a first vote, not a duplicate of the lost one.
   r = SubmitAndWait(intake, Vote(5));
   EXPECT_EQ(r.kind, Kind::kDurable);
@@ -105,7 +98,7 @@ TEST(BatchingIntakeTest, ConcurrentSubmittersShareBatchesAndEveryoneIsAnswered) 
   for (auto& th : threads) th.join();
   EXPECT_EQ(answered.load(), kThreads * kPerThread);
   EXPECT_EQ(accepted.load(), kThreads * 250);  // 250 distinct digests per thread
-  for (auto size : recorder.batches) EXPECT_LE(size, 64u);
+  for (auto size : recorder.batches()) EXPECT_LE(size, 64u);
 }
 
 TEST(BatchingIntakeTest, FullQueueAnswersOverloaded) {
@@ -131,59 +124,27 @@ TEST(BatchingIntakeTest, FullQueueAnswersOverloaded) {
   EXPECT_EQ(done.load(), 3);
 }
 
-// A recorder that commits without syncing: Sync() waits at a gate the test opens.
-class DeferredSyncRecorder : public TestRecorder {
- public:
-  bool defers_sync() const override { return true; }
-  core::Status Sync() override {
-    core::MutexLock lock(mu);
-    ++syncs_started;
-    cv.NotifyAll();
-    cv.Wait(lock, [&]() REQUIRES(mu) { return open || fail_sync; });
-    if (fail_sync) return core::Fail(std::string("EIO"));
-    synced = recorded;
-    return {};
-  }
-  void Open() {
-    core::MutexLock lock(mu);
-    open = true;
-    cv.NotifyAll();
-  }
-  core::CondVar cv;
-  bool open = false;
-  bool fail_sync = false;
-  int syncs_started = 0;
-  std::size_t synced = 0;
-};
-
 TEST(BatchingIntakeTest, AnswersOnlyAfterTheSyncThatCoversTheBatch) {
   TestLedger ledger;
   DeferredSyncRecorder recorder;
   BatchingVoteIntake intake(ledger, recorder, {});
   std::promise<ports::IntakeResult> answer;
   intake.Submit(Vote(1), [&](ports::IntakeResult r) { answer.set_value(r); });
-  {
-    core::MutexLock lock(recorder.mu);
-    recorder.cv.Wait(lock, [&]() REQUIRES(recorder.mu) { return recorder.syncs_started == 1; });
-    EXPECT_EQ(recorder.recorded, 1u);  // committed...
-  }
+  recorder.WaitSyncsStarted(1);
+  EXPECT_EQ(recorder.recorded(), 1u);  // committed...
   auto future = answer.get_future();
   // ...but not answered while its sync is in progress.
   EXPECT_EQ(future.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);
   // The writer goes on recording meanwhile: a second vote is committed before the first's sync.
   std::promise<ports::IntakeResult> second;
   intake.Submit(Vote(2), [&](ports::IntakeResult r) { second.set_value(r); });
-  for (;;) {
-    core::MutexLock lock(recorder.mu);
-    if (recorder.recorded == 2) break;
-  }
-  recorder.Open();
+  recorder.WaitRecorded(2);
+  recorder.OpenSyncs();
   auto r = future.get();
   EXPECT_EQ(r.kind, Kind::kDurable);
   EXPECT_EQ(r.decision.status, core::VoteStatus::kAccepted);
   EXPECT_EQ(second.get_future().get().kind, Kind::kDurable);
-  core::MutexLock lock(recorder.mu);
-  EXPECT_EQ(recorder.synced, 2u);  // every answered vote was covered by a completed sync
+  EXPECT_EQ(recorder.synced(), 2u);  // every answered vote was covered by a completed sync
 }
 
 TEST(BatchingIntakeDeathTest, FailedSyncStopsTheProcessWithoutAnswering) {
@@ -192,7 +153,7 @@ TEST(BatchingIntakeDeathTest, FailedSyncStopsTheProcessWithoutAnswering) {
       {
         TestLedger ledger;
         DeferredSyncRecorder recorder;
-        recorder.fail_sync = true;
+        recorder.set_fail_sync(true);
         BatchingVoteIntake intake(ledger, recorder, {});
         intake.Submit(Vote(1), [](ports::IntakeResult) { std::fprintf(stderr, "answered\n"); });
         intake.Stop();

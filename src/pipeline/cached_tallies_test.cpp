@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/mutex.hpp"
+#include "ports/testing/fake_vote_queries.hpp"
 
 namespace scrutin::pipeline {
 namespace {
@@ -16,36 +17,12 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = CachedTallies::Clock;
 
-class FakeSource : public ports::VoteQueries {
+// The backend: the shared fake queries, counting their reads.
+class FakeSource : public ports::testing::FakeVoteQueries {
  public:
-  core::Result<std::optional<ports::StatusRecord>> FindStatus(const core::RequestId&) override {
-    ++status_reads;
-    return std::optional<ports::StatusRecord>(ports::StatusRecord{"L2026-001"});
-  }
-  core::Result<ports::Tally> FindTally(const std::string& law_id) override {
-    ++tally_reads;
-    core::MutexLock lock(mu);
-    if (down) return core::Fail(std::string("postgresql: connection refused"));
-    return ports::Tally{law_id, oui, non, {}};
-  }
-  void Set(std::uint64_t o, std::uint64_t n) {
-    core::MutexLock lock(mu);
-    oui = o;
-    non = n;
-  }
-  void SetDown(bool d) {
-    core::MutexLock lock(mu);
-    down = d;
-  }
-
-  std::atomic<int> tally_reads{0};
-  std::atomic<int> status_reads{0};
-
- private:
-  core::Mutex mu;
-  bool down = false;
-  std::uint64_t oui = 0;
-  std::uint64_t non = 0;
+  // The tally of the one law these tests ask for.
+  void Set(std::uint64_t oui, std::uint64_t non) { SetTally({"L2026-001", oui, non, {}}); }
+  void SetDown(bool down) { FakeVoteQueries::SetDown(down, "postgresql: connection refused"); }
 };
 
 class CachedTalliesTest : public ::testing::Test {

@@ -17,6 +17,10 @@
 #include "pipeline/validation_stage.hpp"
 #include "ports/testing/fake_credential_ledger.hpp"
 #include "ports/testing/fake_decision_publisher.hpp"
+#include "ports/testing/fake_status_writer.hpp"
+#include "ports/testing/fake_vote_intake.hpp"
+#include "ports/testing/fake_vote_queries.hpp"
+#include "ports/testing/fake_vote_recorder.hpp"
 
 namespace scrutin::pipeline {
 namespace {
@@ -38,33 +42,13 @@ struct Journal {
   }
 };
 
-class FakeStatuses : public ports::StatusWriter, public ports::VoteQueries {
+// The shared status writer, journalling each successful write as "pending" or "final".
+class FakeStatuses : public ports::testing::FakeStatusWriter {
  public:
-  explicit FakeStatuses(Journal& j) : journal(j) {}
-  core::Status Write(std::span<const ports::StatusUpdate> updates, bool only_if_absent) override {
-    core::MutexLock lock(mu);
-    if (fail) return core::Fail(core::ErrorCode::kUnavailable, std::string("redis down"));
-    for (const auto& u : updates) {
-      auto key = u.id.ToString();
-      if (only_if_absent && records.count(key)) continue;
-      records[key] = u;
-    }
-    journal.Add(only_if_absent ? "pending" : "final");
-    return {};
-  }
-  core::Result<std::optional<ports::StatusRecord>> FindStatus(const core::RequestId& id) override {
-    core::MutexLock lock(mu);
-    auto it = records.find(id.ToString());
-    if (it == records.end()) return std::optional<ports::StatusRecord>();
-    return std::optional<ports::StatusRecord>(it->second.record);
-  }
-  core::Result<ports::Tally> FindTally(const std::string&) override {
-    return core::Fail(std::string("no tallies here"));
-  }
-  Journal& journal;
-  core::Mutex mu;
-  bool fail = false;
-  std::map<std::string, ports::StatusUpdate> records;
+  explicit FakeStatuses(Journal& j)
+      : FakeStatusWriter([&j](bool only_if_absent) { j.Add(only_if_absent ? "pending" : "final"); }) {}
+  // The update written for the vote `v`. REQUIRES: one was written.
+  ports::StatusUpdate At(const core::VoteEnvelope& v) const { return *Update(v.request_id); }
 };
 
 core::Ballot TestBallot() {
@@ -149,25 +133,11 @@ TEST_F(ValidationStageTest, LedgerFailureIsAnErrorWithItsCodeAndPublishesNothing
   EXPECT_EQ(listened, 0);
 }
 
-// A recorder that is the record: it may correct a decision (here: the digest listed in
-// `held_by_other` is claimed by another request, so an accepted vote for it is a duplicate).
-class FakeRecorder : public ports::VoteRecorder {
+// The shared in-memory record: it holds the credentials it recorded, so it corrects a decision
+// as PostgreSQL does (HoldForAnother: a credential held for another request).
+class FakeRecorder : public ports::testing::FakeVoteRecorder {
  public:
-  core::Status Record(std::span<const core::VoteEnvelope> votes,
-                      std::span<core::Decision> decisions) override {
-    if (fail) return core::Fail(core::ErrorCode::kUnavailable, std::string("disk full"));
-    for (std::size_t i = 0; i < votes.size(); ++i) {
-      if (votes[i].digest.bytes[0] == held_by_other &&
-          decisions[i].status == core::VoteStatus::kAccepted) {
-        decisions[i] = core::Decision{core::VoteStatus::kDuplicate, 2, false};
-      }
-    }
-    recorded += votes.size();
-    return {};
-  }
-  bool fail = false;
-  std::uint8_t held_by_other = 0;
-  std::size_t recorded = 0;
+  FakeRecorder() : FakeVoteRecorder({"L2026-001"}) {}
 };
 
 TEST(AggregationStageTest, RecordsDecidedBatchesAndRefusesPendingOnes) {
@@ -183,24 +153,24 @@ TEST(AggregationStageTest, RecordsDecidedBatchesAndRefusesPendingOnes) {
   auto pending = stage.Process(votes, decisions);
   ASSERT_FALSE(pending.ok());
   EXPECT_EQ(pending.code(), core::ErrorCode::kRefused);
-  EXPECT_EQ(recorder.recorded, 0u);
+  EXPECT_EQ(recorder.recorded(), 0u);
   decisions[1].status = core::VoteStatus::kInvalid;
-  recorder.fail = true;
+  recorder.set_fail(true);
   auto st = stage.Process(votes, decisions);
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.code(), core::ErrorCode::kUnavailable);
   EXPECT_NE(st.error().find("disk full"), std::string::npos);
   EXPECT_EQ(listened, 0u);
-  recorder.fail = false;
+  recorder.set_fail(false);
   ASSERT_TRUE(stage.Process(votes, decisions).ok());
-  EXPECT_EQ(recorder.recorded, 2u);
+  EXPECT_EQ(recorder.recorded(), 2u);
   EXPECT_EQ(listened, 2u);
 }
 
 TEST(AggregationStageTest, WritesTheRecordedDecisionsAsStatusesAfterTheRecord) {
   Journal journal;
   FakeRecorder recorder;
-  recorder.held_by_other = 9;  // the store holds voter 9's credential for another request
+  recorder.HoldForAnother(Vote(9).digest, "L2026-001");  // voter 9's, for another request
   FakeStatuses statuses(journal);
   const core::Ballot ballot = TestBallot();
   std::vector<core::Decision> listened;
@@ -211,22 +181,20 @@ TEST(AggregationStageTest, WritesTheRecordedDecisionsAsStatusesAfterTheRecord) {
                                            {core::VoteStatus::kAccepted, 1, false},
                                            {core::VoteStatus::kInvalid, 1, false}};
   // The status store failing after the record: an error, so the batch comes back.
-  statuses.fail = true;
+  statuses.set_fail(true);
   auto st = stage.Process(votes, decisions);
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.code(), core::ErrorCode::kUnavailable);
   EXPECT_NE(st.error().find("statuses"), std::string::npos);
   EXPECT_TRUE(listened.empty());
 
-  statuses.fail = false;
+  statuses.set_fail(false);
   decisions = {{core::VoteStatus::kAccepted, 1, false},
                {core::VoteStatus::kAccepted, 1, false},
                {core::VoteStatus::kInvalid, 1, false}};
   ASSERT_TRUE(stage.Process(votes, decisions).ok());
   EXPECT_EQ(decisions[1].status, core::VoteStatus::kDuplicate);
-  auto status_of = [&](std::size_t i) {
-    return statuses.records.at(votes[i].request_id.ToString());
-  };
+  auto status_of = [&](std::size_t i) { return statuses.At(votes[i]); };
   EXPECT_EQ(status_of(0).record.status, core::VoteStatus::kAccepted);
   // The voter is told what the record says, never the ledger's accepted.
   EXPECT_EQ(status_of(1).record.status, core::VoteStatus::kDuplicate);
@@ -258,7 +226,7 @@ class FakeMirror : public ports::ClaimMirror {
 TEST(AggregationStageTest, ReassertsTheRecordedClaimsBeforeTellingTheVoters) {
   Journal journal;
   FakeRecorder recorder;
-  recorder.held_by_other = 9;
+  recorder.HoldForAnother(Vote(9).digest, "L2026-001");
   FakeStatuses statuses(journal);
   FakeMirror mirror(journal);
   const core::Ballot ballot = TestBallot();
@@ -277,7 +245,7 @@ TEST(AggregationStageTest, ReassertsTheRecordedClaimsBeforeTellingTheVoters) {
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.code(), core::ErrorCode::kUnavailable);
   EXPECT_NE(st.error().find("ledger"), std::string::npos);
-  EXPECT_TRUE(statuses.records.empty());
+  EXPECT_EQ(statuses.size(), 0u);
 
   mirror.fail = false;
   decisions = decide();
@@ -292,23 +260,17 @@ TEST(AggregationStageTest, ReassertsTheRecordedClaimsBeforeTellingTheVoters) {
   EXPECT_EQ(stage.mirrored().restored, 2u);
 }
 
-// An inner intake that checks the pending status exists when a vote reaches it.
-class FakeInner : public ports::VoteIntake {
- public:
-  explicit FakeInner(FakeStatuses& s) : statuses(s) {}
-  void Submit(core::VoteEnvelope vote, Callback done) override {
-    auto found = statuses.FindStatus(vote.request_id);
-    saw_pending_first = saw_pending_first && found.ok() && found->has_value();
-    ++submitted;
-    ports::IntakeResult r;
-    r.kind = answer;
-    done(r);
+// The inner intake: the shared fake, answering at once, noting whether each vote's pending status
+// existed when the vote reached it.
+struct FakeInner {
+  explicit FakeInner(FakeStatuses& statuses)
+      : intake(/*inline_answers=*/true, [this, &statuses](const core::VoteEnvelope& v) {
+          saw_pending_first = saw_pending_first && statuses.Update(v.request_id).has_value();
+        }) {
+    intake.set_health({{"queue", true, "ok"}});
   }
-  std::vector<ports::HealthCheck> Health() override { return {{"queue", true, "ok"}}; }
-  FakeStatuses& statuses;
-  Kind answer = Kind::kDurable;
   std::atomic<bool> saw_pending_first{true};
-  std::atomic<int> submitted{0};
+  ports::testing::FakeVoteIntake intake;
 };
 
 Kind SubmitAndWait(ports::VoteIntake& intake, core::VoteEnvelope v) {
@@ -323,21 +285,20 @@ TEST(PendingStatusIntakeTest, WritesPendingBeforeHandingOnAndKeepsFinalStatuses)
   FakeStatuses statuses(journal);
   FakeInner inner(statuses);
   core::Ballot ballot = TestBallot();
-  PendingStatusIntake intake(inner, statuses, ballot, {});
+  PendingStatusIntake intake(inner.intake, statuses, ballot, {});
   auto v = Vote(1);
   EXPECT_EQ(SubmitAndWait(intake, v), Kind::kDurable);
   EXPECT_TRUE(inner.saw_pending_first);
-  EXPECT_EQ(statuses.records.at(v.request_id.ToString()).record.status, core::VoteStatus::kPending);
+  EXPECT_EQ(statuses.At(v).record.status, core::VoteStatus::kPending);
 
   // A final status written first (a fast validator) is not overwritten by pending.
   auto w = Vote(2);
   ports::StatusUpdate final_status{w.request_id, {"L2026-001", core::VoteStatus::kAccepted, 1}};
   ASSERT_TRUE(statuses.Write({&final_status, 1}, false).ok());
   EXPECT_EQ(SubmitAndWait(intake, w), Kind::kDurable);
-  EXPECT_EQ(statuses.records.at(w.request_id.ToString()).record.status,
-            core::VoteStatus::kAccepted);
+  EXPECT_EQ(statuses.At(w).record.status, core::VoteStatus::kAccepted);
 
-  inner.answer = Kind::kUnavailable;
+  inner.intake.set_mode(ports::testing::FakeVoteIntake::Mode::kUnavailable);
   EXPECT_EQ(SubmitAndWait(intake, Vote(3)), Kind::kUnavailable);
 }
 
@@ -346,12 +307,12 @@ TEST(PendingStatusIntakeTest, StatusStoreDownAnswersUnavailableWithoutHandingOn)
   FakeStatuses statuses(journal);
   FakeInner inner(statuses);
   core::Ballot ballot = TestBallot();
-  PendingStatusIntake intake(inner, statuses, ballot, {}, {[] {
+  PendingStatusIntake intake(inner.intake, statuses, ballot, {}, {[] {
                                return ports::HealthCheck{"store", false, "down"};
                              }});
-  statuses.fail = true;
+  statuses.set_fail(true);
   EXPECT_EQ(SubmitAndWait(intake, Vote(1)), Kind::kUnavailable);
-  EXPECT_EQ(inner.submitted.load(), 0);
+  EXPECT_EQ(inner.intake.count(), 0u);
   auto checks = intake.Health();
   ASSERT_EQ(checks.size(), 2u);
   EXPECT_EQ(checks[0].name, "queue");
@@ -361,48 +322,27 @@ TEST(PendingStatusIntakeTest, StatusStoreDownAnswersUnavailableWithoutHandingOn)
   EXPECT_EQ(SubmitAndWait(intake, Vote(2)), Kind::kUnavailable);
 }
 
-// A status writer that blocks until released, to fill the queue.
-class BlockingStatuses : public ports::StatusWriter {
- public:
-  core::Status Write(std::span<const ports::StatusUpdate>, bool) override {
-    core::MutexLock lock(mu);
-    ++entered;
-    cv.NotifyAll();
-    cv.Wait(lock, [&]() REQUIRES(mu) { return released; });
-    return {};
-  }
-  core::Mutex mu;
-  core::CondVar cv;
-  int entered = 0;
-  bool released = false;
-};
-
 TEST(PendingStatusIntakeTest, BoundedQueueAnswersOverloaded) {
   Journal journal;
   FakeStatuses unused(journal);
   FakeInner inner(unused);
-  BlockingStatuses statuses;
+  // A status writer that blocks until released, to fill the queue.
+  ports::testing::FakeStatusWriter statuses;
+  statuses.Hold(true);
   core::Ballot ballot = TestBallot();
   PendingStatusIntakeOptions options;
   options.threads = 1;
   options.max_batch = 1;
   options.max_queue = 2;
-  PendingStatusIntake intake(inner, statuses, ballot, options);
+  PendingStatusIntake intake(inner.intake, statuses, ballot, options);
   std::atomic<int> durable{0};
   auto count = [&](ports::IntakeResult r) { durable += r.kind == Kind::kDurable; };
   intake.Submit(Vote(1), count);
-  {
-    core::MutexLock lock(statuses.mu);
-    statuses.cv.Wait(lock, [&]() REQUIRES(statuses.mu) { return statuses.entered == 1; });
-  }
+  statuses.WaitEntered(1);
   intake.Submit(Vote(2), count);
   intake.Submit(Vote(3), count);
   EXPECT_EQ(SubmitAndWait(intake, Vote(4)), Kind::kOverloaded);
-  {
-    core::MutexLock lock(statuses.mu);
-    statuses.released = true;
-  }
-  statuses.cv.NotifyAll();
+  statuses.Hold(false);
   intake.Stop();
   EXPECT_EQ(durable.load(), 3);
 }
@@ -410,15 +350,8 @@ TEST(PendingStatusIntakeTest, BoundedQueueAnswersOverloaded) {
 TEST(SplitVoteQueriesTest, StatusesFromOneTalliesFromTheOther) {
   Journal journal;
   FakeStatuses statuses(journal);
-  class Tallies : public ports::VoteQueries {
-   public:
-    core::Result<std::optional<ports::StatusRecord>> FindStatus(const core::RequestId&) override {
-      return core::Fail(std::string("not here"));
-    }
-    core::Result<ports::Tally> FindTally(const std::string& law) override {
-      return ports::Tally{law, 3, 4, {}};
-    }
-  } tallies;
+  ports::testing::FakeVoteQueries tallies;
+  tallies.SetTally({"L2026-001", 3, 4, {}});
   SplitVoteQueries q(statuses, tallies);
   auto v = Vote(1);
   ports::StatusUpdate u{v.request_id, {"L2026-001", core::VoteStatus::kInvalid, 1}};

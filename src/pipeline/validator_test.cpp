@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
+#include "ports/testing/mock_credential_ledger.hpp"
+
 namespace scrutin::pipeline {
 namespace {
 
@@ -27,30 +31,26 @@ TEST(ValidatorTest, MapsEveryLedgerOutcomeToAStatus) {
   EXPECT_EQ(d.attempt_count, 4u);
 }
 
-// A ledger that records what it was asked and answers from a script.
-class ScriptedLedger : public ports::RevertibleCredentialLedger {
- public:
-  core::Status ClaimBatch(std::span<const ports::ClaimRequest> in,
-                          std::span<ports::ClaimOutcome> out) override {
-    if (fail) return core::Fail(std::string("ledger down"));
-    seen.assign(in.begin(), in.end());
-    for (std::size_t i = 0; i < out.size(); ++i) out[i] = script.at(i);
-    return {};
-  }
-  core::Status Revert(std::span<const ports::ClaimRequest> in,
-                      std::span<const ports::ClaimOutcome>) override {
-    reverted += in.size();
-    return {};
-  }
-  std::vector<ports::ClaimOutcome> script;
-  std::vector<ports::ClaimRequest> seen;
-  std::size_t reverted = 0;
-  bool fail = false;
-};
+using ports::testing::MockCredentialLedger;
+using ::testing::_;
+using ::testing::Return;
 
 TEST(ValidatorTest, PassesDigestAndClaimTagOfEachVote) {
-  ScriptedLedger ledger;
-  ledger.script = {{Kind::kClaimed, 1}, {Kind::kAlreadyClaimed, 2}};
+  MockCredentialLedger ledger;
+  std::vector<ports::ClaimRequest> seen;  // what the ledger was asked
+  EXPECT_CALL(ledger, ClaimBatch(_, _))
+      .WillOnce([&](std::span<const ports::ClaimRequest> in, std::span<ports::ClaimOutcome> out) {
+        seen.assign(in.begin(), in.end());
+        out[0] = {Kind::kClaimed, 1};
+        out[1] = {Kind::kAlreadyClaimed, 2};
+        return core::Status();
+      });
+  std::size_t reverted = 0;
+  EXPECT_CALL(ledger, Revert(_, _))
+      .WillOnce([&](std::span<const ports::ClaimRequest> in, std::span<const ports::ClaimOutcome>) {
+        reverted += in.size();
+        return core::Status();
+      });
   Validator v(ledger);
   std::vector<core::VoteEnvelope> votes(2);
   votes[0].request_id = core::RequestId::Generate();
@@ -58,18 +58,18 @@ TEST(ValidatorTest, PassesDigestAndClaimTagOfEachVote) {
   votes[1].digest.bytes[0] = 9;
   std::vector<core::Decision> decisions(2);
   ASSERT_TRUE(v.Decide(votes, decisions));
-  ASSERT_EQ(ledger.seen.size(), 2u);
-  EXPECT_EQ(ledger.seen[1].digest, votes[1].digest);
-  EXPECT_EQ(ledger.seen[0].claim_tag, core::ClaimTag(votes[0].request_id));
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1].digest, votes[1].digest);
+  EXPECT_EQ(seen[0].claim_tag, core::ClaimTag(votes[0].request_id));
   EXPECT_EQ(decisions[0].status, VoteStatus::kAccepted);
   EXPECT_EQ(decisions[1].status, VoteStatus::kDuplicate);
   ASSERT_TRUE(v.Undo(votes));
-  EXPECT_EQ(ledger.reverted, 2u);
+  EXPECT_EQ(reverted, 2u);
 }
 
 TEST(ValidatorTest, LedgerFailureIsReturned) {
-  ScriptedLedger ledger;
-  ledger.fail = true;
+  MockCredentialLedger ledger;
+  EXPECT_CALL(ledger, ClaimBatch(_, _)).WillOnce(Return(core::Fail(std::string("ledger down"))));
   Validator v(ledger);
   std::vector<core::VoteEnvelope> votes(1);
   std::vector<core::Decision> decisions(1);

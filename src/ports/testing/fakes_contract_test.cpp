@@ -4,6 +4,12 @@
 #include "ports/testing/decision_publisher_contract.hpp"
 #include "ports/testing/fake_credential_ledger.hpp"
 #include "ports/testing/fake_decision_publisher.hpp"
+#include "ports/testing/fake_status_writer.hpp"
+#include "ports/testing/fake_vote_intake.hpp"
+#include "ports/testing/fake_vote_recorder.hpp"
+#include "ports/testing/status_writer_contract.hpp"
+#include "ports/testing/vote_intake_contract.hpp"
+#include "ports/testing/vote_recorder_contract.hpp"
 
 namespace scrutin::ports::testing {
 namespace {
@@ -47,6 +53,72 @@ PublisherFactory FakePublisherFactory() {
           }};
 }
 
+// The fake record reads back what it recorded.
+class FakeRecorderUnderTest final : public RecorderUnderTest {
+ public:
+  explicit FakeRecorderUnderTest(const core::Ballot& ballot) : fake_(LawIds(ballot)) {}
+  VoteRecorder& recorder() override { return fake_; }
+  VoteQueries& queries() override { return fake_; }
+
+ private:
+  static std::vector<std::string> LawIds(const core::Ballot& ballot) {
+    std::vector<std::string> ids;
+    for (const auto& law : ballot.laws()) ids.push_back(law.id);
+    return ids;
+  }
+  FakeVoteRecorder fake_;
+};
+
+RecorderFactory FakeRecorderFactory() {
+  return {"Fake", [](const core::Ballot& ballot) -> std::unique_ptr<RecorderUnderTest> {
+            return std::make_unique<FakeRecorderUnderTest>(ballot);
+          }};
+}
+
+class FakeStatusWriterUnderTest final : public StatusWriterUnderTest {
+ public:
+  StatusWriter& writer() override { return fake_; }
+  VoteQueries& queries() override { return fake_; }
+
+ private:
+  FakeStatusWriter fake_;
+};
+
+StatusWriterFactory FakeStatusWriterFactory() {
+  return {"Fake", []() -> std::unique_ptr<StatusWriterUnderTest> {
+            return std::make_unique<FakeStatusWriterUnderTest>();
+          }};
+}
+
+// The fake intake's "backend" is its mode: broken, it answers kUnavailable.
+class FakeIntakeUnderTest final : public IntakeUnderTest {
+ public:
+  VoteIntake& intake() override { return fake_; }
+  core::VoteEnvelope EligibleVote() override {
+    core::VoteEnvelope v;
+    v.request_id = core::RequestId::Generate();
+    v.digest.bytes[0] = 1;
+    v.law_id = "L2025-001";
+    return v;
+  }
+  void BreakBackend() override { fake_.set_mode(FakeVoteIntake::Mode::kUnavailable); }
+
+ private:
+  FakeVoteIntake fake_;
+};
+
+IntakeFactory FakeIntakeFactory() {
+  return {"Fake", []() -> std::unique_ptr<IntakeUnderTest> {
+            return std::make_unique<FakeIntakeUnderTest>();
+          }};
+}
+
+INSTANTIATE_TEST_SUITE_P(Fake, VoteRecorderContract, ::testing::Values(FakeRecorderFactory()),
+                         FactoryName<RecorderFactory>);
+INSTANTIATE_TEST_SUITE_P(Fake, StatusWriterContract, ::testing::Values(FakeStatusWriterFactory()),
+                         FactoryName<StatusWriterFactory>);
+INSTANTIATE_TEST_SUITE_P(Fake, VoteIntakeContract, ::testing::Values(FakeIntakeFactory()),
+                         FactoryName<IntakeFactory>);
 INSTANTIATE_TEST_SUITE_P(Fake, CredentialLedgerContract, ::testing::Values(FakeLedgerFactory()),
                          FactoryName<LedgerFactory>);
 INSTANTIATE_TEST_SUITE_P(Fake, RevertibleCredentialLedgerContract,
