@@ -47,7 +47,8 @@ void AddLoadgenCommand(CLI::App& app) {
       "HTTP load generator for the vote API: open loop at a fixed rate (latency from the scheduled "
       "time) or closed loop (--rate max), with a vote mix and an optional end-to-end verification");
   cmd->add_option("--target", flags->targets,
-                  "Base URL of the server, http:// or https://. Repeat it for several replicas of the same service: "
+                  "Base URL of the server, http:// or https://. Repeat it for several replicas of "
+                  "the same service: "
                   "the connections are spread round-robin over the targets (connection k to "
                   "target k mod n, always reconnecting to it), each thread sends its requests to "
                   "the targets in turn and to the others while one has no open connection (give "

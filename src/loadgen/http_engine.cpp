@@ -402,9 +402,9 @@ class Engine::Worker {
   std::unique_ptr<Workload> workload_;
   std::vector<std::unique_ptr<Connection>> connections_;
   std::vector<std::vector<Connection*>> idle_;  // per target, most recently idle last
-  std::size_t idle_count_ = 0;                 // over all targets
-  unsigned targets_ = 1;                       // EngineOptions::targets.size()
-  unsigned next_target_ = 0;                   // the target whose turn it is
+  std::size_t idle_count_ = 0;                  // over all targets
+  unsigned targets_ = 1;                        // EngineOptions::targets.size()
+  unsigned next_target_ = 0;                    // the target whose turn it is
   const std::vector<std::vector<tcp::endpoint>>* endpoints_ = nullptr;
   std::optional<OpenLoopSchedule> schedule_;
   std::uint64_t quota_ = UINT64_MAX;
@@ -516,10 +516,9 @@ void Engine::Connection::Send(SteadyClock::time_point due) {
   parser_.emplace(body_);
   const std::uint64_t gen = gen_;
   if (tls_) {
-    asio::async_write(*tls_, asio::buffer(slot_.bytes),
-                      [this, gen, keep = tls_](const error_code& ec, std::size_t) {
-                        OnWrite(gen, ec);
-                      });
+    asio::async_write(
+        *tls_, asio::buffer(slot_.bytes),
+        [this, gen, keep = tls_](const error_code& ec, std::size_t) { OnWrite(gen, ec); });
     return;
   }
   asio::async_write(socket_, asio::buffer(slot_.bytes),
@@ -530,10 +529,9 @@ void Engine::Connection::OnWrite(std::uint64_t gen, const error_code& ec) {
   if (gen != gen_) return;
   if (ec) return Fail();
   if (tls_) {
-    http::async_read(*tls_, buffer_, *parser_,
-                     [this, gen, keep = tls_](const error_code& ec, std::size_t) {
-                       OnRead(gen, ec);
-                     });
+    http::async_read(
+        *tls_, buffer_, *parser_,
+        [this, gen, keep = tls_](const error_code& ec, std::size_t) { OnRead(gen, ec); });
     return;
   }
   http::async_read(socket_, buffer_, *parser_,

@@ -52,8 +52,8 @@ core::Status PrepareClientStream(ssl::stream<Stream>& stream, const std::string&
         if (!preverified) return false;
         X509_STORE_CTX* store = ctx.native_handle();
         if (X509_STORE_CTX_get_error_depth(store) > 0 || check(preverified, ctx)) return true;
-        X509_STORE_CTX_set_error(store, is_ip ? X509_V_ERR_IP_ADDRESS_MISMATCH
-                                              : X509_V_ERR_HOSTNAME_MISMATCH);
+        X509_STORE_CTX_set_error(
+            store, is_ip ? X509_V_ERR_IP_ADDRESS_MISMATCH : X509_V_ERR_HOSTNAME_MISMATCH);
         return false;
       },
       ec);
@@ -61,8 +61,7 @@ core::Status PrepareClientStream(ssl::stream<Stream>& stream, const std::string&
   return {};
 }
 
-template core::Status PrepareClientStream(ssl::stream<asio::ip::tcp::socket&>&,
-                                          const std::string&);
+template core::Status PrepareClientStream(ssl::stream<asio::ip::tcp::socket&>&, const std::string&);
 template core::Status PrepareClientStream(ssl::stream<boost::beast::tcp_stream>&,
                                           const std::string&);
 

@@ -21,8 +21,7 @@ core::Result<std::shared_ptr<boost::asio::ssl::context>> MakeClientTlsContext(
 // Before a handshake: sends `host` as SNI (unless it is an IP address) and makes the handshake
 // fail unless the certificate names `host` (a DNS name, or an IP address in its SANs).
 template <typename Stream>
-core::Status PrepareClientStream(boost::asio::ssl::stream<Stream>& stream,
-                                 const std::string& host);
+core::Status PrepareClientStream(boost::asio::ssl::stream<Stream>& stream, const std::string& host);
 
 // Why a handshake failed, for a person: OpenSSL's verification result when the certificate was
 // refused ("certificate verify failed: self-signed certificate"), else the error's message.

@@ -53,9 +53,8 @@ core::Result<std::pair<int, std::string>> HttpGet(const Target& target,
     ioc.run();
   };
   stream.expires_after(timeout);
-  stream.async_connect(results, [&ec](const boost::system::error_code& e, const tcp::endpoint&) {
-    ec = e;
-  });
+  stream.async_connect(results,
+                       [&ec](const boost::system::error_code& e, const tcp::endpoint&) { ec = e; });
   run();
   if (ec) {
     return core::Fail(ErrorCode::kUnavailable,

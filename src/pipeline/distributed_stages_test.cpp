@@ -46,7 +46,8 @@ struct Journal {
 class FakeStatuses : public ports::testing::FakeStatusWriter {
  public:
   explicit FakeStatuses(Journal& j)
-      : FakeStatusWriter([&j](bool only_if_absent) { j.Add(only_if_absent ? "pending" : "final"); }) {}
+      : FakeStatusWriter(
+            [&j](bool only_if_absent) { j.Add(only_if_absent ? "pending" : "final"); }) {}
   // The update written for the vote `v`. REQUIRES: one was written.
   ports::StatusUpdate At(const core::VoteEnvelope& v) const { return *Update(v.request_id); }
 };

@@ -144,7 +144,7 @@ core::Result<PgConnection, PgError> PgConnection::Open(const PgTarget& target,
     PQfreemem(quoted);
   }
   auto res = c.ExecScript(setup);
-  if (!res) return core::Fail(res.error());
+  if (!res) return core::Fail(res.code(), res.error());
   return c;
 }
 
@@ -194,9 +194,26 @@ std::string PgConnection::Scrub(std::string message) const {
   return ReplaceAll(message, password_, "***");
 }
 
+core::ErrorCode CodeOf(const PgError& error) {
+  const std::string_view cls = std::string_view(error.sqlstate).substr(0, 2);
+  // No SQLSTATE: the client could not talk to the server at all. 08 connection exception, 53
+  // insufficient resources, 57 operator intervention (shutdown, cancel), 40 rolled back.
+  if (error.connection_lost || error.sqlstate.empty() || cls == "08" || cls == "53" ||
+      cls == "57" || cls == "40") {
+    return core::ErrorCode::kUnavailable;
+  }
+  // 42 undefined table/column or privilege: the schema is not what this binary expects; XX
+  // internal error, data corrupted.
+  if (cls == "42" || cls == "XX") return core::ErrorCode::kCorrupt;
+  return core::ErrorCode::kUnknown;
+}
+
 core::Status ToStatus(std::string_view what, const PgError& error) {
-  if (error.sqlstate.empty()) return core::Fail(fmt::format("{}: {}", what, error.message));
-  return core::Fail(fmt::format("{}: {} [SQLSTATE {}]", what, error.message, error.sqlstate));
+  if (error.sqlstate.empty()) {
+    return core::Fail(CodeOf(error), fmt::format("{}: {}", what, error.message));
+  }
+  return core::Fail(CodeOf(error),
+                    fmt::format("{}: {} [SQLSTATE {}]", what, error.message, error.sqlstate));
 }
 
 }  // namespace scrutin::postgres

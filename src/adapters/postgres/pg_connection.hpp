@@ -116,7 +116,12 @@ class PgConnection {
   std::string password_;  // to scrub from libpq's connection messages
 };
 
-// A PgError as the one-line core::Status message "<what>: <message> [SQLSTATE xxxxx]".
+// A PgError as the one-line core::Status message "<what>: <message> [SQLSTATE xxxxx]", with the
+// code CodeOf() gives it.
 core::Status ToStatus(std::string_view what, const PgError& error);
+// What a caller may do about `error`: kUnavailable (the connection failed or the server refused
+// for now: retry later), kCorrupt (the schema or data is not what this binary expects), else
+// kUnknown.
+core::ErrorCode CodeOf(const PgError& error);
 
 }  // namespace scrutin::postgres

@@ -58,7 +58,7 @@ core::Result<std::shared_ptr<PgPool>> PgPool::Create(PgPoolOptions options) {
     return core::Fail(std::string("the PostgreSQL pool needs at least one connection"));
   }
   auto target = ParsePgTarget(options.url);
-  if (!target) return core::Fail(target.error());
+  if (!target) return core::Fail(target.code(), target.error());
   return std::shared_ptr<PgPool>(new PgPool(std::move(options), std::move(*target)));
 }
 
@@ -103,7 +103,7 @@ core::Result<PgPool::Lease> PgPool::Acquire(bool verify) {
       continue;
     }
     auto conn = Connect();
-    if (!conn) return core::Fail(conn.error());
+    if (!conn) return core::Fail(conn.code(), conn.error());
     return Lease(shared_from_this(), std::move(*conn));
   }
 }
@@ -143,7 +143,7 @@ void PgPool::Release(std::unique_ptr<PgConnection> conn) {
 
 core::Status PgPool::Warm() {
   auto lease = Acquire();
-  if (!lease) return core::Fail(lease.error());
+  if (!lease) return core::Fail(lease.code(), lease.error());
   return {};
 }
 

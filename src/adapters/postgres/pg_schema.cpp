@@ -152,10 +152,12 @@ core::Status Migrate(PgPool& pool, std::span<const Migration> migrations) {
   if (!current_row) return fail(current_row.error());
   const int current = static_cast<int>(current_row->Int(0, 0));
   if (current > latest) {
-    return Rollback(conn, core::Fail(fmt::format(
-                              "the PostgreSQL schema is at version {}, newer than this scrutin "
-                              "knows ({}): upgrade scrutin before starting it on this database",
-                              current, latest)));
+    return Rollback(
+        conn,
+        core::Fail(core::ErrorCode::kRefused,
+                   fmt::format("the PostgreSQL schema is at version {}, newer than this scrutin "
+                               "knows ({}): upgrade scrutin before starting it on this database",
+                               current, latest)));
   }
   for (const Migration& m : migrations) {
     if (m.version <= current) continue;
@@ -179,7 +181,7 @@ core::Status Migrate(PgPool& pool, std::span<const Migration> migrations) {
 
 core::Result<int> CurrentSchemaVersion(PgPool& pool) {
   auto lease = pool.Acquire();
-  if (!lease) return core::Fail(lease.error());
+  if (!lease) return core::Fail(lease.code(), lease.error());
   auto exists = (*lease)->ExecScript("SELECT to_regclass('schema_migrations') IS NOT NULL");
   if (!exists)
     return core::Fail(ToStatus("cannot read the schema version", exists.error()).error());

@@ -69,6 +69,7 @@ TEST_F(PgSchemaMigrationTest, RefusesASchemaNewerThanTheBinary) {
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.error().find("newer than this scrutin knows"), std::string::npos) << st.error();
   EXPECT_NE(st.error().find("upgrade scrutin"), std::string::npos) << st.error();
+  EXPECT_EQ(st.code(), core::ErrorCode::kRefused);
 }
 
 TEST_F(PgSchemaMigrationTest, AFailingMigrationAppliesNothing) {

@@ -13,7 +13,10 @@ core::Status ForEachAcceptedInAudit(PgPool& pool,
       "SELECT DISTINCT vote_hash FROM vote_audit WHERE status = 'accepted' ORDER BY vote_hash",
       "cannot read the audit trail", [&](const PgResult& rows, int i) -> core::Status {
         auto digest = core::Digest::FromHex(rows.Text(i, 0));
-        if (!digest) return core::Fail(std::string("vote_audit holds a malformed digest"));
+        if (!digest) {
+          return core::Fail(core::ErrorCode::kCorrupt,
+                            std::string("vote_audit holds a malformed digest"));
+        }
         return fn(*digest);
       });
 }
@@ -27,7 +30,8 @@ core::Status ForEachAcceptedCredential(
       "cannot read the accepted credentials", [&](const PgResult& rows, int i) -> core::Status {
         auto digest = core::Digest::FromHex(rows.Text(i, 0));
         if (!digest)
-          return core::Fail(std::string("accepted_credentials holds a malformed digest"));
+          return core::Fail(core::ErrorCode::kCorrupt,
+                            std::string("accepted_credentials holds a malformed digest"));
         return fn(*digest, rows.Text(i, 1), rows.Text(i, 2));
       });
 }

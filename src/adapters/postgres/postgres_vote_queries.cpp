@@ -11,17 +11,17 @@ using Params = std::array<std::optional<std::string>, 1>;
 // server restart leaves every idle connection broken; the first reader should not fail for it).
 core::Result<PgResult> ReadOnce(PgPool& pool, std::string_view sql, const Params& params,
                                 std::string_view what) {
-  std::string last;
+  core::Status last;
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto lease = pool.Acquire(/*verify=*/attempt > 0);
-    if (!lease) return core::Fail(std::string(what) + ": " + lease.error());
+    if (!lease) return core::Fail(lease.code(), std::string(what) + ": " + lease.error());
     auto res = (*lease)->Exec(sql, params);
     if (res) return std::move(*res);
-    last = ToStatus(what, res.error()).error();
+    last = ToStatus(what, res.error());
     if (!res.error().connection_lost) break;
     lease->Discard();
   }
-  return core::Fail(last);
+  return core::Fail(last.code(), last.error());
 }
 
 }  // namespace
@@ -32,7 +32,7 @@ core::Result<std::optional<ports::StatusRecord>> PostgresVoteQueries::FindStatus
                       "SELECT law_id, status, attempt_count FROM request_status "
                       "WHERE status_key = $1 AND expires_at > now()",
                       Params{core::StatusKey(id)}, "cannot read the vote status");
-  if (!res) return core::Fail(res.error());
+  if (!res) return core::Fail(res.code(), res.error());
   if (res->rows() == 0) return std::optional<ports::StatusRecord>();
   ports::StatusRecord rec;
   rec.law_id = std::string(res->Text(0, 0));
@@ -47,7 +47,7 @@ core::Result<ports::Tally> PostgresVoteQueries::FindTally(const std::string& law
                       "(extract(epoch FROM updated_at) * 1000000)::bigint "
                       "FROM vote_results WHERE law_id = $1",
                       Params{law_id}, "cannot read the results");
-  if (!res) return core::Fail(res.error());
+  if (!res) return core::Fail(res.code(), res.error());
   ports::Tally tally;
   tally.law_id = law_id;
   if (res->rows() > 0) {
@@ -78,7 +78,7 @@ core::Result<std::vector<ports::Tally>> PostgresVoteQueries::FindTallies(
                       "(extract(epoch FROM updated_at) * 1000000)::bigint "
                       "FROM vote_results WHERE law_id = ANY($1::text[])",
                       Params{ids}, "cannot read the results");
-  if (!res) return core::Fail(res.error());
+  if (!res) return core::Fail(res.code(), res.error());
   std::vector<ports::Tally> out(law_ids.size());
   for (std::size_t i = 0; i < law_ids.size(); ++i) out[i].law_id = law_ids[i];
   for (int row = 0; row < res->rows(); ++row) {

@@ -216,12 +216,12 @@ core::Result<RecordSummary, PgError> PostgresVoteRecorder::RecordOnce(
   std::vector<bool> recorded_before(n, false);
   for (std::size_t i = 0; i < n; ++i) final_decision[i] = batch.votes[i].decision;
 
-  if (auto r = conn.ExecScript("BEGIN"); !r) return core::Fail(r.error());
+  if (auto r = conn.ExecScript("BEGIN"); !r) return core::Fail(r.code(), r.error());
 
   // 1. A request recorded before (a redelivery) keeps the decision recorded then.
   {
     auto found = conn.Exec(kFindRecorded, Params{batch.keys});
-    if (!found) return core::Fail(found.error());
+    if (!found) return core::Fail(found.code(), found.error());
     if (found->rows() > 0) {
       std::unordered_map<std::string_view, int> row_of;
       for (int row = 0; row < found->rows(); ++row) row_of.emplace(found->Text(row, 0), row);
@@ -252,7 +252,7 @@ core::Result<RecordSummary, PgError> PostgresVoteRecorder::RecordOnce(
     }
     if (hashes.size() > 0) {
       auto claimed = conn.Exec(kInsertClaims, Params{hashes.Take(), laws.Take(), tags.Take()});
-      if (!claimed) return core::Fail(claimed.error());
+      if (!claimed) return core::Fail(claimed.code(), claimed.error());
       std::unordered_set<std::string> returned;
       for (int row = 0; row < claimed->rows(); ++row) returned.emplace(claimed->Text(row, 0));
       for (std::size_t i = 0; i < n; ++i) {
@@ -286,7 +286,7 @@ core::Result<RecordSummary, PgError> PostgresVoteRecorder::RecordOnce(
     }
     if (!asked.empty()) {
       auto holders = conn.Exec(kFindHolders, Params{hashes.Take()});
-      if (!holders) return core::Fail(holders.error());
+      if (!holders) return core::Fail(holders.code(), holders.error());
       std::unordered_map<std::string_view, std::string_view> holder_of;
       for (int row = 0; row < holders->rows(); ++row) {
         holder_of.emplace(holders->Text(row, 0), holders->Text(row, 1));
@@ -320,7 +320,7 @@ core::Result<RecordSummary, PgError> PostgresVoteRecorder::RecordOnce(
     }
     if (!attempts_known.empty()) {
       auto counted = conn.Exec(kCountAttempts, Params{hashes.Take()});
-      if (!counted) return core::Fail(counted.error());
+      if (!counted) return core::Fail(counted.code(), counted.error());
       for (int row = 0; row < counted->rows(); ++row) {
         auto it = attempts_known.find(counted->Text(row, 0));
         if (it != attempts_known.end()) it->second = counted->Int(row, 1);
@@ -372,12 +372,12 @@ core::Result<RecordSummary, PgError> PostgresVoteRecorder::RecordOnce(
                   attempts = a_attempts.Take();
       auto audit = conn.Exec(kInsertAudit,
                              Params{keys, a_hash.Take(), laws, statuses, attempts, a_time.Take()});
-      if (!audit) return core::Fail(audit.error());
+      if (!audit) return core::Fail(audit.code(), audit.error());
       summary.audit_rows = audit->affected();
       if (auto r =
               conn.Exec(kInsertStatus, Params{keys, laws, statuses, attempts, s_expires.Take()});
           !r) {
-        return core::Fail(r.error());
+        return core::Fail(r.code(), r.error());
       }
     }
 
@@ -385,7 +385,7 @@ core::Result<RecordSummary, PgError> PostgresVoteRecorder::RecordOnce(
     if (receipts.size() > 0) {
       auto cast =
           conn.Exec(kInsertBallots, Params{receipts.Take(), ballot_laws.Take(), choices.Take()});
-      if (!cast) return core::Fail(cast.error());
+      if (!cast) return core::Fail(cast.code(), cast.error());
       for (int row = 0; row < cast->rows(); ++row) {
         auto& counts = summary.counted[std::string(cast->Text(row, 0))];
         (cast->Text(row, 1) == "oui" ? counts.oui : counts.non) += 1;
@@ -404,7 +404,7 @@ core::Result<RecordSummary, PgError> PostgresVoteRecorder::RecordOnce(
               conn.Exec(kUpsertDuplicates, Params{d_hash.Take(), d_law.Take(), d_attempts.Take(),
                                                   d_first.Take(), d_last.Take()});
           !r) {
-        return core::Fail(r.error());
+        return core::Fail(r.code(), r.error());
       }
     }
   }
@@ -418,11 +418,11 @@ core::Result<RecordSummary, PgError> PostgresVoteRecorder::RecordOnce(
       non.Add(counts.non);
     }
     if (auto r = conn.Exec(kBumpTallies, Params{laws.Take(), oui.Take(), non.Take()}); !r) {
-      return core::Fail(r.error());
+      return core::Fail(r.code(), r.error());
     }
   }
 
-  if (auto r = conn.ExecScript("COMMIT"); !r) return core::Fail(r.error());
+  if (auto r = conn.ExecScript("COMMIT"); !r) return core::Fail(r.code(), r.error());
   std::copy(final_decision.begin(), final_decision.end(), decisions.begin());
   return summary;
 }

@@ -14,9 +14,9 @@ namespace scrutin::adapters::sqlite {
 
 core::Status Checkpointer::Prepare(const std::filesystem::path& file) {
   auto passive = conn_.Prepare("PRAGMA wal_checkpoint(PASSIVE)");
-  if (!passive) return core::Fail(passive.error());
+  if (!passive) return core::Fail(passive.code(), passive.error());
   auto restart = conn_.Prepare("PRAGMA wal_checkpoint(RESTART)");
-  if (!restart) return core::Fail(restart.error());
+  if (!restart) return core::Fail(restart.code(), restart.error());
   passive_ = std::move(*passive);
   restart_ = std::move(*restart);
   db_fd_ = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);

@@ -21,10 +21,12 @@ core::Result<DataLock> DataLock::Acquire(const std::filesystem::path& db) {
     int err = errno;
     ::close(fd);
     if (err == EWOULDBLOCK) {
-      return core::Fail(fmt::format(
-          "{} is in use by another scrutin process (it holds {}); stop it first or use another "
-          "data directory",
-          db.string(), path));
+      return core::Fail(
+          core::ErrorCode::kRefused,
+          fmt::format(
+              "{} is in use by another scrutin process (it holds {}); stop it first or use another "
+              "data directory",
+              db.string(), path));
     }
     return core::Fail(fmt::format("cannot lock {}: {}", path, std::strerror(err)));
   }

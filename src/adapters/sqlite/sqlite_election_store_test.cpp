@@ -232,6 +232,7 @@ TEST_F(SqliteStoreTest, RefusesADataDirectoryOfAnotherEligibilityDatabase) {
   auto store = SqliteElectionStore::Open(options_, ballot_);
   ASSERT_FALSE(store);
   EXPECT_NE(store.error().find("another eligibility database"), std::string::npos);
+  EXPECT_EQ(store.code(), core::ErrorCode::kRefused);
 }
 
 TEST_F(SqliteStoreTest, OnlyOneStoreAtATimeMayOwnTheFile) {
@@ -239,6 +240,7 @@ TEST_F(SqliteStoreTest, OnlyOneStoreAtATimeMayOwnTheFile) {
   auto second = SqliteElectionStore::Open(options_, ballot_);
   ASSERT_FALSE(second);
   EXPECT_NE(second.error().find("in use by another scrutin process"), std::string::npos);
+  EXPECT_EQ(second.code(), core::ErrorCode::kRefused);
   first.reset();
   EXPECT_TRUE(SqliteElectionStore::Open(options_, ballot_));
 }

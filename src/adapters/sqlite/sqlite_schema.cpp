@@ -75,10 +75,10 @@ CREATE TABLE request_status (
 
 core::Result<std::string> ReadMeta(Connection& conn, std::string_view key) {
   auto s = conn.Prepare("SELECT value FROM scrutin_meta WHERE key = ?1");
-  if (!s) return core::Fail(s.error());
+  if (!s) return core::Fail(s.code(), s.error());
   s->Bind(1, key);
   auto row = s->Step();
-  if (!row) return core::Fail(row.error());
+  if (!row) return core::Fail(row.code(), row.error());
   return *row ? std::string(s->Text(0)) : std::string();
 }
 
@@ -86,28 +86,31 @@ core::Status WriteMeta(Connection& conn, std::string_view key, std::string_view 
   auto s = conn.Prepare(
       "INSERT INTO scrutin_meta (key, value) VALUES (?1, ?2) "
       "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
-  if (!s) return core::Fail(s.error());
+  if (!s) return core::Fail(s.code(), s.error());
   return s->Bind(1, key).Bind(2, value).Run();
 }
 
 core::Status Migrate(Connection& conn) {
   auto version = conn.Prepare("PRAGMA user_version");
-  if (!version) return core::Fail(version.error());
+  if (!version) return core::Fail(version.code(), version.error());
   auto row = version->Step();
-  if (!row) return core::Fail(row.error());
+  if (!row) return core::Fail(row.code(), row.error());
   int current = static_cast<int>(version->Int(0));
   version->Reset();
   if (current > kSchemaVersion) {
-    return core::Fail(fmt::format(
-        "the database has schema version {}, newer than this scrutin knows ({}): upgrade scrutin",
-        current, kSchemaVersion));
+    return core::Fail(core::ErrorCode::kRefused,
+                      fmt::format("the database has schema version {}, newer than this scrutin "
+                                  "knows ({}): upgrade scrutin",
+                                  current, kSchemaVersion));
   }
   if (current == kSchemaVersion) return {};
   if (current != 0) {
-    return core::Fail(fmt::format(
-        "the database has schema version {}, written by a pre-release scrutin; it cannot be "
-        "upgraded: use a new data directory",
-        current));
+    return core::Fail(
+        core::ErrorCode::kRefused,
+        fmt::format(
+            "the database has schema version {}, written by a pre-release scrutin; it cannot be "
+            "upgraded: use a new data directory",
+            current));
   }
   if (auto st = conn.Exec("BEGIN IMMEDIATE"); !st) return st;
   core::Status st = conn.Exec(kSchema);

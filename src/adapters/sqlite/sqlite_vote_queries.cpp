@@ -9,7 +9,7 @@ namespace scrutin::adapters::sqlite {
 core::Result<std::optional<ports::StatusRecord>> SqliteVoteQueries::FindStatus(
     const core::RequestId& id) {
   auto lease = Acquire();
-  if (!lease) return core::Fail(lease.error());
+  if (!lease) return core::Fail(lease.code(), lease.error());
   std::string now = core::FormatTimestamp(core::Clock::now());
   std::optional<ports::StatusRecord> out;
   // Duplicates and invalid attempts have a status row; an accepted request has its ballot.
@@ -37,13 +37,13 @@ core::Result<std::optional<ports::StatusRecord>> SqliteVoteQueries::FindStatus(
     b.Reset();
   }
   Release(std::move(*lease));
-  if (!row) return core::Fail(row.error());
+  if (!row) return core::Fail(row.code(), row.error());
   return out;
 }
 
 core::Result<ports::Tally> SqliteVoteQueries::FindTally(const std::string& law_id) {
   auto lease = Acquire();
-  if (!lease) return core::Fail(lease.error());
+  if (!lease) return core::Fail(lease.code(), lease.error());
   auto& s = (*lease)->find_tally;
   s.Bind(1, law_id);
   auto row = s.Step();
@@ -56,7 +56,7 @@ core::Result<ports::Tally> SqliteVoteQueries::FindTally(const std::string& law_i
   }
   s.Reset();
   Release(std::move(*lease));
-  if (!row) return core::Fail(row.error());
+  if (!row) return core::Fail(row.code(), row.error());
   return tally;
 }
 
@@ -70,16 +70,16 @@ core::Result<SqliteVoteQueries::ReaderPtr> SqliteVoteQueries::Acquire() {
     }
   }
   auto conn = Connection::Open(file_, Connection::Mode::kReadOnly);
-  if (!conn) return core::Fail(conn.error());
+  if (!conn) return core::Fail(conn.code(), conn.error());
   auto status = conn->Prepare(
       "SELECT law_id, status, attempt_count FROM request_status "
       "WHERE status_key = ?1 AND expires_at > ?2");
-  if (!status) return core::Fail(status.error());
+  if (!status) return core::Fail(status.code(), status.error());
   auto ballot = conn->Prepare("SELECT law_id FROM ballots WHERE receipt = ?1");
-  if (!ballot) return core::Fail(ballot.error());
+  if (!ballot) return core::Fail(ballot.code(), ballot.error());
   auto tally =
       conn->Prepare("SELECT oui_count, non_count, updated_at FROM vote_results WHERE law_id = ?1");
-  if (!tally) return core::Fail(tally.error());
+  if (!tally) return core::Fail(tally.code(), tally.error());
   return std::make_unique<Reader>(
       Reader{std::move(*conn), std::move(*status), std::move(*ballot), std::move(*tally)});
 }

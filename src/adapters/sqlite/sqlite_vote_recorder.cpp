@@ -46,7 +46,7 @@ core::Status SqliteVoteRecorder::Prepare() {
   };
   for (auto& s : all) {
     auto st = conn_.Prepare(s.sql);
-    if (!st) return core::Fail(st.error());
+    if (!st) return core::Fail(st.code(), st.error());
     *s.stmt = std::move(*st);
   }
   return {};

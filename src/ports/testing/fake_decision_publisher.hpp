@@ -2,7 +2,8 @@
 // (pipeline), in place of a hand-written publisher per test file. It keeps every vote it was given
 // with its decision, in order (the next stage as a list); Aggregation() and Audit() split them as
 // the real topology routes them (accepted -> aggregation; duplicate and invalid -> audit). It can
-// fail on demand, storing nothing. It passes DecisionPublisherContract (ports_testing_test runs it).
+// fail on demand, storing nothing. It passes DecisionPublisherContract (ports_testing_test runs
+// it).
 #pragma once
 
 #include <cassert>

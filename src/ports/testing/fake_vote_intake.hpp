@@ -83,7 +83,8 @@ class FakeVoteIntake final : public VoteIntake {
   // Waits up to 5 s until `n` callbacks are held (Mode::kHold).
   bool WaitHeld(std::size_t n) {
     core::MutexLock lock(mu_);
-    return cv_.WaitFor(lock, std::chrono::seconds(5), [&]() REQUIRES(mu_) { return held_.size() >= n; });
+    return cv_.WaitFor(lock, std::chrono::seconds(5),
+                       [&]() REQUIRES(mu_) { return held_.size() >= n; });
   }
   // Answers every held vote kDurable, accepted.
   void ReleaseAll() {
