@@ -1,6 +1,7 @@
 // The subcommands of the `scrutin` binary. Each Add*Command registers its CLI11 subcommand and
 // the callback that runs it; a callback reports failure by throwing CommandError (one clear line
 // for the operator, exit code 1) and never prints a NAS or code.
+// Private to src/apps: other modules use its public headers.
 #pragma once
 
 #include <CLI/CLI.hpp>

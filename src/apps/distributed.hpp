@@ -2,6 +2,7 @@
 // probes, the backend metric gauges, the admin HTTP server of the workers, and start-up helpers
 // (signals, errors). Wiring only: no vote rule lives here. The ports' implementations over the
 // backends are in their adapters (redis::RedisStatusWriter, rabbitmq::RabbitDecisionPublisher).
+// Private to src/apps: other modules use its public headers.
 #pragma once
 
 #include <fmt/format.h>

@@ -2,6 +2,7 @@
 //   {"ts":"2026-11-01T12:00:00.000Z","level":"info","event":"listening","address":"127.0.0.1:8000"}
 // Events are named in snake_case; fields are values an operator can act on. Never a NAS, a code or
 // a request id: the callers pass digests, counts and settings only.
+// Private to src/apps: other modules use its public headers.
 #pragma once
 
 #include <nlohmann/json.hpp>

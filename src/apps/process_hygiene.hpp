@@ -10,6 +10,7 @@
 //     (root keeps CAP_SYS_PTRACE: that operator is out of the threat model).
 //
 // Key material is further kept in MADV_DONTDUMP pages (core/secure_memory.hpp).
+// Private to src/apps: other modules use its public headers.
 #pragma once
 
 #include "core/result.hpp"

@@ -3,6 +3,7 @@
 // It draws on stderr, and only when stderr is a terminal: piped or logged output stays free of
 // carriage returns, and scripts see only the commands' own summary lines. Redraws are limited to
 // about ten a second, so Update() may be called as often as convenient.
+// Private to src/apps: other modules use its public headers.
 #pragma once
 
 #include <atomic>

@@ -2,6 +2,7 @@
 // two HTTP front doors (`serve` and `api`) share: their HTTP flags, the web root shipped next to
 // the binary, and the credential hasher built from the eligibility database's manifest and the
 // election key. Wiring only: no vote rule lives here.
+// Private to src/apps: other modules use its public headers.
 #pragma once
 
 #include <fmt/format.h>

@@ -11,6 +11,7 @@
 //                                  (reach it through a sidecar or a port-forward), refused
 //                                  elsewhere.
 // Wiring only (src/apps): the adapters say what their links are; this decides what is allowed.
+// Private to src/apps: other modules use its public headers.
 #pragma once
 
 #include <CLI/CLI.hpp>

@@ -20,6 +20,7 @@
 // each 400/413/415/431 it answers), so garbage exhausts its sender's allowance faster than votes.
 //
 // Thread-safety: every method may be called from any thread; buckets are guarded by striped locks.
+// Private to src/http: other modules use its public headers.
 #pragma once
 
 #include <array>

@@ -17,6 +17,7 @@
 // entries. Windows are fixed (not sliding): at a boundary a guesser gets at most 2A in a row.
 //
 // Thread-safety: Attempt may be called from any thread (striped locks).
+// Private to src/http: other modules use its public headers.
 #pragma once
 
 #include <array>

@@ -4,6 +4,7 @@
 //
 // The public endpoint says only "ok" or "failing" per check: which backend is where and how it
 // failed is for the operator (the admin port), not for whoever can reach the public port.
+// Private to src/http: other modules use its public headers.
 #pragma once
 
 #include <cstdint>

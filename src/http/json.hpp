@@ -2,6 +2,7 @@
 // document, so a response costs one allocation. Keys are written as given (they are literals);
 // string values are escaped per RFC 8259 (quote, backslash and control characters; UTF-8 passes
 // through unchanged).
+// Private to src/http: other modules use its public headers.
 #pragma once
 
 #include <charconv>

@@ -4,6 +4,7 @@
 //
 // `rate` requests per second are admitted on average, and up to `burst` at once after a quiet
 // period. A rate of 0 disables limiting (every request admitted).
+// Private to src/http: other modules use its public headers.
 #pragma once
 
 #include <atomic>

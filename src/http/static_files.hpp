@@ -5,6 +5,7 @@
 // map, never joined to a filesystem path, so "..", encoded slashes or NUL bytes cannot reach
 // anything else. Hidden files and directories (a name starting with '.') are skipped. Changing
 // the files requires a restart.
+// Private to src/http: other modules use its public headers.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,7 @@
 // Test-only: a blocking HTTP/1.1 client over a plain POSIX socket with a receive timeout, so a
 // misbehaving server fails a test instead of hanging it. Lets tests send arbitrary bytes (slow,
 // malformed, pipelined) and read responses one by one on the same connection.
+// Private to src/http: other modules use its public headers.
 #pragma once
 
 #include <arpa/inet.h>

@@ -5,6 +5,7 @@
 // never grows.
 //
 // Thread-safety: none (one connection, one thread).
+// Private to src/http: other modules use its public headers.
 #pragma once
 
 #include <boost/asio/buffer.hpp>

@@ -4,6 +4,7 @@
 // Threading: LoadElectorate runs before the run starts. During the run a PoolEntry is written only
 // by the engine thread that took its row as a valid vote (see PoolEntry); the rest is read-only
 // until the engine has stopped.
+// Private to src/loadgen: other modules use its public headers.
 #pragma once
 
 #include <algorithm>

@@ -7,6 +7,7 @@
 // Thread-safety: one thread records (Record is not safe for two concurrent writers); any thread may
 // read concurrently (counts(), Percentile(), MergeFrom() as the source) and sees a recent, possibly
 // slightly stale state. Each load generator thread owns one histogram; readers merge them.
+// Private to src/loadgen: other modules use its public headers.
 #pragma once
 
 #include <array>

@@ -20,6 +20,7 @@
 // The hot path allocates nothing per request once the buffers of a connection have grown: the
 // workload writes the request bytes into the connection's reusable buffer and the response is
 // parsed by a parser that only keeps the status and the body.
+// Private to src/loadgen: other modules use its public headers.
 #pragma once
 
 #include <array>

@@ -1,6 +1,7 @@
 // The vote mix of a load run: which share of the requests carries a fresh registered credential
 // (valid), repeats a credential already sent (duplicate), carries a well-formed but unregistered
 // credential (invalid), or is broken JSON / wrong fields (malformed).
+// Private to src/loadgen: other modules use its public headers.
 #pragma once
 
 #include <array>

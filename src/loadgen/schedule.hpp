@@ -3,6 +3,7 @@
 // instant, so a stalled server shows up as latency instead of silently slowing the generator down
 // (coordinated omission). With T threads, thread j sends the global requests j, j + T, j + 2T, ...,
 // so the threads together keep the exact global schedule without sharing a counter.
+// Private to src/loadgen: other modules use its public headers.
 #pragma once
 
 #include <chrono>

@@ -2,6 +2,7 @@
 // run that verifies every server certificate (against a CA file, or the system's store when none
 // is given) and, per connection, the server's name or IP address, as a voter's browser would.
 // TLS 1.2 and 1.3 only, matching what `scrutin serve --tls-cert` accepts.
+// Private to src/loadgen: other modules use its public headers.
 #pragma once
 
 #include <boost/asio/ssl/context.hpp>

@@ -9,6 +9,7 @@
 //
 // Threading: called from RunLoad's thread once the load engine has stopped; Verify runs its own
 // polling engine and blocks until every status is final or verify_timeout has passed.
+// Private to src/loadgen: other modules use its public headers.
 #pragma once
 
 #include <fmt/format.h>

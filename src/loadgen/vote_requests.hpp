@@ -1,5 +1,6 @@
 // The bytes of the requests a load run sends, written into reusable buffers (no allocation once
 // they have grown), and the little reading of answers the hot path needs.
+// Private to src/loadgen: other modules use its public headers.
 #pragma once
 
 #include <array>

@@ -5,6 +5,7 @@
 // Threading: one VoteWorkload per engine thread, called only from that thread; the shared
 // VoteRun hands out fresh registry rows through the atomic next_valid. Its public counters are
 // read after the engine has stopped.
+// Private to src/loadgen: other modules use its public headers.
 #pragma once
 
 #include <array>

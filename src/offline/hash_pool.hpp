@@ -3,6 +3,7 @@
 // and submits it; a worker writes one digest per message into that slice, wipes the messages and
 // hands the batch back to the free list. A fixed set of batches circulates, so memory stays
 // bounded however large the registry.
+// Private to src/offline: other modules use its public headers.
 #pragma once
 
 #include <array>

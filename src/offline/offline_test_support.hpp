@@ -1,4 +1,5 @@
 // What the offline module's tests share: an in-memory RegistryReader and a fixed hasher.
+// Private to src/offline: other modules use its public headers.
 #pragma once
 
 #include <cstdint>

@@ -7,6 +7,7 @@
 // would wait on a cache miss; instead each row's word is prefetched when the row is added and
 // tested kLag rows later, in the order added. So a repeat is reported up to kLag rows after its
 // Add(), and the last rows only by Flush(). One thread.
+// Private to src/offline: other modules use its public headers.
 #pragma once
 
 #include <cstddef>

@@ -4,6 +4,7 @@
 // (a 503 with Retry-After) instead of growing memory without limit.
 //
 // Thread-safety: every method may be called from any thread.
+// Private to src/pipeline: other modules use its public headers.
 #pragma once
 
 #include <algorithm>

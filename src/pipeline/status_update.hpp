@@ -1,6 +1,7 @@
 // The status record of one vote as the distributed shape stores it (ports::StatusWriter): the
 // api's `pending` (PendingStatusIntake) and the aggregator's final decision (AggregationStage)
 // are built the same way, kept until the law's close plus the retention time.
+// Private to src/pipeline: other modules use its public headers.
 #pragma once
 
 #include <chrono>

@@ -6,6 +6,7 @@
 //   first claim, or a redelivery of the claim -> accepted (a redelivery is flagged `replay`)
 //   claimed by another request                -> duplicate, with the attempt count
 // Used by the embedded shape's BatchingVoteIntake and by the distributed shape's validator worker.
+// Private to src/pipeline: other modules use its public headers.
 #pragma once
 
 #include <span>

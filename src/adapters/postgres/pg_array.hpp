@@ -4,6 +4,7 @@
 //
 // Every element is double-quoted with '"' and '\' escaped, so any text round-trips, including
 // empty strings and the word NULL; AddNull() adds a real SQL NULL.
+// Private to src/adapters/postgres: other modules use its public headers.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,7 @@
 // StreamRows: a query's rows handed over a bounded number at a time, through a server-side cursor
 // in one read-only REPEATABLE READ snapshot, so that reading millions of rows (the audit, the voted
 // set) never holds them all in memory. Shared by the audit readers and the ledger source.
+// Private to src/adapters/postgres: other modules use its public headers.
 #pragma once
 
 #include <functional>

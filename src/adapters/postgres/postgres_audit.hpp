@@ -4,6 +4,7 @@
 //
 // The set readers stream through a server-side cursor in one read-only snapshot, a bounded
 // number of rows at a time, so 8 million digests never sit in memory at once.
+// Private to src/adapters/postgres: other modules use its public headers.
 #pragma once
 
 #include <functional>

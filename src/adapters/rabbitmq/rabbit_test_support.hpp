@@ -1,6 +1,7 @@
 // Shared set-up of the RabbitMQ suites: the broker the ctest fixture started (AMQP_URL), a fresh
 // name prefix per test so tests sharing the broker never meet, sample votes, and clean-up of the
 // test's queues.
+// Private to src/adapters/rabbitmq: other modules use its public headers.
 #pragma once
 
 #include <gtest/gtest.h>

@@ -2,6 +2,7 @@
 // EVALSHA calls it by (Redis computes the same digest on SCRIPT LOAD), and the one way to run it
 // pipelined so that a node that lost its script cache (restart, failover, SCRIPT FLUSH) still runs
 // it. Internal to the Redis adapter.
+// Private to src/adapters/redis: other modules use its public headers.
 #pragma once
 
 #include <span>

@@ -1,5 +1,6 @@
 // RedisClientPool: RedisClients over one target shared by threads, each leased to one thread at a
 // time. Waits for a client are bounded (ClientOptions::acquire_timeout).
+// Private to src/adapters/redis: other modules use its public headers.
 #pragma once
 
 #include <cstddef>

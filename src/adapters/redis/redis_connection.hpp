@@ -5,6 +5,7 @@
 //
 // Threading: a RedisConnection is not thread-safe; it belongs to one RedisClient, used by one
 // thread at a time.
+// Private to src/adapters/redis: other modules use its public headers.
 #pragma once
 
 #include <chrono>

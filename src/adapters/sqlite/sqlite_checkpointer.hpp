@@ -1,3 +1,4 @@
+// Private to src/adapters/sqlite: other modules use its public headers.
 #pragma once
 
 #include <cstdint>

@@ -2,6 +2,7 @@
 //
 // Threading: acquired once by SqliteElectionStore::Open; released when destroyed (or when the
 // process exits). Movable, not copyable.
+// Private to src/adapters/sqlite: other modules use its public headers.
 #pragma once
 
 #include <filesystem>

@@ -1,5 +1,6 @@
 // A thin RAII layer over the SQLite C API: a connection, prepared statements, and errors turned
 // into core::Status values carrying SQLite's own message.
+// Private to src/adapters/sqlite: other modules use its public headers.
 #pragma once
 
 #include <sqlite3.h>

@@ -1,6 +1,7 @@
 // The embedded store's schema (docs/schema.md) and its migration, and the scrutin_meta key/value
 // table. Used by SqliteElectionStore::Open on its set-up connection, before any other thread
 // touches the file.
+// Private to src/adapters/sqlite: other modules use its public headers.
 #pragma once
 
 #include <string>

@@ -6,6 +6,7 @@
 // Threading: every method may be called from any thread concurrently; each call borrows an idle
 // reader (opening a new one when none is idle) and returns it to the pool afterwards. Calls block
 // on SQLite reads of the local file only.
+// Private to src/adapters/sqlite: other modules use its public headers.
 #pragma once
 
 #include <filesystem>

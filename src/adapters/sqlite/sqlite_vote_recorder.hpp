@@ -7,6 +7,7 @@
 // Threading: Record() from one writer thread only; Sync() from one other thread (the intake's
 // completion thread) concurrently with Record(): it touches only the log's file descriptor.
 // Built by SqliteElectionStore::Open, which calls Prepare() and OpenLog() before handing it out.
+// Private to src/adapters/sqlite: other modules use its public headers.
 #pragma once
 
 #include <chrono>

@@ -1,4 +1,5 @@
 // The votes and decisions the contract suites build: one definition for every suite.
+// Private to src/ports/testing: other modules use its public headers.
 #pragma once
 
 #include <cstdint>
