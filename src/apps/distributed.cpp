@@ -6,6 +6,7 @@
 #include "adapters/rabbitmq/rabbit_publisher.hpp"
 #include "adapters/redis/eligibility_loader.hpp"
 #include "apps/log.hpp"
+#include "apps/tls_policy.hpp"
 #include "core/mutex.hpp"
 
 namespace scrutin::apps::dist {
@@ -187,6 +188,16 @@ Broker ResolveBroker(const std::string& amqp, const std::string& queue_type) {
   broker.topology.queue_type =
       Require(rabbitmq::ParseQueueType(queue_type), "invalid --queue-type");
   return broker;
+}
+
+WorkerStart StartWorker(const WorkerFlags& flags) {
+  InitLogging();
+  const sigset_t stop_signals = BlockStopSignals();
+  core::Ballot ballot = Require(core::Ballot::Load(flags.laws), "cannot load the ballot");
+  Broker broker = ResolveBroker(flags.amqp, flags.queue_type);
+  CheckAmqp(broker.endpoint);
+  CheckAdminListener(flags.admin_listen);
+  return WorkerStart{stop_signals, std::move(ballot), std::move(broker)};
 }
 
 void AddWorkerFlags(CLI::App* cmd, WorkerFlags& flags, const std::string& batch_help) {

@@ -143,4 +143,15 @@ struct WorkerFlags {
 // --batch-wait-ms, --status-retention-days and --queue-type, each with its SCRUTIN_* variable.
 void AddWorkerFlags(CLI::App* cmd, WorkerFlags& flags, const std::string& batch_help);
 
+// What a queue worker sets up first, in this order: logging; the stop signals blocked (before any
+// thread starts, so that every thread inherits the mask); the ballot; the broker, refused under
+// --require-tls unless amqps://; the admin listener's address, checked likewise. Throws
+// CommandError naming what is wrong.
+struct WorkerStart {
+  sigset_t stop_signals;
+  core::Ballot ballot;
+  Broker broker;
+};
+WorkerStart StartWorker(const WorkerFlags& flags);
+
 }  // namespace scrutin::apps::dist

@@ -36,15 +36,10 @@ struct ValidatorOptions {
 };
 
 void RunValidator(const ValidatorOptions& opt) {
-  InitLogging();
-  const sigset_t stop_signals = BlockStopSignals();
-
-  core::Ballot ballot = Require(core::Ballot::Load(opt.worker.laws), "cannot load the ballot");
-  const dist::Broker broker = dist::ResolveBroker(opt.worker.amqp, opt.worker.queue_type);
-  CheckAmqp(broker.endpoint);
-  CheckAdminListener(opt.worker.admin_listen);
-  const rabbitmq::AmqpEndpoint& endpoint = broker.endpoint;
-  const rabbitmq::Topology& topology = broker.topology;
+  const dist::WorkerStart start = dist::StartWorker(opt.worker);
+  const sigset_t stop_signals = start.stop_signals;
+  const rabbitmq::AmqpEndpoint& endpoint = start.broker.endpoint;
+  const rabbitmq::Topology& topology = start.broker.topology;
 
   // Redis: the ledger (must have been loaded).
   auto target = Require(redis::ParseRedisTarget(opt.redis), "invalid --redis");

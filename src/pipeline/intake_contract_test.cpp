@@ -1,24 +1,16 @@
 // The VoteIntake contract (ports/testing/vote_intake_contract.cpp) on the embedded shape's
-// BatchingVoteIntake, over the shared fake ledger and a recorder that can be made to fail.
+// BatchingVoteIntake, over the shared fake ledger and record (which can be made to fail).
 #include <atomic>
 #include <random>
 
 #include "core/request_id.hpp"
 #include "pipeline/batching_intake.hpp"
 #include "ports/testing/fake_credential_ledger.hpp"
+#include "ports/testing/fake_vote_recorder.hpp"
 #include "ports/testing/vote_intake_contract.hpp"
 
 namespace scrutin::pipeline {
 namespace {
-
-class FailableRecorder final : public ports::VoteRecorder {
- public:
-  core::Status Record(std::span<const core::VoteEnvelope>, std::span<core::Decision>) override {
-    if (broken) return core::Fail(core::ErrorCode::kUnavailable, std::string("disk gone"));
-    return {};
-  }
-  std::atomic<bool> broken{false};
-};
 
 class BatchingUnderTest final : public ports::testing::IntakeUnderTest {
  public:
@@ -37,11 +29,11 @@ class BatchingUnderTest final : public ports::testing::IntakeUnderTest {
     v.received_at = core::Clock::now();
     return v;
   }
-  void BreakBackend() override { recorder_.broken = true; }
+  void BreakBackend() override { recorder_.set_fail(true); }
 
  private:
   ports::testing::FakeCredentialLedger ledger_;
-  FailableRecorder recorder_;
+  ports::testing::FakeVoteRecorder recorder_{{"L2025-001"}};
   BatchingVoteIntake intake_;
 };
 
