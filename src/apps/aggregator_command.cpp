@@ -1,7 +1,8 @@
 // `scrutin aggregator`: the distributed shape's counting worker. Consumes decided votes from
 // votes.aggregation (accepted) and votes.review (duplicate / invalid) in batches, records each
 // batch in ONE PostgreSQL transaction (pipeline::AggregationStage over PostgresVoteRecorder: audit
-// rows for every status; ballots and tallies only for credentials not counted before),
+// rows for every status; sealed ballots only for credentials not counted before; a mixer thread
+// opens them in groups and moves the tallies, docs/ballot-secrecy.md),
 // re-asserts the recorded claims in the Redis ledger (redis::RedisClaimMirror), writes each vote's
 // final status, as PostgreSQL recorded it, to Redis for GET /api/v1/vote/{id}, then acks. A
 // redelivered batch counts nothing twice. A vote the stage refuses (a law missing from this
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "adapters/postgres/pg_schema.hpp"
+#include "adapters/postgres/postgres_ballot_box.hpp"
 #include "adapters/postgres/postgres_vote_queries.hpp"
 #include "adapters/postgres/postgres_vote_recorder.hpp"
 #include "adapters/rabbitmq/rabbit_consumer.hpp"
@@ -25,6 +27,7 @@
 #include "apps/commands.hpp"
 #include "apps/distributed.hpp"
 #include "apps/log.hpp"
+#include "apps/mixing.hpp"
 #include "apps/startup.hpp"
 #include "apps/tls_policy.hpp"
 #include "core/failpoint.hpp"
@@ -40,6 +43,7 @@ struct AggregatorOptions {
   std::string redis;
   std::string prefix{redis::kDefaultPrefix};
   int in_flight = 3;
+  MixFlags mix;
 };
 
 void RunAggregator(const AggregatorOptions& opt) {
@@ -49,10 +53,14 @@ void RunAggregator(const AggregatorOptions& opt) {
   const rabbitmq::AmqpEndpoint& endpoint = start.broker.endpoint;
   const rabbitmq::Topology& topology = start.broker.topology;
 
-  // PostgreSQL: one connection per batch in flight, one for the review queue, one for reads.
+  // Loaded first: a missing or malformed ballot key stops start-up before any connection.
+  core::BallotSealer sealer = LoadBallotSealer(opt.mix.ballot_key_file);
+
+  // PostgreSQL: one connection per batch in flight, one for the review queue, one for reads, one
+  // for the mixer.
   postgres::PgPoolOptions pool_options;
   pool_options.url = opt.pg;
-  pool_options.max_connections = static_cast<std::size_t>(opt.in_flight) + 2;
+  pool_options.max_connections = static_cast<std::size_t>(opt.in_flight) + 3;
   pool_options.session.application_name = "scrutin-aggregator";
   auto pool = Require(postgres::PgPool::Create(pool_options), "invalid --pg");
   CheckPostgres(pool->target());
@@ -63,6 +71,7 @@ void RunAggregator(const AggregatorOptions& opt) {
   recorder_options.status_retention = std::chrono::hours(24 * opt.worker.retention_days);
   postgres::PostgresVoteRecorder recorder(pool, ballot, recorder_options);
   postgres::PostgresVoteQueries queries(pool);
+  postgres::PostgresBallotBox box(pool);
 
   // Redis: the voters' statuses, written once PostgreSQL holds the decision.
   auto redis_target = Require(redis::ParseRedisTarget(opt.redis), "invalid --redis");
@@ -109,10 +118,14 @@ void RunAggregator(const AggregatorOptions& opt) {
   metrics::Counter* recorded_by_status[] = {
       &recorded.WithLabels({"pending"}), &recorded.WithLabels({"accepted"}),
       &recorded.WithLabels({"duplicate"}), &recorded.WithLabels({"invalid"})};
+  // The mixer opens the sealed ballots in groups (docs/ballot-secrecy.md); several aggregators
+  // take turns per law (PostgresBallotBox's lock).
+  std::unique_ptr<pipeline::Mixer> mixer = StartMixer(ballot, sealer, box, opt.mix, registry);
   pipeline::AggregationStage stage(
       recorder, &statuses, &mirror, ballot, retention,
       [&](std::span<const core::VoteEnvelope>, std::span<const core::Decision> ds) {
         for (const auto& d : ds) recorded_by_status[static_cast<int>(d.status)]->Increment();
+        mixer->Wake();
       });
 
   auto& mirrored = registry.AddCounter(
@@ -213,6 +226,7 @@ void RunAggregator(const AggregatorOptions& opt) {
   LogEvent(LogLevel::kInfo, "stopping", {{"signal", signal}});
   for (auto& c : consumers) c->Stop();
   for (auto& w : workers) w.join();
+  mixer->Stop();
   admin.Stop();
   std::uint64_t delivered = 0, acked = 0;
   for (auto& c : consumers) {
@@ -251,6 +265,7 @@ void AddAggregatorCommand(CLI::App& app) {
       ->envname("SCRUTIN_IN_FLIGHT")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  AddMixFlags(cmd, opt->mix, /*key_optional=*/false);
   AddRequireTlsFlag(cmd);
   cmd->callback([opt] { RunAggregator(*opt); });
 }

@@ -70,6 +70,7 @@ struct ApiOptions {
   std::string laws;
   std::string hashes;
   std::string key_file;
+  std::string ballot_key_file;
   std::string amqp;
   std::string redis;
   std::string pg;
@@ -89,6 +90,7 @@ void RunApi(const ApiOptions& opt) {
   // 1. The ballot and the hashing scheme (the digests themselves are in Redis).
   core::Ballot ballot = Require(core::Ballot::Load(opt.laws), "cannot load the ballot");
   core::CredentialHasher hasher = LoadCredentialHasher(opt.hashes, opt.key_file);
+  core::BallotSealer sealer = LoadBallotSealer(opt.ballot_key_file);
   const auto retention = std::chrono::seconds(std::chrono::hours(24 * opt.http.retention_days));
 
   // 2. Redis (statuses), PostgreSQL (tallies), RabbitMQ (the intake).
@@ -171,6 +173,7 @@ void RunApi(const ApiOptions& opt) {
       opt.http,
       http::ApiConfig{.ballot = ballot,
                       .hasher = hasher,
+                      .sealer = sealer,
                       .intake = intake,
                       .queries = queries,
                       .metrics = vote_metrics,
@@ -234,6 +237,11 @@ void AddApiCommand(CLI::App& app) {
   cmd->add_option("--key-file", opt->key_file,
                   "Election key file (from `scrutin keygen`); required for hmac-sha256 databases")
       ->envname("SCRUTIN_KEY_FILE");
+  cmd->add_option("--ballot-key-file", opt->ballot_key_file,
+                  "Ballot key file (from `scrutin keygen --ballot-key`): each vote is sealed with "
+                  "it before it leaves this process")
+      ->envname("SCRUTIN_BALLOT_KEY_FILE")
+      ->required();
   cmd->add_option("--amqp", opt->amqp,
                   "RabbitMQ URL, amqp://user:password@host:port/vhost, or "
                   "amqps://...?cacertfile=CA.pem for TLS")

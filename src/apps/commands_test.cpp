@@ -134,8 +134,8 @@ TEST_F(CommandsTest, EachCommandsHelpListsItsFlags) {
 TEST_F(CommandsTest, RequiredFlagsAreRequired) {
   // api without --amqp.
   try {
-    Parse({"api", "--laws", "l.toml", "--hashes", "h", "--redis", "redis://127.0.0.1:6379", "--pg",
-           "postgresql://u@127.0.0.1/db"});
+    Parse({"api", "--laws", "l.toml", "--hashes", "h", "--ballot-key-file", "b", "--redis",
+           "redis://127.0.0.1:6379", "--pg", "postgresql://u@127.0.0.1/db"});
     FAIL() << "api parsed without --amqp";
   } catch (const CLI::RequiredError& e) {
     EXPECT_NE(std::string(e.what()).find("--amqp"), std::string::npos) << e.what();
@@ -143,6 +143,14 @@ TEST_F(CommandsTest, RequiredFlagsAreRequired) {
   EXPECT_THROW(Parse({"serve", "--hashes", "h", "--laws", "l.toml"}), CLI::RequiredError);
   EXPECT_THROW(Parse({"hashgen", "--voters", "v.csv"}), CLI::RequiredError);
   EXPECT_THROW(Parse({"aggregator", "--laws", "l.toml", "--amqp", "amqp://x"}), CLI::RequiredError);
+  // The distributed api seals ballots and the aggregator opens them: both need the ballot key.
+  try {
+    Parse({"aggregator", "--laws", "l.toml", "--amqp", "amqp://x", "--pg", "postgresql://u@h/db",
+           "--redis", "redis://127.0.0.1:6379"});
+    FAIL() << "aggregator parsed without --ballot-key-file";
+  } catch (const CLI::RequiredError& e) {
+    EXPECT_NE(std::string(e.what()).find("--ballot-key-file"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(CommandsTest, EachCommandParsesItsDocumentedFlags) {
@@ -155,6 +163,7 @@ TEST_F(CommandsTest, EachCommandParsesItsDocumentedFlags) {
       {"voters", "generate", "--count", "10", "--law", "L2025-001", "--seed", "1", "--out",
        "v.csv"},
       {"keygen", "--out", "k"},
+      {"keygen", "--ballot-key", "--out", "b"},
       {"hashgen", "--voters", "v.csv", "--key-file", "k", "--scheme", "sha256", "--out", "h",
        "--shard-size", "100", "--format", "json", "--threads", "2"},
       {"serve",  "--hashes",     "h",           "--laws",
@@ -162,15 +171,17 @@ TEST_F(CommandsTest, EachCommandParsesItsDocumentedFlags) {
        "k",      "--listen",     "127.0.0.1:0", "--threads",
        "2",      "--rate-limit", "100",         "--client-vote-rate",
        "5",      "--max-batch",  "64",          "--max-queue",
-       "1000"},
+       "1000",   "--ballot-key-file", "b", "--mix-size", "10", "--mix-settle-ms", "100"},
       {"load-hashes", "--redis", "redis://127.0.0.1:6379", "--hashes", "h", "--prefix", "p:"},
-      {"api", "--laws", "l.toml", "--hashes", "h", "--amqp", "amqp://g:g@127.0.0.1:5672/",
+      {"api", "--laws", "l.toml", "--hashes", "h", "--ballot-key-file", "b", "--amqp",
+       "amqp://g:g@127.0.0.1:5672/",
        "--redis", "redis://127.0.0.1:6379", "--pg", "postgresql://u@127.0.0.1/db",
        "--client-vote-rate", "5", "--admin-listen", "127.0.0.1:0"},
       {"validator", "--laws", "l.toml", "--amqp", "amqp://g:g@127.0.0.1:5672/", "--redis",
        "redis://127.0.0.1:6379", "--batch", "50", "--queue-type", "quorum"},
       {"aggregator", "--laws", "l.toml", "--amqp", "amqp://g:g@127.0.0.1:5672/", "--pg",
-       "postgresql://u@127.0.0.1/db", "--redis", "redis://127.0.0.1:6379", "--batch-wait-ms", "5"},
+       "postgresql://u@127.0.0.1/db", "--redis", "redis://127.0.0.1:6379", "--batch-wait-ms", "5",
+       "--ballot-key-file", "b", "--mix-size", "100"},
       {"deadletter", "list", "--amqp", "amqp://g:g@127.0.0.1:5672/", "--limit", "10"},
       {"deadletter", "replay", "--amqp", "amqp://g:g@127.0.0.1:5672/", "--queue-type", "quorum"},
       {"loadgen", "--voters", voters, "--rate", "max", "--votes", "10", "--registry-offset", "3"},

@@ -1,4 +1,7 @@
 // `scrutin keygen --out FILE`: a fresh election key for the hmac-sha256 scheme.
+// `scrutin keygen --ballot-key --out FILE`: a fresh ballot key, which seals each vote at the api
+// and opens it in the mixer (docs/ballot-secrecy.md). Same format: 32 random bytes as 64 hex
+// characters and a newline, mode 0600, never overwritten.
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -17,7 +20,8 @@
 namespace scrutin::apps {
 namespace {
 
-void RunKeygen(const std::string& out) {
+void RunKeygen(const std::string& out, bool ballot_key) {
+  const std::string kind = ballot_key ? "ballot key" : "election key";
   std::uint8_t key[core::kElectionKeySize];
   if (RAND_bytes(key, sizeof key) != 1) {
     throw CommandError("the system's random generator failed; no key written");
@@ -33,8 +37,11 @@ void RunKeygen(const std::string& out) {
   int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     if (errno == EEXIST) {
-      throw CommandError("'" + out + "' already exists; refusing to overwrite an election key " +
-                         "(digests made with it would no longer match)");
+      throw CommandError("'" + out + "' already exists; refusing to overwrite " +
+                         (ballot_key ? std::string("a ballot key (ballots sealed with it would no "
+                                                   "longer open)")
+                                     : std::string("an election key (digests made with it would "
+                                                   "no longer match)")));
     }
     throw CommandError("cannot create key file '" + out + "': " + std::strerror(errno));
   }
@@ -59,10 +66,11 @@ void RunKeygen(const std::string& out) {
     ::unlink(out.c_str());
     throw CommandError(err);
   }
-  std::printf(
-      "keygen: wrote a new 32-byte election key to %s (mode 0600); keep it secret and "
-      "give it only to hashgen and the API\n",
-      out.c_str());
+  std::printf("keygen: wrote a new 32-byte %s to %s (mode 0600); keep it secret and give it only "
+              "to %s\n",
+              kind.c_str(), out.c_str(),
+              ballot_key ? "the API (or serve) and the aggregators, never beside the vote store"
+                         : "hashgen and the API");
 }
 
 }  // namespace
@@ -71,8 +79,12 @@ void AddKeygenCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "keygen", "Write a fresh 32-byte election key (64 hex characters, mode 0600)");
   auto out = std::make_shared<std::string>();
+  auto ballot_key = std::make_shared<bool>(false);
   cmd->add_option("--out", *out, "Key file to create (never overwritten)")->required();
-  cmd->callback([out] { RunKeygen(*out); });
+  cmd->add_flag("--ballot-key", *ballot_key,
+                "Write a ballot key (seals votes at the API, opened by the mixer) instead of an "
+                "election key");
+  cmd->callback([out, ballot_key] { RunKeygen(*out, *ballot_key); });
 }
 
 }  // namespace scrutin::apps

@@ -2,7 +2,8 @@
 // against the in-memory ledger, and group-committed SQLite storage.
 //
 // Start-up: ballot -> eligibility database (checksums verified) -> key -> SQLite store (schema,
-// fingerprint check) -> ledger rebuilt from the recorded claims -> intake -> HTTP. Shutdown on
+// fingerprint check) -> ledger rebuilt from the recorded claims -> ballot key -> mixer -> intake
+// -> HTTP. Shutdown on
 // SIGTERM/SIGINT: stop accepting, answer the requests in flight (their votes are committed first),
 // drain the intake, exit 0.
 
@@ -17,6 +18,7 @@
 #include "adapters/sqlite/sqlite_election_store.hpp"
 #include "apps/commands.hpp"
 #include "apps/log.hpp"
+#include "apps/mixing.hpp"
 #include "apps/startup.hpp"
 #include "apps/tls_policy.hpp"
 #include "core/ballot.hpp"
@@ -39,6 +41,7 @@ struct ServeOptions {
   std::string data;
   std::string key_file;
   HttpFlags http;
+  MixFlags mix;
   int max_batch = 1024;
   int max_queue = 100000;
 };
@@ -92,6 +95,7 @@ void Serve(const ServeOptions& opt) {
               [&](const core::Digest& d, std::uint32_t n) { return ledger.RestoreAttempts(d, n); }),
           "cannot restore the recorded attempts");
   LogEvent(LogLevel::kInfo, "votes_restored", {{"accepted", ledger.claimed_count()}});
+  core::BallotSealer sealer = LoadOrCreateServeBallotKey(opt.mix.ballot_key_file, opt.data);
 
   // 3. Metrics, intake, HTTP.
   metrics::Registry registry;
@@ -128,12 +132,18 @@ void Serve(const ServeOptions& opt) {
     sync_seconds.Observe(std::chrono::duration<double>(took).count());
     sync_votes.Observe(static_cast<double>(votes));
   };
+  // The mixer opens the sealed ballots in groups (docs/ballot-secrecy.md): a round on the writer
+  // thread after each batch (so a group is counted before its last vote is answered, and the
+  // mixer's transactions never wait on the writer's), and one a second for the closes.
+  std::unique_ptr<pipeline::Mixer> mixer =
+      StartMixer(ballot, sealer, store->ballot_box(), opt.mix, registry);
   pipeline::BatchingVoteIntake intake(
       ledger, store->recorder(), intake_options,
       [&](std::span<const core::VoteEnvelope> votes, std::span<const core::Decision>,
           std::chrono::nanoseconds took) {
         commit_seconds.Observe(std::chrono::duration<double>(took).count());
         batch_votes.Observe(static_cast<double>(votes.size()));
+        mixer->RunNow();
       });
   auto& queue_depth =
       registry
@@ -145,6 +155,7 @@ void Serve(const ServeOptions& opt) {
 
   FrontDoor door = StartFrontDoor(opt.http, http::ApiConfig{.ballot = ballot,
                                                             .hasher = hasher,
+                                                            .sealer = sealer,
                                                             .intake = intake,
                                                             .queries = store->queries(),
                                                             .metrics = vote_metrics,
@@ -172,6 +183,7 @@ void Serve(const ServeOptions& opt) {
            {{"signal", WaitForStopSignal(stop_signals, [&] { ReloadTls(door); })}});
   door.server->Stop();
   intake.Stop();
+  mixer->Stop();
   registry.RemoveCollector(depth_collector);
   LogEvent(LogLevel::kInfo, "stopped", {{"accepted", ledger.claimed_count()}});
 }
@@ -200,6 +212,7 @@ void AddServeCommand(CLI::App& app) {
                   "Election key file (from `scrutin keygen`); required for hmac-sha256 databases")
       ->envname("SCRUTIN_KEY_FILE");
   AddHttpFlags(cmd, opt->http);
+  AddMixFlags(cmd, opt->mix, /*key_optional=*/true);
   cmd->add_option("--max-batch", opt->max_batch, "Votes committed together at most")
       ->envname("SCRUTIN_MAX_BATCH")
       ->check(CLI::Range(1, 100000))

@@ -1,6 +1,14 @@
 #include "apps/startup.hpp"
 
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <algorithm>
 #include <filesystem>
@@ -10,6 +18,7 @@
 
 #include "apps/log.hpp"
 #include "apps/tls_policy.hpp"
+#include "core/digest.hpp"
 #include "core/hash_database.hpp"
 #include "core/secure_memory.hpp"
 
@@ -69,6 +78,54 @@ core::CredentialHasher LoadCredentialHasher(const std::string& hashes_dir,
   return Require(core::CredentialHasher::Create(
                      manifest.scheme, key ? key->span() : std::span<const std::uint8_t>()),
                  "cannot use the election key");
+}
+
+core::BallotSealer LoadBallotSealer(const std::string& key_file) {
+  if (key_file.empty()) {
+    throw CommandError(
+        "give the ballot key with --ballot-key-file (or SCRUTIN_BALLOT_KEY_FILE); create one "
+        "with `scrutin keygen --ballot-key --out FILE`");
+  }
+  core::SecureBuffer key =
+      Require(core::LoadSecretKey(key_file, "ballot key"), "cannot load the ballot key");
+  return Require(core::BallotSealer::Create(key.span()), "cannot use the ballot key");
+}
+
+core::BallotSealer LoadOrCreateServeBallotKey(const std::string& key_file,
+                                             const std::string& data_dir) {
+  if (!key_file.empty()) return LoadBallotSealer(key_file);
+  const fs::path path = fs::path(data_dir) / "ballot.key";
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    std::uint8_t key[core::kBallotKeySize];
+    if (RAND_bytes(key, sizeof key) != 1) {
+      throw CommandError("the system's random generator failed; no ballot key written");
+    }
+    std::string text = core::HexEncode(key, sizeof key) + "\n";
+    OPENSSL_cleanse(key, sizeof key);
+    fs::create_directories(data_dir, ec);
+    const int fd =
+        ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    const bool written = fd >= 0 && ::fchmod(fd, 0600) == 0 &&
+                         ::write(fd, text.data(), text.size()) ==
+                             static_cast<ssize_t>(text.size()) &&
+                         ::fsync(fd) == 0;
+    const int err = errno;
+    if (fd >= 0) ::close(fd);
+    OPENSSL_cleanse(text.data(), text.size());
+    if (!written) {
+      ::unlink(path.c_str());
+      throw CommandError(fmt::format("cannot create the ballot key {}: {}", path.string(),
+                                     std::strerror(err)));
+    }
+    LogEvent(LogLevel::kWarn, "ballot_key_created",
+             {{"file", path.string()},
+              {"advice",
+               "a ballot key kept beside the vote store does not protect ballot secrecy against "
+               "a reader of the data directory: for an election, create one with `scrutin keygen "
+               "--ballot-key` and pass --ballot-key-file"}});
+  }
+  return LoadBallotSealer(path.string());
 }
 
 void AddHttpFlags(CLI::App* cmd, HttpFlags& flags) {

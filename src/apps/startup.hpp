@@ -16,6 +16,7 @@
 
 #include "apps/commands.hpp"
 #include "core/credential.hpp"
+#include "core/sealed_ballot.hpp"
 #include "core/result.hpp"
 #include "http/api.hpp"
 #include "http/server.hpp"
@@ -48,6 +49,16 @@ std::string DefaultWebRoot();
 // required for hmac-sha256, read from `key_file`, and wiped from memory once the hasher holds it.
 core::CredentialHasher LoadCredentialHasher(const std::string& hashes_dir,
                                             const std::string& key_file);
+
+// The sealer of the ballot key in `key_file` (`scrutin keygen --ballot-key`; the same checks as
+// the election key: 0600, 64 hex characters). The api seals with it, the mixer opens.
+core::BallotSealer LoadBallotSealer(const std::string& key_file);
+
+// `serve`'s ballot key: `key_file` when given, else <data_dir>/ballot.key, created (0600) at the
+// first start with a warning that a key beside the store protects nothing against a reader of the
+// data directory.
+core::BallotSealer LoadOrCreateServeBallotKey(const std::string& key_file,
+                                             const std::string& data_dir);
 
 // The flags of an HTTP front door, shared by `serve` and `api`. The defaults of the limits, and
 // why, are in the README ("Limits at the front door").

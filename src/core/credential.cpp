@@ -41,19 +41,19 @@ void AbsorbPaddedKey(std::span<const std::uint8_t> key, std::uint8_t pad, std::u
 
 // A key file must be a regular file that only its owner may read or write, as ssh demands of a
 // private key: anyone else who can read it can link every digest in the stores back to credentials.
-Status CheckKeyFile(int fd, const std::string& name) {
+Status CheckKeyFile(int fd, const std::string& name, const std::string& what) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
-    return Fail("cannot examine election key file '" + name + "': " + std::strerror(errno));
+    return Fail("cannot examine " + what + " file '" + name + "': " + std::strerror(errno));
   }
   if (!S_ISREG(st.st_mode)) {
-    return Fail("election key file '" + name + "' is not a regular file");
+    return Fail(what + " file '" + name + "' is not a regular file");
   }
   const unsigned mode = st.st_mode & 07777;
   if ((mode & 077) != 0) {
     char octal[8];
     std::snprintf(octal, sizeof octal, "%04o", mode);
-    return Fail("permissions " + std::string(octal) + " for election key file '" + name +
+    return Fail("permissions " + std::string(octal) + " for " + what + " file '" + name +
                 "' are too open; it must be readable by its owner only (chmod 600 '" + name + "')");
   }
   return {};
@@ -72,13 +72,18 @@ std::optional<HashScheme> ParseHashScheme(std::string_view s) {
 }
 
 Result<SecureBuffer> LoadElectionKeySecure(const std::filesystem::path& path) {
+  return LoadSecretKey(path, "election key");
+}
+
+Result<SecureBuffer> LoadSecretKey(const std::filesystem::path& path, std::string_view kind) {
   const std::string name = path.string();
+  const std::string what(kind);
   // O_NONBLOCK: a FIFO put in the key's place must not hang start-up (CheckKeyFile refuses it).
   int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
-    return Fail("cannot open election key file '" + name + "': " + std::strerror(errno));
+    return Fail("cannot open " + what + " file '" + name + "': " + std::strerror(errno));
   }
-  if (Status st = CheckKeyFile(fd, name); !st) {
+  if (Status st = CheckKeyFile(fd, name, what); !st) {
     ::close(fd);
     return Fail(st.error());
   }
@@ -97,7 +102,7 @@ Result<SecureBuffer> LoadElectionKeySecure(const std::filesystem::path& path) {
       int err = errno;
       ::close(fd);
       OPENSSL_cleanse(buf, sizeof buf);
-      return Fail("cannot read election key file '" + name + "': " + std::strerror(err));
+      return Fail("cannot read " + what + " file '" + name + "': " + std::strerror(err));
     }
     if (n == 0) break;
     len += static_cast<std::size_t>(n);
@@ -112,7 +117,7 @@ Result<SecureBuffer> LoadElectionKeySecure(const std::filesystem::path& path) {
   bool ok = HexDecode(text, key->data(), key->size());
   OPENSSL_cleanse(buf, sizeof buf);
   if (!ok) {
-    return Fail("election key file '" + name +
+    return Fail(what + " file '" + name +
                 "' is not a key written by `scrutin keygen` (expected exactly 64 hex characters "
                 "and a newline)");
   }

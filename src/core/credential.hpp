@@ -38,6 +38,10 @@ inline constexpr std::size_t kElectionKeySize = 32;
 // not exactly 64 hex characters (a trailing newline allowed).
 Result<SecureBuffer> LoadElectionKeySecure(const std::filesystem::path& path);
 
+// The same checks and format for another 32-byte secret written by `scrutin keygen` (the ballot
+// key, docs/ballot-secrecy.md); `kind` names it in errors ("ballot key").
+Result<SecureBuffer> LoadSecretKey(const std::filesystem::path& path, std::string_view kind);
+
 // The same checks, the key copied into a plain vector: for a caller that hands it to
 // CredentialHasher::Create at once and wipes it (the hasher keeps its own protected copy).
 Result<std::vector<std::uint8_t>> LoadElectionKey(const std::filesystem::path& path);

@@ -108,4 +108,15 @@ Result<OpenedBallot> BallotSealer::Open(std::string_view law_id,
   return out;
 }
 
+std::optional<std::uint64_t> SecureUniform(std::uint64_t bound) {
+  if (bound <= 1) return 0;
+  // The largest multiple of bound that fits: draws at or above it are redrawn (modulo bias).
+  const std::uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
+  for (;;) {
+    std::uint64_t draw = 0;
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(&draw), sizeof draw) != 1) return std::nullopt;
+    if (draw < limit) return draw % bound;
+  }
+}
+
 }  // namespace scrutin::core

@@ -13,9 +13,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "core/result.hpp"
 #include "core/secure_memory.hpp"
@@ -26,9 +28,7 @@ namespace scrutin::core {
 inline constexpr std::size_t kBallotKeySize = 32;
 // Receipt(id) (core/request_id.hpp): "XXXX-XXXX-XXXX-XXXX".
 inline constexpr std::size_t kReceiptChars = 19;
-inline constexpr std::size_t kSealedBallotSize = 1 + 12 + 1 + kReceiptChars + 16;
-
-using SealedBallot = std::array<std::uint8_t, kSealedBallotSize>;
+static_assert(kSealedBallotSize == 1 + 12 + 1 + kReceiptChars + 16);
 
 struct OpenedBallot {
   Choice choice = Choice::kOui;
@@ -53,5 +53,25 @@ class BallotSealer {
   explicit BallotSealer(std::shared_ptr<const SecureBuffer> key) : key_(std::move(key)) {}
   std::shared_ptr<const SecureBuffer> key_;
 };
+
+// Puts items[0..n) in a uniformly random order drawn from OpenSSL's CSPRNG (Fisher-Yates with
+// rejection sampling, so no index is favoured): what the mixer shuffles a group with, where a
+// predictable order (std::mt19937 seeded from a clock) would let a store reader undo the shuffle.
+// Returns false, with items unchanged past the point reached, only when OpenSSL has no randomness.
+template <typename T>
+bool SecureShuffle(std::span<T> items);
+
+// A uniform integer in [0, bound), bound >= 1; nullopt when OpenSSL has no randomness.
+std::optional<std::uint64_t> SecureUniform(std::uint64_t bound);
+
+template <typename T>
+bool SecureShuffle(std::span<T> items) {
+  for (std::size_t i = items.size(); i > 1; --i) {
+    auto j = SecureUniform(i);
+    if (!j) return false;
+    std::swap(items[i - 1], items[*j]);
+  }
+  return true;
+}
 
 }  // namespace scrutin::core

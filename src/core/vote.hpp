@@ -2,7 +2,9 @@
 // the API has turned the voter's credential into a digest.
 #pragma once
 
+#include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -30,13 +32,19 @@ enum class VoteStatus : std::uint8_t { kPending, kAccepted, kDuplicate, kInvalid
 std::string_view ToString(VoteStatus s);
 std::optional<VoteStatus> ParseVoteStatus(std::string_view s);
 
-// A syntactically valid vote after hashing: no NAS, no code. This is what is queued, logged by
-// digest only, and decided by the validator.
+// A ballot sealed at the door (core/sealed_ballot.hpp, docs/ballot-secrecy.md): the choice and the
+// receipt, encrypted with the election's ballot key. Every sealed ballot has this size.
+inline constexpr std::size_t kSealedBallotSize = 49;
+using SealedBallot = std::array<std::uint8_t, kSealedBallotSize>;
+
+// A syntactically valid vote after hashing and sealing: no NAS, no code, no choice in clear. This
+// is what is queued, logged by digest only, decided by the validator and recorded with the claim;
+// only the mixer opens the ballot, in shuffled groups (docs/ballot-secrecy.md).
 struct VoteEnvelope {
   RequestId request_id;
   Digest digest;
   std::string law_id;
-  Choice choice = Choice::kOui;
+  SealedBallot ballot{};
   Timestamp received_at;
 };
 

@@ -138,8 +138,11 @@ Response ResultsAnswer(const core::Law& law, const core::Result<ports::Tally>& t
       .Uint("oui", tally->oui)
       .Uint("non", tally->non)
       .Uint("total", tally->oui + tally->non)
+      // Recorded, not yet counted: counted in shuffled groups (docs/ballot-secrecy.md).
+      .Uint("uncounted", tally->sealed)
       .Str("updated_at", core::FormatTimestamp(updated))
-      .Bool("final", law.IsClosed(now))
+      // Final once the poll has closed and the mixer has counted its last group.
+      .Bool("final", law.IsClosed(now) && tally->sealed == 0)
       .Close();
   return r;
 }
@@ -356,10 +359,16 @@ void Api::HandleVote(Exchange& ex) {
   envelope.request_id = core::RequestId::Generate();
   envelope.digest = config_.hasher.Hash(vote.nas, vote.code, vote.law_id);
   envelope.law_id = vote.law_id;
-  envelope.choice = vote.choice;
   envelope.received_at = now;
   core::Wipe(vote.nas);
   core::Wipe(vote.code);
+  // From here on the choice exists only sealed (docs/ballot-secrecy.md).
+  auto sealed = config_.sealer.Seal(vote.law_id, vote.choice, core::Receipt(envelope.request_id));
+  if (!sealed) {
+    return ex.Send(Unavailable("Your vote could not be recorded right now; please retry shortly.",
+                               std::chrono::seconds(1)));
+  }
+  envelope.ballot = *sealed;
 
   // The answer comes from the intake, possibly on another thread; the duration is recorded then.
   auto pending =

@@ -35,6 +35,7 @@
 #include "core/ballot.hpp"
 #include "core/credential.hpp"
 #include "core/result.hpp"
+#include "core/sealed_ballot.hpp"
 #include "core/vote.hpp"
 #include "http/bounded_executor.hpp"
 #include "http/credential_limiter.hpp"
@@ -51,6 +52,8 @@ struct ApiConfig {
   // Everything referenced must outlive the Api.
   const core::Ballot& ballot;
   const core::CredentialHasher& hasher;
+  // Seals each vote's choice and receipt as soon as it is parsed (docs/ballot-secrecy.md).
+  const core::BallotSealer& sealer;
   ports::VoteIntake& intake;
   ports::VoteQueries& queries;
   metrics::VoteMetrics& metrics;

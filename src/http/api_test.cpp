@@ -16,6 +16,7 @@
 #include "core/request_id.hpp"
 #include "http/server.hpp"
 #include "http/test_client.hpp"
+#include "ports/testing/contract_votes.hpp"
 #include "ports/testing/fake_vote_intake.hpp"
 #include "ports/testing/fake_vote_queries.hpp"
 
@@ -68,6 +69,7 @@ class ApiTest : public ::testing::Test {
   void Start(double rate_limit = 0, std::filesystem::path web_root = {}) {
     ApiConfig config{.ballot = ballot_,
                      .hasher = hasher_,
+                     .sealer = ports::testing::TestSealer(),
                      .intake = intake_,
                      .queries = queries_,
                      .metrics = metrics_,
@@ -172,7 +174,12 @@ TEST_F(ApiTest, AcceptedVoteIsHashedSubmittedAndAnswered202) {
   EXPECT_EQ(v.request_id.ToString(), id);
   EXPECT_EQ(v.digest, hasher_.Hash(kNasDigits, "ABC123", "L2025-001"));
   EXPECT_EQ(v.law_id, "L2025-001");
-  EXPECT_EQ(v.choice, core::Choice::kOui);
+  // The choice left the api sealed, with the voter's receipt, for this law only.
+  auto opened = ports::testing::TestSealer().Open("L2025-001", v.ballot);
+  ASSERT_TRUE(opened.ok()) << opened.error();
+  EXPECT_EQ(opened->choice, core::Choice::kOui);
+  EXPECT_EQ(opened->receipt, core::Receipt(v.request_id));
+  EXPECT_FALSE(ports::testing::TestSealer().Open("L2025-002", v.ballot).ok());
   EXPECT_EQ(v.received_at, now_);
 
   std::string m = Metrics();
@@ -449,7 +456,7 @@ TEST_F(ApiTest, StatusLookupsOnAPoolAreAnsweredThereOr503AtOnce) {
 
 TEST_F(ApiTest, ResultsFollowTheResultsPolicy) {
   Start();
-  queries_.SetTally({"L2025-001", 5, 3, At("2026-11-01T11:00:00Z")});
+  queries_.SetTally({"L2025-001", 5, 3, At("2026-11-01T11:00:00Z"), 4});
   queries_.SetTally({"L2025-003", 2, 9, At("2026-10-01T12:00:00Z")});
   auto live = Get("/api/v1/results/L2025-001");
   ASSERT_EQ(live.result_int(), 200u);
@@ -458,6 +465,7 @@ TEST_F(ApiTest, ResultsFollowTheResultsPolicy) {
                      {"oui", 5},
                      {"non", 3},
                      {"total", 8},
+                     {"uncounted", 4},
                      {"updated_at", "2026-11-01T11:00:00.000Z"},
                      {"final", false}}));
 
@@ -478,6 +486,9 @@ TEST_F(ApiTest, ResultsFollowTheResultsPolicy) {
   auto after = Get("/api/v1/results/L2025-002");
   ASSERT_EQ(after.result_int(), 200u);
   EXPECT_EQ(json::parse(after.body())["final"], true);
+  // Closed, but 4 ballots still wait for the mixer's last group: not final yet.
+  EXPECT_EQ(json::parse(Get("/api/v1/results/L2025-001").body())["final"], false);
+  queries_.SetTally({"L2025-001", 8, 4, At("2026-11-02T00:00:05Z")});
   EXPECT_EQ(json::parse(Get("/api/v1/results/L2025-001").body())["final"], true);
 
   queries_.SetDown(true);
@@ -585,6 +596,7 @@ TEST_F(ApiTest, StaticFilesFromTheWebRoot) {
 TEST_F(ApiTest, MissingWebRootIsAStartUpError) {
   ApiConfig config{.ballot = ballot_,
                    .hasher = hasher_,
+                   .sealer = ports::testing::TestSealer(),
                    .intake = intake_,
                    .queries = queries_,
                    .metrics = metrics_,

@@ -125,8 +125,12 @@ nlohmann::json LoadReport::ToJson() const {
     v["final_status"] = fin;
     v["polls"] = polls;
     nlohmann::json before = nlohmann::json::object(), after = nlohmann::json::object();
-    for (const auto& l : tally_before) before[l.law_id] = {{"oui", l.oui}, {"non", l.non}};
-    for (const auto& l : tally_after) after[l.law_id] = {{"oui", l.oui}, {"non", l.non}};
+    for (const auto& l : tally_before) {
+      before[l.law_id] = {{"oui", l.oui}, {"non", l.non}, {"uncounted", l.uncounted}};
+    }
+    for (const auto& l : tally_after) {
+      after[l.law_id] = {{"oui", l.oui}, {"non", l.non}, {"uncounted", l.uncounted}};
+    }
     v["tally_before"] = before;
     v["tally_after"] = after;
     v["mismatches"] = mismatches;

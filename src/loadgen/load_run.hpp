@@ -57,6 +57,9 @@ struct LawCount {
   std::string law_id;
   std::uint64_t oui = 0;
   std::uint64_t non = 0;
+  // Ballots recorded and not yet counted (the results' "uncounted": the mixer counts them in
+  // groups, docs/ballot-secrecy.md); 0 from a server that does not say.
+  std::uint64_t uncounted = 0;
 };
 
 struct LoadReport {

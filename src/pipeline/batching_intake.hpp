@@ -45,7 +45,9 @@ struct BatchingIntakeOptions {
 
 class BatchingVoteIntake final : public ports::VoteIntake {
  public:
-  // Called on the writer thread after each committed batch (metrics, caches). Must not block.
+  // Called on the writer thread after each committed batch, before it goes to be synced and
+  // answered (metrics, caches; the embedded mixer's round). Whatever it costs delays the next
+  // batch, so it must be short.
   using CommitListener =
       std::function<void(std::span<const core::VoteEnvelope>, std::span<const core::Decision>,
                          std::chrono::nanoseconds commit_duration)>;

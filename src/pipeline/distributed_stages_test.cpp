@@ -21,6 +21,7 @@
 #include "ports/testing/fake_vote_intake.hpp"
 #include "ports/testing/fake_vote_queries.hpp"
 #include "ports/testing/fake_vote_recorder.hpp"
+#include "ports/testing/contract_votes.hpp"
 
 namespace scrutin::pipeline {
 namespace {
@@ -68,7 +69,7 @@ core::VoteEnvelope Vote(std::uint8_t voter, core::Choice choice = core::Choice::
   v.digest.bytes[0] = voter;
   v.digest.bytes[1] = 0x5a;
   v.law_id = "L2026-001";
-  v.choice = choice;
+  v.ballot = ports::testing::TestSealer().Seal(v.law_id, choice, core::Receipt(v.request_id)).value();
   v.received_at = core::Clock::now();
   return v;
 }

@@ -8,6 +8,7 @@
 #include "ports/testing/fake_credential_ledger.hpp"
 #include "ports/testing/fake_vote_recorder.hpp"
 #include "ports/testing/vote_intake_contract.hpp"
+#include "ports/testing/contract_votes.hpp"
 
 namespace scrutin::pipeline {
 namespace {
@@ -25,7 +26,8 @@ class BatchingUnderTest final : public ports::testing::IntakeUnderTest {
     for (auto& b : v.digest.bytes) b = static_cast<std::uint8_t>(rng());
     v.digest.bytes[0] = 1;  // the fake ledger's eligible digests
     v.law_id = "L2025-001";
-    v.choice = core::Choice::kOui;
+    v.ballot =
+        ports::testing::TestSealer().Seal(v.law_id, core::Choice::kOui, core::Receipt(v.request_id)).value();
     v.received_at = core::Clock::now();
     return v;
   }

@@ -27,6 +27,9 @@ struct Tally {
   std::uint64_t oui = 0;
   std::uint64_t non = 0;
   core::Timestamp updated_at;
+  // Ballots recorded (sealed) and not yet counted: the mixer counts them in groups
+  // (docs/ballot-secrecy.md). A closed law's results are final once this is 0.
+  std::uint64_t sealed = 0;
 };
 
 class VoteQueries {

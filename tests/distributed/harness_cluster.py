@@ -321,9 +321,13 @@ class Cluster:
     """One distributed deployment in a temporary directory. One test thread drives it."""
 
     def __init__(self, name, apis=1, validators=2, aggregators=1, redis_cluster=False,
-                 voters=400, law_ids=(LAW_A, LAW_B), start_timeout=180, cluster_args=()):
+                 voters=400, law_ids=(LAW_A, LAW_B), start_timeout=180, cluster_args=(),
+                 mix_size=1):
         self.name = name
         self.cluster_args = list(cluster_args)  # more `scripts/cluster start` options
+        # The aggregators' mixer k (docs/ballot-secrecy.md): 1 for the suites that count every
+        # vote; None leaves the binary's default.
+        self.mix_size = mix_size
         self.apis, self.validators, self.aggregators = apis, validators, aggregators
         self.redis_cluster = redis_cluster
         self.voters = voters
@@ -361,6 +365,8 @@ class Cluster:
                "--key-file", self.electorate.key_file]
         if self.redis_cluster:
             cmd.append("--redis-cluster")
+        if self.mix_size is not None:
+            cmd += ["--mix-size", str(self.mix_size)]
         cmd += self.cluster_args
         self.started = True  # from here on stop() has something to clean
         self._script(cmd, self.start_timeout)

@@ -1,7 +1,6 @@
-// Fuzzes rabbitmq::DecodeVoteMessages, which reads message bodies taken off the broker: version 2
-// batches and version 1 single votes. Checks: it never crashes (ASan/UBSan) and never returns more
-// than kMaxVotesPerMessage votes; a message it accepts re-encodes, in its own version, to exactly
-// the same bytes, and decoding those bytes again gives back the same votes and decisions
+// Fuzzes rabbitmq::DecodeVoteMessages, which reads message bodies taken off the broker (version 3
+// batches). Checks: it never crashes (ASan/UBSan) and never returns more than kMaxVotesPerMessage
+// votes; a message it accepts re-encodes to exactly the same bytes, and decoding those bytes again gives back the same votes and decisions
 // (decode(encode(x)) == x).
 #include <cstddef>
 #include <cstdint>
@@ -18,7 +17,7 @@ namespace rmq = scrutin::rabbitmq;
 
 bool SameMessage(const rmq::VoteMessage& a, const rmq::VoteMessage& b) {
   if (!(a.vote.request_id == b.vote.request_id) || !(a.vote.digest == b.vote.digest) ||
-      a.vote.law_id != b.vote.law_id || a.vote.choice != b.vote.choice ||
+      a.vote.law_id != b.vote.law_id || a.vote.ballot != b.vote.ballot ||
       a.vote.received_at != b.vote.received_at) {
     return false;
   }
@@ -29,13 +28,8 @@ bool SameMessage(const rmq::VoteMessage& a, const rmq::VoteMessage& b) {
          a.decision->replay == b.decision->replay;
 }
 
-std::string Reencode(std::uint8_t version, const std::vector<rmq::VoteMessage>& messages) {
+std::string Reencode(const std::vector<rmq::VoteMessage>& messages) {
   const bool decided = messages.front().decision.has_value();
-  if (version == rmq::kSingleVoteVersion) {
-    if (messages.size() != 1) std::abort();
-    return decided ? rmq::EncodeDecidedVoteV1(messages[0].vote, *messages[0].decision)
-                   : rmq::EncodeVoteV1(messages[0].vote);
-  }
   std::vector<scrutin::core::VoteEnvelope> votes;
   std::vector<scrutin::core::Decision> decisions;
   for (const auto& m : messages) {
@@ -61,7 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // Encoding requires a non-pending decision; the decoder never produces one.
     if (m.decision && m.decision->status == scrutin::core::VoteStatus::kPending) std::abort();
   }
-  const std::string encoded = Reencode(data[0], messages);
+  const std::string encoded = Reencode(messages);
   if (encoded != bytes) std::abort();
   auto again = rmq::DecodeVoteMessages(encoded);
   if (!again.ok() || again->size() != messages.size()) std::abort();

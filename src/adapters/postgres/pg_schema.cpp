@@ -105,10 +105,47 @@ ALTER TABLE request_status
     CHECK (length(status_key) = 32 AND status_key ~ '^[0-9a-f]+$');
 )sql";
 
+// Version 3: ballot secrecy against a store reader (docs/ballot-secrecy.md). The claim's
+// transaction writes a sealed ballot (ciphertext) instead of a ballot; the mixer opens them in
+// groups and writes plaintext ballots (law and choice only: no key, no receipt, no time) and the
+// receipts apart, each in shuffled order. Ballots recorded before are moved: their receipts to
+// `receipts`, their choices rewritten in random order into a new table (new xmin and ctid for all,
+// so the old transaction ids no longer pair them with their claims), and counted as one group.
+constexpr std::string_view kSchemaV3 = R"sql(
+CREATE TABLE sealed_ballots (
+  id      BIGSERIAL PRIMARY KEY,
+  law_id  TEXT NOT NULL,
+  sealed  BYTEA NOT NULL CHECK (octet_length(sealed) = 49)
+);
+CREATE INDEX idx_sealed_ballots_law ON sealed_ballots (law_id, id);
+
+CREATE TABLE receipts (
+  receipt TEXT PRIMARY KEY,
+  law_id  TEXT NOT NULL
+);
+INSERT INTO receipts (receipt, law_id) SELECT receipt, law_id FROM ballots ORDER BY random();
+
+CREATE TABLE ballots_mixed (
+  law_id TEXT NOT NULL,
+  choice TEXT NOT NULL CHECK (choice IN ('oui', 'non'))
+);
+INSERT INTO ballots_mixed (law_id, choice) SELECT law_id, choice FROM ballots ORDER BY random();
+DROP TABLE ballots;
+ALTER TABLE ballots_mixed RENAME TO ballots;
+CREATE INDEX idx_ballots_law ON ballots (law_id);
+
+ALTER TABLE vote_results
+  ADD COLUMN groups BIGINT NOT NULL DEFAULT 0 CHECK (groups >= 0),
+  ADD COLUMN smallest_group BIGINT NOT NULL DEFAULT 0 CHECK (smallest_group >= 0);
+UPDATE vote_results SET groups = 1, smallest_group = oui_count + non_count
+  WHERE oui_count + non_count > 0;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "vote tables of docs/schema.md", kSchemaV1},
     Migration{2, "hex checks without bounded regex repetition (same strings, ~10x cheaper)",
               kSchemaV2},
+    Migration{3, "sealed ballots, mixed in groups; receipts apart from ballots", kSchemaV3},
 };
 
 core::Status Rollback(PgConnection& conn, core::Status st) {

@@ -182,6 +182,35 @@ TEST_F(PgSchemaMigrationTest, VersionOneDatabaseWithRowsUpgrades) {
   EXPECT_EQ(r.error().sqlstate, "23514");
 }
 
+// A version 2 database (ballots keyed by receipt, beside their choice) upgrades to sealed ballots:
+// the receipts move to a table of their own, the choices are rewritten without them, the tallies
+// stay and count as one group.
+TEST_F(PgSchemaMigrationTest, VersionTwoBallotsAreSplitFromTheirReceipts) {
+  auto pool = NewPool();
+  ASSERT_TRUE(Migrate(*pool, KnownMigrations().first(2)).ok());
+  {
+    auto lease = pool->Acquire();
+    ASSERT_TRUE((*lease)
+                    ->ExecScript("INSERT INTO vote_results (law_id, oui_count, non_count) VALUES "
+                                 "('L2025-001', 2, 1); "
+                                 "INSERT INTO ballots (receipt, law_id, choice) VALUES "
+                                 "('AAAA-AAAA-AAAA-AAAA', 'L2025-001', 'oui'), "
+                                 "('BBBB-BBBB-BBBB-BBBB', 'L2025-001', 'non'), "
+                                 "('CCCC-CCCC-CCCC-CCCC', 'L2025-001', 'oui')")
+                    .ok());
+  }
+  ASSERT_TRUE(Migrate(*pool).ok());
+  EXPECT_EQ(*CurrentSchemaVersion(*pool), LatestSchemaVersion());
+  EXPECT_EQ(Count("SELECT count(*) FROM receipts WHERE law_id = 'L2025-001'"), 3);
+  EXPECT_EQ(Count("SELECT count(*) FROM ballots WHERE choice = 'oui'"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM information_schema.columns WHERE table_schema = "
+                  "current_schema() AND table_name = 'ballots' AND column_name = 'receipt'"),
+            0);
+  EXPECT_EQ(Count("SELECT oui_count * 100 + non_count * 10 + groups FROM vote_results"), 211);
+  EXPECT_EQ(Count("SELECT smallest_group FROM vote_results"), 3);
+  EXPECT_EQ(Count("SELECT count(*) FROM sealed_ballots"), 0);
+}
+
 // Guarantee 4 from the schema's side: no table holds a choice together with anything that
 // identifies a credential or a request (digest, derived keys, time).
 TEST_F(PgSchemaMigrationTest, NoTableHoldsAChoiceBesideADigest) {
@@ -196,11 +225,13 @@ TEST_F(PgSchemaMigrationTest, NoTableHoldsAChoiceBesideADigest) {
   for (int i = 0; i < r->rows(); ++i) {
     columns[std::string(r->Text(i, 0))].insert(std::string(r->Text(i, 1)));
   }
-  ASSERT_EQ(columns.size(), 7u);  // the six tables of docs/schema.md and schema_migrations
+  // The eight tables of docs/schema.md and schema_migrations.
+  ASSERT_EQ(columns.size(), 9u);
   const std::set<std::string> choice_like = {"choice", "vote", "oui", "non", "answer"};
   const std::set<std::string> identifying = {
       "vote_hash", "digest",        "claim_tag",    "request_key", "status_key", "request_id",
-      "timestamp", "first_attempt", "last_attempt", "nas",         "code"};
+      "timestamp", "first_attempt", "last_attempt", "nas",         "code",       "receipt",
+      "id"};
   int tables_with_choice = 0;
   for (const auto& [table, cols] : columns) {
     bool has_choice = false;
@@ -211,7 +242,8 @@ TEST_F(PgSchemaMigrationTest, NoTableHoldsAChoiceBesideADigest) {
     for (const auto& c : cols) {
       EXPECT_FALSE(identifying.contains(c)) << table << "." << c << " sits beside a choice";
     }
-    EXPECT_EQ(cols, (std::set<std::string>{"receipt", "law_id", "choice"}));
+    // The law and the choice only: no receipt, no key, no time (docs/ballot-secrecy.md).
+    EXPECT_EQ(cols, (std::set<std::string>{"law_id", "choice"}));
   }
   EXPECT_EQ(tables_with_choice, 1);
   // And nothing anywhere is named after the credential itself.

@@ -3,6 +3,8 @@
 // application_name so that a test killing "its" backends never touches another test's.
 #pragma once
 
+#include "ports/testing/contract_votes.hpp"
+
 #include <gtest/gtest.h>
 
 #include <random>
@@ -48,14 +50,14 @@ inline core::Ballot TwoLaws() {
   return core::Ballot(std::move(laws));
 }
 
+// A vote whose choice is sealed with the tests' ballot key (ports/testing/contract_votes.hpp).
 inline core::VoteEnvelope Vote(const core::Digest& digest, std::string law, core::Choice choice) {
-  core::VoteEnvelope v;
-  v.request_id = core::RequestId::Generate();
-  v.digest = digest;
-  v.law_id = std::move(law);
-  v.choice = choice;
-  v.received_at = core::Clock::now();
-  return v;
+  return ports::testing::MakeVote(digest, law, choice);
+}
+
+// The choice inside a test vote's sealed ballot.
+inline core::Choice ChoiceOf(const core::VoteEnvelope& v) {
+  return ports::testing::TestSealer().Open(v.law_id, v.ballot).value().choice;
 }
 
 // Runs SQL on a connection of `admin`; a failure is a test failure (false, with the SQL).

@@ -44,8 +44,9 @@ core::Result<std::optional<ports::StatusRecord>> PostgresVoteQueries::FindStatus
 core::Result<ports::Tally> PostgresVoteQueries::FindTally(const std::string& law_id) {
   auto res = ReadOnce(*pool_,
                       "SELECT oui_count, non_count, "
-                      "(extract(epoch FROM updated_at) * 1000000)::bigint "
-                      "FROM vote_results WHERE law_id = $1",
+                      "(extract(epoch FROM updated_at) * 1000000)::bigint, "
+                      "(SELECT count(*) FROM sealed_ballots s WHERE s.law_id = r.law_id) "
+                      "FROM vote_results r WHERE law_id = $1",
                       Params{law_id}, "cannot read the results");
   if (!res) return core::Fail(res.code(), res.error());
   ports::Tally tally;
@@ -55,6 +56,7 @@ core::Result<ports::Tally> PostgresVoteQueries::FindTally(const std::string& law
     tally.non = static_cast<std::uint64_t>(res->Int(0, 1));
     tally.updated_at = core::Timestamp(std::chrono::duration_cast<core::Timestamp::duration>(
         std::chrono::microseconds(res->Int(0, 2))));
+    tally.sealed = static_cast<std::uint64_t>(res->Int(0, 3));
   }
   return tally;
 }
@@ -75,8 +77,9 @@ core::Result<std::vector<ports::Tally>> PostgresVoteQueries::FindTallies(
   ids += '}';
   auto res = ReadOnce(*pool_,
                       "SELECT law_id, oui_count, non_count, "
-                      "(extract(epoch FROM updated_at) * 1000000)::bigint "
-                      "FROM vote_results WHERE law_id = ANY($1::text[])",
+                      "(extract(epoch FROM updated_at) * 1000000)::bigint, "
+                      "(SELECT count(*) FROM sealed_ballots s WHERE s.law_id = r.law_id) "
+                      "FROM vote_results r WHERE law_id = ANY($1::text[])",
                       Params{ids}, "cannot read the results");
   if (!res) return core::Fail(res.code(), res.error());
   std::vector<ports::Tally> out(law_ids.size());
@@ -89,6 +92,7 @@ core::Result<std::vector<ports::Tally>> PostgresVoteQueries::FindTallies(
       tally.non = static_cast<std::uint64_t>(res->Int(row, 2));
       tally.updated_at = core::Timestamp(std::chrono::duration_cast<core::Timestamp::duration>(
           std::chrono::microseconds(res->Int(row, 3))));
+      tally.sealed = static_cast<std::uint64_t>(res->Int(row, 4));
     }
   }
   return out;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "adapters/postgres/pg_array.hpp"
+#include "core/digest.hpp"
 #include "core/request_id.hpp"
 
 namespace scrutin::postgres {
@@ -50,10 +51,11 @@ constexpr std::string_view kInsertStatus =
     "ORDER BY 1 "
     "ON CONFLICT (status_key) DO NOTHING";
 
-constexpr std::string_view kInsertBallots =
-    "INSERT INTO ballots (receipt, law_id, choice) "
-    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ORDER BY 1 "
-    "ON CONFLICT (receipt) DO NOTHING RETURNING law_id, choice";
+// The sealed ballots of the new claims (docs/ballot-secrecy.md): ciphertext only, in the claim's
+// transaction; the mixer opens them later in groups, in transactions of its own.
+constexpr std::string_view kInsertSealed =
+    "INSERT INTO sealed_ballots (law_id, sealed) "
+    "SELECT l, decode(s, 'hex') FROM unnest($1::text[], $2::text[]) AS t(l, s)";
 
 constexpr std::string_view kUpsertDuplicates =
     "INSERT INTO duplicate_attempts (vote_hash, law_id, attempt_count, first_attempt, "
@@ -64,15 +66,6 @@ constexpr std::string_view kUpsertDuplicates =
     "attempt_count = GREATEST(duplicate_attempts.attempt_count, excluded.attempt_count), "
     "first_attempt = LEAST(duplicate_attempts.first_attempt, excluded.first_attempt), "
     "last_attempt = GREATEST(duplicate_attempts.last_attempt, excluded.last_attempt)";
-
-constexpr std::string_view kBumpTallies =
-    "INSERT INTO vote_results (law_id, oui_count, non_count, updated_at) "
-    "SELECT l, o, n, now() FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS t(l, o, n) "
-    "ORDER BY l "
-    "ON CONFLICT (law_id) DO UPDATE SET "
-    "oui_count = vote_results.oui_count + excluded.oui_count, "
-    "non_count = vote_results.non_count + excluded.non_count, "
-    "updated_at = excluded.updated_at";
 
 // Bounded, so that one purge never holds a transaction open for long.
 constexpr std::string_view kPurgeStatuses =
@@ -103,7 +96,7 @@ struct PostgresVoteRecorder::Batch {
     std::string hash;  // vote_hash
     std::string tag;   // claim_tag
     std::string_view law_id;
-    std::string_view choice;
+    std::string sealed;  // hex of the sealed ballot
     std::string received;  // RFC 3339
     std::string_view expires;
     core::Decision decision;  // the validator's
@@ -158,7 +151,7 @@ core::Result<RecordSummary> PostgresVoteRecorder::RecordBatch(
     b.hash = v.digest.ToHex();
     b.tag = core::ClaimTag(v.request_id);
     b.law_id = expires->first;
-    b.choice = ToString(v.choice);
+    b.sealed = core::HexEncode(v.ballot.data(), v.ballot.size());
     b.received = core::FormatTimestamp(v.received_at);
     b.expires = expires->second;
     b.decision = decisions[i];
@@ -241,7 +234,7 @@ core::Result<RecordSummary, PgError> PostgresVoteRecorder::RecordOnce(
 
   // 2. Claim the credentials of the accepted votes; the claims that are new cast a ballot.
   std::unordered_set<std::string_view> new_claims;
-  PgArrayLiteral receipts, ballot_laws, choices;
+  PgArrayLiteral sealed_laws, sealed_ballots;
   {
     PgArrayLiteral hashes, laws, tags;
     for (std::size_t i = 0; i < n; ++i) {
@@ -261,10 +254,11 @@ core::Result<RecordSummary, PgError> PostgresVoteRecorder::RecordOnce(
             !returned.contains(b.tag)) {
           continue;
         }
-        new_claims.insert(b.tag);
-        receipts.Add(core::Receipt(votes[i].request_id));
-        ballot_laws.Add(b.law_id);
-        choices.Add(b.choice);
+        // A message redelivered into the same batch carries the same claim: one sealed ballot.
+        if (!new_claims.insert(b.tag).second) continue;
+        sealed_laws.Add(b.law_id);
+        sealed_ballots.Add(b.sealed);
+        summary.sealed[std::string(b.law_id)] += 1;
       }
     }
   }
@@ -381,14 +375,11 @@ core::Result<RecordSummary, PgError> PostgresVoteRecorder::RecordOnce(
       }
     }
 
-    // 6. Ballots for the new claims only, and the duplicates' attempt counts.
-    if (receipts.size() > 0) {
-      auto cast =
-          conn.Exec(kInsertBallots, Params{receipts.Take(), ballot_laws.Take(), choices.Take()});
-      if (!cast) return core::Fail(cast.code(), cast.error());
-      for (int row = 0; row < cast->rows(); ++row) {
-        auto& counts = summary.counted[std::string(cast->Text(row, 0))];
-        (cast->Text(row, 1) == "oui" ? counts.oui : counts.non) += 1;
+    // 6. The sealed ballots of the new claims only, and the duplicates' attempt counts.
+    if (sealed_laws.size() > 0) {
+      if (auto r = conn.Exec(kInsertSealed, Params{sealed_laws.Take(), sealed_ballots.Take()});
+          !r) {
+        return core::Fail(r.code(), r.error());
       }
     }
     if (!duplicates.empty()) {
@@ -409,19 +400,7 @@ core::Result<RecordSummary, PgError> PostgresVoteRecorder::RecordOnce(
     }
   }
 
-  // 7. The tallies grow by exactly the ballots written above, so they always equal a recount.
-  if (!summary.counted.empty()) {
-    PgArrayLiteral laws, oui, non;
-    for (const auto& [law, counts] : summary.counted) {  // std::map: in law_id order
-      laws.Add(law);
-      oui.Add(counts.oui);
-      non.Add(counts.non);
-    }
-    if (auto r = conn.Exec(kBumpTallies, Params{laws.Take(), oui.Take(), non.Take()}); !r) {
-      return core::Fail(r.code(), r.error());
-    }
-  }
-
+  // No tally moves here: the mixer counts the sealed ballots in groups, in its own transactions.
   if (auto r = conn.ExecScript("COMMIT"); !r) return core::Fail(r.code(), r.error());
   std::copy(final_decision.begin(), final_decision.end(), decisions.begin());
   return summary;

@@ -12,19 +12,19 @@
 //   4. vote_audit counts, only for duplicates: their attempt count is at least what the audit
 //   knows;
 //   5. vote_audit and request_status: one row per new request with its final decision;
-//   6. ballots, only for the new claims of step 2 (receipt, law, choice: no digest, no time), and
-//      duplicate_attempts, an upsert keeping the highest attempt count;
-//   7. vote_results: one upsert bumping each law's tally by the ballots of step 6;
+//   6. sealed_ballots, only for the new claims of step 2 (law and ciphertext: the choice and the
+//      receipt stay sealed; PostgresBallotBox's mixer opens them later in groups, in transactions
+//      of its own, and moves the tallies), and duplicate_attempts, an upsert keeping the highest
+//      attempt count;
 //   COMMIT (synchronous_commit = on: durable when it returns). Record() then hands back each
 //   vote's final decision, which the aggregator writes as the voter's status.
 //
 // Exactly once: a redelivered batch finds its digests claimed and its request keys audited, so it
-// changes nothing; a batch overlapping a committed one counts only its new votes. The digest and
-// the choice never travel in the same statement (a server logging statements with their
-// parameters would otherwise write them side by side).
+// changes nothing; a batch overlapping a committed one counts only its new votes. No choice is
+// ever in this transaction: what it shares with the claims (xmin, WAL records) is ciphertext.
 //
 // Concurrent aggregators stay exact and deadlock-free: every statement takes its row locks in
-// key order (ORDER BY in each INSERT ... SELECT, tallies by law_id), and the statements run in
+// key order (ORDER BY in each INSERT ... SELECT), and the statements run in
 // the same table order in every transaction. A deadlock or serialization failure reported by the
 // server anyway, or a connection lost mid-batch, is retried on another connection (recording is
 // idempotent, so retrying a batch whose COMMIT may have succeeded is safe).
@@ -51,13 +51,9 @@ struct PostgresRecorderOptions {
   int max_attempts = 3;
 };
 
-// What one batch changed, for the aggregator's metrics (votes_by_law{law_id,choice}).
+// What one batch changed.
 struct RecordSummary {
-  struct Counts {
-    std::int64_t oui = 0;
-    std::int64_t non = 0;
-  };
-  std::map<std::string, Counts> counted;  // new ballots per law (none for a redelivery)
+  std::map<std::string, std::int64_t> sealed;  // new sealed ballots per law (none for a redelivery)
   std::int64_t audit_rows = 0;            // new audit rows (0 for a redelivery)
   std::int64_t corrected = 0;             // decisions PostgreSQL's claims changed
   int attempts = 1;                       // transactions it took

@@ -12,6 +12,7 @@
 #include "adapters/postgres/pg_test_support.hpp"
 #include "adapters/postgres/postgres_audit.hpp"
 #include "adapters/postgres/postgres_vote_queries.hpp"
+#include "adapters/postgres/postgres_ballot_box.hpp"
 #include "adapters/postgres/postgres_vote_recorder.hpp"
 #include "ports/testing/vote_recorder_contract.hpp"
 
@@ -24,6 +25,10 @@ using core::VoteEnvelope;
 using core::VoteStatus;
 using testing::kLawA;
 using testing::kLawB;
+
+// Ballots cast: sealed (recorded, not mixed yet) or mixed.
+constexpr const char* kBallotsCast =
+    "SELECT (SELECT count(*) FROM sealed_ballots) + (SELECT count(*) FROM ballots)";
 
 struct Expected {
   std::map<std::string, std::pair<long long, long long>> tally;  // law -> (oui, non)
@@ -51,7 +56,7 @@ struct Batch {
       if (decisions[i].status != VoteStatus::kAccepted) continue;
       if (!e.accepted.insert(votes[i].digest.ToHex()).second) continue;
       auto& t = e.tally[votes[i].law_id];
-      (votes[i].choice == Choice::kOui ? t.first : t.second) += 1;
+      (testing::ChoiceOf(votes[i]) == Choice::kOui ? t.first : t.second) += 1;
     }
     return e;
   }
@@ -86,9 +91,15 @@ class PostgresRecorderTest : public testing::PgSchemaTest {
     ASSERT_TRUE(SeedTallies(*pool_, ballot_).ok());
     recorder_ = std::make_unique<PostgresVoteRecorder>(pool_, ballot_);
     queries_ = std::make_unique<PostgresVoteQueries>(pool_);
+    box_ = std::make_unique<PostgresBallotBox>(pool_);
   }
 
+  // Mixes every sealed ballot, then checks the tallies, the ballots and the claims.
   void ExpectTallies(const Expected& e) {
+    for (const char* law : {kLawA, kLawB}) {
+      auto mixed = ports::testing::MixAll(*box_, law);
+      ASSERT_TRUE(mixed.ok()) << mixed.error();
+    }
     for (const char* law : {kLawA, kLawB}) {
       auto t = queries_->FindTally(law);
       ASSERT_TRUE(t.ok()) << t.error();
@@ -97,7 +108,7 @@ class PostgresRecorderTest : public testing::PgSchemaTest {
       EXPECT_EQ(static_cast<long long>(t->oui), want.first) << law;
       EXPECT_EQ(static_cast<long long>(t->non), want.second) << law;
     }
-    EXPECT_EQ(Count("SELECT count(*) FROM ballots"), static_cast<long long>(e.accepted.size()));
+    EXPECT_EQ(Count(kBallotsCast), static_cast<long long>(e.accepted.size()));
     EXPECT_EQ(Count("SELECT count(*) FROM accepted_credentials"),
               static_cast<long long>(e.accepted.size()));
   }
@@ -107,7 +118,7 @@ class PostgresRecorderTest : public testing::PgSchemaTest {
     return Scalar(
         "SELECT format('%s/%s/%s/%s/%s/%s', (SELECT count(*) FROM vote_audit), "
         "(SELECT count(*) FROM request_status), (SELECT count(*) FROM accepted_credentials), "
-        "(SELECT count(*) FROM ballots), (SELECT string_agg(vote_hash || attempt_count, ',' "
+        "(SELECT count(*) FROM ballots) + (SELECT count(*) FROM sealed_ballots), (SELECT string_agg(vote_hash || attempt_count, ',' "
         "ORDER BY vote_hash) FROM duplicate_attempts), (SELECT string_agg(law_id || ':' || "
         "oui_count || ':' || non_count, ',' ORDER BY law_id) FROM vote_results))");
   }
@@ -116,6 +127,7 @@ class PostgresRecorderTest : public testing::PgSchemaTest {
   PgPoolPtr pool_;
   std::unique_ptr<PostgresVoteRecorder> recorder_;
   std::unique_ptr<PostgresVoteQueries> queries_;
+  std::unique_ptr<PostgresBallotBox> box_;
 };
 
 TEST_F(PostgresRecorderTest, RecordsABatchExactly) {
@@ -126,9 +138,7 @@ TEST_F(PostgresRecorderTest, RecordsABatchExactly) {
   EXPECT_EQ(summary->attempts, 1);
   Expected e = b.Counted();
   ExpectTallies(e);
-  EXPECT_EQ(summary->counted[kLawA].oui + summary->counted[kLawA].non +
-                summary->counted[kLawB].oui + summary->counted[kLawB].non,
-            60);
+  EXPECT_EQ(summary->sealed[kLawA] + summary->sealed[kLawB], 60);
 
   EXPECT_EQ(Count("SELECT count(*) FROM vote_audit"), 100);
   EXPECT_EQ(Count("SELECT count(*) FROM vote_audit WHERE status = 'accepted'"), 60);
@@ -151,10 +161,11 @@ TEST_F(PostgresRecorderTest, RecordsABatchExactly) {
   ASSERT_TRUE(unknown.ok());
   EXPECT_FALSE(unknown->has_value());
 
-  // The voter's receipt finds their ballot.
-  EXPECT_EQ(Scalar("SELECT choice FROM ballots WHERE receipt = '" +
+  // Once mixed, the voter's receipt is among the counted ones, and no ballot holds it.
+  EXPECT_EQ(Scalar("SELECT count(*) FROM receipts WHERE receipt = '" +
                    core::Receipt(b.votes[0].request_id) + "'"),
-            std::string(core::ToString(b.votes[0].choice)));
+            "1");
+  EXPECT_EQ(Count("SELECT count(*) FROM sealed_ballots"), 0);
   auto tally = queries_->FindTally(kLawA);
   ASSERT_TRUE(tally.ok());
   EXPECT_LT(core::Clock::now() - tally->updated_at, std::chrono::minutes(1));
@@ -183,7 +194,7 @@ TEST_F(PostgresRecorderTest, TheSameBatchTwiceChangesNoRow) {
   std::string before = Snapshot();
   auto again = recorder_->RecordBatch(b.votes, b.decisions);
   ASSERT_TRUE(again.ok()) << again.error();
-  EXPECT_TRUE(again->counted.empty());
+  EXPECT_TRUE(again->sealed.empty());
   EXPECT_EQ(again->audit_rows, 0);
   EXPECT_EQ(Snapshot(), before);
   ExpectTallies(b.Counted());
@@ -196,7 +207,7 @@ TEST_F(PostgresRecorderTest, OverlappingBatchesCountOnlyTheNewVotes) {
   auto summary = recorder_->RecordBatch(second.votes, second.decisions);
   ASSERT_TRUE(summary.ok()) << summary.error();
   std::int64_t counted = 0;
-  for (const auto& [law, c] : summary->counted) counted += c.oui + c.non;
+  for (const auto& [law, n] : summary->sealed) counted += n;
   EXPECT_EQ(counted, 40);
   EXPECT_EQ(summary->audit_rows, 40);
   ExpectTallies(all.Counted());
@@ -259,7 +270,7 @@ TEST_F(PostgresRecorderTest, PostgresIsTheRecordWhenTheLedgerLostAClaim) {
   auto summary = recorder_->RecordBatch(second.votes, second.decisions);
   ASSERT_TRUE(summary.ok()) << summary.error();
   EXPECT_EQ(summary->corrected, 1);
-  EXPECT_TRUE(summary->counted.empty());
+  EXPECT_TRUE(summary->sealed.empty());
   EXPECT_EQ(second.decisions[0].status, VoteStatus::kDuplicate);
   EXPECT_EQ(second.decisions[0].attempt_count, 2u);
   auto status = queries_->FindStatus(second.votes[0].request_id);
@@ -267,7 +278,7 @@ TEST_F(PostgresRecorderTest, PostgresIsTheRecordWhenTheLedgerLostAClaim) {
   ASSERT_TRUE(status->has_value());
   EXPECT_EQ((*status)->status, VoteStatus::kDuplicate);
   EXPECT_EQ((*status)->attempt_count, 2u);
-  EXPECT_EQ(Count("SELECT count(*) FROM ballots"), 1);
+  EXPECT_EQ(Count(kBallotsCast), 1);
   EXPECT_EQ(Count("SELECT count(*) FROM vote_audit WHERE status = 'duplicate' AND "
                   "attempt_count = 2"),
             1);
@@ -296,7 +307,7 @@ TEST_F(PostgresRecorderTest, PostgresIsTheRecordWhenTheLedgerLostAClaim) {
   first.decisions[0] = Decision{VoteStatus::kDuplicate, 4, false};
   ASSERT_TRUE(recorder_->Record(first.votes, first.decisions).ok());
   EXPECT_EQ(first.decisions[0].status, VoteStatus::kAccepted);
-  EXPECT_EQ(Count("SELECT count(*) FROM ballots"), 1);
+  EXPECT_EQ(Count(kBallotsCast), 1);
   EXPECT_EQ(Count("SELECT count(*) FROM vote_audit"), 3);
 }
 
@@ -314,7 +325,7 @@ TEST_F(PostgresRecorderTest, ADuplicateFromTheClaimsOwnRequestIsAccepted) {
   ASSERT_TRUE(recorder_->Record(first.votes, first.decisions).ok());
   EXPECT_EQ(first.decisions[0].status, VoteStatus::kAccepted);
   EXPECT_TRUE(first.decisions[0].replay);
-  EXPECT_EQ(Count("SELECT count(*) FROM ballots"), 1);
+  EXPECT_EQ(Count(kBallotsCast), 1);
   EXPECT_EQ(Count("SELECT count(*) FROM vote_audit WHERE status = 'accepted'"), 1);
 }
 
@@ -427,7 +438,7 @@ TEST_F(PostgresRecorderTest, KilledConnectionErrorsThenRecovers) {
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.code(), core::ErrorCode::kUnavailable) << st.error();
   EXPECT_NE(st.error().find("terminating connection"), std::string::npos) << st.error();
-  EXPECT_EQ(Count("SELECT count(*) FROM ballots"), 20);
+  EXPECT_EQ(Count(kBallotsCast), 20);
   // The aggregator retries the batch it did not ack: it is counted, once.
   ASSERT_TRUE(recorder.Record(second.votes, second.decisions).ok());
   ASSERT_TRUE(recorder.Record(second.votes, second.decisions).ok());
@@ -604,6 +615,7 @@ class PostgresUnderTest final : public ports::testing::RecorderUnderTest {
     }
     self->recorder_ = std::make_unique<PostgresVoteRecorder>(*pool, ballot);
     self->queries_ = std::make_unique<PostgresVoteQueries>(*pool);
+    self->box_ = std::make_unique<PostgresBallotBox>(*pool);
     return self;
   }
   ~PostgresUnderTest() override {
@@ -614,6 +626,7 @@ class PostgresUnderTest final : public ports::testing::RecorderUnderTest {
   }
   ports::VoteRecorder& recorder() override { return *recorder_; }
   ports::VoteQueries& queries() override { return *queries_; }
+  ports::BallotBox& box() override { return *box_; }
 
  private:
   bool AdminExec(const std::string& sql) { return testing::ExecAsAdmin(*admin_, sql); }
@@ -622,6 +635,7 @@ class PostgresUnderTest final : public ports::testing::RecorderUnderTest {
   PgPoolPtr admin_;
   std::unique_ptr<PostgresVoteRecorder> recorder_;
   std::unique_ptr<PostgresVoteQueries> queries_;
+  std::unique_ptr<PostgresBallotBox> box_;
 };
 
 using ports::testing::VoteRecorderContract;

@@ -631,7 +631,7 @@ TEST_F(RabbitAdapterTest, HandlerCanDeadLetterAVoteItCannotUse) {
         auto r = consumer.RunOnce(
             [&](std::span<const InboundVote> batch, std::span<Outcome> outcomes) {
               for (std::size_t i = 0; i < batch.size(); ++i) {
-                if (batch[i].vote.choice == core::Choice::kNon) {
+                if (batch[i].vote.ballot[0] == 1) {
                   outcomes[i] = {Disposition::kDeadLetter, "unknown law"};
                 }
               }
@@ -642,7 +642,7 @@ TEST_F(RabbitAdapterTest, HandlerCanDeadLetterAVoteItCannotUse) {
         return consumer.delivered() == 3;
       },
       10s));
-  EXPECT_EQ(consumer.dead_lettered(), 1u);  // SampleVote(1) is the only "non"
+  EXPECT_EQ(consumer.dead_lettered(), 1u);  // SampleVote(1) is the only one marked
   EXPECT_EQ(consumer.acked(), 3u);  // the dead letter too, once it was confirmed in votes.dead
   EXPECT_EQ(Depth(topology_.dead_queue), 1u);
   EXPECT_EQ(Depth(topology_.validation_queue), 0u);
@@ -771,7 +771,7 @@ TEST_F(RabbitAdapterTest, UnackedBatchMessageIsRedeliveredWhole) {
 TEST_F(RabbitAdapterTest, MalformedBatchGoesToTheDeadLetterQueueWhole) {
   std::vector<core::VoteEnvelope> votes = {SampleVote(1), SampleVote(2), SampleVote(3)};
   OutgoingMessage bad = SubmittedVotesMessage(topology_, votes);
-  bad.body[4 + 58 + votes[0].law_id.size() + 56] = 9;  // the second vote's choice
+  bad.body[4 + 106 + votes[0].law_id.size() + 105] = 0;  // the second vote's law id length
   auto good = SampleVote(4);
   RabbitBatchPublisher publisher(PubOptions());
   std::vector<OutgoingMessage> msgs = {bad, SubmittedVoteMessage(topology_, good)};
@@ -799,15 +799,15 @@ TEST_F(RabbitAdapterTest, MalformedBatchGoesToTheDeadLetterQueueWhole) {
   ASSERT_EQ(Depth(topology_.dead_queue), 1u);
   auto letter = GetDeadLetter();
   EXPECT_EQ(letter.body, bad.body);  // unchanged
-  EXPECT_NE(letter.reason.find("unparsable: bad choice 9 (vote 2 of 3)"), std::string::npos)
+  EXPECT_NE(letter.reason.find("unparsable: bad law_id length 0 (vote 2 of 3)"), std::string::npos)
       << letter.reason;
   EXPECT_EQ(letter.source, topology_.validation_queue);
 }
 
 TEST_F(RabbitAdapterTest, VoteDeadLetteredInsideABatchIsSetAsideAlone) {
   std::vector<core::VoteEnvelope> votes;
-  for (int i = 0; i < 5; ++i) votes.push_back(SampleVote(i * 2));  // all "oui"
-  votes[3].choice = core::Choice::kNon;
+  for (int i = 0; i < 5; ++i) votes.push_back(SampleVote(i * 2));  // none marked
+  votes[3].ballot[0] = 1;
   PublishBatchMessage(votes);
   RabbitConsumer consumer(ConsOptions(topology_.validation_queue));
   std::size_t handled = 0;
@@ -815,7 +815,7 @@ TEST_F(RabbitAdapterTest, VoteDeadLetteredInsideABatchIsSetAsideAlone) {
       [&](std::span<const InboundVote> batch, std::span<Outcome> outcomes) {
         handled += batch.size();
         for (std::size_t i = 0; i < batch.size(); ++i) {
-          if (batch[i].vote.choice == core::Choice::kNon) {
+          if (batch[i].vote.ballot[0] == 1) {
             outcomes[i] = {Disposition::kDeadLetter, "unknown law"};
           }
         }
@@ -838,24 +838,35 @@ TEST_F(RabbitAdapterTest, VoteDeadLetteredInsideABatchIsSetAsideAlone) {
   EXPECT_EQ((*decoded)[0].vote.digest, votes[3].digest);
 }
 
-TEST_F(RabbitAdapterTest, VersionOneMessagesQueuedBeforeAnUpgradeAreStillConsumed) {
+// A message of a release before sealed ballots (the choice in clear) is set aside with the reason,
+// never decoded as a vote.
+TEST_F(RabbitAdapterTest, MessagesOfAReleaseBeforeSealedBallotsAreSetAsideWithTheReason) {
   auto conn = Connect();
   ASSERT_TRUE(DeclareTopology(*conn, topology_).ok());
-  std::vector<core::VoteEnvelope> votes = {SampleVote(1), SampleVote(2)};
+  std::vector<core::VoteEnvelope> votes = {SampleVote(1)};
+  OutgoingMessage old = SubmittedVotesMessage(topology_, votes);
+  old.body[0] = 2;  // version 2
   RabbitBatchPublisher publisher(PubOptions());
-  std::vector<OutgoingMessage> msgs;
-  for (const auto& v : votes) {
-    OutgoingMessage m = SubmittedVoteMessage(topology_, v);
-    m.body = EncodeVoteV1(v);
-    m.type = "scrutin.vote.v1";
-    msgs.push_back(std::move(m));
-  }
+  std::vector<OutgoingMessage> msgs = {old};
   ASSERT_TRUE(publisher.PublishAndConfirm(msgs).ok()) << publisher.last_error();
-  auto seen = Drain(topology_.validation_queue, 2);
-  ASSERT_EQ(seen.size(), 2u);
-  EXPECT_EQ(seen[0].vote.request_id, votes[0].request_id);
-  EXPECT_EQ(seen[1].vote.request_id, votes[1].request_id);
-  EXPECT_EQ(Depth(topology_.dead_queue), 0u);
+  RabbitConsumer consumer(ConsOptions(topology_.validation_queue));
+  std::size_t handled = 0;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r = consumer.RunOnce(
+            [&](std::span<const InboundVote> batch, std::span<Outcome>) {
+              handled += batch.size();
+              return core::Status();
+            },
+            500ms);
+        EXPECT_TRUE(r.ok()) << r.error();
+        return consumer.delivered() == 1;
+      },
+      10s));
+  EXPECT_EQ(handled, 0u);
+  ASSERT_EQ(Depth(topology_.dead_queue), 1u);
+  auto letter = GetDeadLetter();
+  EXPECT_NE(letter.reason.find("before sealed ballots"), std::string::npos) << letter.reason;
 }
 
 TEST_F(RabbitAdapterTest, QueueMonitorReportsEveryQueue) {

@@ -30,7 +30,9 @@ inline core::VoteEnvelope SampleVote(std::uint64_t n, std::string law = "L2025-0
     v.digest.bytes[i] = static_cast<std::uint8_t>((n >> ((i % 8) * 8)) + i);
   }
   v.law_id = std::move(law);
-  v.choice = n % 2 == 0 ? core::Choice::kOui : core::Choice::kNon;
+  // Opaque to the broker: a test marks votes in the sealed ballot's first byte (0 or 1).
+  v.ballot.fill(0xa5);
+  v.ballot[0] = static_cast<std::uint8_t>(n % 2);
   v.received_at = core::Clock::now();
   return v;
 }

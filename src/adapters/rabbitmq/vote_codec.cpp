@@ -9,10 +9,10 @@ namespace scrutin::rabbitmq {
 namespace {
 
 enum Kind : std::uint8_t { kKindVote = 1, kKindDecided = 2 };
-constexpr std::size_t kV1HeaderSize = 2;      // version, kind
-constexpr std::size_t kV2HeaderSize = 4;      // version, kind, count
-constexpr std::size_t kRecordFixedSize = 58;  // up to and including the law_id length byte
-constexpr std::size_t kDecisionSize = 6;      // status, attempt_count, replay
+constexpr std::size_t kHeaderSize = 4;                     // version, kind, count
+constexpr std::size_t kRecordFixedSize = kRecordFixedBytes;  // up to the law_id length byte
+constexpr std::size_t kLawLengthAt = kRecordFixedSize - 1;
+constexpr std::size_t kDecisionSize = 6;  // status, attempt_count, replay
 
 bool ValidLawChar(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
@@ -72,7 +72,7 @@ void AppendRecord(std::string& out, const core::VoteEnvelope& vote,
       std::chrono::duration_cast<std::chrono::nanoseconds>(vote.received_at.time_since_epoch())
           .count();
   PutU64(out, static_cast<std::uint64_t>(static_cast<std::int64_t>(ns)));
-  out.push_back(vote.choice == core::Choice::kOui ? 0 : 1);
+  out.append(reinterpret_cast<const char*>(vote.ballot.data()), vote.ballot.size());
   out.push_back(static_cast<char>(vote.law_id.size()));
   out.append(vote.law_id);
   if (decision != nullptr) {
@@ -88,7 +88,7 @@ std::string EncodeBatch(Kind kind, std::span<const core::VoteEnvelope> votes,
   assert(!votes.empty() && votes.size() <= kMaxVotesPerMessage);
   assert(kind == kKindVote || decisions.size() == votes.size());
   std::string out;
-  out.reserve(kV2HeaderSize +
+  out.reserve(kHeaderSize +
               votes.size() * (kRecordFixedSize + 12 + (kind == kKindDecided ? kDecisionSize : 0)));
   out.push_back(static_cast<char>(kFormatVersion));
   out.push_back(static_cast<char>(kind));
@@ -100,22 +100,13 @@ std::string EncodeBatch(Kind kind, std::span<const core::VoteEnvelope> votes,
   return out;
 }
 
-std::string EncodeSingleV1(Kind kind, const core::VoteEnvelope& vote,
-                           const core::Decision* decision) {
-  std::string out;
-  out.push_back(static_cast<char>(kSingleVoteVersion));
-  out.push_back(static_cast<char>(kind));
-  AppendRecord(out, vote, decision);
-  return out;
-}
-
 // Reads one record at bytes[*pos], advancing *pos past it. Error: a reason without position
 // (the caller adds which vote it was).
 core::Result<VoteMessage> DecodeRecord(std::string_view bytes, std::size_t* pos, bool decided) {
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data()) + *pos;
   const std::size_t left = bytes.size() - *pos;
   if (left < kRecordFixedSize) return core::Fail(std::string("truncated"));
-  const std::size_t law_len = p[57];
+  const std::size_t law_len = p[kLawLengthAt];
   if (law_len == 0 || law_len > kMaxLawIdLength) {
     return core::Fail("bad law_id length " + std::to_string(law_len));
   }
@@ -128,8 +119,7 @@ core::Result<VoteMessage> DecodeRecord(std::string_view bytes, std::size_t* pos,
   const auto ns = static_cast<std::int64_t>(GetU64(p + 48));
   m.vote.received_at = core::Timestamp(
       std::chrono::duration_cast<core::Timestamp::duration>(std::chrono::nanoseconds(ns)));
-  if (p[56] > 1) return core::Fail("bad choice " + std::to_string(p[56]));
-  m.vote.choice = p[56] == 0 ? core::Choice::kOui : core::Choice::kNon;
+  std::memcpy(m.vote.ballot.data(), p + 56, m.vote.ballot.size());
   m.vote.law_id.assign(reinterpret_cast<const char*>(p) + kRecordFixedSize, law_len);
   if (!ValidLawId(m.vote.law_id)) return core::Fail(std::string("bad characters in law_id"));
   if (decided) {
@@ -160,39 +150,32 @@ std::string EncodeDecidedVotes(std::span<const core::VoteEnvelope> votes,
   return EncodeBatch(kKindDecided, votes, decisions);
 }
 
-std::string EncodeVoteV1(const core::VoteEnvelope& vote) {
-  return EncodeSingleV1(kKindVote, vote, nullptr);
-}
-
-std::string EncodeDecidedVoteV1(const core::VoteEnvelope& vote, const core::Decision& decision) {
-  return EncodeSingleV1(kKindDecided, vote, &decision);
-}
-
 core::Result<std::vector<VoteMessage>> DecodeVoteMessages(std::string_view bytes) {
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-  if (bytes.size() < kV1HeaderSize) return core::Fail(std::string("truncated message"));
-  if (p[0] != kFormatVersion && p[0] != kSingleVoteVersion) {
+  if (bytes.empty()) return core::Fail(std::string("truncated message"));
+  if (p[0] == 1 || p[0] == 2) {
+    return core::Fail("unsupported format version " + std::to_string(p[0]) +
+                      " (written by a release before sealed ballots, with the choice in clear: "
+                      "drain the queues before upgrading)");
+  }
+  if (p[0] != kFormatVersion) {
     return core::Fail("unsupported format version " + std::to_string(p[0]));
   }
+  // Checked before anything is allocated: the count bounds the work a hostile message causes.
+  if (bytes.size() > kMaxMessageBytes) {
+    return core::Fail("message of " + std::to_string(bytes.size()) + " bytes exceeds " +
+                      std::to_string(kMaxMessageBytes));
+  }
+  if (bytes.size() < kHeaderSize) return core::Fail(std::string("truncated message"));
   if (p[1] != kKindVote && p[1] != kKindDecided) {
     return core::Fail("unknown message kind " + std::to_string(p[1]));
   }
   const bool decided = p[1] == kKindDecided;
-  std::size_t count = 1;
-  std::size_t pos = kV1HeaderSize;
-  if (p[0] == kFormatVersion) {
-    // Checked before anything is allocated: the count bounds the work a hostile message causes.
-    if (bytes.size() > kMaxMessageBytes) {
-      return core::Fail("message of " + std::to_string(bytes.size()) + " bytes exceeds " +
-                        std::to_string(kMaxMessageBytes));
-    }
-    if (bytes.size() < kV2HeaderSize) return core::Fail(std::string("truncated message"));
-    count = (std::size_t{p[2]} << 8) | p[3];
-    if (count == 0 || count > kMaxVotesPerMessage) {
-      return core::Fail("bad vote count " + std::to_string(count));
-    }
-    pos = kV2HeaderSize;
+  const std::size_t count = (std::size_t{p[2]} << 8) | p[3];
+  if (count == 0 || count > kMaxVotesPerMessage) {
+    return core::Fail("bad vote count " + std::to_string(count));
   }
+  std::size_t pos = kHeaderSize;
   std::vector<VoteMessage> out;
   out.reserve(count);
   for (std::size_t i = 0; i < count; ++i) {

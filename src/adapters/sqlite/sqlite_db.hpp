@@ -37,6 +37,13 @@ class Statement {
 
   std::int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
   std::string_view Text(int col) const;
+  // The column's bytes (valid until the next Step, Reset or destruction).
+  std::string_view Blob(int col) const {
+    const void* data = sqlite3_column_blob(stmt_, col);
+    const int size = sqlite3_column_bytes(stmt_, col);
+    return data ? std::string_view(static_cast<const char*>(data), static_cast<std::size_t>(size))
+                : std::string_view();
+  }
 
  private:
   sqlite3* db_ = nullptr;

@@ -5,6 +5,7 @@
 #include <map>
 #include <utility>
 
+#include "adapters/sqlite/sqlite_ballot_box.hpp"
 #include "adapters/sqlite/sqlite_checkpointer.hpp"
 #include "adapters/sqlite/sqlite_data_lock.hpp"
 #include "adapters/sqlite/sqlite_db.hpp"
@@ -19,6 +20,7 @@ struct SqliteElectionStore::Impl {
   Connection writer;  // used for recovery reads before it moves into the recorder
   std::unique_ptr<SqliteVoteRecorder> recorder;
   std::unique_ptr<SqliteVoteQueries> queries;
+  std::unique_ptr<SqliteBallotBox> box;
   std::unique_ptr<Checkpointer> checkpointer;  // destroyed first: stops before the recorder closes
 };
 
@@ -72,7 +74,8 @@ core::Result<std::unique_ptr<SqliteElectionStore>> SqliteElectionStore::Open(
   }
 
   auto impl =
-      std::make_unique<Impl>(Impl{std::move(*lock), std::move(*conn), nullptr, nullptr, nullptr});
+      std::make_unique<Impl>(
+      Impl{std::move(*lock), std::move(*conn), nullptr, nullptr, nullptr, nullptr});
   auto writer = Connection::Open(options.file, Connection::Mode::kReadWrite);
   if (!writer) return core::Fail(writer.code(), writer.error());
   // An 8 MiB page cache: a large one makes every commit slower as the file grows, because SQLite
@@ -95,6 +98,10 @@ core::Result<std::unique_ptr<SqliteElectionStore>> SqliteElectionStore::Open(
     expires_at[law.id] = core::FormatTimestamp(law.closes_at + options.status_retention);
   }
   impl->queries = std::make_unique<SqliteVoteQueries>(options.file, std::move(expires_at));
+  auto box_conn = Connection::Open(options.file, Connection::Mode::kReadWrite);
+  if (!box_conn) return core::Fail(box_conn.code(), box_conn.error());
+  impl->box = std::make_unique<SqliteBallotBox>(std::move(*box_conn));
+  if (auto st = impl->box->Prepare(); !st) return core::Fail(st.code(), st.error());
   auto checkpoint_conn = Connection::Open(options.file, Connection::Mode::kReadWrite);
   if (!checkpoint_conn) return core::Fail(checkpoint_conn.code(), checkpoint_conn.error());
   impl->checkpointer = std::make_unique<Checkpointer>(std::move(*checkpoint_conn));
@@ -106,6 +113,7 @@ core::Result<std::unique_ptr<SqliteElectionStore>> SqliteElectionStore::Open(
 
 ports::VoteRecorder& SqliteElectionStore::recorder() { return *impl_->recorder; }
 ports::VoteQueries& SqliteElectionStore::queries() { return *impl_->queries; }
+ports::BallotBox& SqliteElectionStore::ballot_box() { return *impl_->box; }
 
 core::Status SqliteElectionStore::ForEachClaim(
     const std::function<core::Status(const core::Digest&, std::string_view)>& fn) {

@@ -4,11 +4,13 @@
 //
 // The tables mirror the PostgreSQL schema (docs/schema.md): vote_results, vote_audit,
 // duplicate_attempts from the original design, plus accepted_credentials (digest + claim tag),
-// ballots (receipt + choice, no digest, no time, stored in receipt order) and request_status
-// (keyed by core::StatusKey, with an expiry). No table holds a NAS, a code or a request id.
+// sealed_ballots (written with the claim), ballots (law + choice) and receipts (written apart by
+// the mixer, docs/ballot-secrecy.md) and request_status (keyed by core::StatusKey, with an
+// expiry). No table holds a NAS, a code or a request id.
 //
-// It provides the VoteRecorder (one writer) and VoteQueries (a pool of read-only connections)
-// ports, and the start-up recovery reads that rebuild the in-memory ledger.
+// It provides the VoteRecorder (one writer), VoteQueries (a pool of read-only connections) and
+// BallotBox (the mixer's connection) ports, and the start-up recovery reads that rebuild the
+// in-memory ledger.
 #pragma once
 
 #include <chrono>
@@ -22,6 +24,7 @@
 #include "core/ballot.hpp"
 #include "core/digest.hpp"
 #include "core/result.hpp"
+#include "ports/ballot_box.hpp"
 #include "ports/vote_queries.hpp"
 #include "ports/vote_recorder.hpp"
 
@@ -48,6 +51,8 @@ class SqliteElectionStore {
   ports::VoteRecorder& recorder();
   // Thread-safe; each call borrows a read-only connection from a pool.
   ports::VoteQueries& queries();
+  // One caller at a time (the mixer's thread).
+  ports::BallotBox& ballot_box();
 
   // Start-up recovery: every accepted credential with its claim tag, and every credential's
   // attempt count beyond the first. Not thread-safe with recorder().

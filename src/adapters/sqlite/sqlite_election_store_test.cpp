@@ -9,6 +9,7 @@
 #include <iterator>
 #include <thread>
 
+#include "ports/testing/contract_votes.hpp"
 #include "ports/testing/vote_recorder_contract.hpp"
 
 namespace scrutin::adapters::sqlite {
@@ -52,13 +53,15 @@ class SqliteStoreTest : public ::testing::Test {
   }
 
   static core::VoteEnvelope Vote(std::uint8_t tag, const char* law, core::Choice choice) {
-    core::VoteEnvelope v;
-    v.request_id = core::RequestId::Generate();
-    v.digest.bytes[0] = tag;
-    v.law_id = law;
-    v.choice = choice;
-    v.received_at = core::Clock::now();
-    return v;
+    core::Digest digest;
+    digest.bytes[0] = tag;
+    return ports::testing::MakeVote(digest, law, choice);
+  }
+
+  // Mixes every sealed ballot of `law` (what the mixer does at the close).
+  static void MixAll(SqliteElectionStore& store, const char* law) {
+    auto mixed = ports::testing::MixAll(store.ballot_box(), law);
+    ASSERT_TRUE(mixed.ok()) << mixed.error();
   }
 
   static core::Decision Decided(VoteStatus s, std::uint32_t attempts = 1, bool replay = false) {
@@ -85,7 +88,7 @@ class SqliteStoreTest : public ::testing::Test {
   core::Ballot ballot_ = TwoLaws();
 };
 
-TEST_F(SqliteStoreTest, RecordsAStatusAuditRowBallotAndTallyPerAcceptedVote) {
+TEST_F(SqliteStoreTest, RecordsAStatusAuditRowAndSealedBallotPerAcceptedVote) {
   auto store = Open();
   std::vector<core::VoteEnvelope> votes = {
       Vote(1, "L2025-001", core::Choice::kOui), Vote(2, "L2025-001", core::Choice::kNon),
@@ -96,11 +99,17 @@ TEST_F(SqliteStoreTest, RecordsAStatusAuditRowBallotAndTallyPerAcceptedVote) {
       Decided(VoteStatus::kAccepted), Decided(VoteStatus::kDuplicate, 2),
       Decided(VoteStatus::kInvalid)};
   ASSERT_TRUE(store->recorder().Record(votes, decisions));
+  EXPECT_EQ(Count("SELECT count(*) FROM sealed_ballots"), 3);
+  EXPECT_EQ(Count("SELECT count(*) FROM ballots"), 0);
+  EXPECT_EQ(store->queries().FindTally("L2025-001")->sealed, 2u);
 
+  MixAll(*store, "L2025-001");
+  MixAll(*store, "L2025-002");
   auto tally = store->queries().FindTally("L2025-001");
   ASSERT_TRUE(tally);
   EXPECT_EQ(tally->oui, 1u);
   EXPECT_EQ(tally->non, 1u);
+  EXPECT_EQ(tally->sealed, 0u);
   EXPECT_EQ(store->queries().FindTally("L2025-002")->oui, 1u);
 
   auto status = store->queries().FindStatus(votes[3].request_id);
@@ -115,12 +124,13 @@ TEST_F(SqliteStoreTest, RecordsAStatusAuditRowBallotAndTallyPerAcceptedVote) {
   EXPECT_EQ(Count("SELECT count(*) FROM ballots"), 3);
   EXPECT_EQ(Count("SELECT count(*) FROM accepted_credentials"), 3);
   EXPECT_EQ(Count("SELECT attempt_count FROM duplicate_attempts"), 2);
-  EXPECT_EQ(Count("SELECT count(*) FROM ballots WHERE receipt = '" +
+  EXPECT_EQ(Count("SELECT count(*) FROM sealed_ballots"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM receipts WHERE receipt = '" +
                   core::Receipt(votes[0].request_id) + "'"),
             1);
 }
 
-TEST_F(SqliteStoreTest, AnAcceptedRequestsStatusIsFoundThroughItsBallot) {
+TEST_F(SqliteStoreTest, AnAcceptedRequestsStatusIsItsStatusRowBeforeAndAfterTheMix) {
   auto store = Open();
   std::vector<core::VoteEnvelope> votes = {Vote(4, "L2025-002", core::Choice::kNon)};
   std::vector<core::Decision> decisions = {Decided(VoteStatus::kAccepted)};
@@ -131,7 +141,11 @@ TEST_F(SqliteStoreTest, AnAcceptedRequestsStatusIsFoundThroughItsBallot) {
   EXPECT_EQ((*status)->status, VoteStatus::kAccepted);
   EXPECT_EQ((*status)->law_id, "L2025-002");
   EXPECT_EQ((*status)->attempt_count, 1u);
-  EXPECT_EQ(Count("SELECT count(*) FROM request_status"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM request_status"), 1);
+  MixAll(*store, "L2025-002");
+  status = store->queries().FindStatus(votes[0].request_id);
+  ASSERT_TRUE(status && status->has_value());
+  EXPECT_EQ((*status)->status, VoteStatus::kAccepted);
 }
 
 TEST_F(SqliteStoreTest, StatusesAreNoLongerServedAfterCloseAndRetention) {
@@ -147,6 +161,7 @@ TEST_F(SqliteStoreTest, StatusesAreNoLongerServedAfterCloseAndRetention) {
   ASSERT_TRUE(store->recorder().Record(votes, decisions));
   EXPECT_FALSE(store->queries().FindStatus(votes[0].request_id)->has_value());
   EXPECT_FALSE(store->queries().FindStatus(votes[1].request_id)->has_value());
+  MixAll(*store, "L2025-001");
   EXPECT_EQ(store->queries().FindTally("L2025-001")->oui, 1u);  // the count itself stays
 }
 
@@ -162,7 +177,7 @@ TEST_F(SqliteStoreTest, RecordingTheSameBatchTwiceWritesNoSecondRow) {
   decisions = {Decided(VoteStatus::kAccepted, 1, true), Decided(VoteStatus::kAccepted, 1, true)};
   ASSERT_TRUE(store->recorder().Record(votes, decisions));
   EXPECT_EQ(Count("SELECT count(*) FROM vote_audit"), 2);
-  EXPECT_EQ(Count("SELECT count(*) FROM ballots"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM sealed_ballots"), 2);
 }
 
 // The recorder commits without an fsync (synchronous=NORMAL) and Sync() fsyncs the log, from
@@ -193,8 +208,7 @@ TEST_F(SqliteStoreTest, SyncRunsBesideTheWriterAndCoversEveryCommittedBatch) {
     ASSERT_TRUE(recorder.Sync());  // the last batches
     EXPECT_GT(fs::file_size(options_.file.string() + "-wal"), 0u);
   }
-  EXPECT_EQ(Count("SELECT count(*) FROM ballots"), 200);
-  EXPECT_EQ(Count("SELECT oui_count FROM vote_results WHERE law_id = 'L2025-001'"), 200);
+  EXPECT_EQ(Count("SELECT count(*) FROM sealed_ballots"), 200);
 }
 
 TEST_F(SqliteStoreTest, ClaimsAndAttemptsSurviveReopening) {
@@ -223,7 +237,95 @@ TEST_F(SqliteStoreTest, ClaimsAndAttemptsSurviveReopening) {
     return core::Status();
   }));
   EXPECT_EQ(attempts, 3u);
+  MixAll(*store, "L2025-001");  // the sealed ballot survived too
   EXPECT_EQ(store->queries().FindTally("L2025-001")->oui, 1u);
+}
+
+// A version 2 file (ballots keyed by receipt, beside their choice, written with the claim) is
+// upgraded in place at open: the receipts move to their own table, the choices are rewritten
+// without them, the tallies stay (one group), statuses of accepted votes are still found.
+TEST_F(SqliteStoreTest, AVersionTwoFileIsUpgradedToSealedBallots) {
+  constexpr std::string_view kVersion2 = R"sql(
+CREATE TABLE scrutin_meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE vote_results (
+  law_id     TEXT PRIMARY KEY,
+  oui_count  INTEGER NOT NULL DEFAULT 0,
+  non_count  INTEGER NOT NULL DEFAULT 0,
+  updated_at TEXT NOT NULL
+);
+
+CREATE TABLE vote_audit (
+  id            INTEGER PRIMARY KEY,
+  request_key   TEXT NOT NULL,
+  claim_tag     TEXT,
+  vote_hash     TEXT NOT NULL,
+  law_id        TEXT NOT NULL,
+  status        TEXT NOT NULL CHECK (status IN ('accepted', 'duplicate', 'invalid')),
+  attempt_count INTEGER NOT NULL,
+  timestamp     TEXT NOT NULL,
+  CHECK ((status = 'accepted') = (claim_tag IS NOT NULL))
+);
+CREATE INDEX idx_vote_audit_law_timestamp ON vote_audit (law_id, timestamp);
+
+CREATE TABLE duplicate_attempts (
+  vote_hash     TEXT PRIMARY KEY,
+  law_id        TEXT NOT NULL,
+  attempt_count INTEGER NOT NULL,
+  first_attempt TEXT NOT NULL,
+  last_attempt  TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE VIEW accepted_credentials (vote_hash, law_id, claim_tag) AS
+  SELECT vote_hash, law_id, claim_tag FROM vote_audit WHERE status = 'accepted';
+
+CREATE TABLE ballots (
+  receipt TEXT PRIMARY KEY,
+  law_id  TEXT NOT NULL,
+  choice  TEXT NOT NULL CHECK (choice IN ('oui', 'non'))
+) WITHOUT ROWID;
+
+CREATE TABLE request_status (
+  status_key    TEXT PRIMARY KEY,
+  law_id        TEXT NOT NULL,
+  status        TEXT NOT NULL,
+  attempt_count INTEGER NOT NULL,
+  expires_at    TEXT NOT NULL
+) WITHOUT ROWID;
+)sql";
+  const auto id = core::RequestId::Generate();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(options_.file.c_str(), &db), SQLITE_OK);
+    const std::string sql = std::string(kVersion2) +
+                            "INSERT INTO scrutin_meta VALUES ('eligibility_fingerprint', 'fp-1');"
+                            "INSERT INTO vote_results VALUES ('L2025-001', 1, 1, 'x');"
+                            "INSERT INTO ballots VALUES ('" + core::Receipt(id) +
+                            "', 'L2025-001', 'oui'), ('ZZZZ-ZZZZ-ZZZZ-ZZZZ', 'L2025-001', 'non');"
+                            "PRAGMA user_version = 2;";
+    char* error = nullptr;
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK) << error;
+    sqlite3_close(db);
+  }
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(Count("PRAGMA user_version"), 3);
+  EXPECT_EQ(Count("SELECT count(*) FROM receipts"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM ballots WHERE choice = 'oui'"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM pragma_table_info('ballots') WHERE name = 'receipt'"), 0);
+  EXPECT_EQ(Count("SELECT groups * 10 + smallest_group FROM vote_results"), 12);
+  auto status = store->queries().FindStatus(id);
+  ASSERT_TRUE(status && status->has_value());
+  EXPECT_EQ((*status)->status, VoteStatus::kAccepted);
+  // And it goes on recording, sealed.
+  std::vector<core::VoteEnvelope> votes = {Vote(7, "L2025-001", core::Choice::kNon)};
+  std::vector<core::Decision> decisions = {Decided(VoteStatus::kAccepted)};
+  ASSERT_TRUE(store->recorder().Record(votes, decisions));
+  MixAll(*store, "L2025-001");
+  EXPECT_EQ(store->queries().FindTally("L2025-001")->non, 2u);
 }
 
 TEST_F(SqliteStoreTest, RefusesADataDirectoryOfAnotherEligibilityDatabase) {
@@ -250,15 +352,14 @@ TEST_F(SqliteStoreTest, NoTableLinksADigestToAChoice) {
   std::vector<core::VoteEnvelope> votes = {Vote(1, "L2025-001", core::Choice::kOui)};
   std::vector<core::Decision> decisions = {Decided(VoteStatus::kAccepted)};
   ASSERT_TRUE(store->recorder().Record(votes, decisions));
-  std::string hash = votes[0].digest.ToHex();
-  // The digest appears only in tables without a choice; the ballot holds neither digest nor id.
-  EXPECT_EQ(Count("SELECT count(*) FROM ballots WHERE receipt = '" + hash + "'"), 0);
+  MixAll(*store, "L2025-001");
+  // The ballot holds the law and the choice only; the receipt is in a table of its own.
+  EXPECT_EQ(Count("SELECT count(*) FROM pragma_table_info('ballots')"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM pragma_table_info('receipts') WHERE name = 'choice'"), 0);
   EXPECT_EQ(Count("SELECT count(*) FROM pragma_table_info('vote_audit') WHERE name IN "
                   "('vote', 'choice')"),
             0);
-  EXPECT_EQ(Count("SELECT count(*) FROM pragma_table_info('ballots') WHERE name IN "
-                  "('vote_hash', 'timestamp', 'request_key')"),
-            0);
+
   // Nothing stored holds the request id itself.
   std::ifstream db(options_.file, std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(db)), {});
@@ -294,6 +395,7 @@ class SqliteUnderTest final : public ports::testing::RecorderUnderTest {
   }
   ports::VoteRecorder& recorder() override { return store_->recorder(); }
   ports::VoteQueries& queries() override { return store_->queries(); }
+  ports::BallotBox& box() override { return store_->ballot_box(); }
 
  private:
   fs::path dir_;

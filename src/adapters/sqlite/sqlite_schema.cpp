@@ -5,21 +5,25 @@
 namespace scrutin::adapters::sqlite {
 namespace {
 
-// Version 2. (Version 1 was a pre-release layout with random-keyed indexes, replaced before any
-// release; such files are refused with a clear message rather than migrated.) Digests are lowercase
-// hex TEXT, as in PostgreSQL, so auditors query both alike.
-constexpr int kSchemaVersion = 2;
+// Version 3: sealed ballots and the mixer's tables (docs/ballot-secrecy.md). A version 2 file is
+// migrated (kMigrate2To3); version 1 was a pre-release layout with random-keyed indexes, replaced
+// before any release; such files are refused with a clear message rather than migrated. Digests
+// are lowercase hex TEXT, as in PostgreSQL, so auditors query both alike.
+constexpr int kSchemaVersion = 3;
 constexpr std::string_view kSchema = R"sql(
 CREATE TABLE scrutin_meta (
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL
 ) WITHOUT ROWID;
 
+-- Moved only by the mixer, one group at a time; groups and smallest_group say how it mixed.
 CREATE TABLE vote_results (
-  law_id     TEXT PRIMARY KEY,
-  oui_count  INTEGER NOT NULL DEFAULT 0,
-  non_count  INTEGER NOT NULL DEFAULT 0,
-  updated_at TEXT NOT NULL
+  law_id         TEXT PRIMARY KEY,
+  oui_count      INTEGER NOT NULL DEFAULT 0,
+  non_count      INTEGER NOT NULL DEFAULT 0,
+  updated_at     TEXT NOT NULL,
+  groups         INTEGER NOT NULL DEFAULT 0,
+  smallest_group INTEGER NOT NULL DEFAULT 0
 );
 
 -- Every attempt: accepted, duplicate, invalid. Never the choice (ballot secrecy).
@@ -53,15 +57,30 @@ CREATE TABLE duplicate_attempts (
 CREATE VIEW accepted_credentials (vote_hash, law_id, claim_tag) AS
   SELECT vote_hash, law_id, claim_tag FROM vote_audit WHERE status = 'accepted';
 
--- Secret ballots: no digest, no time, stored in receipt order (not in arrival order). The receipt
--- is core::Receipt of the request: a request's ballot is also how its `accepted` status is found.
+-- Ballots as recorded with their claim: sealed (ChaCha20-Poly1305 with the ballot key; the choice
+-- and the receipt inside), in arrival order. The mixer deletes them as it opens them.
+CREATE TABLE sealed_ballots (
+  id     INTEGER PRIMARY KEY,
+  law_id TEXT NOT NULL,
+  sealed BLOB NOT NULL CHECK (length(sealed) = 49)
+);
+CREATE INDEX idx_sealed_ballots_law ON sealed_ballots (law_id, id);
+
+-- Opened ballots: law and choice only (no key, no receipt, no digest, no time), written by the
+-- mixer a shuffled group at a time, so a row's position says only which group it came in.
 CREATE TABLE ballots (
+  law_id TEXT NOT NULL,
+  choice TEXT NOT NULL CHECK (choice IN ('oui', 'non'))
+);
+
+-- The receipts of the counted ballots, kept apart from them (GET /api/v1/receipts/{receipt}).
+CREATE TABLE receipts (
   receipt TEXT PRIMARY KEY,
-  law_id  TEXT NOT NULL,
-  choice  TEXT NOT NULL CHECK (choice IN ('oui', 'non'))
+  law_id  TEXT NOT NULL
 ) WITHOUT ROWID;
 
--- Statuses of the requests that did not produce a ballot (duplicate, invalid).
+-- The status of every request (accepted, duplicate, invalid), until its law's close plus the
+-- retention. Its key is also what makes recording a request twice change nothing.
 CREATE TABLE request_status (
   status_key    TEXT PRIMARY KEY,
   law_id        TEXT NOT NULL,
@@ -69,6 +88,32 @@ CREATE TABLE request_status (
   attempt_count INTEGER NOT NULL,
   expires_at    TEXT NOT NULL
 ) WITHOUT ROWID;
+)sql";
+
+// From version 2 (ballots keyed by receipt, beside their choice, written with the claim).
+constexpr std::string_view kMigrate2To3 = R"sql(
+CREATE TABLE sealed_ballots (
+  id     INTEGER PRIMARY KEY,
+  law_id TEXT NOT NULL,
+  sealed BLOB NOT NULL CHECK (length(sealed) = 49)
+);
+CREATE INDEX idx_sealed_ballots_law ON sealed_ballots (law_id, id);
+CREATE TABLE receipts (
+  receipt TEXT PRIMARY KEY,
+  law_id  TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT INTO receipts (receipt, law_id) SELECT receipt, law_id FROM ballots;
+CREATE TABLE ballots_mixed (
+  law_id TEXT NOT NULL,
+  choice TEXT NOT NULL CHECK (choice IN ('oui', 'non'))
+);
+INSERT INTO ballots_mixed (law_id, choice) SELECT law_id, choice FROM ballots ORDER BY random();
+DROP TABLE ballots;
+ALTER TABLE ballots_mixed RENAME TO ballots;
+ALTER TABLE vote_results ADD COLUMN groups INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE vote_results ADD COLUMN smallest_group INTEGER NOT NULL DEFAULT 0;
+UPDATE vote_results SET groups = 1, smallest_group = oui_count + non_count
+  WHERE oui_count + non_count > 0;
 )sql";
 
 }  // namespace
@@ -104,7 +149,7 @@ core::Status Migrate(Connection& conn) {
                                   current, kSchemaVersion));
   }
   if (current == kSchemaVersion) return {};
-  if (current != 0) {
+  if (current != 0 && current != 2) {
     return core::Fail(
         core::ErrorCode::kRefused,
         fmt::format(
@@ -113,12 +158,13 @@ core::Status Migrate(Connection& conn) {
             current));
   }
   if (auto st = conn.Exec("BEGIN IMMEDIATE"); !st) return st;
-  core::Status st = conn.Exec(kSchema);
+  core::Status st = conn.Exec(current == 0 ? kSchema : kMigrate2To3);
   if (st) st = conn.Exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion));
   if (st) st = conn.Exec("COMMIT");
   if (!st) {
     (void)conn.Exec("ROLLBACK");
-    return core::Fail("cannot create the schema: " + st.error());
+    return core::Fail(current == 0 ? "cannot create the schema: " + st.error()
+                                   : "cannot upgrade the schema to version 3: " + st.error());
   }
   return {};
 }

@@ -12,7 +12,8 @@ core::Result<std::optional<ports::StatusRecord>> SqliteVoteQueries::FindStatus(
   if (!lease) return core::Fail(lease.code(), lease.error());
   std::string now = core::FormatTimestamp(core::Clock::now());
   std::optional<ports::StatusRecord> out;
-  // Duplicates and invalid attempts have a status row; an accepted request has its ballot.
+  // Every request has a status row; an accepted one recorded by a version 2 store (before sealed
+  // ballots) has only its receipt, written by the upgrade.
   auto& s = (*lease)->find_status;
   s.Bind(1, core::StatusKey(id)).Bind(2, now);
   auto row = s.Step();
@@ -25,7 +26,7 @@ core::Result<std::optional<ports::StatusRecord>> SqliteVoteQueries::FindStatus(
   }
   s.Reset();
   if (row && !out) {
-    auto& b = (*lease)->find_ballot;
+    auto& b = (*lease)->find_receipt;
     b.Bind(1, core::Receipt(id));
     row = b.Step();
     if (row && *row) {
@@ -53,6 +54,7 @@ core::Result<ports::Tally> SqliteVoteQueries::FindTally(const std::string& law_i
     tally.oui = static_cast<std::uint64_t>(s.Int(0));
     tally.non = static_cast<std::uint64_t>(s.Int(1));
     tally.updated_at = core::ParseTimestamp(s.Text(2)).value_or(core::Timestamp{});
+    tally.sealed = static_cast<std::uint64_t>(s.Int(3));
   }
   s.Reset();
   Release(std::move(*lease));
@@ -75,13 +77,15 @@ core::Result<SqliteVoteQueries::ReaderPtr> SqliteVoteQueries::Acquire() {
       "SELECT law_id, status, attempt_count FROM request_status "
       "WHERE status_key = ?1 AND expires_at > ?2");
   if (!status) return core::Fail(status.code(), status.error());
-  auto ballot = conn->Prepare("SELECT law_id FROM ballots WHERE receipt = ?1");
-  if (!ballot) return core::Fail(ballot.code(), ballot.error());
-  auto tally =
-      conn->Prepare("SELECT oui_count, non_count, updated_at FROM vote_results WHERE law_id = ?1");
+  auto receipt = conn->Prepare("SELECT law_id FROM receipts WHERE receipt = ?1");
+  if (!receipt) return core::Fail(receipt.code(), receipt.error());
+  auto tally = conn->Prepare(
+      "SELECT oui_count, non_count, updated_at, "
+      "(SELECT count(*) FROM sealed_ballots s WHERE s.law_id = r.law_id) "
+      "FROM vote_results r WHERE law_id = ?1");
   if (!tally) return core::Fail(tally.code(), tally.error());
   return std::make_unique<Reader>(
-      Reader{std::move(*conn), std::move(*status), std::move(*ballot), std::move(*tally)});
+      Reader{std::move(*conn), std::move(*status), std::move(*receipt), std::move(*tally)});
 }
 
 void SqliteVoteQueries::Release(ReaderPtr r) {

@@ -1,7 +1,7 @@
 // SqliteVoteQueries: ports::VoteQueries over the embedded store's file, read through a pool of
 // read-only connections (WAL: readers never block the writer nor each other). A request's status
-// is its status row (duplicates, invalid attempts) or its ballot (accepted), served until its
-// law's close plus the retention.
+// is its status row (or, for an accepted vote recorded before sealed ballots, its receipt),
+// served until its law's close plus the retention.
 //
 // Threading: every method may be called from any thread concurrently; each call borrows an idle
 // reader (opening a new one when none is idle) and returns it to the pool afterwards. Calls block
@@ -37,7 +37,7 @@ class SqliteVoteQueries final : public ports::VoteQueries {
   struct Reader {
     Connection conn;
     Statement find_status;
-    Statement find_ballot;
+    Statement find_receipt;
     Statement find_tally;
   };
   using ReaderPtr = std::unique_ptr<Reader>;

@@ -31,17 +31,12 @@ core::Status SqliteVoteRecorder::Prepare() {
       {&status_,
        "INSERT INTO request_status (status_key, law_id, status, attempt_count, expires_at) "
        "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (status_key) DO NOTHING"},
-      {&ballot_,
-       "INSERT INTO ballots (receipt, law_id, choice) VALUES (?1, ?2, ?3) "
-       "ON CONFLICT (receipt) DO NOTHING"},
+      {&sealed_, "INSERT INTO sealed_ballots (law_id, sealed) VALUES (?1, ?2)"},
       {&duplicate_,
        "INSERT INTO duplicate_attempts (vote_hash, law_id, attempt_count, first_attempt, "
        "last_attempt) VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (vote_hash) DO UPDATE SET "
        "attempt_count = max(attempt_count, excluded.attempt_count), "
        "last_attempt = max(last_attempt, excluded.last_attempt)"},
-      {&tally_,
-       "UPDATE vote_results SET oui_count = oui_count + ?2, non_count = non_count + ?3, "
-       "updated_at = ?4 WHERE law_id = ?1"},
       {&purge_, "DELETE FROM request_status WHERE law_id = ?1"},
   };
   for (auto& s : all) {
@@ -86,8 +81,6 @@ SqliteVoteRecorder::~SqliteVoteRecorder() {
 
 core::Status SqliteVoteRecorder::RecordInTransaction(std::span<const core::VoteEnvelope> votes,
                                                      std::span<const core::Decision> decisions) {
-  tallies_.clear();
-  std::string now = core::FormatTimestamp(core::Clock::now());
   for (std::size_t i = 0; i < votes.size(); ++i) {
     const auto& v = votes[i];
     const auto& d = decisions[i];
@@ -99,18 +92,12 @@ core::Status SqliteVoteRecorder::RecordInTransaction(std::span<const core::VoteE
     std::string_view status = core::ToString(d.status);
     bool accepted = d.status == core::VoteStatus::kAccepted;
 
-    // Idempotency: a request recorded before (a redelivery) finds its ballot or its status row
-    // already there and changes nothing. An accepted vote writes no status row: its ballot,
-    // found by receipt, is its status.
-    if (accepted) {
-      ballot_.Bind(1, core::Receipt(v.request_id)).Bind(2, v.law_id);
-      if (auto st = ballot_.Bind(3, core::ToString(v.choice)).Run(); !st) return st;
-    } else {
-      status_.Bind(1, key).Bind(2, v.law_id).Bind(3, status);
-      if (auto st = status_.Bind(4, std::int64_t{d.attempt_count}).Bind(5, expires->second).Run();
-          !st) {
-        return st;
-      }
+    // Idempotency: a request recorded before (a redelivery) finds its status row already there
+    // and changes nothing.
+    status_.Bind(1, key).Bind(2, v.law_id).Bind(3, status);
+    if (auto st = status_.Bind(4, std::int64_t{d.attempt_count}).Bind(5, expires->second).Run();
+        !st) {
+      return st;
     }
     if (conn_.Changes() == 0) continue;
 
@@ -122,16 +109,13 @@ core::Status SqliteVoteRecorder::RecordInTransaction(std::span<const core::VoteE
       return st;
     }
     if (accepted) {
-      auto& t = tallies_[v.law_id];
-      (v.choice == core::Choice::kOui ? t.first : t.second) += 1;
+      // The ballot stays sealed: the mixer opens it later, in a group, in its own transaction.
+      sealed_.Bind(1, v.law_id).BindBlob(2, v.ballot.data(), v.ballot.size());
+      if (auto st = sealed_.Run(); !st) return st;
     } else if (d.status == core::VoteStatus::kDuplicate) {
       duplicate_.Bind(1, hash).Bind(2, v.law_id).Bind(3, std::int64_t{d.attempt_count});
       if (auto st = duplicate_.Bind(4, received).Run(); !st) return st;
     }
-  }
-  for (const auto& [law, counts] : tallies_) {
-    tally_.Bind(1, law).Bind(2, counts.first).Bind(3, counts.second).Bind(4, now);
-    if (auto st = tally_.Run(); !st) return st;
   }
   return {};
 }

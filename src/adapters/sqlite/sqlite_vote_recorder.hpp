@@ -1,6 +1,7 @@
 // SqliteVoteRecorder: ports::VoteRecorder over the embedded store's writer connection. A batch is
-// recorded in one transaction (audit rows, ballots or request statuses, duplicate attempts, tally
-// increments), idempotently: a request recorded before changes nothing. Commits are not synced
+// recorded in one transaction (request statuses, audit rows, sealed ballots, duplicate attempts;
+// no tally: the mixer moves it, docs/ballot-secrecy.md), idempotently: a request recorded before
+// changes nothing. Commits are not synced
 // (synchronous=NORMAL); Sync() makes every batch committed before it durable with one fdatasync
 // of the write-ahead log (defers_sync() is true).
 //
@@ -59,9 +60,8 @@ class SqliteVoteRecorder final : public ports::VoteRecorder {
   Connection conn_;
   std::map<std::string, std::string> expires_at_;
   std::set<std::string> purged_;  // laws whose statuses were deleted
-  std::map<std::string, std::pair<std::int64_t, std::int64_t>> tallies_;
   std::chrono::steady_clock::time_point last_purge_ = std::chrono::steady_clock::now();
-  Statement begin_, commit_, rollback_, audit_, status_, ballot_, duplicate_, tally_, purge_;
+  Statement begin_, commit_, rollback_, audit_, status_, sealed_, duplicate_, purge_;
   int wal_fd_ = -1;  // the write-ahead log, for Sync()
 };
 

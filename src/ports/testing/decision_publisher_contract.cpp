@@ -41,7 +41,7 @@ void ExpectArrived(const std::vector<DeliveredVote>& got, NextStage side,
     const auto& dec = decisions[it->second];
     EXPECT_EQ(d.vote.digest, v.digest) << key;
     EXPECT_EQ(d.vote.law_id, v.law_id) << key;
-    EXPECT_EQ(d.vote.choice, v.choice) << key;
+    EXPECT_EQ(d.vote.ballot, v.ballot) << key;
     EXPECT_EQ(d.decision.status, dec.status) << key;
     EXPECT_EQ(d.decision.attempt_count, dec.attempt_count) << key;
     EXPECT_EQ(d.decision.replay, dec.replay) << key;

@@ -1,10 +1,10 @@
-// FakeVoteRecorder: an in-memory record (VoteRecorder, and VoteQueries over what it recorded) for
-// tests of code written over the port (pipeline), in place of a hand-written recorder per test
-// file. It is the record as PostgreSQL keeps it: it holds each accepted credential for the request
+// FakeVoteRecorder: an in-memory record (VoteRecorder, VoteQueries over what it recorded, and the
+// BallotBox of its sealed ballots) for tests of code written over the ports (pipeline), in place
+// of a hand-written recorder per test file. It is the record as PostgreSQL keeps it: it holds each accepted credential for the request
 // that claimed it, so it corrects decisions as the port says (an accepted vote for a credential
 // held by another request is recorded as kDuplicate with the attempt count of its audit rows; a
 // "duplicate" from the holding request is accepted; a request recorded before keeps its decision).
-// It passes VoteRecorderContract (ports_testing_test runs it).
+// It passes VoteRecorderContract and BallotBoxContract (ports_testing_test runs them).
 //
 // Knobs for the tests: fail (Record answers "disk full" with fail_code, recording nothing),
 // deferred syncs (Record commits, Sync() waits until OpenSyncs() or fails with fail_sync), and
@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -26,12 +27,14 @@
 #include "core/request_id.hpp"
 #include "core/result.hpp"
 #include "core/vote.hpp"
+#include "ports/ballot_box.hpp"
+#include "ports/testing/contract_votes.hpp"
 #include "ports/vote_queries.hpp"
 #include "ports/vote_recorder.hpp"
 
 namespace scrutin::ports::testing {
 
-class FakeVoteRecorder : public VoteRecorder, public VoteQueries {
+class FakeVoteRecorder : public VoteRecorder, public VoteQueries, public BallotBox {
  public:
   // `laws`: the ballot's law ids (a vote for any other law makes its batch kRefused).
   // `defer_sync`: Record() returns before the batch is durable; Sync() makes it so.
@@ -83,8 +86,37 @@ class FakeVoteRecorder : public VoteRecorder, public VoteQueries {
   core::Result<Tally> FindTally(const std::string& law_id) override {
     core::MutexLock lock(mu_);
     auto it = tallies_.find(law_id);
-    if (it == tallies_.end()) return Tally{law_id, 0, 0, {}};
-    return it->second;
+    Tally t = it == tallies_.end() ? Tally{law_id, 0, 0, {}} : it->second;
+    t.sealed = sealed_[law_id].size();
+    return t;
+  }
+
+  core::Result<std::size_t> Mix(const std::string& law_id, MixRule rule,
+                                const Opener& open) override {
+    core::MutexLock lock(mu_);
+    if (fail_) return core::Fail(fail_code_, std::string("disk full"));
+    auto& waiting = sealed_[law_id];
+    const std::size_t take = rule.take == 0 ? waiting.size() : rule.take;
+    if (waiting.empty() || waiting.size() < take + rule.keep) return std::size_t{0};
+    std::vector<core::SealedBallot> group(waiting.begin(), waiting.begin() + take);
+    auto opened = open(group);
+    if (!opened) return core::Fail(opened.code(), opened.error());
+    waiting.erase(waiting.begin(), waiting.begin() + take);
+    Tally& t = tallies_[law_id];
+    for (core::Choice c : opened->choices) ++(c == core::Choice::kOui ? t.oui : t.non);
+    BoxCounts& c = counts_[law_id];
+    c.ballots += opened->choices.size();
+    c.receipts += opened->receipts.size();
+    c.smallest_group = c.groups == 0 ? take : std::min<std::uint64_t>(c.smallest_group, take);
+    ++c.groups;
+    return take;
+  }
+
+  core::Result<BoxCounts> Counts(const std::string& law_id) override {
+    core::MutexLock lock(mu_);
+    BoxCounts c = counts_[law_id];
+    c.sealed = sealed_[law_id].size();
+    return c;
   }
 
   // The store holds `digest` (for `law`) for a request the test never sent: one accepted audit
@@ -94,6 +126,7 @@ class FakeVoteRecorder : public VoteRecorder, public VoteQueries {
     other.request_id = core::RequestId::Generate();
     other.digest = digest;
     other.law_id = law;
+    other.ballot = TestSealer().Seal(law, core::Choice::kOui, core::Receipt(other.request_id)).value();
     core::MutexLock lock(mu_);
     RecordOne(other, core::Decision{core::VoteStatus::kAccepted, 1, false});
   }
@@ -160,8 +193,7 @@ class FakeVoteRecorder : public VoteRecorder, public VoteQueries {
     }
     if (d.status == core::VoteStatus::kAccepted && holder == holders_.end()) {
       holders_[key] = request;
-      Tally& t = tallies_[vote.law_id];
-      ++(vote.choice == core::Choice::kOui ? t.oui : t.non);
+      sealed_[vote.law_id].push_back(vote.ballot);  // counted when mixed
     }
     audit_[request] = d;
     statuses_[request] = StatusRecord{vote.law_id, d.status, d.attempt_count};
@@ -176,6 +208,8 @@ class FakeVoteRecorder : public VoteRecorder, public VoteQueries {
   bool fail_sync_ GUARDED_BY(mu_) = false;
   bool syncs_open_ GUARDED_BY(mu_) = false;
   std::map<std::string, Tally> tallies_ GUARDED_BY(mu_);
+  std::map<std::string, std::vector<core::SealedBallot>> sealed_ GUARDED_BY(mu_);
+  std::map<std::string, BoxCounts> counts_ GUARDED_BY(mu_);
   std::map<std::string, std::string> holders_ GUARDED_BY(mu_);     // law/digest -> request
   std::map<std::string, std::uint32_t> attempts_ GUARDED_BY(mu_);  // law/digest -> audit rows
   std::map<std::string, core::Decision> audit_ GUARDED_BY(mu_);    // request -> decision

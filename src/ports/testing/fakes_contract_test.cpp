@@ -59,6 +59,7 @@ class FakeRecorderUnderTest final : public RecorderUnderTest {
   explicit FakeRecorderUnderTest(const core::Ballot& ballot) : fake_(LawIds(ballot)) {}
   VoteRecorder& recorder() override { return fake_; }
   VoteQueries& queries() override { return fake_; }
+  BallotBox& box() override { return fake_; }
 
  private:
   static std::vector<std::string> LawIds(const core::Ballot& ballot) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/request_id.hpp"
+#include "core/sealed_ballot.hpp"
 #include "ports/testing/contract_votes.hpp"
 
 namespace scrutin::ports::testing {
@@ -46,6 +47,13 @@ core::Decision VoteRecorderContract::Decided(VoteStatus status, std::uint32_t at
 }
 
 std::pair<long long, long long> VoteRecorderContract::TallyOf(const char* law) {
+  auto mixed = MixAll(store_->box(), law);
+  EXPECT_TRUE(mixed.ok()) << mixed.error();
+  if (!mixed.ok()) return {-1, -1};
+  return UnmixedTallyOf(law);
+}
+
+std::pair<long long, long long> VoteRecorderContract::UnmixedTallyOf(const char* law) {
   auto t = store_->queries().FindTally(law);
   EXPECT_TRUE(t.ok()) << t.error();
   if (!t.ok()) return {-1, -1};
@@ -126,7 +134,7 @@ TEST_P(VoteRecorderContract, OverlappingBatchesCountOnlyTheNewVotes) {
   ASSERT_TRUE(store_->recorder().Record(all.subspan(30, 70), all_decisions.subspan(30, 70)).ok());
   long long oui_a = 0, non_a = 0, oui_b = 0, non_b = 0;
   for (int i = 0; i < 100; ++i) {
-    bool oui = votes[i].choice == Choice::kOui;
+    bool oui = i % 3 != 0;
     if (i % 2) {
       (oui ? oui_b : non_b) += 1;
     } else {
@@ -197,6 +205,116 @@ TEST_P(VoteRecorderContract, SyncMakesEveryRecordedBatchDurable) {
   auto st = store_->recorder().Sync();
   EXPECT_TRUE(st.ok()) << st.error();
   EXPECT_EQ(TallyOf(kLawB), std::make_pair(0LL, 1LL));
+}
+
+// The claim's transaction counts nothing: the ballot waits sealed until a mix.
+TEST_P(VoteRecorderContract, RecordingSealsAndTheMixCounts) {
+  auto d = RandomDigests(3);
+  std::vector<core::VoteEnvelope> votes = {Vote(d[0], kLawA, Choice::kOui),
+                                           Vote(d[1], kLawA, Choice::kNon),
+                                           Vote(d[2], kLawA, Choice::kNon)};
+  std::vector<core::Decision> decisions(3, Decided(VoteStatus::kAccepted));
+  ASSERT_TRUE(store_->recorder().Record(votes, decisions).ok());
+  EXPECT_EQ(UnmixedTallyOf(kLawA), std::make_pair(0LL, 0LL));
+  auto tally = store_->queries().FindTally(kLawA);
+  ASSERT_TRUE(tally.ok()) << tally.error();
+  EXPECT_EQ(tally->sealed, 3u);
+  auto counts = store_->box().Counts(kLawA);
+  ASSERT_TRUE(counts.ok()) << counts.error();
+  EXPECT_EQ(counts->sealed, 3u);
+  EXPECT_EQ(counts->ballots, 0u);
+  EXPECT_EQ(TallyOf(kLawA), std::make_pair(1LL, 2LL));
+  tally = store_->queries().FindTally(kLawA);
+  ASSERT_TRUE(tally.ok()) << tally.error();
+  EXPECT_EQ(tally->sealed, 0u);
+}
+
+// A redelivery that arrives after its ballot was mixed finds nothing sealed to match: the store
+// must still know the request (or the claim) and count nothing again.
+TEST_P(VoteRecorderContract, ARedeliveryAfterTheMixCountsNothingTwice) {
+  auto d = RandomDigests(2);
+  std::vector<core::VoteEnvelope> votes = {Vote(d[0], kLawA, Choice::kOui),
+                                           Vote(d[1], kLawB, Choice::kNon)};
+  std::vector<core::Decision> decisions(2, Decided(VoteStatus::kAccepted));
+  ASSERT_TRUE(store_->recorder().Record(votes, decisions).ok());
+  EXPECT_EQ(TallyOf(kLawA), std::make_pair(1LL, 0LL));
+  EXPECT_EQ(TallyOf(kLawB), std::make_pair(0LL, 1LL));
+  decisions = {Decided(VoteStatus::kAccepted, 1, true), Decided(VoteStatus::kAccepted, 1, true)};
+  ASSERT_TRUE(store_->recorder().Record(votes, decisions).ok());
+  EXPECT_EQ(TallyOf(kLawA), std::make_pair(1LL, 0LL));
+  EXPECT_EQ(TallyOf(kLawB), std::make_pair(0LL, 1LL));
+  auto status = store_->queries().FindStatus(votes[0].request_id);
+  ASSERT_TRUE(status.ok() && status->has_value());
+  EXPECT_EQ((*status)->status, VoteStatus::kAccepted);
+}
+
+// take k only while k more stay behind; take 0 takes everything; each group is counted whole.
+TEST_P(VoteRecorderContract, TheMixRuleKeepsBallotsBack) {
+  auto d = RandomDigests(7);
+  std::vector<core::VoteEnvelope> votes;
+  for (int i = 0; i < 7; ++i) votes.push_back(Vote(d[i], kLawA, i < 4 ? Choice::kOui : Choice::kNon));
+  std::vector<core::Decision> decisions(7, Decided(VoteStatus::kAccepted));
+  ASSERT_TRUE(store_->recorder().Record(votes, decisions).ok());
+  auto& box = store_->box();
+  auto mixed = box.Mix(kLawA, MixRule{3, 3}, TestOpener(kLawA));
+  ASSERT_TRUE(mixed.ok()) << mixed.error();
+  EXPECT_EQ(*mixed, 3u);
+  mixed = box.Mix(kLawA, MixRule{3, 3}, TestOpener(kLawA));  // 4 wait: 3 + 3 do not
+  ASSERT_TRUE(mixed.ok()) << mixed.error();
+  EXPECT_EQ(*mixed, 0u);
+  auto tally = UnmixedTallyOf(kLawA);
+  EXPECT_EQ(tally.first + tally.second, 3);
+  mixed = box.Mix(kLawA, MixRule{0, 0}, TestOpener(kLawA));
+  ASSERT_TRUE(mixed.ok()) << mixed.error();
+  EXPECT_EQ(*mixed, 4u);
+  EXPECT_EQ(UnmixedTallyOf(kLawA), std::make_pair(4LL, 3LL));
+  mixed = box.Mix(kLawA, MixRule{0, 0}, TestOpener(kLawA));
+  ASSERT_TRUE(mixed.ok()) << mixed.error();
+  EXPECT_EQ(*mixed, 0u) << "nothing waits";
+  auto counts = box.Counts(kLawA);
+  ASSERT_TRUE(counts.ok()) << counts.error();
+  EXPECT_EQ(counts->sealed, 0u);
+  EXPECT_EQ(counts->ballots, 7u);
+  EXPECT_EQ(counts->receipts, 7u);
+  EXPECT_EQ(counts->groups, 2u);
+  EXPECT_EQ(counts->smallest_group, 3u);
+  auto other = box.Counts(kLawB);
+  ASSERT_TRUE(other.ok()) << other.error();
+  EXPECT_EQ(other->ballots + other->sealed + other->groups, 0u);
+}
+
+// An opener that fails (a ballot the key does not open) leaves everything as it was.
+TEST_P(VoteRecorderContract, AFailedOpenChangesNothing) {
+  auto d = RandomDigests(2);
+  std::vector<core::VoteEnvelope> votes = {Vote(d[0], kLawA, Choice::kOui),
+                                           Vote(d[1], kLawA, Choice::kNon)};
+  std::vector<core::Decision> decisions(2, Decided(VoteStatus::kAccepted));
+  ASSERT_TRUE(store_->recorder().Record(votes, decisions).ok());
+  auto refuse = [](std::span<const core::SealedBallot>) -> core::Result<OpenedGroup> {
+    return core::Fail(core::ErrorCode::kCorrupt, std::string("does not open"));
+  };
+  auto mixed = store_->box().Mix(kLawA, MixRule{0, 0}, refuse);
+  ASSERT_FALSE(mixed.ok());
+  EXPECT_EQ(mixed.code(), core::ErrorCode::kCorrupt) << mixed.error();
+  auto counts = store_->box().Counts(kLawA);
+  ASSERT_TRUE(counts.ok()) << counts.error();
+  EXPECT_EQ(counts->sealed, 2u);
+  EXPECT_EQ(counts->ballots, 0u);
+  EXPECT_EQ(counts->groups, 0u);
+  EXPECT_EQ(TallyOf(kLawA), std::make_pair(1LL, 1LL)) << "the ballots are still there to mix";
+}
+
+// A sealed ballot opens only for its own law: one moved to another law is refused whole.
+TEST_P(VoteRecorderContract, ABallotSealedForAnotherLawDoesNotOpen) {
+  auto d = RandomDigests(1);
+  auto vote = Vote(d[0], kLawA, Choice::kOui);
+  vote.ballot = TestSealer().Seal(kLawB, Choice::kNon, core::Receipt(vote.request_id)).value();
+  std::vector<core::VoteEnvelope> votes = {vote};
+  std::vector<core::Decision> decisions = {Decided(VoteStatus::kAccepted)};
+  ASSERT_TRUE(store_->recorder().Record(votes, decisions).ok());
+  auto mixed = MixAll(store_->box(), kLawA);
+  ASSERT_FALSE(mixed.ok());
+  EXPECT_EQ(UnmixedTallyOf(kLawA), std::make_pair(0LL, 0LL));
 }
 
 }  // namespace scrutin::ports::testing

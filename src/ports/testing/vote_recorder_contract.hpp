@@ -1,7 +1,8 @@
-// The VoteRecorder contract (ports/vote_recorder.hpp) as a GoogleTest suite that every recorder
-// must pass, observed through the VoteQueries of the same store: what a batch counts, what a
-// redelivered or overlapping batch does not count again, the statuses it leaves, and a refused
-// batch leaving nothing. An adapter's test target links scrutin_ports_testing and instantiates it:
+// The VoteRecorder contract (ports/vote_recorder.hpp) and the BallotBox contract
+// (ports/ballot_box.hpp) as a GoogleTest suite that every store must pass, observed through the
+// VoteQueries of the same store: what a batch records (sealed, counted only once mixed), what a
+// redelivered or overlapping batch does not count again, before or after a mix, the statuses it
+// leaves, a refused batch leaving nothing, and the mix rule, all or nothing. An adapter's test target links scrutin_ports_testing and instantiates it:
 //
 //   INSTANTIATE_TEST_SUITE_P(Sqlite, VoteRecorderContract,
 //                            ::testing::Values(ports::testing::RecorderFactory{"Sqlite", ...}),
@@ -20,6 +21,7 @@
 
 #include "core/ballot.hpp"
 #include "ports/testing/credential_ledger_contract.hpp"
+#include "ports/ballot_box.hpp"
 #include "ports/vote_queries.hpp"
 #include "ports/vote_recorder.hpp"
 
@@ -32,6 +34,8 @@ class RecorderUnderTest {
   virtual VoteRecorder& recorder() = 0;
   // Reads what recorder() wrote: statuses of every kind and tallies.
   virtual VoteQueries& queries() = 0;
+  // Mixes what recorder() sealed.
+  virtual BallotBox& box() = 0;
 };
 
 // Builds an empty store for `ballot` (its laws seeded with zero tallies), or reports a failure
@@ -53,8 +57,11 @@ class VoteRecorderContract : public ::testing::TestWithParam<RecorderFactory> {
   static core::VoteEnvelope Vote(const core::Digest& digest, const char* law, core::Choice choice);
   static core::Decision Decided(core::VoteStatus status, std::uint32_t attempts = 1,
                                 bool replay = false);
-  // The (oui, non) tally of `law`, or (-1, -1) after a failed read.
+  // The (oui, non) tally of `law` once every ballot waiting was mixed, or (-1, -1) after a
+  // failure.
   std::pair<long long, long long> TallyOf(const char* law);
+  // The tally as it stands, nothing mixed.
+  std::pair<long long, long long> UnmixedTallyOf(const char* law);
 
   core::Ballot ballot_;
   std::unique_ptr<RecorderUnderTest> store_;

@@ -184,7 +184,8 @@ class Server:
     in the child before exec (e.g. to lower its file limit as a systemd unit would)."""
 
     def __init__(self, electorate: Electorate, laws_file, data_dir, log_path, rate_limit=0,
-                 threads=None, extra_args=(), env=None, flags_via_env=False, preexec_fn=None):
+                 threads=None, extra_args=(), env=None, flags_via_env=False, preexec_fn=None,
+                 mix_size=1):
         self.electorate = electorate
         self.laws_file = laws_file
         self.data_dir = data_dir
@@ -196,6 +197,9 @@ class Server:
         # True: pass every flag as SCRUTIN_<FLAG> instead of on the command line.
         self.flags_via_env = flags_via_env
         self.preexec_fn = preexec_fn
+        # The mixer's k (docs/ballot-secrecy.md). 1 by default: the suites that count every vote
+        # at once; the secrecy suite runs with a real k. None: serve's default.
+        self.mix_size = mix_size
         self.proc = None
         self.port = None
         os.makedirs(data_dir, exist_ok=True)
@@ -213,6 +217,8 @@ class Server:
             flags["key-file"] = self.electorate.key_file
         if self.threads:
             flags["threads"] = str(self.threads)
+        if self.mix_size is not None:
+            flags["mix-size"] = str(self.mix_size)
         return flags
 
     def command(self):

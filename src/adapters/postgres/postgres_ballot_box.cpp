@@ -1,0 +1,154 @@
+#include "adapters/postgres/postgres_ballot_box.hpp"
+
+#include <fmt/format.h>
+
+#include <optional>
+#include <vector>
+
+#include "adapters/postgres/pg_array.hpp"
+#include "core/digest.hpp"
+
+namespace scrutin::postgres {
+namespace {
+
+using Params = std::vector<std::optional<std::string>>;
+
+// The advisory lock's first key ("MIXR"); the second is the law's (and schema's) hash.
+constexpr int kMixLockClass = 0x4d495852;
+
+constexpr std::string_view kLockLaw =
+    "SELECT pg_advisory_xact_lock($1::integer, hashtext(current_schema() || '/' || $2))";
+constexpr std::string_view kCountSealed = "SELECT count(*) FROM sealed_ballots WHERE law_id = $1";
+constexpr std::string_view kTakeSealed =
+    "DELETE FROM sealed_ballots WHERE id IN ("
+    "SELECT id FROM sealed_ballots WHERE law_id = $1 ORDER BY id LIMIT $2::bigint) "
+    "RETURNING encode(sealed, 'hex')";
+// WITH ORDINALITY ... ORDER BY: the rows go in the mixer's (shuffled) order.
+constexpr std::string_view kInsertBallots =
+    "INSERT INTO ballots (law_id, choice) "
+    "SELECT $1, c FROM unnest($2::text[]) WITH ORDINALITY AS t(c, i) ORDER BY i";
+constexpr std::string_view kInsertReceipts =
+    "INSERT INTO receipts (receipt, law_id) "
+    "SELECT r, $1 FROM unnest($2::text[]) WITH ORDINALITY AS t(r, i) ORDER BY i";
+constexpr std::string_view kMoveTally =
+    "UPDATE vote_results SET oui_count = oui_count + $2::bigint, "
+    "non_count = non_count + $3::bigint, groups = groups + 1, "
+    "smallest_group = CASE WHEN groups = 0 THEN $4::bigint "
+    "ELSE LEAST(smallest_group, $4::bigint) END, updated_at = now() WHERE law_id = $1";
+constexpr std::string_view kCounts =
+    "SELECT (SELECT count(*) FROM sealed_ballots WHERE law_id = $1), "
+    "(SELECT count(*) FROM ballots WHERE law_id = $1), "
+    "(SELECT count(*) FROM receipts WHERE law_id = $1), "
+    "coalesce((SELECT groups FROM vote_results WHERE law_id = $1), 0), "
+    "coalesce((SELECT smallest_group FROM vote_results WHERE law_id = $1), 0)";
+
+// One mix on `conn`: how many ballots it mixed, 0 when the rule does not allow one. A failure of
+// the statements is the PgError; one of the ballots or of `open` is left in open_error. The
+// caller rolls back on either.
+core::Result<std::size_t, PgError> MixOnce(PgConnection& conn, const std::string& law_id,
+                                           ports::MixRule rule,
+                                           const ports::BallotBox::Opener& open,
+                                           core::Status& open_error) {
+  if (auto r = conn.ExecScript("BEGIN"); !r) return core::Fail(r.error());
+  if (auto r = conn.Exec(kLockLaw, Params{std::to_string(kMixLockClass), law_id}); !r) {
+    return core::Fail(r.error());
+  }
+  auto counted = conn.Exec(kCountSealed, Params{law_id});
+  if (!counted) return core::Fail(counted.error());
+  const auto waiting = static_cast<std::size_t>(counted->Int(0, 0));
+  const std::size_t take = rule.take == 0 ? waiting : rule.take;
+  if (waiting == 0 || waiting < take + rule.keep) {
+    if (auto r = conn.ExecScript("ROLLBACK"); !r) return core::Fail(r.error());
+    return std::size_t{0};
+  }
+  auto taken = conn.Exec(kTakeSealed, Params{law_id, std::to_string(take)});
+  if (!taken) return core::Fail(taken.error());
+  std::vector<core::SealedBallot> sealed(static_cast<std::size_t>(taken->rows()));
+  for (int row = 0; row < taken->rows(); ++row) {
+    const std::string_view hex = taken->Text(row, 0);
+    auto& out = sealed[static_cast<std::size_t>(row)];
+    if (hex.size() != 2 * out.size() || !core::HexDecode(hex, out.data(), out.size())) {
+      open_error = core::Fail(core::ErrorCode::kCorrupt,
+                              std::string("a sealed ballot in PostgreSQL is not 49 bytes"));
+      return std::size_t{0};
+    }
+  }
+  auto group = open(sealed);
+  if (!group) {
+    open_error = core::Fail(group.code(), group.error());
+    return std::size_t{0};
+  }
+  PgArrayLiteral choices, receipts;
+  std::int64_t oui = 0, non = 0;
+  for (core::Choice c : group->choices) {
+    choices.Add(core::ToString(c));
+    ++(c == core::Choice::kOui ? oui : non);
+  }
+  for (const auto& r : group->receipts) receipts.Add(r);
+  if (auto r = conn.Exec(kInsertBallots, Params{law_id, choices.Take()}); !r) {
+    return core::Fail(r.error());
+  }
+  if (auto r = conn.Exec(kInsertReceipts, Params{law_id, receipts.Take()}); !r) {
+    return core::Fail(r.error());
+  }
+  const std::string size = std::to_string(sealed.size());
+  if (auto r = conn.Exec(kMoveTally,
+                         Params{law_id, std::to_string(oui), std::to_string(non), size});
+      !r) {
+    return core::Fail(r.error());
+  }
+  if (auto r = conn.ExecScript("COMMIT"); !r) return core::Fail(r.error());
+  return sealed.size();
+}
+
+}  // namespace
+
+core::Result<std::size_t> PostgresBallotBox::Mix(const std::string& law_id, ports::MixRule rule,
+                                                 const Opener& open) {
+  // Tried again once on a fresh connection when the pooled one turns out to be dead (a server
+  // restart leaves every idle connection broken): nothing was committed on it.
+  core::Status last;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto lease = pool_->Acquire(/*verify=*/attempt > 0);
+    if (!lease) {
+      return core::Fail(core::ErrorCode::kUnavailable,
+                        fmt::format("cannot mix ballots: {}", lease.error()));
+    }
+    core::Status open_error;
+    auto mixed = MixOnce(**lease, law_id, rule, open, open_error);
+    if (mixed && open_error) return *mixed;
+    if (!mixed && mixed.error().connection_lost) {
+      lease->Discard();
+      last = core::Fail(CodeOf(mixed.error()), ToStatus("cannot mix ballots", mixed.error()).error());
+      continue;
+    }
+    (void)(*lease)->ExecScript("ROLLBACK");
+    if (!mixed) {
+      return core::Fail(CodeOf(mixed.error()), ToStatus("cannot mix ballots", mixed.error()).error());
+    }
+    return core::Fail(open_error.code(), open_error.error());
+  }
+  return core::Fail(last.code(), last.error());
+}
+
+core::Result<ports::BoxCounts> PostgresBallotBox::Counts(const std::string& law_id) {
+  auto lease = pool_->Acquire();
+  if (!lease) {
+    return core::Fail(core::ErrorCode::kUnavailable,
+                      fmt::format("cannot count ballots: {}", lease.error()));
+  }
+  auto res = (*lease)->Exec(kCounts, Params{law_id});
+  if (!res) {
+    if (res.error().connection_lost) lease->Discard();
+    return core::Fail(CodeOf(res.error()), ToStatus("cannot count ballots", res.error()).error());
+  }
+  ports::BoxCounts c;
+  c.sealed = static_cast<std::uint64_t>(res->Int(0, 0));
+  c.ballots = static_cast<std::uint64_t>(res->Int(0, 1));
+  c.receipts = static_cast<std::uint64_t>(res->Int(0, 2));
+  c.groups = static_cast<std::uint64_t>(res->Int(0, 3));
+  c.smallest_group = static_cast<std::uint64_t>(res->Int(0, 4));
+  return c;
+}
+
+}  // namespace scrutin::postgres

@@ -1,0 +1,41 @@
+// PostgresBallotBox: the aggregators' BallotBox (ports/ballot_box.hpp) over the sealed_ballots,
+// ballots, receipts and vote_results tables (docs/schema.md). One mix is one transaction:
+//
+//   BEGIN
+//   pg_advisory_xact_lock(law)    mixers of one law (several aggregators) take turns, so the
+//                                 count below holds until COMMIT and the hold-back rule is exact
+//   count the law's sealed ballots; stop here (ROLLBACK) if the rule does not allow a mix
+//   DELETE the oldest `take` of them RETURNING the ciphertext
+//   open and shuffle (the mixer, holding the ballot key)
+//   INSERT ballots (law, choice) and receipts (receipt, law), each in its own shuffled order
+//   UPDATE vote_results: the tally moves by the group, one group more
+//   COMMIT
+//
+// so a crash anywhere leaves the sealed ballots where they were and writes nothing, and what the
+// transaction shares with anything (xmin, WAL records, commit time) is the whole group.
+//
+// Thread-safety: one Mix or Counts at a time per instance (each borrows a pool connection).
+#pragma once
+
+#include <string>
+
+#include "adapters/postgres/pg_pool.hpp"
+#include "core/result.hpp"
+#include "ports/ballot_box.hpp"
+
+namespace scrutin::postgres {
+
+class PostgresBallotBox final : public ports::BallotBox {
+ public:
+  // REQUIRES: Migrate() and SeedTallies() have run on the pool's database.
+  explicit PostgresBallotBox(PgPoolPtr pool) : pool_(std::move(pool)) {}
+
+  core::Result<std::size_t> Mix(const std::string& law_id, ports::MixRule rule,
+                                const Opener& open) override;
+  core::Result<ports::BoxCounts> Counts(const std::string& law_id) override;
+
+ private:
+  PgPoolPtr pool_;
+};
+
+}  // namespace scrutin::postgres

@@ -1,0 +1,64 @@
+#include "apps/mixing.hpp"
+
+#include <chrono>
+
+#include "apps/log.hpp"
+
+namespace scrutin::apps {
+
+void AddMixFlags(CLI::App* cmd, MixFlags& flags, bool key_optional) {
+  auto* key = cmd->add_option(
+                     "--ballot-key-file", flags.ballot_key_file,
+                     key_optional
+                         ? "Ballot key file (from `scrutin keygen --ballot-key`); default: "
+                           "<data>/ballot.key, created at the first start (keep it elsewhere "
+                           "for an election)"
+                         : "Ballot key file (from `scrutin keygen --ballot-key`): opens the sealed "
+                           "ballots, in groups")
+                    ->envname("SCRUTIN_BALLOT_KEY_FILE");
+  if (!key_optional) key->required();
+  cmd->add_option("--mix-size", flags.mix_size,
+                  "Ballots opened together at least (k): a choice is seen only as one of a "
+                  "shuffled group of k, and live results move in steps of k")
+      ->envname("SCRUTIN_MIX_SIZE")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  cmd->add_option("--mix-settle-ms", flags.settle_ms,
+                  "How long after a law's close its last group is mixed (time for votes already "
+                  "answered to be recorded)")
+      ->envname("SCRUTIN_MIX_SETTLE_MS")
+      ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
+}
+
+std::unique_ptr<pipeline::Mixer> StartMixer(const core::Ballot& ballot, core::BallotSealer sealer,
+                                            ports::BallotBox& box, const MixFlags& flags,
+                                            metrics::Registry& registry) {
+  auto& groups = registry.AddCounter("scrutin_mixer_groups_total",
+                                     "Groups of sealed ballots opened, shuffled and counted");
+  auto& ballots = registry.AddCounter("scrutin_mixer_ballots_total",
+                                      "Sealed ballots opened and counted by the mixer");
+  auto& failures = registry.AddCounter(
+      "scrutin_mixer_failures_total",
+      "Mixer rounds that failed (store unavailable, or a ballot the key does not open)");
+  pipeline::MixerOptions options;
+  options.group_size = flags.mix_size;
+  options.settle = std::chrono::milliseconds(flags.settle_ms);
+  options.on_group = [&groups, &ballots](const std::string&, std::size_t size) {
+    groups.Get().Increment();
+    ballots.Get().Increment(size);
+  };
+  options.on_error = [&failures](core::ErrorCode code, const std::string& error) {
+    failures.Get().Increment();
+    LogEvent(LogLevel::kError, "mix_failed",
+             {{"code", std::string(core::ToString(code))}, {"error", error}});
+  };
+  auto mixer = std::make_unique<pipeline::Mixer>(ballot, std::move(sealer), box, options);
+  mixer->Start();
+  mixer->Wake();
+  LogEvent(LogLevel::kInfo, "mixer_started",
+           {{"mix_size", flags.mix_size}, {"settle_ms", flags.settle_ms}});
+  return mixer;
+}
+
+}  // namespace scrutin::apps

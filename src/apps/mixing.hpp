@@ -1,0 +1,33 @@
+// The mixer's flags and start-up, shared by `serve` (embedded) and `aggregator` (distributed):
+// --ballot-key-file, --mix-size, --mix-settle-ms; metrics scrutin_mixer_*; errors logged.
+// docs/ballot-secrecy.md says what the mixer does; pipeline/mixer.hpp how.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+
+#include "core/ballot.hpp"
+#include "core/sealed_ballot.hpp"
+#include "metrics/registry.hpp"
+#include "pipeline/mixer.hpp"
+#include "ports/ballot_box.hpp"
+
+namespace scrutin::apps {
+
+struct MixFlags {
+  std::string ballot_key_file;
+  std::size_t mix_size = pipeline::kDefaultMixSize;
+  int settle_ms = 5000;
+};
+
+// Adds --ballot-key-file (required unless `key_optional`), --mix-size and --mix-settle-ms.
+void AddMixFlags(CLI::App* cmd, MixFlags& flags, bool key_optional);
+
+// A mixer over `box`, its metrics registered in `registry`, started: its thread mixes whatever
+// waits now (votes recorded before a restart) and then every time it is woken or a second passes.
+std::unique_ptr<pipeline::Mixer> StartMixer(const core::Ballot& ballot, core::BallotSealer sealer,
+                                            ports::BallotBox& box, const MixFlags& flags,
+                                            metrics::Registry& registry);
+
+}  // namespace scrutin::apps

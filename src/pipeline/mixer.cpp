@@ -1,0 +1,106 @@
+#include "pipeline/mixer.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <utility>
+
+namespace scrutin::pipeline {
+
+Mixer::Mixer(const core::Ballot& ballot, core::BallotSealer sealer, ports::BallotBox& box,
+             MixerOptions options)
+    : ballot_(ballot), sealer_(std::move(sealer)), box_(box), options_(std::move(options)) {}
+
+Mixer::~Mixer() { Stop(); }
+
+core::Result<ports::OpenedGroup> Mixer::Open(const std::string& law_id,
+                                             std::span<const core::SealedBallot> sealed) const {
+  ports::OpenedGroup group;
+  group.choices.reserve(sealed.size());
+  group.receipts.reserve(sealed.size());
+  for (const auto& s : sealed) {
+    auto opened = sealer_.Open(law_id, s);
+    if (!opened) {
+      // Nothing is written and every ballot stays sealed: a wrong ballot key must stop the count
+      // and be fixed by the operator, never make ballots disappear.
+      return core::Fail(core::ErrorCode::kCorrupt,
+                        fmt::format("a sealed ballot of law {} does not open with this ballot key "
+                                    "(another election's key, or a damaged store): {}",
+                                    law_id, opened.error()));
+    }
+    group.choices.push_back(opened->choice);
+    group.receipts.push_back(std::move(opened->receipt));
+  }
+  // Two independent orders: the i-th choice and the i-th receipt belong to different ballots.
+  if (!core::SecureShuffle(std::span(group.choices)) ||
+      !core::SecureShuffle(std::span(group.receipts))) {
+    return core::Fail(std::string("no random bytes to shuffle a group of ballots"));
+  }
+  return group;
+}
+
+void Mixer::RunNow() {
+  auto round = RunOnce();
+  if (!round && options_.on_error) options_.on_error(round.code(), round.error());
+}
+
+core::Result<std::size_t> Mixer::RunOnce() {
+  core::MutexLock round(run_mu_);
+  const core::Timestamp now = options_.clock ? options_.clock() : core::Clock::now();
+  const std::size_t k = std::max<std::size_t>(options_.group_size, 1);
+  std::size_t mixed = 0;
+  for (const core::Law& law : ballot_.laws()) {
+    auto open = [&](std::span<const core::SealedBallot> sealed) { return Open(law.id, sealed); };
+    // The last group (and any late one) once the law has been closed for `settle`; groups of k
+    // keeping k back before that.
+    const bool last = now >= law.closes_at + options_.settle;
+    const ports::MixRule rule = last ? ports::MixRule{0, 0}
+                                     : ports::MixRule{k, k > 1 ? k : 0};
+    for (;;) {
+      auto n = box_.Mix(law.id, rule, open);
+      if (!n) return core::Fail(n.code(), fmt::format("cannot mix law {}: {}", law.id, n.error()));
+      if (*n == 0) break;
+      mixed += *n;
+      if (options_.on_group) options_.on_group(law.id, *n);
+      if (last) break;
+    }
+  }
+  return mixed;
+}
+
+void Mixer::Start() {
+  core::MutexLock lock(mu_);
+  if (thread_.joinable() || stopping_) return;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Mixer::Stop() {
+  {
+    core::MutexLock lock(mu_);
+    stopping_ = true;
+  }
+  cv_.NotifyAll();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Mixer::Wake() {
+  {
+    core::MutexLock lock(mu_);
+    woken_ = true;
+  }
+  cv_.NotifyOne();
+}
+
+void Mixer::Loop() {
+  for (;;) {
+    {
+      core::MutexLock lock(mu_);
+      cv_.WaitFor(lock, options_.interval, [&]() REQUIRES(mu_) { return woken_ || stopping_; });
+      if (stopping_) return;
+      woken_ = false;
+    }
+    RunNow();
+  }
+}
+
+}  // namespace scrutin::pipeline

@@ -1,0 +1,94 @@
+// Mixer: opens sealed ballots only in shuffled groups of at least k and counts them
+// (docs/ballot-secrecy.md). It is the only holder of the ballot key downstream of the api: a
+// thread of `serve` in the embedded shape, of each aggregator in the distributed one.
+//
+// The rule, per law:
+//   - while the law is open, a group of k is mixed whenever at least 2k sealed ballots wait, so k
+//     always stay behind (with k = 1 nothing is kept back: a group of one is all k asks for);
+//   - once the law has been closed for `settle` (time for votes already answered 202 to reach the
+//     store), everything that waits is mixed as the last group: between k and 2k-1 ballots, or all
+//     of them when the whole law had fewer than k;
+//   - a ballot recorded after that (a vote the pipeline held longer than `settle`) is mixed in a
+//     late group of its own, which BoxCounts::smallest_group and the record show.
+// Each group is opened with the ballot key, its choices and its receipts are shuffled separately
+// (a CSPRNG Fisher-Yates), and the box writes them in a transaction that holds no claim, so a store
+// reader sees a choice only as one of a group of at least k.
+//
+// Thread-safety: every method is thread-safe; rounds never overlap (RunOnce holds a lock).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include "core/ballot.hpp"
+#include "core/mutex.hpp"
+#include "core/result.hpp"
+#include "core/sealed_ballot.hpp"
+#include "ports/ballot_box.hpp"
+
+namespace scrutin::pipeline {
+
+inline constexpr std::size_t kDefaultMixSize = 100;
+
+struct MixerOptions {
+  std::size_t group_size = kDefaultMixSize;  // k, at least 1
+  // How long after a law's close the last group is mixed.
+  std::chrono::milliseconds settle{std::chrono::seconds(5)};
+  // How often the thread looks for work when nobody wakes it.
+  std::chrono::milliseconds interval{std::chrono::seconds(1)};
+  // The wall clock; empty: the system clock.
+  std::function<core::Timestamp()> clock;
+  // Called after each group mixed (law, size), from the mixer's thread.
+  std::function<void(const std::string& law_id, std::size_t size)> on_group;
+  // Called when a round fails (the error names the law), from the mixer's thread; the thread
+  // retries at the next interval.
+  std::function<void(core::ErrorCode code, const std::string& error)> on_error;
+};
+
+class Mixer {
+ public:
+  // Everything referenced must outlive the Mixer.
+  Mixer(const core::Ballot& ballot, core::BallotSealer sealer, ports::BallotBox& box,
+        MixerOptions options);
+  ~Mixer();  // Stop()
+  Mixer(const Mixer&) = delete;
+  Mixer& operator=(const Mixer&) = delete;
+
+  // One round over every law: mixes every group the rule allows now. Returns how many ballots were
+  // mixed; an error stops the round at the law that failed (the others are tried next round).
+  core::Result<std::size_t> RunOnce() EXCLUDES(run_mu_);
+  // RunOnce on the caller's thread, its error reported to on_error: what the embedded writer calls
+  // after each batch, so that a 202's ballot is mixed (when the rule allows) before the answer.
+  void RunNow() EXCLUDES(run_mu_);
+
+  // The background thread: a round every interval, and at once after Wake().
+  void Start();
+  void Stop();  // waits for a round in progress; idempotent
+  // Asks for a round soon (a recorder calls it after each commit). Never blocks on the store.
+  void Wake();
+
+  // Opens and shuffles one group (what the box's Opener does). Public for tests.
+  core::Result<ports::OpenedGroup> Open(const std::string& law_id,
+                                        std::span<const core::SealedBallot> sealed) const;
+
+ private:
+  void Loop();
+
+  const core::Ballot& ballot_;
+  const core::BallotSealer sealer_;
+  ports::BallotBox& box_;
+  const MixerOptions options_;
+
+  core::Mutex run_mu_;  // one round at a time
+  core::Mutex mu_;
+  core::CondVar cv_;
+  bool woken_ GUARDED_BY(mu_) = false;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace scrutin::pipeline

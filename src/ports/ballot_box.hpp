@@ -1,0 +1,77 @@
+// BallotBox: the mixer's side of the vote store (docs/ballot-secrecy.md). The recorder writes each
+// accepted vote's sealed ballot with its credential claim; the box holds them until the mixer
+// opens a group of them and, in one transaction of its own, writes the plaintext ballots, the
+// receipts and the tally, and deletes the sealed ones.
+//
+// Implementations: SqliteBallotBox (embedded) and PostgresBallotBox (aggregator); both pass the
+// contract suite in ports/testing/ballot_box_contract.hpp.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/result.hpp"
+#include "core/vote.hpp"
+
+namespace scrutin::ports {
+
+// What the mixer writes for one group: the choices and the receipts of its ballots, each list in
+// its own random order (so neither a row's position nor its neighbour pairs a receipt with a
+// choice).
+struct OpenedGroup {
+  std::vector<core::Choice> choices;
+  std::vector<std::string> receipts;
+};
+
+// Which sealed ballots of a law one mix may take: `take` of them (0: all that wait), and only if
+// at least `keep` then remain waiting. The mixer keeps back k while a law is open so that its last
+// group, mixed at the close, has at least k ballots too.
+struct MixRule {
+  std::size_t take = 0;
+  std::size_t keep = 0;
+};
+
+// A law's counts as the box holds them (the record's reconciliation reads them).
+struct BoxCounts {
+  std::uint64_t sealed = 0;    // recorded, not yet mixed
+  std::uint64_t ballots = 0;   // plaintext ballots written by the mixer
+  std::uint64_t receipts = 0;  // receipts written by the mixer
+  std::uint64_t groups = 0;    // mixes done
+  std::uint64_t smallest_group = 0;  // 0 when none
+};
+
+class BallotBox {
+ public:
+  virtual ~BallotBox() = default;
+
+  // Opens the sealed ballots it is given (the mixer's part: it holds the ballot key and shuffles).
+  // An error leaves the store unchanged.
+  using Opener =
+      std::function<core::Result<OpenedGroup>(std::span<const core::SealedBallot> sealed)>;
+
+  // One mix, in one transaction of its own: if `rule` allows, takes the oldest sealed ballots of
+  // `law_id`, hands them to `open`, writes what it returns (ballots and receipts in the order
+  // given, the tally moved by the group's counts) and deletes the sealed ballots; then commits.
+  // Returns how many ballots were mixed (0: the rule did not allow a mix, nothing changed).
+  // All or nothing: a crash or an error anywhere leaves every sealed ballot waiting and nothing
+  // written, so a later mix takes them again (exactly once). Concurrent mixers of the same law
+  // (several aggregators) are serialised by the store, so the rule holds across them.
+  // Errors: kUnavailable (store unreachable or busy: retry later), kCorrupt (a sealed ballot that
+  // does not open, a schema this binary does not know), or open's error.
+  // Thread-safety: one caller per instance. Blocking: the disk or the network; never called from
+  // an HTTP thread.
+  virtual core::Result<std::size_t> Mix(const std::string& law_id, MixRule rule,
+                                        const Opener& open) = 0;
+
+  // The law's counts. Thread-safety and blocking: as Mix.
+  virtual core::Result<BoxCounts> Counts(const std::string& law_id) = 0;
+};
+
+using BallotBoxPtr = std::unique_ptr<BallotBox>;
+
+}  // namespace scrutin::ports
