@@ -323,6 +323,12 @@ class Chaos:
                 self.problems.append(f"{n} messages still queued {bound_s:g} s after the load")
                 return
             time.sleep(1.0)
+        # The mixer (--mix-size 1) counts each recorded ballot right after its batch.
+        while int(self.C.pg("SELECT count(*) FROM sealed_ballots")[0][0]) != 0:
+            if time.monotonic() > deadline:
+                self.problems.append(f"ballots still sealed {bound_s:g} s after the load")
+                return
+            time.sleep(0.2)
 
     def check(self, rep, rc, lg_out, drained):
         C = self.C

@@ -322,12 +322,15 @@ class Cluster:
 
     def __init__(self, name, apis=1, validators=2, aggregators=1, redis_cluster=False,
                  voters=400, law_ids=(LAW_A, LAW_B), start_timeout=180, cluster_args=(),
-                 mix_size=1):
+                 mix_size=1, closes_in=None):
         self.name = name
         self.cluster_args = list(cluster_args)  # more `scripts/cluster start` options
         # The aggregators' mixer k (docs/ballot-secrecy.md): 1 for the suites that count every
         # vote; None leaves the binary's default.
         self.mix_size = mix_size
+        # Seconds from the start to the laws' close (None: two days, beyond any test).
+        self.closes_in = closes_in
+        self.closes_at = None
         self.apis, self.validators, self.aggregators = apis, validators, aggregators
         self.redis_cluster = redis_cluster
         self.voters = voters
@@ -355,7 +358,9 @@ class Cluster:
                                              binary=self.binary)
         now = datetime.datetime.now(datetime.timezone.utc)
         day = datetime.timedelta(days=1)
-        laws = [harness.LawSpec(law, f"Loi {law}", f"Act {law}", now - day, now + 2 * day)
+        close = now + (datetime.timedelta(seconds=self.closes_in) if self.closes_in else 2 * day)
+        self.closes_at = close
+        laws = [harness.LawSpec(law, f"Loi {law}", f"Act {law}", now - day, close)
                 for law in self.law_ids]
         self.laws_file = harness.write_laws(os.path.join(self.tmp, "laws.toml"), laws)
         self.hasher = Hasher(self.electorate.key_file)
@@ -643,7 +648,9 @@ class VoteBook:
 class Snapshot:
     audit: list  # (request_key, vote_hash, law_id, status, attempt_count)
     accepted: dict  # vote_hash -> (law_id, claim_tag)
-    ballots: dict  # receipt -> (law_id, choice)
+    ballots: collections.Counter  # (law_id, choice) -> mixed ballots
+    receipts: dict  # receipt -> law_id (the mixed ballots' receipts, kept apart from them)
+    sealed: int  # ballots recorded, not yet mixed
     results: dict  # law_id -> (oui, non)
     redis: RedisClaims
 
@@ -660,24 +667,30 @@ class Ledger:
             "SELECT request_key, vote_hash, law_id, status, attempt_count FROM vote_audit")]
         accepted = {h: (law, tag) for h, law, tag in c.pg(
             "SELECT vote_hash, law_id, claim_tag FROM accepted_credentials")}
-        ballots = {r: (law, ch) for r, law, ch in c.pg(
-            "SELECT receipt, law_id, choice FROM ballots")}
+        ballots = collections.Counter({(law, ch): int(n) for law, ch, n in c.pg(
+            "SELECT law_id, choice, count(*) FROM ballots GROUP BY law_id, choice")})
+        receipts = {r: law for r, law in c.pg("SELECT receipt, law_id FROM receipts")}
+        sealed = int(c.pg("SELECT count(*) FROM sealed_ballots")[0][0])
         results = {law: (int(o), int(n)) for law, o, n in c.pg(
             "SELECT law_id, oui_count, non_count FROM vote_results")}
-        return Snapshot(audit, accepted, ballots, results, read_redis_claims(c.env))
+        return Snapshot(audit, accepted, ballots, receipts, sealed, results,
+                        read_redis_claims(c.env))
 
     def wait_settled(self, book: VoteBook, timeout=30.0):
         """Waits until PostgreSQL holds an audit row for every 202 of the book (the aggregator
-        writes asynchronously after the final status is in Redis); returns the snapshot."""
+        writes asynchronously after the final status is in Redis) and the mixer has counted every
+        sealed ballot (the cluster runs with --mix-size 1); returns the snapshot."""
         want = {status_key(x.request_id) for x in book.accepted_202()}
         deadline = time.monotonic() + timeout
         while True:
             keys = {row[0] for row in self.cluster.pg("SELECT request_key FROM vote_audit")}
-            if want <= keys:
+            sealed = int(self.cluster.pg("SELECT count(*) FROM sealed_ballots")[0][0])
+            if want <= keys and sealed == 0:
                 return self.read()
             if time.monotonic() > deadline:
                 raise AssertionError(f"{len(want - keys)} of {len(want)} votes answered 202 have "
-                                     f"no vote_audit row after {timeout}s")
+                                     f"no vote_audit row and {sealed} ballots are not mixed after "
+                                     f"{timeout}s")
             time.sleep(0.1)
 
     def check(self, book: VoteBook, snap: Snapshot, unanswered_may_exist=False):
@@ -777,25 +790,31 @@ class Ledger:
             problems.append(f"Redis holds {snap.redis.eligible} eligible digests, expected "
                             f"{book.cluster.voters * len(book.cluster.law_ids)}")
 
-        # 4. Ballots: one per accepted vote, with its receipt, law and choice; tallies = ballots.
-        want_ballots = {receipt(x.request_id): (x.law_id, x.choice) for x in acc}
-        for r, b in want_ballots.items():
-            if snap.ballots.get(r) != b:
-                problems.append(f"ballot of receipt {r}: {snap.ballots.get(r)} != {b}")
-        others = {r: b for r, b in snap.ballots.items() if r not in want_ballots}
+        # 4. Ballots, mixed (docs/ballot-secrecy.md): one receipt per accepted vote, kept apart
+        # from the ballots; as many ballots of each (law, choice) as accepted votes; tallies =
+        # ballots; nothing left sealed.
+        if snap.sealed:
+            problems.append(f"{snap.sealed} ballots are still sealed (not mixed)")
+        want_receipts = {receipt(x.request_id): x.law_id for x in acc}
+        for r, law in want_receipts.items():
+            if snap.receipts.get(r) != law:
+                problems.append(f"receipt {r}: {snap.receipts.get(r)} != {law}")
+        others = [r for r in snap.receipts if r not in want_receipts]
         if len(others) != len(extra_accepted):
-            problems.append(f"{len(others)} ballots without an accepted 202, "
+            problems.append(f"{len(others)} receipts without an accepted 202, "
                             f"{len(extra_accepted)} unanswered accepted audit rows")
-        tally_from_ballots = collections.Counter(snap.ballots.values())
         for law in book.cluster.law_ids:
             got = snap.results.get(law, (0, 0))
-            from_b = (tally_from_ballots[(law, "oui")], tally_from_ballots[(law, "non")])
+            from_b = (snap.ballots[(law, "oui")], snap.ballots[(law, "non")])
             if got != from_b:
                 problems.append(f"vote_results {law} = {got} but ballots say {from_b}")
             sent = (sum(1 for x in acc if x.law_id == law and x.choice == "oui"),
                     sum(1 for x in acc if x.law_id == law and x.choice == "non"))
             if not extra_accepted and got != sent:
                 problems.append(f"vote_results {law} = {got}, accepted votes sent = {sent}")
+        if sum(snap.ballots.values()) != len(snap.receipts):
+            problems.append(f"{sum(snap.ballots.values())} ballots but {len(snap.receipts)} "
+                            "receipts")
 
         if problems:
             raise AssertionError("stores disagree with the votes sent:\n  " +

@@ -37,6 +37,8 @@ class RequireTlsTest(unittest.TestCase):
         harness.write_laws(cls.laws, [ballot["open_a"]])
         cls.electorate = harness.Electorate(os.path.join(cls.tmp, "electorate"),
                                             [ballot["open_a"].law_id], count=50)
+        cls.ballot_key = os.path.join(cls.tmp, "ballot.key")
+        harness.run([cls.binary, "keygen", "--ballot-key", "--out", cls.ballot_key])
 
     @classmethod
     def tearDownClass(cls):
@@ -68,6 +70,8 @@ class RequireTlsTest(unittest.TestCase):
                 "--admin-listen", admin]
         if pg is not None:
             args += ["--pg", pg]
+        if kind == "aggregator":
+            args += ["--ballot-key-file", self.ballot_key]
         return args
 
     def test_each_plain_link_is_refused_and_named(self):

@@ -205,7 +205,9 @@ class Target:
 
     def wait_results(self, law_id, expected, timeout=20.0):
         """Polls results until (oui, non) == expected (the distributed shape counts
-        asynchronously); returns the last body. The caller asserts on it."""
+        asynchronously); returns the last body. The caller asserts on it. A shared deployment
+        under test must count each vote as it comes (--mix-size 1): with groups of k, results
+        move only a group at a time (docs/ballot-secrecy.md)."""
         deadline = time.monotonic() + timeout
         while True:
             body = self.results(law_id)
