@@ -84,4 +84,30 @@ std::string Receipt(const RequestId& id) {
   return out;
 }
 
+std::optional<std::string> ParseReceipt(std::string_view text) {
+  static constexpr std::string_view kCrockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  if (text.size() > 32) return std::nullopt;
+  std::string chars;
+  for (char c : text) {
+    if (c == '-') continue;
+    char u = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+    if (u == 'O') u = '0';
+    if (u == 'I' || u == 'L') u = '1';
+    if (kCrockford.find(u) == std::string_view::npos) return std::nullopt;
+    chars.push_back(u);
+  }
+  if (chars.size() != 16) return std::nullopt;
+  // Dashes only where Receipt() puts them, or none at all.
+  if (text.size() != 16 &&
+      !(text.size() == 19 && text[4] == '-' && text[9] == '-' && text[14] == '-')) {
+    return std::nullopt;
+  }
+  std::string out;
+  for (std::size_t i = 0; i < 16; ++i) {
+    if (i > 0 && i % 4 == 0) out.push_back('-');
+    out.push_back(chars[i]);
+  }
+  return out;
+}
+
 }  // namespace scrutin::core

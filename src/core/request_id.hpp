@@ -39,4 +39,9 @@ std::string ClaimTag(const RequestId& id);
 // grouped "XXXX-XXXX-XXXX-XXXX".
 std::string Receipt(const RequestId& id);
 
+// A receipt as a voter may type it: case-insensitive, its four groups with or without dashes (and
+// Crockford's look-alikes O -> 0, I and L -> 1), returned as Receipt() writes it; nullopt for
+// anything else.
+std::optional<std::string> ParseReceipt(std::string_view text);
+
 }  // namespace scrutin::core

@@ -46,3 +46,33 @@ TEST(RequestIdTest, DerivedValuesAreDomainSeparatedAndStable) {
 
 }  // namespace
 }  // namespace scrutin::core
+
+namespace scrutin::core {
+namespace {
+
+TEST(ParseReceiptTest, AcceptsAReceiptAsAVoterMayTypeIt) {
+  const std::string r = Receipt(RequestId::Generate());
+  ASSERT_EQ(ParseReceipt(r), r);
+  std::string lower = r;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  EXPECT_EQ(ParseReceipt(lower), r);
+  std::string bare;
+  for (char c : r) {
+    if (c != '-') bare.push_back(c);
+  }
+  EXPECT_EQ(ParseReceipt(bare), r);
+  // Crockford's look-alikes.
+  EXPECT_EQ(ParseReceipt("O0IL-ABCD-EFGH-JKMN"), "0011-ABCD-EFGH-JKMN");
+}
+
+TEST(ParseReceiptTest, RefusesAnythingElse) {
+  for (const char* bad :
+       {"", "ABCD", "ABCD-EFGH-JKMN-PQR", "ABCD-EFGH-JKMN-PQRST", "ABC-DEFGH-JKMN-PQRS",
+        "ABCD-EFGH-JKMN-PQRU", "ABCD_EFGH_JKMN_PQRS", "ABCD-EFGH-JKMNPQRS", "ABCD-EFGH-JKMN-PQR%",
+        "ABCD--EFGH-JKMN-PQRS"}) {
+    EXPECT_FALSE(ParseReceipt(bad).has_value()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace scrutin::core

@@ -25,12 +25,14 @@ constexpr std::string_view kJson = "application/json";
 constexpr std::string_view kVotePath = "/api/v1/vote";
 constexpr std::string_view kVoteStatusPrefix = "/api/v1/vote/";
 constexpr std::string_view kResultsPrefix = "/api/v1/results/";
+constexpr std::string_view kReceiptsPrefix = "/api/v1/receipts/";
 constexpr std::string_view kLawsPath = "/api/v1/laws";
 constexpr std::string_view kHealthPath = "/api/v1/health";
 constexpr std::string_view kMetricsPath = "/metrics";
 
 constexpr std::array<std::string_view, static_cast<std::size_t>(Api::Route::kCount)> kRouteNames = {
-    "vote", "vote_status", "results", "laws", "health", "metrics", "static", "not_found"};
+    "vote", "vote_status", "receipt", "results", "laws", "health", "metrics", "static",
+    "not_found"};
 
 // Status codes with their own api_request_duration_seconds{code} label; anything else is "other".
 constexpr std::array<unsigned, 15> kKnownStatuses = {200, 202, 304, 400, 403, 404, 405, 413,
@@ -119,6 +121,29 @@ Response StatusAnswer(ports::VoteQueries& queries, const core::RequestId& id) {
       .Uint("attempt_count", rec.attempt_count);
   if (rec.status == core::VoteStatus::kAccepted) o.Str("receipt", core::Receipt(id));
   o.Close();
+  return r;
+}
+
+constexpr std::string_view kReceiptBusy =
+    "Receipts cannot be checked right now; please retry shortly.";
+
+// The answer to GET /api/v1/receipts/{receipt}: counted or not, never how.
+Response ReceiptAnswer(ports::VoteQueries& queries, std::string_view text) {
+  constexpr std::string_view kNotCounted =
+      "No counted ballot has this receipt yet. Ballots are counted in groups, so a receipt "
+      "appears once its group is counted: check again later, or after the poll closes.";
+  auto receipt = core::ParseReceipt(text);
+  if (!receipt) return NotFound(kNotCounted);
+  auto found = queries.FindReceipt(*receipt);
+  if (!found) return Unavailable(kReceiptBusy, std::chrono::seconds(1));
+  if (!found.value()) return NotFound(kNotCounted);
+  Response r = Json(200, {});
+  JsonObject(r.body)
+      .Str("receipt", *receipt)
+      .Str("law_id", **found)
+      .Bool("counted", true)
+      .Close();
+  r.AddHeader("Cache-Control", "no-store");
   return r;
 }
 
@@ -261,6 +286,11 @@ void Api::Handle(Request& request, Responder responder) {
     ex.route = Route::kVoteStatus;
     if (!IsGetOrHead(method)) return ex.Send(MethodNotAllowed("GET, HEAD"));
     return HandleVoteStatus(ex, path.substr(kVoteStatusPrefix.size()));
+  }
+  if (path.starts_with(kReceiptsPrefix)) {
+    ex.route = Route::kReceipt;
+    if (!IsGetOrHead(method)) return ex.Send(MethodNotAllowed("GET, HEAD"));
+    return HandleReceipt(ex, path.substr(kReceiptsPrefix.size()));
   }
   if (path.starts_with(kResultsPrefix)) {
     ex.route = Route::kResults;
@@ -428,6 +458,27 @@ void Api::HandleVoteStatus(Exchange& ex, std::string_view id_text) {
                    : StatusAnswer(config_.queries, rid));
   });
   if (!queued) finish(Unavailable(kStatusBusy, std::chrono::seconds(1)));
+}
+
+void Api::HandleReceipt(Exchange& ex, std::string_view text) {
+  if (config_.lookups == nullptr) return ex.Send(ReceiptAnswer(config_.queries, text));
+  // The receipts are in a remote store: read on the lookup pool, as statuses are.
+  struct Lookup {
+    Responder responder;
+    SteadyClock::time_point start;
+  };
+  auto lookup = std::make_shared<Lookup>(Lookup{ex.TakeResponder(), ex.start});
+  auto finish = [this, lookup](Response r) {
+    DurationHistogram(Route::kReceipt, r.status)
+        .Observe(std::chrono::duration<double>(SteadyClock::now() - lookup->start).count());
+    lookup->responder.Send(std::move(r));
+  };
+  const bool queued =
+      config_.lookups->TrySubmit([this, finish, receipt = std::string(text)](bool expired) {
+        finish(expired ? Unavailable(kReceiptBusy, std::chrono::seconds(1))
+                       : ReceiptAnswer(config_.queries, receipt));
+      });
+  if (!queued) finish(Unavailable(kReceiptBusy, std::chrono::seconds(1)));
 }
 
 void Api::HandleResults(Exchange& ex, std::string_view law_id) {

@@ -4,6 +4,7 @@
 //   POST /api/v1/vote             parse, check the window, hash, hand to the intake, answer 202
 //                                 only once the intake says the vote is durable (503 otherwise)
 //   GET  /api/v1/vote/{id}        a request's status (and receipt when accepted)
+//   GET  /api/v1/receipts/{r}     whether a ballot with that receipt is counted (not its choice)
 //   GET  /api/v1/results/{law}    a law's tally (403 while embargoed)
 //   GET  /api/v1/laws             the ballot
 //   GET  /api/v1/health           the dependency checks, "ok" or "failing" each (503 when one
@@ -95,6 +96,7 @@ class Api final : public Handler {
   enum class Route : std::uint8_t {
     kVote,
     kVoteStatus,
+    kReceipt,
     kResults,
     kLaws,
     kHealth,
@@ -112,6 +114,7 @@ class Api final : public Handler {
 
   void HandleVote(Exchange& ex);
   void HandleVoteStatus(Exchange& ex, std::string_view id);
+  void HandleReceipt(Exchange& ex, std::string_view receipt);
   void HandleResults(Exchange& ex, std::string_view law_id);
   void HandleLaws(Exchange& ex);
   void HandleHealth(Exchange& ex);

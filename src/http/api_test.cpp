@@ -365,6 +365,7 @@ TEST_F(ApiTest, WrongMethodsAre405WithAllow) {
                                          {"POST", "/api/v1/laws", "GET, HEAD"},
                                          {"DELETE", "/api/v1/results/L2025-001", "GET, HEAD"},
                                          {"POST", "/api/v1/vote/x", "GET, HEAD"},
+                                         {"POST", "/api/v1/receipts/x", "GET, HEAD"},
                                          {"POST", "/api/v1/health", "GET, HEAD"},
                                          {"POST", "/metrics", "GET, HEAD"},
                                          {"POST", "/", "GET, HEAD"}}) {
@@ -493,6 +494,28 @@ TEST_F(ApiTest, ResultsFollowTheResultsPolicy) {
 
   queries_.SetDown(true);
   ExpectError(Get("/api/v1/results/L2025-001"), 503, "unavailable");
+}
+
+// GET /api/v1/receipts/{receipt}: counted or not, never how; typed as a voter may type it.
+TEST_F(ApiTest, AReceiptIsCountedOrNotAndNeverSaysHow) {
+  Start();
+  queries_.AddReceipt("7K3M-Q9ZD-0R2A-4XVB", "L2025-001");
+  auto r = Get("/api/v1/receipts/7K3M-Q9ZD-0R2A-4XVB");
+  ASSERT_EQ(r.result_int(), 200u) << r.body();
+  EXPECT_EQ(json::parse(r.body()),
+            json({{"receipt", "7K3M-Q9ZD-0R2A-4XVB"}, {"law_id", "L2025-001"}, {"counted", true}}));
+  // Lower case, no dashes, Crockford's look-alikes (o for 0): the same receipt.
+  EXPECT_EQ(Get("/api/v1/receipts/7k3mq9zdor2a4xvb").result_int(), 200u);
+  // Not counted (yet), or not a receipt at all: 404 with the reason a voter needs.
+  json not_counted = ExpectError(Get("/api/v1/receipts/7K3M-Q9ZD-0R2A-4XVC"), 404, "not_found");
+  EXPECT_NE(not_counted["message"].get<std::string>().find("counted in groups"),
+            std::string::npos);
+  ExpectError(Get("/api/v1/receipts/not-a-receipt"), 404, "not_found");
+  ExpectError(Get("/api/v1/receipts/7K3M-Q9ZD-0R2A-4XV"), 404, "not_found");
+  ExpectError(Get("/api/v1/receipts/7K3-MQ9ZD-0R2A-4XVB"), 404, "not_found");
+  ExpectError(Get("/api/v1/receipts/"), 404, "not_found");
+  queries_.SetDown(true);
+  ExpectError(Get("/api/v1/receipts/7K3M-Q9ZD-0R2A-4XVB"), 503, "unavailable");
 }
 
 TEST_F(ApiTest, LawsListTheBallot) {

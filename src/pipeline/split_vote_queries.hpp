@@ -1,6 +1,6 @@
 // SplitVoteQueries: the distributed api's read side, put together from two stores — request
-// statuses from one (Redis, written by the api and the aggregators) and tallies from another
-// (PostgreSQL, written by the aggregators).
+// statuses from one (Redis, written by the api and the aggregators) and tallies and receipts from
+// another (PostgreSQL, written by the aggregators' mixers).
 #pragma once
 
 #include "ports/vote_queries.hpp"
@@ -24,6 +24,10 @@ class SplitVoteQueries final : public ports::VoteQueries {
   core::Result<std::vector<ports::Tally>> FindTallies(
       const std::vector<std::string>& law_ids) override {
     return tallies_.FindTallies(law_ids);
+  }
+  // From `tallies` (the mixer writes receipts beside the tallies). Thread-safe if it is.
+  core::Result<std::optional<std::string>> FindReceipt(const std::string& receipt) override {
+    return tallies_.FindReceipt(receipt);
   }
 
  private:

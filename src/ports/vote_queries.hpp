@@ -44,6 +44,15 @@ class VoteQueries {
   // calls only from its lookup pool and tally cache, never from an HTTP thread.
   virtual core::Result<std::optional<StatusRecord>> FindStatus(const core::RequestId& id) = 0;
 
+  // The law of the counted ballot whose receipt is `receipt` (as core::Receipt writes it);
+  // nullopt when no counted ballot has it (never cast, or not mixed yet: ballots are counted in
+  // groups, docs/ballot-secrecy.md). A store that keeps no receipts (RedisStatusStore) answers
+  // kRefused. Thread-safe; blocks as FindStatus.
+  virtual core::Result<std::optional<std::string>> FindReceipt(const std::string& receipt) {
+    (void)receipt;
+    return core::Fail(core::ErrorCode::kRefused, std::string("this store keeps no receipts"));
+  }
+
   // The tally of one law (zeroes when no vote was counted yet). A store that keeps no tallies
   // (RedisStatusStore) answers kRefused. Thread-safe; blocks as FindStatus.
   virtual core::Result<Tally> FindTally(const std::string& law_id) = 0;

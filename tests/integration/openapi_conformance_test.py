@@ -26,6 +26,7 @@ import random
 import re
 import socket
 import sys
+import time
 import unittest
 import uuid
 
@@ -46,6 +47,7 @@ DOC_PATH = os.path.join(REPO_ROOT, "docs", "openapi.yaml")
 API_MD_ROUTES = [
     ("post", "/api/v1/vote"),
     ("get", "/api/v1/vote/{request_id}"),
+    ("get", "/api/v1/receipts/{receipt}"),
     ("get", "/api/v1/results/{law_id}"),
     ("get", "/api/v1/laws"),
     ("get", "/api/v1/health"),
@@ -59,6 +61,7 @@ HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "tra
 UNTRIGGERABLE = {
     ("post", "/api/v1/vote", "503"),
     ("get", "/api/v1/vote/{request_id}", "503"),
+    ("get", "/api/v1/receipts/{receipt}", "503"),
     ("get", "/api/v1/results/{law_id}", "503"),
     ("get", "/api/v1/health", "503"),
 }
@@ -503,6 +506,18 @@ class B1VoteTest(ConformanceCase):
         status = self.check_202(r, body, "accepted")
         self.assertEqual(status["attempt_count"], 1)
         self.assertRegex(status.get("receipt", ""), r"^[0-9A-Z]{4}(-[0-9A-Z]{4}){3}$")
+        # The receipt is counted (groups of one on our own server; a shared deployment may be
+        # waiting for its group: then 404, documented too).
+        path = f"/api/v1/receipts/{status['receipt']}"
+        deadline = time.monotonic() + 10
+        while True:
+            rr = T.client.get(path)
+            if rr.status != 404 or T.shared or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        counted = self.assertConforms("GET", path, rr)
+        if not T.shared:
+            self.assertEqual((rr.status, counted["law_id"], counted["counted"]), (200, law, True))
         r, body = self.vote({"nas": voter.nas, "code": voter.code, "law_id": law, "vote": "non"})
         status = self.check_202(r, body, "duplicate")
         self.assertGreaterEqual(status["attempt_count"], 2)
@@ -578,6 +593,7 @@ class B1VoteTest(ConformanceCase):
         for method, path in (("GET", "/api/v1/vote"), ("DELETE", "/api/v1/vote"),
                              ("POST", "/api/v1/laws"), ("PUT", f"/api/v1/vote/{uuid.uuid4()}"),
                              ("POST", "/api/v1/results/L2026-001"), ("POST", "/api/v1/health"),
+                             ("POST", "/api/v1/receipts/ZZZZ-ZZZZ-ZZZZ-ZZZZ"),
                              ("POST", "/metrics"), ("DELETE", "/")):
             with self.subTest(f"{method} {path}"):
                 r = T.client.request(method, path, body="{}" if method != "GET" else None)
@@ -594,6 +610,12 @@ class B2ReadTest(ConformanceCase):
         for rid in (str(uuid.uuid4()), "not-a-uuid"):
             with self.subTest(rid):
                 r, body = self.get(f"/api/v1/vote/{rid}")
+                self.assertEqual((r.status, body["error"]), (404, "not_found"), r)
+
+    def test_404_receipt_not_counted(self):
+        for receipt in ("ZZZZ-ZZZZ-ZZZZ-ZZZZ", "not-a-receipt"):
+            with self.subTest(receipt):
+                r, body = self.get(f"/api/v1/receipts/{receipt}")
                 self.assertEqual((r.status, body["error"]), (404, "not_found"), r)
 
     def test_results(self):
@@ -663,6 +685,7 @@ class B3RateLimitTest(ConformanceCase):
             law = T.law("open_a", self)
             client.get("/api/v1/laws")  # the one allowed read
             for path in (f"/api/v1/vote/{uuid.uuid4()}", f"/api/v1/results/{law}",
+                         "/api/v1/receipts/ZZZZ-ZZZZ-ZZZZ-ZZZZ",
                          "/api/v1/laws", "/api/v1/health", "/metrics", "/"):
                 r = client.get(path)
                 self.assertEqual(r.status, 429, f"GET {path}: {r}")

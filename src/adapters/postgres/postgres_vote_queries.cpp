@@ -41,6 +41,15 @@ core::Result<std::optional<ports::StatusRecord>> PostgresVoteQueries::FindStatus
   return std::optional<ports::StatusRecord>(std::move(rec));
 }
 
+core::Result<std::optional<std::string>> PostgresVoteQueries::FindReceipt(
+    const std::string& receipt) {
+  auto res = ReadOnce(*pool_, "SELECT law_id FROM receipts WHERE receipt = $1", Params{receipt},
+                      "cannot read the receipts");
+  if (!res) return core::Fail(res.code(), res.error());
+  if (res->rows() == 0) return std::optional<std::string>();
+  return std::optional<std::string>(std::string(res->Text(0, 0)));
+}
+
 core::Result<ports::Tally> PostgresVoteQueries::FindTally(const std::string& law_id) {
   auto res = ReadOnce(*pool_,
                       "SELECT oui_count, non_count, "

@@ -23,6 +23,7 @@ class PostgresVoteQueries final : public ports::VoteQueries {
   // The law's tally; zeroes (and updated_at at the epoch) when the law has no row. Error when
   // PostgreSQL cannot be read. Thread-safe.
   core::Result<ports::Tally> FindTally(const std::string& law_id) override;
+  core::Result<std::optional<std::string>> FindReceipt(const std::string& receipt) override;
 
   // Every law's tally in one query (zeroes for a law without a row). Error when PostgreSQL cannot
   // be read. Thread-safe.

@@ -42,6 +42,21 @@ core::Result<std::optional<ports::StatusRecord>> SqliteVoteQueries::FindStatus(
   return out;
 }
 
+core::Result<std::optional<std::string>> SqliteVoteQueries::FindReceipt(
+    const std::string& receipt) {
+  auto lease = Acquire();
+  if (!lease) return core::Fail(lease.code(), lease.error());
+  auto& s = (*lease)->find_receipt;
+  s.Bind(1, receipt);
+  auto row = s.Step();
+  std::optional<std::string> law;
+  if (row && *row) law = std::string(s.Text(0));
+  s.Reset();
+  Release(std::move(*lease));
+  if (!row) return core::Fail(row.code(), row.error());
+  return law;
+}
+
 core::Result<ports::Tally> SqliteVoteQueries::FindTally(const std::string& law_id) {
   auto lease = Acquire();
   if (!lease) return core::Fail(lease.code(), lease.error());

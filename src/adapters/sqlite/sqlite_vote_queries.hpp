@@ -32,6 +32,7 @@ class SqliteVoteQueries final : public ports::VoteQueries {
   core::Result<std::optional<ports::StatusRecord>> FindStatus(const core::RequestId& id) override;
 
   core::Result<ports::Tally> FindTally(const std::string& law_id) override;
+  core::Result<std::optional<std::string>> FindReceipt(const std::string& receipt) override;
 
  private:
   struct Reader {

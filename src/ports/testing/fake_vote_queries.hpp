@@ -38,6 +38,19 @@ class FakeVoteQueries : public VoteQueries {
     return it->second;
   }
 
+  // A receipt counts once AddReceipt() put it there.
+  core::Result<std::optional<std::string>> FindReceipt(const std::string& receipt) override {
+    core::MutexLock lock(mu_);
+    if (down_) return core::Fail(core::ErrorCode::kUnavailable, down_reason_);
+    auto it = receipts_.find(receipt);
+    if (it == receipts_.end()) return std::optional<std::string>();
+    return std::optional<std::string>(it->second);
+  }
+
+  void AddReceipt(std::string receipt, std::string law_id) {
+    core::MutexLock lock(mu_);
+    receipts_[std::move(receipt)] = std::move(law_id);
+  }
   void SetStatus(const core::RequestId& id, StatusRecord record) {
     core::MutexLock lock(mu_);
     statuses_[id.ToString()] = std::move(record);
@@ -62,6 +75,7 @@ class FakeVoteQueries : public VoteQueries {
   std::string down_reason_ GUARDED_BY(mu_);
   std::map<std::string, StatusRecord> statuses_ GUARDED_BY(mu_);
   std::map<std::string, Tally> tallies_ GUARDED_BY(mu_);
+  std::map<std::string, std::string> receipts_ GUARDED_BY(mu_);
 };
 
 }  // namespace scrutin::ports::testing

@@ -107,9 +107,17 @@ class FakeVoteRecorder : public VoteRecorder, public VoteQueries, public BallotB
     BoxCounts& c = counts_[law_id];
     c.ballots += opened->choices.size();
     c.receipts += opened->receipts.size();
+    for (const auto& r : opened->receipts) receipts_[r] = law_id;
     c.smallest_group = c.groups == 0 ? take : std::min<std::uint64_t>(c.smallest_group, take);
     ++c.groups;
     return take;
+  }
+
+  core::Result<std::optional<std::string>> FindReceipt(const std::string& receipt) override {
+    core::MutexLock lock(mu_);
+    auto it = receipts_.find(receipt);
+    if (it == receipts_.end()) return std::optional<std::string>();
+    return std::optional<std::string>(it->second);
   }
 
   core::Result<BoxCounts> Counts(const std::string& law_id) override {
@@ -210,6 +218,7 @@ class FakeVoteRecorder : public VoteRecorder, public VoteQueries, public BallotB
   std::map<std::string, Tally> tallies_ GUARDED_BY(mu_);
   std::map<std::string, std::vector<core::SealedBallot>> sealed_ GUARDED_BY(mu_);
   std::map<std::string, BoxCounts> counts_ GUARDED_BY(mu_);
+  std::map<std::string, std::string> receipts_ GUARDED_BY(mu_);  // receipt -> law, once mixed
   std::map<std::string, std::string> holders_ GUARDED_BY(mu_);     // law/digest -> request
   std::map<std::string, std::uint32_t> attempts_ GUARDED_BY(mu_);  // law/digest -> audit rows
   std::map<std::string, core::Decision> audit_ GUARDED_BY(mu_);    // request -> decision

@@ -223,10 +223,22 @@ TEST_P(VoteRecorderContract, RecordingSealsAndTheMixCounts) {
   ASSERT_TRUE(counts.ok()) << counts.error();
   EXPECT_EQ(counts->sealed, 3u);
   EXPECT_EQ(counts->ballots, 0u);
+  auto before = store_->queries().FindReceipt(core::Receipt(votes[1].request_id));
+  ASSERT_TRUE(before.ok()) << before.error();
+  EXPECT_FALSE(before->has_value()) << "a receipt counted before its ballot was mixed";
   EXPECT_EQ(TallyOf(kLawA), std::make_pair(1LL, 2LL));
   tally = store_->queries().FindTally(kLawA);
   ASSERT_TRUE(tally.ok()) << tally.error();
   EXPECT_EQ(tally->sealed, 0u);
+  for (const auto& v : votes) {
+    auto found = store_->queries().FindReceipt(core::Receipt(v.request_id));
+    ASSERT_TRUE(found.ok()) << found.error();
+    ASSERT_TRUE(found->has_value());
+    EXPECT_EQ(**found, kLawA);
+  }
+  auto unknown = store_->queries().FindReceipt(core::Receipt(core::RequestId::Generate()));
+  ASSERT_TRUE(unknown.ok()) << unknown.error();
+  EXPECT_FALSE(unknown->has_value());
 }
 
 // A redelivery that arrives after its ballot was mixed finds nothing sealed to match: the store
