@@ -153,6 +153,10 @@ const STRINGS = {
     'results.votes.one': '{n} vote ({pct})',
     'results.votes.other': '{n} votes ({pct})',
     'results.total': 'Votes comptés : {n}',
+    'results.uncounted':
+        '{n} autres bulletins enregistrés seront comptés avec leur groupe : les bulletins sont ' +
+        'comptés par groupes mélangés, pour que personne ne puisse relier un bulletin à son ' +
+        'électeur.',
     'results.live': 'Résultats provisoires, mis à jour à {time}',
     'results.final': 'Résultats définitifs',
     'results.embargo':
@@ -303,6 +307,9 @@ const STRINGS = {
     'results.votes.one': '{n} vote ({pct})',
     'results.votes.other': '{n} votes ({pct})',
     'results.total': 'Votes counted: {n}',
+    'results.uncounted':
+        '{n} more ballots are recorded and will be counted with their group: ballots are ' +
+        'counted in shuffled groups, so that no one can link a ballot to its voter.',
     'results.live': 'Provisional results, updated at {time}',
     'results.final': 'Final results',
     'results.embargo': 'Results for this law will be published when voting closes, on {date}.',

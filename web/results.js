@@ -80,6 +80,8 @@ async function refresh(law) {
       oui: b.oui,
       non: b.non,
       total: isCount(b.total) ? b.total : b.oui + b.non,
+      // Recorded, not yet counted: the mixer counts ballots in groups (docs/ballot-secrecy.md).
+      uncounted: isCount(b.uncounted) ? b.uncounted : 0,
       updated_at: b.updated_at,
       final: b.final === true,
     };
@@ -213,6 +215,12 @@ function renderLaw(law) {
     parts.push(
         el('p', {class: 'result-total', 'data-total': String(d.total)},
            S.tNodes('results.total', {n: el('strong', {text: S.formatNumber(d.total)})})));
+    if (d.uncounted > 0) {
+      parts.push(el('p', {
+        class: 'result-uncounted',
+        text: S.t('results.uncounted', {n: S.formatNumber(d.uncounted)}),
+      }));
+    }
     parts.push(
         d.final ? el('p', {class: 'result-state'},
                      el('span', {class: 'badge badge-final', text: S.t('results.final')})) :
