@@ -120,7 +120,8 @@ void RunAggregator(const AggregatorOptions& opt) {
       &recorded.WithLabels({"duplicate"}), &recorded.WithLabels({"invalid"})};
   // The mixer opens the sealed ballots in groups (docs/ballot-secrecy.md); several aggregators
   // take turns per law (PostgresBallotBox's lock).
-  std::unique_ptr<pipeline::Mixer> mixer = StartMixer(ballot, sealer, box, opt.mix, registry);
+  std::unique_ptr<pipeline::Mixer> mixer =
+      StartMixer(ballot, sealer, box, opt.mix, registry, /*own_thread=*/true);
   pipeline::AggregationStage stage(
       recorder, &statuses, &mirror, ballot, retention,
       [&](std::span<const core::VoteEnvelope>, std::span<const core::Decision> ds) {

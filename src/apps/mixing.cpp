@@ -33,7 +33,7 @@ void AddMixFlags(CLI::App* cmd, MixFlags& flags, bool key_optional) {
 
 std::unique_ptr<pipeline::Mixer> StartMixer(const core::Ballot& ballot, core::BallotSealer sealer,
                                             ports::BallotBox& box, const MixFlags& flags,
-                                            metrics::Registry& registry) {
+                                            metrics::Registry& registry, bool own_thread) {
   auto& groups = registry.AddCounter("scrutin_mixer_groups_total",
                                      "Groups of sealed ballots opened, shuffled and counted");
   auto& ballots = registry.AddCounter("scrutin_mixer_ballots_total",
@@ -54,8 +54,10 @@ std::unique_ptr<pipeline::Mixer> StartMixer(const core::Ballot& ballot, core::Ba
              {{"code", std::string(core::ToString(code))}, {"error", error}});
   };
   auto mixer = std::make_unique<pipeline::Mixer>(ballot, std::move(sealer), box, options);
-  mixer->Start();
-  mixer->Wake();
+  if (own_thread) {
+    mixer->Start();
+    mixer->Wake();
+  }
   LogEvent(LogLevel::kInfo, "mixer_started",
            {{"mix_size", flags.mix_size}, {"settle_ms", flags.settle_ms}});
   return mixer;

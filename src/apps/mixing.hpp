@@ -24,10 +24,11 @@ struct MixFlags {
 // Adds --ballot-key-file (required unless `key_optional`), --mix-size and --mix-settle-ms.
 void AddMixFlags(CLI::App* cmd, MixFlags& flags, bool key_optional);
 
-// A mixer over `box`, its metrics registered in `registry`, started: its thread mixes whatever
-// waits now (votes recorded before a restart) and then every time it is woken or a second passes.
+// A mixer over `box`, its metrics registered in `registry`. With `own_thread`, started: its thread
+// mixes whatever waits now (votes recorded before a restart) and then every time it is woken or a
+// second passes. Without, the caller runs its rounds (RunNow) on the thread that owns `box`.
 std::unique_ptr<pipeline::Mixer> StartMixer(const core::Ballot& ballot, core::BallotSealer sealer,
                                             ports::BallotBox& box, const MixFlags& flags,
-                                            metrics::Registry& registry);
+                                            metrics::Registry& registry, bool own_thread);
 
 }  // namespace scrutin::apps

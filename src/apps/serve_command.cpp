@@ -132,18 +132,28 @@ void Serve(const ServeOptions& opt) {
     sync_seconds.Observe(std::chrono::duration<double>(took).count());
     sync_votes.Observe(static_cast<double>(votes));
   };
-  // The mixer opens the sealed ballots in groups (docs/ballot-secrecy.md): a round on the writer
-  // thread after each batch (so a group is counted before its last vote is answered, and the
-  // mixer's transactions never wait on the writer's), and one a second for the closes.
+  // The mixer opens the sealed ballots in groups (docs/ballot-secrecy.md), on the writer thread and
+  // its connection: a round after each batch (so a group is counted before its last vote is
+  // answered) and one after each idle second (laws that closed, votes recorded before a restart).
   std::unique_ptr<pipeline::Mixer> mixer =
-      StartMixer(ballot, sealer, store->ballot_box(), opt.mix, registry);
+      StartMixer(ballot, sealer, store->ballot_box(), opt.mix, registry, /*own_thread=*/false);
+  intake_options.on_idle = [&mixer] { mixer->RunNow(); };
+  intake_options.idle_tick = std::chrono::milliseconds(1000);
+
   pipeline::BatchingVoteIntake intake(
       ledger, store->recorder(), intake_options,
-      [&](std::span<const core::VoteEnvelope> votes, std::span<const core::Decision>,
+      [&](std::span<const core::VoteEnvelope> votes, std::span<const core::Decision> decisions,
           std::chrono::nanoseconds took) {
         commit_seconds.Observe(std::chrono::duration<double>(took).count());
         batch_votes.Observe(static_cast<double>(votes.size()));
-        mixer->RunNow();
+        // The writer records every vote, so it tells the mixer what it sealed: a round then
+        // touches the store only when a group may be due, not once a batch.
+        for (std::size_t i = 0; i < votes.size(); ++i) {
+          if (decisions[i].status == core::VoteStatus::kAccepted && !decisions[i].replay) {
+            mixer->Recorded(votes[i].law_id, 1);
+          }
+        }
+        mixer->RunIfDue();
       });
   auto& queue_depth =
       registry

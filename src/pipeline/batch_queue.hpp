@@ -55,6 +55,21 @@ class BatchQueue {
     return true;
   }
 
+  // PopBatch that also returns, with `out` left empty, once `idle` passes without an item: what a
+  // consumer that has periodic work of its own waits with. False only when closed and drained.
+  template <typename Rep, typename Period>
+  bool PopBatchOrIdle(std::vector<T>& out, std::size_t max, std::chrono::duration<Rep, Period> idle) {
+    core::MutexLock lock(mu_);
+    cv_.WaitFor(lock, idle, [&]() REQUIRES(mu_) { return closed_ || !items_.empty(); });
+    if (items_.empty()) return !closed_;
+    std::size_t n = std::min(items_.size(), max);
+    for (std::size_t i = 0; i < n; ++i) {
+      out.push_back(std::move(items_.front()));
+      items_.pop_front();
+    }
+    return true;
+  }
+
   // Refuses later pushes and wakes every waiting consumer. Idempotent.
   void Close() {
     {

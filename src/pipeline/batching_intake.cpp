@@ -55,7 +55,16 @@ std::vector<ports::HealthCheck> BatchingVoteIntake::Health() {
 void BatchingVoteIntake::WriterLoop() {
   std::vector<Pending> batch;
   batch.reserve(options_.max_batch);
-  while (queue_.PopBatch(batch, options_.max_batch)) {  // false: stopping and drained
+  for (;;) {
+    // false: stopping and drained. With on_idle, an empty batch is an idle tick.
+    const bool more = options_.on_idle
+                          ? queue_.PopBatchOrIdle(batch, options_.max_batch, options_.idle_tick)
+                          : queue_.PopBatch(batch, options_.max_batch);
+    if (!more) break;
+    if (batch.empty()) {
+      options_.on_idle();
+      continue;
+    }
     Recorded recorded = ProcessBatch(batch);
     batch.clear();
     core::MutexLock lock(done_mu_);

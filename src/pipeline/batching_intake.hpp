@@ -39,6 +39,10 @@ struct BatchingIntakeOptions {
   // Called on the completion thread after each successful VoteRecorder::Sync with its duration
   // and the number of votes it made durable (metrics). Must not block.
   std::function<void(std::chrono::nanoseconds duration, std::size_t votes)> on_sync = {};
+  // Called on the writer thread when no vote came for `idle_tick` (periodic work that must use
+  // the writer's connection: the embedded mixer's round for laws that closed). Empty: none.
+  std::function<void()> on_idle = {};
+  std::chrono::milliseconds idle_tick{1000};
   std::chrono::seconds retry_after_unavailable{5};
   std::chrono::seconds retry_after_overloaded{1};
 };

@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdio>
 #include <future>
 #include <set>
+#include <thread>
 
 #include "core/mutex.hpp"
 #include "core/request_id.hpp"
@@ -57,6 +59,26 @@ TEST(BatchingIntakeTest, AnswersOnlyAfterRecordingWithTheDecision) {
   EXPECT_EQ(r.decision.attempt_count, 2u);
   r = SubmitAndWait(intake, Vote(0));
   EXPECT_EQ(r.decision.status, core::VoteStatus::kInvalid);
+}
+
+// on_idle runs when no vote came for idle_tick (serve's mixer rounds for closed laws), on the
+// writer thread, and votes keep flowing around it.
+TEST(BatchingIntakeTest, IdleTicksRunWhenNoVoteComes) {
+  TestLedger ledger;
+  TestRecorder recorder;
+  std::atomic<int> ticks{0};
+  BatchingIntakeOptions options;
+  options.idle_tick = std::chrono::milliseconds(10);
+  options.on_idle = [&] { ++ticks; };
+  BatchingVoteIntake intake(ledger, recorder, options);
+  EXPECT_EQ(SubmitAndWait(intake, Vote(1)).kind, Kind::kDurable);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (ticks.load() < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_GE(ticks.load(), 3);
+  EXPECT_EQ(SubmitAndWait(intake, Vote(2)).kind, Kind::kDurable) << "votes still flow";
+  EXPECT_EQ(recorder.recorded(), 2u);
 }
 
 TEST(BatchingIntakeTest, FailedCommitAnswersUnavailableAndForgetsTheClaims) {

@@ -39,13 +39,38 @@ core::Result<ports::OpenedGroup> Mixer::Open(const std::string& law_id,
   return group;
 }
 
-void Mixer::RunNow() {
-  auto round = RunOnce();
+void Mixer::Report(const core::Result<std::size_t>& round) {
   if (!round && options_.on_error) options_.on_error(round.code(), round.error());
 }
 
+void Mixer::RunNow() { Report(RunOnce()); }
+
 core::Result<std::size_t> Mixer::RunOnce() {
   core::MutexLock round(run_mu_);
+  return RunLocked();
+}
+
+void Mixer::Recorded(const std::string& law_id, std::size_t n) {
+  core::MutexLock round(run_mu_);
+  auto it = waiting_.find(law_id);
+  if (it != waiting_.end()) it->second += n;
+}
+
+void Mixer::RunIfDue() {
+  core::MutexLock round(run_mu_);
+  const core::Timestamp now = options_.clock ? options_.clock() : core::Clock::now();
+  const std::size_t k = std::max<std::size_t>(options_.group_size, 1);
+  const std::size_t due_at = k > 1 ? 2 * k : 1;
+  bool due = false;
+  for (const core::Law& law : ballot_.laws()) {
+    auto it = waiting_.find(law.id);
+    due |= it == waiting_.end() || it->second >= due_at ||
+           (now >= law.closes_at + options_.settle && it->second > 0);
+  }
+  if (due) Report(RunLocked());
+}
+
+core::Result<std::size_t> Mixer::RunLocked() {
   const core::Timestamp now = options_.clock ? options_.clock() : core::Clock::now();
   const std::size_t k = std::max<std::size_t>(options_.group_size, 1);
   std::size_t mixed = 0;
@@ -57,11 +82,15 @@ core::Result<std::size_t> Mixer::RunOnce() {
     const ports::MixRule rule = last ? ports::MixRule{0, 0}
                                      : ports::MixRule{k, k > 1 ? k : 0};
     for (;;) {
-      auto n = box_.Mix(law.id, rule, open);
-      if (!n) return core::Fail(n.code(), fmt::format("cannot mix law {}: {}", law.id, n.error()));
-      if (*n == 0) break;
-      mixed += *n;
-      if (options_.on_group) options_.on_group(law.id, *n);
+      auto r = box_.Mix(law.id, rule, open);
+      if (!r) {
+        waiting_.erase(law.id);  // unknown again: the next round asks the store
+        return core::Fail(r.code(), fmt::format("cannot mix law {}: {}", law.id, r.error()));
+      }
+      waiting_[law.id] = r->waiting - r->mixed;
+      if (r->mixed == 0) break;
+      mixed += r->mixed;
+      if (options_.on_group) options_.on_group(law.id, r->mixed);
       if (last) break;
     }
   }

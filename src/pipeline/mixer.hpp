@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <thread>
 
@@ -61,9 +62,15 @@ class Mixer {
   // One round over every law: mixes every group the rule allows now. Returns how many ballots were
   // mixed; an error stops the round at the law that failed (the others are tried next round).
   core::Result<std::size_t> RunOnce() EXCLUDES(run_mu_);
-  // RunOnce on the caller's thread, its error reported to on_error: what the embedded writer calls
-  // after each batch, so that a 202's ballot is mixed (when the rule allows) before the answer.
+  // RunOnce on the caller's thread, its error reported to on_error.
   void RunNow() EXCLUDES(run_mu_);
+
+  // For a caller that records every vote itself (the embedded writer): `n` more ballots of
+  // `law_id` are sealed in the box. RunIfDue then runs a round only when a law may have a group
+  // due (its count is not known yet, reaches take + keep, or it has closed), and saves the store
+  // a transaction per batch otherwise; it reports errors to on_error.
+  void Recorded(const std::string& law_id, std::size_t n) EXCLUDES(run_mu_);
+  void RunIfDue() EXCLUDES(run_mu_);
 
   // The background thread: a round every interval, and at once after Wake().
   void Start();
@@ -77,6 +84,8 @@ class Mixer {
 
  private:
   void Loop();
+  core::Result<std::size_t> RunLocked() REQUIRES(run_mu_);
+  void Report(const core::Result<std::size_t>& round);
 
   const core::Ballot& ballot_;
   const core::BallotSealer sealer_;
@@ -84,6 +93,9 @@ class Mixer {
   const MixerOptions options_;
 
   core::Mutex run_mu_;  // one round at a time
+  // Sealed ballots waiting per law, as the last Mix() saw them plus Recorded() since; absent
+  // until a Mix() looked.
+  std::map<std::string, std::size_t, std::less<>> waiting_ GUARDED_BY(run_mu_);
   core::Mutex mu_;
   core::CondVar cv_;
   bool woken_ GUARDED_BY(mu_) = false;

@@ -187,6 +187,34 @@ TEST_F(MixerTest, AWrongBallotKeyStopsTheCountAndLosesNothing) {
   EXPECT_EQ(Tally().oui + Tally().non, 2u);
 }
 
+// The embedded writer tells the mixer what it sealed: a round touches the store only when a group
+// may be due (a failing store shows whether it was touched).
+TEST_F(MixerTest, RunIfDueTouchesTheStoreOnlyWhenAGroupMayBeDue) {
+  auto options = Options(3);
+  int failures = 0;
+  options.on_error = [&](core::ErrorCode, const std::string&) { ++failures; };
+  Mixer mixer(ballot_, ports::testing::TestSealer(), box_, options);
+  mixer.RunIfDue();  // nothing known yet: asks the store (0 waiting)
+  EXPECT_EQ(failures, 0);
+  Cast(5, 5);
+  mixer.Recorded(kLaw, 5);
+  box_.set_fail(true);
+  mixer.RunIfDue();  // 5 < 2k: not due, the store is not asked
+  EXPECT_EQ(failures, 0);
+  box_.set_fail(false);
+  Cast(1, 1);
+  mixer.Recorded(kLaw, 1);
+  mixer.RunIfDue();  // 6 = 2k: a group of 3
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(Tally().oui, 3u);
+  EXPECT_EQ(Tally().sealed, 3u);
+  // Past the close and the settle, what waits is due.
+  now_ = ballot_.laws()[0].closes_at + seconds(6);
+  mixer.RunIfDue();
+  EXPECT_EQ(Tally().oui, 6u);
+  EXPECT_EQ(Tally().sealed, 0u);
+}
+
 TEST_F(MixerTest, TheThreadMixesWhenWokenAndReportsFailures) {
   auto options = Options(1);
   options.interval = hours(1);  // only a Wake() starts a round

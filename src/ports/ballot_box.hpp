@@ -36,6 +36,12 @@ struct MixRule {
   std::size_t keep = 0;
 };
 
+// What one Mix() did: how many ballots it mixed, out of how many were waiting when it looked.
+struct MixResult {
+  std::size_t mixed = 0;
+  std::size_t waiting = 0;  // before the mix; waiting - mixed remain
+};
+
 // A law's counts as the box holds them (the record's reconciliation reads them).
 struct BoxCounts {
   std::uint64_t sealed = 0;    // recorded, not yet mixed
@@ -57,7 +63,8 @@ class BallotBox {
   // One mix, in one transaction of its own: if `rule` allows, takes the oldest sealed ballots of
   // `law_id`, hands them to `open`, writes what it returns (ballots and receipts in the order
   // given, the tally moved by the group's counts) and deletes the sealed ballots; then commits.
-  // Returns how many ballots were mixed (0: the rule did not allow a mix, nothing changed).
+  // Returns how many ballots were mixed (0: the rule did not allow a mix, nothing changed) and
+  // how many were waiting.
   // All or nothing: a crash or an error anywhere leaves every sealed ballot waiting and nothing
   // written, so a later mix takes them again (exactly once). Concurrent mixers of the same law
   // (several aggregators) are serialised by the store, so the rule holds across them.
@@ -65,8 +72,8 @@ class BallotBox {
   // does not open, a schema this binary does not know), or open's error.
   // Thread-safety: one caller per instance. Blocking: the disk or the network; never called from
   // an HTTP thread.
-  virtual core::Result<std::size_t> Mix(const std::string& law_id, MixRule rule,
-                                        const Opener& open) = 0;
+  virtual core::Result<MixResult> Mix(const std::string& law_id, MixRule rule,
+                                      const Opener& open) = 0;
 
   // The law's counts. Thread-safety and blocking: as Mix.
   virtual core::Result<BoxCounts> Counts(const std::string& law_id) = 0;

@@ -45,7 +45,7 @@ constexpr std::string_view kCounts =
 // One mix on `conn`: how many ballots it mixed, 0 when the rule does not allow one. A failure of
 // the statements is the PgError; one of the ballots or of `open` is left in open_error. The
 // caller rolls back on either.
-core::Result<std::size_t, PgError> MixOnce(PgConnection& conn, const std::string& law_id,
+core::Result<ports::MixResult, PgError> MixOnce(PgConnection& conn, const std::string& law_id,
                                            ports::MixRule rule,
                                            const ports::BallotBox::Opener& open,
                                            core::Status& open_error) {
@@ -59,7 +59,7 @@ core::Result<std::size_t, PgError> MixOnce(PgConnection& conn, const std::string
   const std::size_t take = rule.take == 0 ? waiting : rule.take;
   if (waiting == 0 || waiting < take + rule.keep) {
     if (auto r = conn.ExecScript("ROLLBACK"); !r) return core::Fail(r.error());
-    return std::size_t{0};
+    return ports::MixResult{0, waiting};
   }
   auto taken = conn.Exec(kTakeSealed, Params{law_id, std::to_string(take)});
   if (!taken) return core::Fail(taken.error());
@@ -70,13 +70,13 @@ core::Result<std::size_t, PgError> MixOnce(PgConnection& conn, const std::string
     if (hex.size() != 2 * out.size() || !core::HexDecode(hex, out.data(), out.size())) {
       open_error = core::Fail(core::ErrorCode::kCorrupt,
                               std::string("a sealed ballot in PostgreSQL is not 49 bytes"));
-      return std::size_t{0};
+      return ports::MixResult{0, waiting};
     }
   }
   auto group = open(sealed);
   if (!group) {
     open_error = core::Fail(group.code(), group.error());
-    return std::size_t{0};
+    return ports::MixResult{0, waiting};
   }
   PgArrayLiteral choices, receipts;
   std::int64_t oui = 0, non = 0;
@@ -98,13 +98,13 @@ core::Result<std::size_t, PgError> MixOnce(PgConnection& conn, const std::string
     return core::Fail(r.error());
   }
   if (auto r = conn.ExecScript("COMMIT"); !r) return core::Fail(r.error());
-  return sealed.size();
+  return ports::MixResult{sealed.size(), waiting};
 }
 
 }  // namespace
 
-core::Result<std::size_t> PostgresBallotBox::Mix(const std::string& law_id, ports::MixRule rule,
-                                                 const Opener& open) {
+core::Result<ports::MixResult> PostgresBallotBox::Mix(const std::string& law_id,
+                                                      ports::MixRule rule, const Opener& open) {
   // Tried again once on a fresh connection when the pooled one turns out to be dead (a server
   // restart leaves every idle connection broken): nothing was committed on it.
   core::Status last;

@@ -30,8 +30,8 @@ class PostgresBallotBox final : public ports::BallotBox {
   // REQUIRES: Migrate() and SeedTallies() have run on the pool's database.
   explicit PostgresBallotBox(PgPoolPtr pool) : pool_(std::move(pool)) {}
 
-  core::Result<std::size_t> Mix(const std::string& law_id, ports::MixRule rule,
-                                const Opener& open) override;
+  core::Result<ports::MixResult> Mix(const std::string& law_id, ports::MixRule rule,
+                                     const Opener& open) override;
   core::Result<ports::BoxCounts> Counts(const std::string& law_id) override;
 
  private:

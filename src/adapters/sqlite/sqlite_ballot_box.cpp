@@ -40,28 +40,28 @@ core::Status SqliteBallotBox::Prepare() {
   return {};
 }
 
-core::Result<std::size_t> SqliteBallotBox::Mix(const std::string& law_id, ports::MixRule rule,
-                                               const Opener& open) {
+core::Result<ports::MixResult> SqliteBallotBox::Mix(const std::string& law_id,
+                                                    ports::MixRule rule, const Opener& open) {
   if (auto st = begin_.Run(); !st) return core::Fail(st.code(), "cannot mix ballots: " + st.error());
   auto mixed = MixInTransaction(law_id, rule, open);
   core::Status st;
-  if (mixed && *mixed > 0) st = commit_.Run();
-  if (!mixed || *mixed == 0 || !st) (void)rollback_.Run();  // harmless after a failed COMMIT
+  if (mixed && mixed->mixed > 0) st = commit_.Run();
+  if (!mixed || mixed->mixed == 0 || !st) (void)rollback_.Run();  // harmless after a failed COMMIT
   if (!mixed) return core::Fail(mixed.code(), mixed.error());
   if (!st) return core::Fail(st.code(), "cannot mix ballots: " + st.error());
   return *mixed;
 }
 
-core::Result<std::size_t> SqliteBallotBox::MixInTransaction(const std::string& law_id,
-                                                            ports::MixRule rule,
-                                                            const Opener& open) {
+core::Result<ports::MixResult> SqliteBallotBox::MixInTransaction(const std::string& law_id,
+                                                                 ports::MixRule rule,
+                                                                 const Opener& open) {
   count_.Bind(1, law_id);
   auto row = count_.Step();
   const auto waiting = row && *row ? static_cast<std::size_t>(count_.Int(0)) : 0;
   count_.Reset();
   if (!row) return core::Fail(row.code(), "cannot mix ballots: " + row.error());
   const std::size_t take = rule.take == 0 ? waiting : rule.take;
-  if (waiting == 0 || waiting < take + rule.keep) return std::size_t{0};
+  if (waiting == 0 || waiting < take + rule.keep) return ports::MixResult{0, waiting};
 
   std::vector<core::SealedBallot> sealed;
   sealed.reserve(take);
@@ -111,7 +111,7 @@ core::Result<std::size_t> SqliteBallotBox::MixInTransaction(const std::string& l
   if (auto st = tally_.Bind(5, core::FormatTimestamp(core::Clock::now())).Run(); !st) {
     return core::Fail(st.code(), "cannot mix ballots: " + st.error());
   }
-  return sealed.size();
+  return ports::MixResult{sealed.size(), waiting};
 }
 
 core::Result<ports::BoxCounts> SqliteBallotBox::Counts(const std::string& law_id) {

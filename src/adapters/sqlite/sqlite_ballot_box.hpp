@@ -1,7 +1,9 @@
-// SqliteBallotBox: the embedded shape's BallotBox (ports/ballot_box.hpp) on a write connection of
-// its own, beside the vote writer's: SQLite lets one of them write at a time (the other waits in
-// the busy handler for the few hundred microseconds a mix takes). One mix is one transaction
-// (BEGIN IMMEDIATE: the count, the take, the writes and the delete see the same state):
+// SqliteBallotBox: the embedded shape's BallotBox (ports/ballot_box.hpp) on the vote writer's own
+// connection, used from the writer thread between batches (serve runs the mixer's rounds there).
+// A second write connection would cost far more than the mixes: each commit on one connection
+// empties the other's page cache, so the writer would re-read its pages after every mix
+// (bench/RESULTS.md, "sealed ballots"). One mix is one transaction (BEGIN IMMEDIATE: the count,
+// the take, the writes and the delete see the same state):
 //   count the law's sealed ballots; stop if the rule does not allow a mix;
 //   read the oldest `take` of them; open and shuffle them (the mixer's Opener);
 //   INSERT ballots (law, choice) and receipts (receipt, law), each in its own shuffled order;
@@ -11,6 +13,7 @@
 // Commits are not synced here (synchronous=NORMAL): WAL frames are appended in commit order, so
 // the vote writer's next sync makes them durable; a mix lost in a crash leaves its sealed ballots
 // waiting, to be mixed again.
+// Threading: the recorder's (one thread, never during a Record()).
 // Private to src/adapters/sqlite: other modules use its public headers.
 #pragma once
 
@@ -24,18 +27,19 @@ namespace scrutin::adapters::sqlite {
 
 class SqliteBallotBox final : public ports::BallotBox {
  public:
-  explicit SqliteBallotBox(Connection conn) : conn_(std::move(conn)) {}
+  // `conn` (the recorder's) must outlive the box.
+  explicit SqliteBallotBox(Connection& conn) : conn_(conn) {}
   core::Status Prepare();
 
-  core::Result<std::size_t> Mix(const std::string& law_id, ports::MixRule rule,
-                                const Opener& open) override;
+  core::Result<ports::MixResult> Mix(const std::string& law_id, ports::MixRule rule,
+                                     const Opener& open) override;
   core::Result<ports::BoxCounts> Counts(const std::string& law_id) override;
 
  private:
-  core::Result<std::size_t> MixInTransaction(const std::string& law_id, ports::MixRule rule,
-                                             const Opener& open);
+  core::Result<ports::MixResult> MixInTransaction(const std::string& law_id, ports::MixRule rule,
+                                                  const Opener& open);
 
-  Connection conn_;
+  Connection& conn_;
   Statement begin_, commit_, rollback_, count_, take_, ballot_, receipt_, delete_, tally_, counts_;
 };
 

@@ -98,9 +98,7 @@ core::Result<std::unique_ptr<SqliteElectionStore>> SqliteElectionStore::Open(
     expires_at[law.id] = core::FormatTimestamp(law.closes_at + options.status_retention);
   }
   impl->queries = std::make_unique<SqliteVoteQueries>(options.file, std::move(expires_at));
-  auto box_conn = Connection::Open(options.file, Connection::Mode::kReadWrite);
-  if (!box_conn) return core::Fail(box_conn.code(), box_conn.error());
-  impl->box = std::make_unique<SqliteBallotBox>(std::move(*box_conn));
+  impl->box = std::make_unique<SqliteBallotBox>(impl->recorder->connection());
   if (auto st = impl->box->Prepare(); !st) return core::Fail(st.code(), st.error());
   auto checkpoint_conn = Connection::Open(options.file, Connection::Mode::kReadWrite);
   if (!checkpoint_conn) return core::Fail(checkpoint_conn.code(), checkpoint_conn.error());

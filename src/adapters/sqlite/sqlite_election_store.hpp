@@ -51,7 +51,7 @@ class SqliteElectionStore {
   ports::VoteRecorder& recorder();
   // Thread-safe; each call borrows a read-only connection from a pool.
   ports::VoteQueries& queries();
-  // One caller at a time (the mixer's thread).
+  // On the recorder's connection: the writer thread only, between Record() calls.
   ports::BallotBox& ballot_box();
 
   // Start-up recovery: every accepted credential with its claim tag, and every credential's

@@ -44,6 +44,9 @@ class SqliteVoteRecorder final : public ports::VoteRecorder {
   bool defers_sync() const override { return true; }
   core::Status Sync() override;
 
+  // The writer connection, which the ballot box shares (sqlite_ballot_box.hpp).
+  Connection& connection() { return conn_; }
+
   // REQUIRES: the log exists (the connection has read the database in WAL mode).
   core::Status OpenLog(const std::filesystem::path& wal);
   ~SqliteVoteRecorder() override;

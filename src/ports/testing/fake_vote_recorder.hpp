@@ -91,13 +91,14 @@ class FakeVoteRecorder : public VoteRecorder, public VoteQueries, public BallotB
     return t;
   }
 
-  core::Result<std::size_t> Mix(const std::string& law_id, MixRule rule,
-                                const Opener& open) override {
+  core::Result<MixResult> Mix(const std::string& law_id, MixRule rule,
+                              const Opener& open) override {
     core::MutexLock lock(mu_);
     if (fail_) return core::Fail(fail_code_, std::string("disk full"));
     auto& waiting = sealed_[law_id];
     const std::size_t take = rule.take == 0 ? waiting.size() : rule.take;
-    if (waiting.empty() || waiting.size() < take + rule.keep) return std::size_t{0};
+    const std::size_t before = waiting.size();
+    if (waiting.empty() || waiting.size() < take + rule.keep) return MixResult{0, before};
     std::vector<core::SealedBallot> group(waiting.begin(), waiting.begin() + take);
     auto opened = open(group);
     if (!opened) return core::Fail(opened.code(), opened.error());
@@ -110,7 +111,7 @@ class FakeVoteRecorder : public VoteRecorder, public VoteQueries, public BallotB
     for (const auto& r : opened->receipts) receipts_[r] = law_id;
     c.smallest_group = c.groups == 0 ? take : std::min<std::uint64_t>(c.smallest_group, take);
     ++c.groups;
-    return take;
+    return MixResult{take, before};
   }
 
   core::Result<std::optional<std::string>> FindReceipt(const std::string& receipt) override {

@@ -270,19 +270,22 @@ TEST_P(VoteRecorderContract, TheMixRuleKeepsBallotsBack) {
   auto& box = store_->box();
   auto mixed = box.Mix(kLawA, MixRule{3, 3}, TestOpener(kLawA));
   ASSERT_TRUE(mixed.ok()) << mixed.error();
-  EXPECT_EQ(*mixed, 3u);
+  EXPECT_EQ(mixed->mixed, 3u);
+  EXPECT_EQ(mixed->waiting, 7u);
   mixed = box.Mix(kLawA, MixRule{3, 3}, TestOpener(kLawA));  // 4 wait: 3 + 3 do not
   ASSERT_TRUE(mixed.ok()) << mixed.error();
-  EXPECT_EQ(*mixed, 0u);
+  EXPECT_EQ(mixed->mixed, 0u);
+  EXPECT_EQ(mixed->waiting, 4u);
   auto tally = UnmixedTallyOf(kLawA);
   EXPECT_EQ(tally.first + tally.second, 3);
   mixed = box.Mix(kLawA, MixRule{0, 0}, TestOpener(kLawA));
   ASSERT_TRUE(mixed.ok()) << mixed.error();
-  EXPECT_EQ(*mixed, 4u);
+  EXPECT_EQ(mixed->mixed, 4u);
   EXPECT_EQ(UnmixedTallyOf(kLawA), std::make_pair(4LL, 3LL));
   mixed = box.Mix(kLawA, MixRule{0, 0}, TestOpener(kLawA));
   ASSERT_TRUE(mixed.ok()) << mixed.error();
-  EXPECT_EQ(*mixed, 0u) << "nothing waits";
+  EXPECT_EQ(mixed->mixed, 0u) << "nothing waits";
+  EXPECT_EQ(mixed->waiting, 0u);
   auto counts = box.Counts(kLawA);
   ASSERT_TRUE(counts.ok()) << counts.error();
   EXPECT_EQ(counts->sealed, 0u);
