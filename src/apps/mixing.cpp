@@ -19,7 +19,7 @@ void AddMixFlags(CLI::App* cmd, MixFlags& flags, bool key_optional) {
   if (!key_optional) key->required();
   cmd->add_option("--mix-size", flags.mix_size,
                   "Ballots opened together at least (k): a choice is seen only as one of a "
-                  "shuffled group of k, and live results move in steps of k")
+                  "shuffled group of at least k, and live results move by at least k at a time")
       ->envname("SCRUTIN_MIX_SIZE")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();

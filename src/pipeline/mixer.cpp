@@ -79,8 +79,10 @@ core::Result<std::size_t> Mixer::RunLocked() {
     // The last group (and any late one) once the law has been closed for `settle`; groups of k
     // keeping k back before that.
     const bool last = now >= law.closes_at + options_.settle;
-    const ports::MixRule rule = last ? ports::MixRule{0, 0}
-                                     : ports::MixRule{k, k > 1 ? k : 0};
+    // Open: everything but k, in one group of at least k (at most kMaxGroup). Last: everything.
+    const ports::MixRule rule =
+        last ? ports::MixRule{}
+             : ports::MixRule{.keep = k > 1 ? k : 0, .min_group = k, .max_group = kMaxGroup};
     for (;;) {
       auto r = box_.Mix(law.id, rule, open);
       if (!r) {

@@ -3,8 +3,9 @@
 // thread of `serve` in the embedded shape, of each aggregator in the distributed one.
 //
 // The rule, per law:
-//   - while the law is open, a group of k is mixed whenever at least 2k sealed ballots wait, so k
-//     always stay behind (with k = 1 nothing is kept back: a group of one is all k asks for);
+//   - while the law is open, whenever at least 2k sealed ballots wait, all but k of them are mixed
+//     as one group (at least k, at most kMaxGroup), so k always stay behind (with k = 1 nothing is
+//     kept back: a group of one is all k asks for);
 //   - once the law has been closed for `settle` (time for votes already answered 202 to reach the
 //     store), everything that waits is mixed as the last group: between k and 2k-1 ballots, or all
 //     of them when the whole law had fewer than k;
@@ -34,6 +35,9 @@
 namespace scrutin::pipeline {
 
 inline constexpr std::size_t kDefaultMixSize = 100;
+// The largest group one transaction opens while a law is open (a backlog is caught up in groups
+// of up to this many; at the close the rest is one group, whatever its size).
+inline constexpr std::size_t kMaxGroup = 10000;
 
 struct MixerOptions {
   std::size_t group_size = kDefaultMixSize;  // k, at least 1

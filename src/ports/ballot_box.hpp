@@ -7,8 +7,10 @@
 // contract suite in ports/testing/ballot_box_contract.hpp.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <functional>
 #include <memory>
 #include <span>
@@ -28,13 +30,22 @@ struct OpenedGroup {
   std::vector<std::string> receipts;
 };
 
-// Which sealed ballots of a law one mix may take: `take` of them (0: all that wait), and only if
-// at least `keep` then remain waiting. The mixer keeps back k while a law is open so that its last
-// group, mixed at the close, has at least k ballots too.
+// How many of a law's sealed ballots one mix takes: all but `keep` of them, at most `max_group`,
+// and only if that makes at least `min_group`. The mixer keeps k back while a law is open (so that
+// its last group, at the close, has at least k ballots too) and takes every other one that waits
+// in one group (a backlog is caught up in few transactions).
 struct MixRule {
-  std::size_t take = 0;
   std::size_t keep = 0;
+  std::size_t min_group = 1;
+  std::size_t max_group = SIZE_MAX;
 };
+
+// The group a mix under `rule` takes when `waiting` ballots wait (0: no mix).
+inline std::size_t GroupSize(const MixRule& rule, std::size_t waiting) {
+  if (waiting <= rule.keep) return 0;
+  const std::size_t n = std::min(waiting - rule.keep, rule.max_group);
+  return n >= std::max<std::size_t>(rule.min_group, 1) ? n : 0;
+}
 
 // What one Mix() did: how many ballots it mixed, out of how many were waiting when it looked.
 struct MixResult {
@@ -60,8 +71,8 @@ class BallotBox {
   using Opener =
       std::function<core::Result<OpenedGroup>(std::span<const core::SealedBallot> sealed)>;
 
-  // One mix, in one transaction of its own: if `rule` allows, takes the oldest sealed ballots of
-  // `law_id`, hands them to `open`, writes what it returns (ballots and receipts in the order
+  // One mix, in one transaction of its own: takes the GroupSize(rule, waiting) oldest sealed
+  // ballots of `law_id` (none: nothing changes), hands them to `open`, writes what it returns (ballots and receipts in the order
   // given, the tally moved by the group's counts) and deletes the sealed ballots; then commits.
   // Returns how many ballots were mixed (0: the rule did not allow a mix, nothing changed) and
   // how many were waiting.

@@ -56,8 +56,8 @@ core::Result<ports::MixResult, PgError> MixOnce(PgConnection& conn, const std::s
   auto counted = conn.Exec(kCountSealed, Params{law_id});
   if (!counted) return core::Fail(counted.error());
   const auto waiting = static_cast<std::size_t>(counted->Int(0, 0));
-  const std::size_t take = rule.take == 0 ? waiting : rule.take;
-  if (waiting == 0 || waiting < take + rule.keep) {
+  const std::size_t take = ports::GroupSize(rule, waiting);
+  if (take == 0) {
     if (auto r = conn.ExecScript("ROLLBACK"); !r) return core::Fail(r.error());
     return ports::MixResult{0, waiting};
   }

@@ -60,8 +60,8 @@ core::Result<ports::MixResult> SqliteBallotBox::MixInTransaction(const std::stri
   const auto waiting = row && *row ? static_cast<std::size_t>(count_.Int(0)) : 0;
   count_.Reset();
   if (!row) return core::Fail(row.code(), "cannot mix ballots: " + row.error());
-  const std::size_t take = rule.take == 0 ? waiting : rule.take;
-  if (waiting == 0 || waiting < take + rule.keep) return ports::MixResult{0, waiting};
+  const std::size_t take = ports::GroupSize(rule, waiting);
+  if (take == 0) return ports::MixResult{0, waiting};
 
   std::vector<core::SealedBallot> sealed;
   sealed.reserve(take);

@@ -55,7 +55,7 @@ inline BallotBox::Opener TestOpener(const std::string& law) {
 // Mixes every sealed ballot of `law` waiting in `box` as one group (what the mixer does at the
 // close); how many it mixed.
 inline core::Result<std::size_t> MixAll(BallotBox& box, const std::string& law) {
-  auto r = box.Mix(law, MixRule{0, 0}, TestOpener(law));
+  auto r = box.Mix(law, MixRule{}, TestOpener(law));
   if (!r) return core::Fail(r.code(), r.error());
   return r->mixed;
 }

@@ -96,9 +96,9 @@ class FakeVoteRecorder : public VoteRecorder, public VoteQueries, public BallotB
     core::MutexLock lock(mu_);
     if (fail_) return core::Fail(fail_code_, std::string("disk full"));
     auto& waiting = sealed_[law_id];
-    const std::size_t take = rule.take == 0 ? waiting.size() : rule.take;
     const std::size_t before = waiting.size();
-    if (waiting.empty() || waiting.size() < take + rule.keep) return MixResult{0, before};
+    const std::size_t take = GroupSize(rule, before);
+    if (take == 0) return MixResult{0, before};
     std::vector<core::SealedBallot> group(waiting.begin(), waiting.begin() + take);
     auto opened = open(group);
     if (!opened) return core::Fail(opened.code(), opened.error());

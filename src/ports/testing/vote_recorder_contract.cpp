@@ -260,7 +260,7 @@ TEST_P(VoteRecorderContract, ARedeliveryAfterTheMixCountsNothingTwice) {
   EXPECT_EQ((*status)->status, VoteStatus::kAccepted);
 }
 
-// take k only while k more stay behind; take 0 takes everything; each group is counted whole.
+// All but `keep`, at most `max_group`, at least `min_group`; each group is counted whole.
 TEST_P(VoteRecorderContract, TheMixRuleKeepsBallotsBack) {
   auto d = RandomDigests(7);
   std::vector<core::VoteEnvelope> votes;
@@ -268,21 +268,22 @@ TEST_P(VoteRecorderContract, TheMixRuleKeepsBallotsBack) {
   std::vector<core::Decision> decisions(7, Decided(VoteStatus::kAccepted));
   ASSERT_TRUE(store_->recorder().Record(votes, decisions).ok());
   auto& box = store_->box();
-  auto mixed = box.Mix(kLawA, MixRule{3, 3}, TestOpener(kLawA));
+  const MixRule three_keep_three{.keep = 3, .min_group = 3, .max_group = 3};
+  auto mixed = box.Mix(kLawA, three_keep_three, TestOpener(kLawA));
   ASSERT_TRUE(mixed.ok()) << mixed.error();
   EXPECT_EQ(mixed->mixed, 3u);
   EXPECT_EQ(mixed->waiting, 7u);
-  mixed = box.Mix(kLawA, MixRule{3, 3}, TestOpener(kLawA));  // 4 wait: 3 + 3 do not
+  mixed = box.Mix(kLawA, three_keep_three, TestOpener(kLawA));  // 4 wait: 3 + 3 do not
   ASSERT_TRUE(mixed.ok()) << mixed.error();
   EXPECT_EQ(mixed->mixed, 0u);
   EXPECT_EQ(mixed->waiting, 4u);
   auto tally = UnmixedTallyOf(kLawA);
   EXPECT_EQ(tally.first + tally.second, 3);
-  mixed = box.Mix(kLawA, MixRule{0, 0}, TestOpener(kLawA));
+  mixed = box.Mix(kLawA, MixRule{}, TestOpener(kLawA));
   ASSERT_TRUE(mixed.ok()) << mixed.error();
   EXPECT_EQ(mixed->mixed, 4u);
   EXPECT_EQ(UnmixedTallyOf(kLawA), std::make_pair(4LL, 3LL));
-  mixed = box.Mix(kLawA, MixRule{0, 0}, TestOpener(kLawA));
+  mixed = box.Mix(kLawA, MixRule{}, TestOpener(kLawA));
   ASSERT_TRUE(mixed.ok()) << mixed.error();
   EXPECT_EQ(mixed->mixed, 0u) << "nothing waits";
   EXPECT_EQ(mixed->waiting, 0u);
@@ -308,7 +309,7 @@ TEST_P(VoteRecorderContract, AFailedOpenChangesNothing) {
   auto refuse = [](std::span<const core::SealedBallot>) -> core::Result<OpenedGroup> {
     return core::Fail(core::ErrorCode::kCorrupt, std::string("does not open"));
   };
-  auto mixed = store_->box().Mix(kLawA, MixRule{0, 0}, refuse);
+  auto mixed = store_->box().Mix(kLawA, MixRule{}, refuse);
   ASSERT_FALSE(mixed.ok());
   EXPECT_EQ(mixed.code(), core::ErrorCode::kCorrupt) << mixed.error();
   auto counts = store_->box().Counts(kLawA);
