@@ -137,6 +137,10 @@ core::Result<std::optional<ports::StatusRecord>> CachedTallies::FindStatus(
   return source_.FindStatus(id);
 }
 
+core::Result<std::optional<std::string>> CachedTallies::FindReceipt(const std::string& receipt) {
+  return source_.FindReceipt(receipt);
+}
+
 core::Result<ports::Tally> CachedTallies::FindTally(const std::string& law_id) {
   const auto now = Now();
   core::MutexLock lock(mu_);

@@ -83,6 +83,7 @@ class CachedTallies final : public ports::VoteQueries {
 
   // From the source. Thread-safe if the source is.
   core::Result<std::optional<ports::StatusRecord>> FindStatus(const core::RequestId& id) override;
+  core::Result<std::optional<std::string>> FindReceipt(const std::string& receipt) override;
 
   // The last tally read for the law. Error when the law is not one of law_ids, was never read, or
   // its last successful read is older than max_age (the error says how old). Never touches the

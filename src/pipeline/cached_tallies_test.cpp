@@ -56,6 +56,21 @@ TEST_F(CachedTalliesTest, ServesTheLastReadValueWithoutCallingTheSource) {
   EXPECT_EQ(cache.FindTally("L2026-001")->oui, 6u);
 }
 
+// Receipts are not cached: each lookup reads the source (the api calls it on its lookup pool).
+TEST_F(CachedTalliesTest, ReceiptsComeFromTheSource) {
+  CachedTallies cache(source_, {"L2026-001"}, Manual());
+  source_.AddReceipt("7K3M-Q9ZD-0R2A-4XVB", "L2026-001");
+  auto found = cache.FindReceipt("7K3M-Q9ZD-0R2A-4XVB");
+  ASSERT_TRUE(found.ok()) << found.error();
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ(**found, "L2026-001");
+  auto missing = cache.FindReceipt("7K3M-Q9ZD-0R2A-4XVC");
+  ASSERT_TRUE(missing.ok()) << missing.error();
+  EXPECT_FALSE(missing->has_value());
+  source_.SetDown(true);
+  EXPECT_FALSE(cache.FindReceipt("7K3M-Q9ZD-0R2A-4XVB").ok());
+}
+
 TEST_F(CachedTalliesTest, UnknownOrNeverReadLawsAreErrors) {
   CachedTallies cache(source_, {"L2026-001"}, Manual());
   EXPECT_FALSE(cache.FindTally("L2026-001").ok()) << "not read yet";
