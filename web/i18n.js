@@ -17,6 +17,7 @@ const STRINGS = {
     'nav.label': 'Navigation principale',
     'nav.vote': 'Voter',
     'nav.results': 'Résultats',
+    'nav.receipt': 'Vérifier mon reçu',
     'footer.privacy':
         'Votre NAS et votre code ne sont jamais conservés, ni par ce service ni dans votre ' +
         'navigateur. Votre choix reste secret.',
@@ -92,6 +93,7 @@ const STRINGS = {
     'outcome.print': 'Imprimer',
     'outcome.copy': 'Copier le reçu',
     'outcome.copied': 'Reçu copié.',
+    'outcome.receipt.check': 'Vérifier que mon bulletin est compté',
     'outcome.duplicate.h': 'Vous avez déjà voté sur cette loi',
     'outcome.duplicate.body':
         'Un vote a déjà été enregistré avec ce NAS et ce code sur {law}. Cette nouvelle ' +
@@ -143,7 +145,11 @@ const STRINGS = {
     'results.doctitle': 'Résultats — Scrutin référendaire',
     'results.h1': 'Résultats',
     'results.intro':
-        'Les résultats se mettent à jour automatiquement pendant le vote. Les pourcentages ' +
+        'Les résultats se mettent à jour automatiquement pendant le vote. Pour que personne ne ' +
+        'puisse relier un bulletin à son électeur, les bulletins sont comptés par groupes ' +
+        'mélangés : les résultats provisoires avancent d’un groupe à la fois et ne comprennent ' +
+        'pas encore les derniers bulletins reçus. Tous sont comptés quelques secondes après la ' +
+        'fermeture du vote, et les résultats deviennent alors définitifs. Les pourcentages ' +
         'portent sur les votes comptés.',
     'results.loading': 'Chargement des résultats…',
     'results.laws.error':
@@ -164,6 +170,100 @@ const STRINGS = {
     'results.unavailable': 'Résultats momentanément indisponibles. Nouvel essai automatique.',
     'results.unknown': 'Le service de résultats ne connaît pas cette loi.',
     'results.published': 'Les résultats de {law} sont publiés.',
+    'results.closing':
+        'Le vote est fermé : les derniers bulletins sont en cours de décompte. Les résultats ' +
+        'seront définitifs dans quelques secondes.',
+
+    'record.h': 'Procès-verbal signé',
+    'record.loading': 'Chargement du procès-verbal…',
+    'record.pending':
+        'Le procès-verbal signé de cette loi (décompte, rapprochement des comptes, liste des ' +
+        'reçus, signature) sera publié à la fermeture du vote, le {date}, au plus tard quelques ' +
+        'secondes après.',
+    'record.unknown': 'Aucun procès-verbal n’est publié pour cette loi par ce service.',
+    'record.unavailable': 'Procès-verbal momentanément indisponible. Nouvel essai automatique.',
+    'record.sealed': 'Scellé le {date}.',
+    'record.published': 'Le procès-verbal signé de {law} est publié.',
+    'record.tally': 'Décompte signé : OUI {oui}, NON {non}, total {total}.',
+    'record.recon.caption': 'Rapprochement des comptes',
+    'record.recon.note':
+        'Chaque compte vient d’un registre distinct du système ; tous doivent être égaux au ' +
+        'total du décompte.',
+    'record.recon.what': 'Compte',
+    'record.recon.n': 'Nombre',
+    'record.recon.check': 'Par rapport au décompte',
+    'record.recon.accepted': 'Votes acceptés (statuts des demandes)',
+    'record.recon.claims': 'Identifiants ayant voté',
+    'record.recon.ballots': 'Bulletins',
+    'record.recon.receipts': 'Reçus',
+    'record.recon.tallied': 'Bulletins décomptés',
+    'record.recon.equal': 'Égal',
+    'record.recon.differs': 'Écart de {d}',
+    'record.recon.ok': 'Tous les comptes sont égaux au décompte.',
+    'record.recon.mismatch':
+        'Attention : des comptes diffèrent du décompte. Le procès-verbal les publie tels ' +
+        'quels ; l’administration électorale doit expliquer chaque écart.',
+    'record.receipts.link': 'Liste des reçus comptés ({n})',
+    'record.receipts.help':
+        'Chaque électeur peut y chercher son reçu, ou le vérifier sur la page {link}.',
+    'record.sha256': 'Empreinte SHA-256 de la liste :',
+    'record.signature': 'Signature ({alg}) :',
+    'record.pubkey': 'Clé publique :',
+    'record.verify':
+        'Pour vérifier ce procès-verbal de façon indépendante, un vérificateur exécute {cmd} : ' +
+        'la commande contrôle la signature avec la clé publique (à comparer avec celle publiée ' +
+        'avant l’ouverture du vote), l’empreinte SHA-256 de la liste des reçus et l’égalité de ' +
+        'chaque compte avec le décompte.',
+
+    'receipt.doctitle': 'Vérifier mon reçu — Scrutin référendaire',
+    'receipt.h1': 'Vérifier mon reçu',
+    'receipt.intro':
+        'Le reçu affiché après votre vote permet de vérifier que votre bulletin figure dans le ' +
+        'décompte. Cette vérification dit seulement si le bulletin est compté, jamais comment ' +
+        'vous avez voté.',
+    'receipt.label': 'Votre reçu',
+    'receipt.hint':
+        '16 lettres ou chiffres, par exemple 7K3M-Q9TZ-2D4F-H8WX. Majuscules ou minuscules, ' +
+        'avec ou sans tirets.',
+    'receipt.submit': 'Vérifier',
+    'receipt.err.missing': 'Entrez votre reçu.',
+    'receipt.err.format':
+        'Un reçu comporte 16 lettres ou chiffres (les tirets sont facultatifs). Comparez avec ' +
+        'le reçu affiché après votre vote.',
+    'receipt.outcome.label': 'Résultat de la vérification',
+    'receipt.checking': 'Vérification du reçu en cours…',
+    'receipt.counted.h': 'Votre bulletin est compté',
+    'receipt.counted.body': 'Le bulletin du reçu {receipt} figure dans le décompte de {law}.',
+    'receipt.counted.secret':
+        'Ce reçu ne dit pas comment vous avez voté : personne ne peut le savoir à partir de lui.',
+    'receipt.pending.h': 'Ce reçu n’est pas encore dans le décompte',
+    'receipt.pending.body':
+        'Aucun bulletin compté ne porte le reçu {receipt} pour le moment. C’est normal pendant ' +
+        'le vote : pour que personne ne puisse relier un bulletin à son électeur, les bulletins ' +
+        'sont comptés par groupes mélangés, et un reçu n’apparaît qu’une fois son groupe ' +
+        'compté. Tous les bulletins sont comptés au plus tard quelques secondes après la ' +
+        'fermeture du vote.',
+    'receipt.pending.when': 'Vérifiez de nouveau après la fermeture du vote, le {date}.',
+    'receipt.pending.report':
+        'Si votre reçu n’apparaît toujours pas quelques minutes après la fermeture, vérifiez ' +
+        'que vous l’avez bien recopié, puis signalez-le à l’administration électorale en lui ' +
+        'donnant ce reçu.',
+    'receipt.missing.h': 'Ce reçu ne figure pas dans le décompte',
+    'receipt.missing.body':
+        'Le vote est fermé et tous les bulletins enregistrés sont comptés, mais aucun ne porte ' +
+        'le reçu {receipt}.',
+    'receipt.missing.report':
+        'Vérifiez d’abord que vous avez bien recopié votre reçu. Si c’est bien celui affiché ' +
+        'après votre vote, signalez-le sans tarder à l’administration électorale en lui ' +
+        'donnant ce reçu.',
+    'receipt.busy.body':
+        'Le service reçoit trop de demandes en ce moment. Réessayez dans {s} secondes.',
+    'receipt.unavailable.body':
+        'Le service ne peut pas vérifier les reçus pour le moment. Réessayez dans {s} secondes.',
+    'receipt.network.body':
+        'Le service n’a pas pu être joint. Vérifiez votre connexion, puis réessayez.',
+    'receipt.error.body':
+        'Le service a répondu de façon inattendue (code {code}). Réessayez dans quelques minutes.',
   },
 
   en: {
@@ -175,6 +275,7 @@ const STRINGS = {
     'nav.label': 'Main navigation',
     'nav.vote': 'Vote',
     'nav.results': 'Results',
+    'nav.receipt': 'Check my receipt',
     'footer.privacy':
         'Your SIN and code are never kept, neither by this service nor in your browser. ' +
         'Your choice stays secret.',
@@ -248,6 +349,7 @@ const STRINGS = {
     'outcome.print': 'Print',
     'outcome.copy': 'Copy the receipt',
     'outcome.copied': 'Receipt copied.',
+    'outcome.receipt.check': 'Check that my ballot is counted',
     'outcome.duplicate.h': 'You have already voted on this law',
     'outcome.duplicate.body':
         'A vote was already recorded with this SIN and code on {law}. This new attempt was not ' +
@@ -297,8 +399,11 @@ const STRINGS = {
     'results.doctitle': 'Results — Referendum vote',
     'results.h1': 'Results',
     'results.intro':
-        'Results update automatically while voting is open. Percentages are of the votes ' +
-        'counted.',
+        'Results update automatically while voting is open. So that no one can link a ballot ' +
+        'to its voter, ballots are counted in shuffled groups: provisional results move one ' +
+        'group at a time and do not yet include the latest ballots received. All of them are ' +
+        'counted a few seconds after voting closes, and the results are then final. ' +
+        'Percentages are of the votes counted.',
     'results.loading': 'Loading the results…',
     'results.laws.error':
         'The list of laws could not be loaded. Trying again automatically in a few seconds.',
@@ -316,6 +421,95 @@ const STRINGS = {
     'results.unavailable': 'Results temporarily unavailable. Trying again automatically.',
     'results.unknown': 'The results service does not know this law.',
     'results.published': 'Results for {law} are published.',
+    'results.closing':
+        'Voting is closed: the last ballots are being counted. The results will be final in a ' +
+        'few seconds.',
+
+    'record.h': 'Signed record',
+    'record.loading': 'Loading the record…',
+    'record.pending':
+        'The signed record of this law (tally, reconciliation of counts, list of receipts, ' +
+        'signature) will be published when voting closes, on {date}, at the latest a few ' +
+        'seconds after.',
+    'record.unknown': 'This service publishes no record for this law.',
+    'record.unavailable': 'Record temporarily unavailable. Trying again automatically.',
+    'record.sealed': 'Sealed on {date}.',
+    'record.published': 'The signed record of {law} is published.',
+    'record.tally': 'Signed tally: OUI (yes) {oui}, NON (no) {non}, total {total}.',
+    'record.recon.caption': 'Reconciliation of counts',
+    'record.recon.note':
+        'Each count comes from a separate store of the system; all must equal the total of ' +
+        'the tally.',
+    'record.recon.what': 'Count',
+    'record.recon.n': 'Number',
+    'record.recon.check': 'Against the tally',
+    'record.recon.accepted': 'Accepted votes (request statuses)',
+    'record.recon.claims': 'Credentials that voted',
+    'record.recon.ballots': 'Ballots',
+    'record.recon.receipts': 'Receipts',
+    'record.recon.tallied': 'Ballots tallied',
+    'record.recon.equal': 'Equal',
+    'record.recon.differs': 'Differs by {d}',
+    'record.recon.ok': 'Every count equals the tally.',
+    'record.recon.mismatch':
+        'Warning: some counts differ from the tally. The record publishes them as they are; ' +
+        'the election authority must explain every difference.',
+    'record.receipts.link': 'List of counted receipts ({n})',
+    'record.receipts.help':
+        'Every voter can look for their receipt in it, or check it on the {link} page.',
+    'record.sha256': 'SHA-256 of the list:',
+    'record.signature': 'Signature ({alg}):',
+    'record.pubkey': 'Public key:',
+    'record.verify':
+        'To check this record independently, an auditor runs {cmd}: it verifies the signature ' +
+        'with the public key (compare it with the one published before voting opened), the ' +
+        'SHA-256 of the list of receipts, and that every count equals the tally.',
+
+    'receipt.doctitle': 'Check my receipt — Referendum vote',
+    'receipt.h1': 'Check my receipt',
+    'receipt.intro':
+        'The receipt shown after you voted lets you check that your ballot is in the count. ' +
+        'This check only says whether the ballot is counted, never how you voted.',
+    'receipt.label': 'Your receipt',
+    'receipt.hint':
+        '16 letters or digits, for example 7K3M-Q9TZ-2D4F-H8WX. Upper or lower case, with or ' +
+        'without dashes.',
+    'receipt.submit': 'Check',
+    'receipt.err.missing': 'Enter your receipt.',
+    'receipt.err.format':
+        'A receipt has 16 letters or digits (dashes are optional). Compare it with the receipt ' +
+        'shown after you voted.',
+    'receipt.outcome.label': 'Result of the check',
+    'receipt.checking': 'Checking the receipt…',
+    'receipt.counted.h': 'Your ballot is counted',
+    'receipt.counted.body': 'The ballot with receipt {receipt} is in the count for {law}.',
+    'receipt.counted.secret':
+        'This receipt does not say how you voted: no one can learn it from the receipt.',
+    'receipt.pending.h': 'This receipt is not in the count yet',
+    'receipt.pending.body':
+        'No counted ballot has receipt {receipt} at the moment. This is normal while voting is ' +
+        'open: so that no one can link a ballot to its voter, ballots are counted in shuffled ' +
+        'groups, and a receipt shows up only once its group is counted. Every ballot is ' +
+        'counted at the latest a few seconds after voting closes.',
+    'receipt.pending.when': 'Check again after voting closes, on {date}.',
+    'receipt.pending.report':
+        'If your receipt still does not appear a few minutes after the close, check that you ' +
+        'copied it correctly, then report it to the election authority, giving them this ' +
+        'receipt.',
+    'receipt.missing.h': 'This receipt is not in the count',
+    'receipt.missing.body':
+        'Voting is closed and every recorded ballot is counted, but none has receipt {receipt}.',
+    'receipt.missing.report':
+        'First check that you copied your receipt correctly. If it is the one shown after you ' +
+        'voted, report it to the election authority without delay, giving them this receipt.',
+    'receipt.busy.body':
+        'The service is receiving too many requests right now. Try again in {s} seconds.',
+    'receipt.unavailable.body':
+        'The service cannot check receipts at the moment. Try again in {s} seconds.',
+    'receipt.network.body':
+        'The service could not be reached. Check your connection, then try again.',
+    'receipt.error.body':
+        'The service answered unexpectedly (code {code}). Try again in a few minutes.',
   },
 };
 

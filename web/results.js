@@ -16,6 +16,10 @@ const LIVE_MS = 5000;
 const MAX_BACKOFF_MS = 60000;
 const EMBARGO_RECHECK_MS = 60000;
 const TICK_MS = 1000;
+// From the close until the record is sealed (a few seconds), ask for it this often.
+const RECORD_SOON_MS = 2000;
+// The counts of a record's reconciliation, each from its own store (API.md, "The record").
+const RECONCILIATION = ['accepted', 'claims', 'ballots', 'receipts', 'tallied'];
 
 const state = {
   laws: [],
@@ -23,6 +27,7 @@ const state = {
   lawsFailures: 0,
   lawsNextAt: 0,
   results: new Map(),  // law_id -> {kind, data?, available_at?, failures, nextAt, inFlight}
+  records: new Map(),  // law_id -> {kind, data?, available_at?, failures, nextAt, inFlight}
 };
 
 function announce(text) {
@@ -51,6 +56,7 @@ async function loadLaws() {
     for (const law of state.laws) {
       if (!state.results.has(law.law_id)) {
         state.results.set(law.law_id, {kind: 'loading', failures: 0, nextAt: 0});
+        state.records.set(law.law_id, {kind: 'loading', failures: 0, nextAt: 0});
       }
     }
   } catch (e) {
@@ -117,6 +123,49 @@ async function refresh(law) {
   renderLaw(law);
 }
 
+// GET /api/v1/record/{law}: 403 poll_open (with available_at) until the law has closed and its
+// record is sealed, then the record, which never changes again.
+async function refreshRecord(law) {
+  const r = state.records.get(law.law_id);
+  r.inFlight = true;
+  let res;
+  try {
+    res = await S.api('/record/' + encodeURIComponent(law.law_id));
+  } catch (e) {
+    res = null;
+  }
+  r.inFlight = false;
+  const now = Date.now();
+  const b = (res && res.body) || {};
+  if (res && res.status === 200 && b.tally && isCount(b.tally.total)) {
+    if (r.kind === 'pending') announce(S.t('record.published', {law: law.law_id}));
+    r.kind = 'ok';
+    r.data = b;
+    r.failures = 0;
+    r.nextAt = Infinity;
+  } else if (res && res.status === 403 && b.error === 'poll_open') {
+    r.kind = 'pending';
+    r.available_at = b.available_at || law.closes_at;
+    r.failures = 0;
+    const at = Date.parse(r.available_at);
+    const until = Number.isNaN(at) ? EMBARGO_RECHECK_MS : at - now;
+    r.nextAt = now + Math.min(EMBARGO_RECHECK_MS, Math.max(RECORD_SOON_MS, until));
+  } else if (res && res.status === 404) {
+    r.kind = 'unknown';
+    r.failures = 0;
+    r.nextAt = now + MAX_BACKOFF_MS;
+  } else {
+    r.failures++;
+    r.kind = 'error';
+    let wait = backoff(r.failures);
+    if (res && (res.status === 429 || res.status === 503)) {
+      wait = Math.max(wait, S.retryAfterSeconds(res.headers, 10) * 1000);
+    }
+    r.nextAt = now + wait;
+  }
+  renderLaw(law);
+}
+
 function tick() {
   if (document.hidden) return;
   const now = Date.now();
@@ -128,6 +177,8 @@ function tick() {
   for (const law of state.laws) {
     const r = state.results.get(law.law_id);
     if (r && !r.inFlight && now >= r.nextAt) refresh(law);
+    const rec = state.records.get(law.law_id);
+    if (rec && !rec.inFlight && now >= rec.nextAt) refreshRecord(law);
   }
 }
 
@@ -221,18 +272,154 @@ function renderLaw(law) {
         text: S.t('results.uncounted', {n: S.formatNumber(d.uncounted)}),
       }));
     }
-    parts.push(
-        d.final ? el('p', {class: 'result-state'},
-                     el('span', {class: 'badge badge-final', text: S.t('results.final')})) :
-                  el('p', {
-                    class: 'result-state',
-                    text: S.t('results.live', {time: S.formatTime(d.updated_at)}),
-                  }));
+    if (d.final) {
+      parts.push(el('p', {class: 'result-state'},
+                    el('span', {class: 'badge badge-final', text: S.t('results.final')})));
+    } else if (S.lawState(law) === 'closed') {
+      // Closed, last group not counted yet (the mixer waits --mix-settle-ms after the close).
+      parts.push(el('p', {class: 'result-state result-closing', text: S.t('results.closing')}));
+    } else {
+      parts.push(el('p', {
+        class: 'result-state',
+        text: S.t('results.live', {time: S.formatTime(d.updated_at)}),
+      }));
+    }
     if (r.kind === 'stale') {
       parts.push(el('p', {class: 'notice notice-error', text: S.t('results.unavailable')}));
     }
   }
+  parts.push(renderRecord(law));
   card.replaceChildren(...parts);
+}
+
+function signed(n) {
+  return (n > 0 ? '+' : '\u2212') + S.formatNumber(Math.abs(n));
+}
+
+// Only a path on this site (or this origin) is used as a link; anything else falls back to the
+// documented address of the receipts list.
+function receiptsHref(url, lawId) {
+  if (typeof url === 'string' && (/^\/[^/\\]/.test(url) || url.startsWith(location.origin + '/'))) {
+    return url;
+  }
+  return '/api/v1/record/' + encodeURIComponent(lawId) + '/receipts';
+}
+
+// A labelled value that may be long (hashes, keys): the label, then the value in <code>.
+function hexLine(cls, label, value) {
+  return el('p', {class: 'record-hex ' + cls}, el('span', {class: 'record-label', text: label}),
+            ' ', el('code', {text: String(value || '')}));
+}
+
+// The law's signed record (API.md, "The record of a closed law"), or when it will be published.
+function renderRecord(law) {
+  const r = state.records.get(law.law_id) || {kind: 'loading'};
+  const id = 'record-' + law.law_id;
+  const section = el('section', {
+    class: 'record',
+    id,
+    'data-state': r.kind,
+    'aria-labelledby': id + '-h',
+  });
+  section.append(el('h3', {id: id + '-h', class: 'record-heading', text: S.t('record.h')}));
+  if (r.kind === 'loading') {
+    section.append(el('p', {class: 'result-note', text: S.t('record.loading')}));
+    return section;
+  }
+  if (r.kind === 'pending') {
+    section.append(el('p', {
+      class: 'notice notice-info record-pending',
+      text: S.t('record.pending', {date: S.formatDateTime(r.available_at)}),
+    }));
+    return section;
+  }
+  if (r.kind === 'unknown') {
+    section.append(el('p', {class: 'result-note', text: S.t('record.unknown')}));
+    return section;
+  }
+  if (r.kind === 'error') {
+    section.append(el('p', {class: 'notice notice-error', text: S.t('record.unavailable')}));
+    return section;
+  }
+
+  const d = r.data;
+  const tally = d.tally;
+  const total = tally.total;
+  if (d.sealed_at) {
+    section.append(el('p', {
+      class: 'record-sealed',
+      text: S.t('record.sealed', {date: S.formatDateTime(d.sealed_at)}),
+    }));
+  }
+  section.append(el('p', {class: 'record-tally', 'data-total': String(total)},
+                    S.tNodes('record.tally', {
+                      oui: el('strong', {text: S.formatNumber(tally.oui)}),
+                      non: el('strong', {text: S.formatNumber(tally.non)}),
+                      total: el('strong', {text: S.formatNumber(total)}),
+                    })));
+
+  // Reconciliation: every count against the tally's total; a difference is shown, never hidden.
+  const rec = d.reconciliation && typeof d.reconciliation === 'object' ? d.reconciliation : {};
+  const rows = [];
+  let mismatches = 0;
+  for (const name of RECONCILIATION) {
+    const n = rec[name];
+    const known = isCount(n);
+    const diff = known ? n - total : null;
+    if (diff !== 0) mismatches++;
+    rows.push(el(
+        'tr', {class: diff === 0 ? null : 'is-mismatch', 'data-count': name,
+               'data-value': known ? String(n) : ''},
+        el('th', {scope: 'row', text: S.t('record.recon.' + name)}),
+        el('td', {class: 'num', text: known ? S.formatNumber(n) : '—'}),
+        el('td', {
+          class: 'record-check',
+          text: diff === 0 ? S.t('record.recon.equal') :
+              known        ? S.t('record.recon.differs', {d: signed(diff)}) :
+                             '—',
+        })));
+  }
+  section.append(
+      el('table', {class: 'record-table'},
+         el('caption', {text: S.t('record.recon.caption')}),
+         el('thead', null,
+            el('tr', null, el('th', {scope: 'col', text: S.t('record.recon.what')}),
+               el('th', {scope: 'col', class: 'num', text: S.t('record.recon.n')}),
+               el('th', {scope: 'col', text: S.t('record.recon.check')}))),
+         el('tbody', null, ...rows)),
+      el('p', {class: 'record-note', text: S.t('record.recon.note')}),
+      mismatches ? el('p', {
+        class: 'notice notice-error record-mismatch',
+        'data-mismatches': String(mismatches),
+        text: S.t('record.recon.mismatch'),
+      }) :
+                   el('p', {class: 'record-ok', text: S.t('record.recon.ok')}));
+
+  const receipts = d.receipts && typeof d.receipts === 'object' ? d.receipts : {};
+  const count = isCount(receipts.count) ? receipts.count : 0;
+  section.append(
+      el('p', {class: 'record-receipts'},
+         el('a', {
+           href: receiptsHref(receipts.url, law.law_id),
+           class: 'record-receipts-link',
+           'data-count': String(count),
+           text: S.t('record.receipts.link', {n: S.formatNumber(count)}),
+         })),
+      el('p', {class: 'record-note'}, S.tNodes('record.receipts.help', {
+        link: el('a', {href: 'receipt.html', text: S.t('nav.receipt')}),
+      })),
+      hexLine('record-sha256', S.t('record.sha256'), receipts.sha256));
+
+  const sig = d.signature && typeof d.signature === 'object' ? d.signature : {};
+  section.append(
+      hexLine('record-pubkey', S.t('record.pubkey'), sig.public_key),
+      hexLine('record-signature',
+              S.t('record.signature', {alg: sig.algorithm === 'ed25519' ? 'Ed25519' : String(sig.algorithm || '?')}),
+              sig.value),
+      el('p', {class: 'record-verify'}, S.tNodes('record.verify', {
+        cmd: el('code', {text: 'scrutin verify-record --url ' + location.origin}),
+      })));
+  return section;
 }
 
 function init() {

@@ -549,7 +549,14 @@ function renderLaws() {
               el('p', {class: 'receipt-value', id: 'receipt', 'aria-labelledby': 'receipt-label'},
                  el('code', {text: o.receipt})),
               el('p', {class: 'receipt-help', text: S.t('outcome.receipt.help')}),
-              el('div', {class: 'actions actions-compact'}, copy, print)));
+              el('div', {class: 'actions actions-compact'}, copy, print,
+                 // The fragment is never sent to a server; receipt.js reads and checks it.
+                 el('a', {
+                   class: 'button button-link',
+                   id: 'receipt-check',
+                   href: 'receipt.html#' + encodeURIComponent(o.receipt),
+                 },
+                    S.t('outcome.receipt.check')))));
         }
         break;
       }

@@ -13,6 +13,13 @@ try {
       'playwright-core is not installed: run scripts/e2e-deps (npm install in tests/e2e)');
 }
 
+let AXE_SOURCE;
+try {
+  AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+} catch (e) {
+  throw new Error('axe-core is not installed: run scripts/e2e-deps (npm install in tests/e2e)');
+}
+
 const STRINGS = require('../../../web/i18n.js');
 
 const CHROMIUM = process.env.SCRUTIN_CHROMIUM || '/usr/bin/chromium';
@@ -29,10 +36,10 @@ function slug(s) {
 }
 
 // One browser context (own storage, cookies, language) and page per test. `session.step()` runs
-// a named step, then checks the page as it stands (no JavaScript error, assertAccessible) and
-// takes a screenshot; on failure it throws an error that starts with the step's name and saves
-// a FAILED screenshot.
-async function openSession(browser, outputDir, testName, contextOptions = {}) {
+// a named step, then checks the page as it stands (no JavaScript error, assertAccessible, and
+// with {axe: true} axe-core's WCAG A/AA rules) and takes a screenshot; on failure it throws an
+// error that starts with the step's name and saves a FAILED screenshot.
+async function openSession(browser, outputDir, testName, contextOptions = {}, {axe = false} = {}) {
   const context = await browser.newContext(Object.assign(
       {
         viewport: {width: 1024, height: 800},
@@ -63,12 +70,18 @@ async function openSession(browser, outputDir, testName, contextOptions = {}) {
   }
 
   async function step(name, fn) {
+    const t0 = Date.now();
     try {
       const value = await fn();
       if (pageErrors.length)
         throw new Error('JavaScript error in the page: ' + pageErrors.join('; '));
-      if (page.url().startsWith('http')) await assertAccessible(page);
+      if (page.url().startsWith('http')) {
+        await assertAccessible(page);
+        if (axe) await assertAxe(page);
+      }
       await screenshot(name);
+      // E2E_TIMING=1 prints each step's duration (to keep the suite fast).
+      if (process.env.E2E_TIMING) console.error(`# ${Date.now() - t0} ms ${testName}: ${name}`);
       return value;
     } catch (e) {
       await screenshot('FAILED ' + name).catch(() => {});
@@ -222,6 +235,27 @@ async function assertAccessible(page) {
   if (problems.length) throw new Error('accessibility: ' + problems.join('; '));
 }
 
+// axe-core's WCAG 2.0/2.1/2.2 A and AA rules on the page as it stands (injected on first use in
+// each document). Fails listing each violated rule with the elements it found.
+async function assertAxe(page) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) {
+    await page.addScriptTag({content: AXE_SOURCE});
+  }
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, {
+      runOnly: {
+        type: 'tag',
+        values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'],
+      },
+      resultTypes: ['violations'],
+    });
+    return result.violations.map(
+        (v) => `${v.id} (${v.impact}): ${v.help} at ` +
+            v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', '));
+  });
+  if (violations.length) throw new Error('axe-core WCAG A/AA: ' + violations.join('; '));
+}
+
 function ensureDir(dir) {
   fs.mkdirSync(dir, {recursive: true});
   return dir;
@@ -229,6 +263,7 @@ function ensureDir(dir) {
 
 module.exports = {
   assertAccessible,
+  assertAxe,
   STRINGS,
   launchBrowser,
   openSession,

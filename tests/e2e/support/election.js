@@ -202,6 +202,8 @@ class Election {
     this.proc = null;
     this.exited = null;
     this.nextVoter = 0;
+    this.mixSize = 1;
+    this.serveArgs = [];
     this.onProcessExit = () => this.proc && this.proc.kill('SIGKILL');
   }
 
@@ -209,9 +211,9 @@ class Election {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  prepare(voterCount) {
+  prepare(voterCount, laws) {
     const now = Date.now();
-    this.laws = ballot(now);
+    this.laws = (laws || ballot)(now);
     const all = Object.values(this.laws);
     const lawArgs = all.flatMap((l) => ['--law', l.law_id]);
     this.votersCsv = path.join(this.dir, 'voters.csv');
@@ -244,9 +246,9 @@ class Election {
       const args = [
         'serve', '--hashes', this.hashes, '--laws', this.lawsFile, '--data', this.data,
         '--key-file', this.keyFile, '--listen', `127.0.0.1:${this.port}`, '--rate-limit', '0',
-        // Groups of one: the pages under test show each vote counted at once (the mixer's k is
-        // the secrecy suite's concern, tests/secrecy).
-        '--mix-size', '1', '--web', webRoot()
+        // Groups of one by default: the pages under test show each vote counted at once (the
+        // mixer's k is the secrecy suite's concern, tests/secrecy); record.test.js sets its own.
+        '--mix-size', String(this.mixSize), '--web', webRoot(), ...this.serveArgs
       ];
       fs.appendFileSync(this.logPath, `\n# e2e: ${this.binary} ${args.join(' ')}\n`);
       const log = fs.openSync(this.logPath, 'a');
@@ -343,6 +345,11 @@ class Election {
 
   // Casts a vote through the API (not the browser) and waits for its final status.
   async castVote(voter, lawId, vote) {
+    return (await this.castVoteStatus(voter, lawId, vote)).status;
+  }
+
+  // Like castVote, but resolves to the whole final status (with the receipt when accepted).
+  async castVoteStatus(voter, lawId, vote) {
     const res = await fetch(this.baseUrl + '/api/v1/vote', {
       method: 'POST',
       headers: {'Content-Type': 'application/json'},
@@ -354,12 +361,14 @@ class Election {
     }
     let status = body;
     const deadline = Date.now() + 15000;
-    while (status.status === 'pending' && Date.now() < deadline) {
+    // The receipt is in the status record only (GET), never in the POST's answer.
+    while ((status.status === 'pending' || (status.status === 'accepted' && !status.receipt)) &&
+           Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
       const r2 = await fetch(this.baseUrl + '/api/v1/vote/' + body.request_id);
       status = await r2.json();
     }
-    return status.status;
+    return status;
   }
 
   async results(lawId) {
@@ -368,15 +377,20 @@ class Election {
   }
 }
 
-async function startElection(name, {voters = 40} = {}) {
+// Options: `voters`; `laws`, a function of now (ms) to {role: law} replacing the usual ballot;
+// `mixSize` (k, default 1); `serveArgs`, more flags for `scrutin serve`.
+async function startElection(name, {voters = 40, laws = null, mixSize = 1, serveArgs = []} = {}) {
   const election = new Election(name);
-  election.prepare(voters);
+  election.mixSize = mixSize;
+  election.serveArgs = serveArgs;
+  election.prepare(voters, laws);
   await election.start();
   return election;
 }
 
 module.exports = {
   startElection,
+  rfc3339,
   outputDir,
   luhnValid
 };
