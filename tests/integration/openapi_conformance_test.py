@@ -12,6 +12,11 @@ The JSON-Schema validator below covers exactly the subset the document uses and 
 other keyword, so the document cannot grow a construct this test silently ignores.
 ValidatorSelfTest proves it rejects wrong bodies.
 
+Every request here goes to the public port. A path item or response the document marks
+`x-scrutin-listener: admin` (the admin listener's routes, and the 401 only that listener
+answers) is checked as a document only: A0ListenersTest holds the marking to exactly the admin
+routes of API.md, so no public route can hide behind it.
+
 Like api_contract_test.py: with SCRUTIN_BASE_URL it targets that deployment (SCRUTIN_VOTERS_CSV
 for eligible voters, SCRUTIN_RATE_LIMITED_URL for 429), else it starts its own `scrutin serve`.
 Needs Debian's python3-yaml.
@@ -20,6 +25,7 @@ Run: /usr/bin/python3 tests/integration/openapi_conformance_test.py [-v] [Class.
 """
 
 import datetime
+import hashlib
 import json
 import os
 import random
@@ -51,6 +57,17 @@ API_MD_ROUTES = [
     ("get", "/api/v1/results/{law_id}"),
     ("get", "/api/v1/laws"),
     ("get", "/api/v1/health"),
+    ("get", "/metrics"),
+    ("get", "/api/v1/record/{law_id}"),
+    ("get", "/api/v1/record/{law_id}/receipts"),
+]
+
+# The admin listener's routes (API.md "Administration"): (method, path template). The document
+# marks their path items `x-scrutin-listener: admin`; GET /metrics is on both listeners.
+ADMIN_ROUTES = [
+    ("post", "/admin/v1/laws/{law_id}/close"),
+    ("post", "/admin/v1/laws/{law_id}/extend"),
+    ("get", "/health"),
     ("get", "/metrics"),
 ]
 
@@ -219,6 +236,18 @@ def deref(node):
     return node
 
 
+def listeners(node):
+    """The listeners a path item or response is served on: its `x-scrutin-listener` (a name or a
+    list of names), `public` when absent."""
+    value = node.get("x-scrutin-listener", "public")
+    return {value} if isinstance(value, str) else set(value)
+
+
+def public_templates():
+    """The path templates served on the public port (the only port this suite talks to)."""
+    return [t for t, item in DOC["paths"].items() if "public" in listeners(item)]
+
+
 def load_document():
     with open(DOC_PATH, encoding="utf-8") as f:
         return yaml.safe_load(f)
@@ -245,7 +274,7 @@ def match_path(path):
     """The document's path template for a request path: literal paths first, then templates
     with fewer parameters, the web catch-all last."""
     path = path.split("?", 1)[0]
-    candidates = sorted(DOC["paths"], key=lambda t: (t == "/{path}", t.count("{"), t))
+    candidates = sorted(public_templates(), key=lambda t: (t == "/{path}", t.count("{"), t))
     for template in candidates:
         if template_regex(template).match(path):
             return template
@@ -353,6 +382,13 @@ class A0DocumentTest(unittest.TestCase):
                 self.assertIn(method, DOC["paths"][path])
                 self.assertIn("responses", DOC["paths"][path][method])
 
+    def test_every_admin_md_route_is_documented(self):
+        for method, path in ADMIN_ROUTES:
+            with self.subTest(route=f"{method.upper()} {path}"):
+                self.assertIn(path, DOC["paths"])
+                self.assertIn(method, DOC["paths"][path])
+                self.assertIn("responses", DOC["paths"][path][method])
+
     def test_every_ref_resolves(self):
         refs = 0
         for where, node in walk(DOC):
@@ -395,6 +431,50 @@ class A0DocumentTest(unittest.TestCase):
                     self.assertEqual(validate(DOC, sub, sub["example"]), [], where)
                     checked += 1
         self.assertGreater(checked, 3)
+
+
+class A0ListenersTest(unittest.TestCase):
+    """The marking that lets the live checks leave a route out is held to API.md: exactly the
+    admin routes are on the admin listener, and every route's security says what its listener
+    asks for."""
+
+    def test_admin_marking_is_exactly_the_admin_routes(self):
+        admin = {t for t, item in DOC["paths"].items() if "admin" in listeners(item)}
+        self.assertEqual(admin, {path for _, path in ADMIN_ROUTES})
+        for template, item in DOC["paths"].items():
+            with self.subTest(template):
+                self.assertLessEqual(listeners(item), {"public", "admin"})
+                self.assertTrue(listeners(item))
+        public = set(public_templates())
+        for _, path in API_MD_ROUTES:
+            self.assertIn(path, public)
+        self.assertNotIn("/health", public)
+        self.assertFalse([t for t in public if t.startswith("/admin/")], public)
+
+    def test_security_follows_the_listener(self):
+        scheme = DOC["components"]["securitySchemes"]["adminToken"]
+        self.assertEqual((scheme["type"], scheme["scheme"]), ("http", "bearer"))
+        for template, item in DOC["paths"].items():
+            where = listeners(item)
+            for method, op in item.items():
+                if method not in HTTP_METHODS:
+                    continue
+                with self.subTest(f"{method.upper()} {template}"):
+                    self.assertIn("security", op)
+                    requirements = op["security"] or [{}]
+                    # The public port asks for no credentials; the admin listener for the token.
+                    self.assertEqual("public" in where, {} in requirements, op["security"])
+                    self.assertEqual("admin" in where, {"adminToken": []} in requirements,
+                                     op["security"])
+                    if "admin" in where:
+                        self.assertIn("401", op["responses"])
+                        self.assertIn("servers", item)
+                        self.assertIn("admin", op.get("tags", []))
+                    for status, response in op["responses"].items():
+                        # A response marked for some listeners (the admin listener's 401) is on
+                        # a route served there.
+                        if "x-scrutin-listener" in deref(response):
+                            self.assertLessEqual(listeners(deref(response)), where, status)
 
 
 class A0ValidatorSelfTest(unittest.TestCase):
@@ -448,6 +528,36 @@ class A0ValidatorSelfTest(unittest.TestCase):
         self.assertNotEqual(validate(DOC, both, {"a": 1}), [])
         self.assertEqual(validate(DOC, both, {"b": 1}), [])
         self.assertEqual(validate(DOC, {"type": "string", "nullable": True}, None), [])
+
+    def test_record(self):
+        good = {"law_id": "L2025-001", "opens_at": "2026-11-01T00:00:00Z",
+                "closes_at": "2026-11-02T00:00:00Z", "sealed_at": "2026-11-02T00:00:03Z",
+                "tally": {"oui": 1, "non": 0, "total": 1},
+                "reconciliation": {"accepted": 1, "claims": 1, "ballots": 1, "receipts": 1,
+                                   "tallied": 1},
+                "receipts": {"count": 1, "sha256": "a" * 64,
+                             "url": "/api/v1/record/L2025-001/receipts"},
+                "signature": {"algorithm": "ed25519", "public_key": "b" * 64,
+                              "value": "c" * 128}}
+        self.assertEqual(self.errs("Record", good), [])
+        differs = json.loads(json.dumps(good))
+        differs["reconciliation"].update(ballots=0, differences={"ballots": -1})
+        self.assertEqual(self.errs("Record", differs), [])
+        wrong = [
+            ("missing signature", lambda r: r.pop("signature")),
+            ("extra member", lambda r: r.update(choices=[])),
+            ("short signature", lambda r: r["signature"].update(value="c" * 127)),
+            ("upper-case key", lambda r: r["signature"].update(public_key="B" * 64)),
+            ("algorithm", lambda r: r["signature"].update(algorithm="rsa")),
+            ("sha256", lambda r: r["receipts"].update(sha256="xyz")),
+            ("reconciliation", lambda r: r["reconciliation"].pop("claims")),
+            ("tally", lambda r: r["tally"].update(oui=-1)),
+        ]
+        for what, mutate in wrong:
+            with self.subTest(what):
+                body = json.loads(json.dumps(good))
+                mutate(body)
+                self.assertNotEqual(self.errs("Record", body), [])
 
     def test_unsupported_keyword_is_an_error(self):
         with self.assertRaises(SchemaError):
@@ -594,7 +704,9 @@ class B1VoteTest(ConformanceCase):
                              ("POST", "/api/v1/laws"), ("PUT", f"/api/v1/vote/{uuid.uuid4()}"),
                              ("POST", "/api/v1/results/L2026-001"), ("POST", "/api/v1/health"),
                              ("POST", "/api/v1/receipts/ZZZZ-ZZZZ-ZZZZ-ZZZZ"),
-                             ("POST", "/metrics"), ("DELETE", "/")):
+                             ("POST", "/metrics"), ("DELETE", "/"),
+                             ("POST", "/api/v1/record/L2026-001"),
+                             ("PUT", "/api/v1/record/L2026-001/receipts")):
             with self.subTest(f"{method} {path}"):
                 r = T.client.request(method, path, body="{}" if method != "GET" else None)
                 self.assertEqual(r.status, 405, r)
@@ -652,6 +764,52 @@ class B2ReadTest(ConformanceCase):
         self.assertEqual((r.status, body["error"]), (404, "not_found"), r)
 
 
+class B2RecordTest(ConformanceCase):
+    def get(self, path, **kw):
+        r = T.client.get(path, **kw)
+        return r, self.assertConforms("GET", path, r)
+
+    def test_404_unknown_law(self):
+        for path in ("/api/v1/record/Z9999-999", "/api/v1/record/Z9999-999/receipts"):
+            with self.subTest(path):
+                r, body = self.get(path)
+                self.assertEqual((r.status, body["error"]), (404, "unknown_law"), r)
+
+    def test_403_poll_open_until_sealed(self):
+        law = T.law("open_a", self)
+        closes_at = harness.parse_rfc3339(T.law_info[law]["closes_at"])
+        for path in (f"/api/v1/record/{law}", f"/api/v1/record/{law}/receipts"):
+            with self.subTest(path):
+                r, body = self.get(path)
+                self.assertEqual((r.status, body["error"]), (403, "poll_open"), r)
+                self.assertGreaterEqual(harness.parse_rfc3339(body["available_at"]), closes_at)
+
+    def test_200_record_of_a_closed_law_and_its_receipts(self):
+        law = T.law("closed", self)
+        path = f"/api/v1/record/{law}"
+        # Sealed at most a few seconds after the close (API.md "The record of a closed law").
+        deadline = time.monotonic() + 20
+        while True:
+            r, body = self.get(path)
+            if r.status != 403 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual(r.status, 200, f"the record of {law}, closed, was never sealed: {r}")
+        info = T.law_info[law]
+        self.assertEqual(body["law_id"], law)
+        self.assertEqual(harness.parse_rfc3339(body["closes_at"]),
+                         harness.parse_rfc3339(info["closes_at"]))
+        self.assertEqual(body["tally"]["total"], body["tally"]["oui"] + body["tally"]["non"])
+        self.assertEqual(body["receipts"]["url"], f"/api/v1/record/{law}/receipts")
+        rr = T.client.get(body["receipts"]["url"])
+        self.assertConforms("GET", body["receipts"]["url"], rr)
+        self.assertEqual(rr.status, 200, rr)
+        self.assertEqual(hashlib.sha256(rr.body).hexdigest(), body["receipts"]["sha256"])
+        lines = rr.body.decode("ascii").splitlines()
+        self.assertEqual(len(lines), body["receipts"]["count"])
+        self.assertEqual(lines, sorted(set(lines)))
+
+
 class B3RateLimitTest(ConformanceCase):
     def test_429(self):
         with T.rate_limited_client(self) as client:
@@ -686,7 +844,8 @@ class B3RateLimitTest(ConformanceCase):
             client.get("/api/v1/laws")  # the one allowed read
             for path in (f"/api/v1/vote/{uuid.uuid4()}", f"/api/v1/results/{law}",
                          "/api/v1/receipts/ZZZZ-ZZZZ-ZZZZ-ZZZZ",
-                         "/api/v1/laws", "/api/v1/health", "/metrics", "/"):
+                         "/api/v1/laws", "/api/v1/health", "/metrics", "/",
+                         f"/api/v1/record/{law}", f"/api/v1/record/{law}/receipts"):
                 r = client.get(path)
                 self.assertEqual(r.status, 429, f"GET {path}: {r}")
                 self.assertEqual(r.json()["scope"], "client")
@@ -704,10 +863,11 @@ class ZzCoverageTest(unittest.TestCase):
         if T.shared:
             self.skipTest("some responses need our own server (429, coverage is partial)")
         documented = set()
-        for template, item in DOC["paths"].items():
-            for method, op in item.items():
+        for template in public_templates():  # A0ListenersTest holds the others to API.md
+            for method, op in DOC["paths"][template].items():
                 if method in HTTP_METHODS:
-                    documented |= {(method, template, s) for s in op["responses"]}
+                    documented |= {(method, template, s) for s, response in op["responses"].items()
+                                   if "public" in listeners(deref(response))}
         missing = documented - SEEN - UNTRIGGERABLE
         self.assertEqual(sorted(missing), [], "documented responses never checked live")
 
