@@ -53,8 +53,10 @@ void RunAggregator(const AggregatorOptions& opt) {
   const rabbitmq::AmqpEndpoint& endpoint = start.broker.endpoint;
   const rabbitmq::Topology& topology = start.broker.topology;
 
-  // Loaded first: a missing or malformed ballot key stops start-up before any connection.
+  // Loaded first: a missing or malformed ballot or record key stops start-up before any connection.
   core::BallotSealer sealer = LoadBallotSealer(opt.mix.ballot_key_file);
+  std::shared_ptr<const core::RecordSigner> record_signer =
+      LoadRecordSigner(opt.mix.record_key_file);
 
   // PostgreSQL: one connection per batch in flight, one for the review queue, one for reads, one
   // for the mixer.
@@ -121,7 +123,7 @@ void RunAggregator(const AggregatorOptions& opt) {
   // The mixer opens the sealed ballots in groups (docs/ballot-secrecy.md); several aggregators
   // take turns per law (PostgresBallotBox's lock).
   std::unique_ptr<pipeline::Mixer> mixer =
-      StartMixer(ballot, sealer, box, opt.mix, registry, /*own_thread=*/true);
+      StartMixer(ballot, sealer, record_signer, box, opt.mix, registry, /*own_thread=*/true);
   pipeline::AggregationStage stage(
       recorder, &statuses, &mirror, ballot, retention,
       [&](std::span<const core::VoteEnvelope>, std::span<const core::Decision> ds) {

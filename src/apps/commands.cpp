@@ -20,6 +20,7 @@ void BuildApp(CLI::App& app) {
   AddAggregatorCommand(app);
   AddLedgerCommand(app);
   AddDeadletterCommand(app);
+  AddVerifyRecordCommand(app);
   AddLoadgenCommand(app);
 }
 

@@ -34,6 +34,9 @@ void AddAggregatorCommand(CLI::App& app);  // aggregator
 void AddLedgerCommand(CLI::App& app);      // ledger rebuild
 void AddDeadletterCommand(CLI::App& app);  // deadletter list|replay
 
+// Audit.
+void AddVerifyRecordCommand(CLI::App& app);  // verify-record
+
 // Measurement.
 void AddLoadgenCommand(CLI::App& app);  // loadgen
 

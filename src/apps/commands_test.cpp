@@ -64,7 +64,7 @@ TEST_F(CommandsTest, EveryCommandIsRegistered) {
   }
   EXPECT_EQ(names, (std::vector<std::string>{"voters", "keygen", "hashgen", "serve", "load-hashes",
                                              "api", "validator", "aggregator", "ledger",
-                                             "deadletter", "loadgen"}));
+                                             "deadletter", "verify-record", "loadgen"}));
   EXPECT_NE(app_.get_subcommand("deadletter")->get_subcommand("list"), nullptr);
   EXPECT_NE(app_.get_subcommand("deadletter")->get_subcommand("replay"), nullptr);
   EXPECT_NE(app_.get_subcommand("voters")->get_subcommand("generate"), nullptr);
@@ -97,7 +97,8 @@ TEST_F(CommandsTest, HelpIsAnsweredWithoutRunningTheCommand) {
 // The flags README's command table documents, per command.
 TEST_F(CommandsTest, EachCommandsHelpListsItsFlags) {
   const std::vector<std::pair<std::string, std::vector<std::string>>> expected = {
-      {"keygen", {"--out"}},
+      {"keygen", {"--out", "--ballot-key", "--record-key"}},
+      {"verify-record", {"--url", "--law", "--cacert", "--record", "--receipts", "--public-key"}},
       {"hashgen",
        {"--voters", "--key-file", "--scheme", "--out", "--shard-size", "--format", "--threads"}},
       {"serve",
@@ -151,6 +152,19 @@ TEST_F(CommandsTest, RequiredFlagsAreRequired) {
   } catch (const CLI::RequiredError& e) {
     EXPECT_NE(std::string(e.what()).find("--ballot-key-file"), std::string::npos) << e.what();
   }
+  // The aggregator's mixer signs each closed law's record: it needs the record key.
+  try {
+    Parse({"aggregator", "--laws", "l.toml", "--amqp", "amqp://x", "--pg", "postgresql://u@h/db",
+           "--redis", "redis://127.0.0.1:6379", "--ballot-key-file", "b"});
+    FAIL() << "aggregator parsed without --record-key-file";
+  } catch (const CLI::RequiredError& e) {
+    EXPECT_NE(std::string(e.what()).find("--record-key-file"), std::string::npos) << e.what();
+  }
+  // A record comes with its receipts list; the two sources do not mix.
+  EXPECT_THROW(Parse({"verify-record", "--record", "r.json"}), CLI::ParseError);
+  EXPECT_THROW(Parse({"verify-record", "--url", "http://x", "--record", "r", "--receipts", "s"}),
+               CLI::ParseError);
+  EXPECT_THROW(Parse({"keygen", "--ballot-key", "--record-key", "--out", "k"}), CLI::ParseError);
 }
 
 TEST_F(CommandsTest, EachCommandParsesItsDocumentedFlags) {
@@ -164,6 +178,10 @@ TEST_F(CommandsTest, EachCommandParsesItsDocumentedFlags) {
        "v.csv"},
       {"keygen", "--out", "k"},
       {"keygen", "--ballot-key", "--out", "b"},
+      {"keygen", "--record-key", "--out", "r"},
+      {"verify-record", "--url", "https://vote.example", "--law", "L2025-001", "--public-key",
+       std::string(64, 'a')},
+      {"verify-record", "--record", "r.json", "--receipts", "r.txt"},
       {"hashgen", "--voters", "v.csv", "--key-file", "k", "--scheme", "sha256", "--out", "h",
        "--shard-size", "100", "--format", "json", "--threads", "2"},
       {"serve",  "--hashes",     "h",           "--laws",
@@ -181,7 +199,7 @@ TEST_F(CommandsTest, EachCommandParsesItsDocumentedFlags) {
        "redis://127.0.0.1:6379", "--batch", "50", "--queue-type", "quorum"},
       {"aggregator", "--laws", "l.toml", "--amqp", "amqp://g:g@127.0.0.1:5672/", "--pg",
        "postgresql://u@127.0.0.1/db", "--redis", "redis://127.0.0.1:6379", "--batch-wait-ms", "5",
-       "--ballot-key-file", "b", "--mix-size", "100"},
+       "--ballot-key-file", "b", "--record-key-file", "r", "--mix-size", "100"},
       {"deadletter", "list", "--amqp", "amqp://g:g@127.0.0.1:5672/", "--limit", "10"},
       {"deadletter", "replay", "--amqp", "amqp://g:g@127.0.0.1:5672/", "--queue-type", "quorum"},
       {"loadgen", "--voters", voters, "--rate", "max", "--votes", "10", "--registry-offset", "3"},

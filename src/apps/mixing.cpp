@@ -17,6 +17,16 @@ void AddMixFlags(CLI::App* cmd, MixFlags& flags, bool key_optional) {
                            "ballots, in groups")
                     ->envname("SCRUTIN_BALLOT_KEY_FILE");
   if (!key_optional) key->required();
+  auto* record_key =
+      cmd->add_option("--record-key-file", flags.record_key_file,
+                      key_optional
+                          ? "Record key file (from `scrutin keygen --record-key`): signs each "
+                            "closed law's record; default: <data>/record.key, created at the "
+                            "first start (for an election, publish its public key beforehand)"
+                          : "Record key file (from `scrutin keygen --record-key`): signs each "
+                            "closed law's record, published at /api/v1/record/{law}")
+          ->envname("SCRUTIN_RECORD_KEY_FILE");
+  if (!key_optional) record_key->required();
   cmd->add_option("--mix-size", flags.mix_size,
                   "Ballots opened together at least (k): a choice is seen only as one of a "
                   "shuffled group of at least k, and live results move by at least k at a time")
@@ -32,6 +42,7 @@ void AddMixFlags(CLI::App* cmd, MixFlags& flags, bool key_optional) {
 }
 
 std::unique_ptr<pipeline::Mixer> StartMixer(const core::Ballot& ballot, core::BallotSealer sealer,
+                                            std::shared_ptr<const core::RecordSigner> record_signer,
                                             ports::BallotBox& box, const MixFlags& flags,
                                             metrics::Registry& registry, bool own_thread) {
   auto& groups = registry.AddCounter("scrutin_mixer_groups_total",
@@ -41,7 +52,23 @@ std::unique_ptr<pipeline::Mixer> StartMixer(const core::Ballot& ballot, core::Ba
   auto& failures = registry.AddCounter(
       "scrutin_mixer_failures_total",
       "Mixer rounds that failed (store unavailable, or a ballot the key does not open)");
+  auto& records = registry.AddCounter("scrutin_records_sealed_total",
+                                      "Records of closed laws sealed (or found sealed) by this "
+                                      "mixer");
   pipeline::MixerOptions options;
+  const std::string public_key = record_signer ? record_signer->PublicKeyHex() : "";
+  options.record_signer = std::move(record_signer);
+  options.on_record = [&records](const std::string& law_id, const core::PublishedRecord& stored) {
+    records.Get().Increment();
+    nlohmann::json fields = {{"law_id", law_id}};
+    // What an operator checks against the published page: the count, the hash, the key.
+    if (auto r = nlohmann::json::parse(stored.record, nullptr, false); r.is_object()) {
+      fields["total"] = r["tally"].value("total", 0);
+      fields["receipts_sha256"] = r["receipts"].value("sha256", "");
+      fields["public_key"] = r["signature"].value("public_key", "");
+    }
+    LogEvent(LogLevel::kInfo, "record_sealed", std::move(fields));
+  };
   options.group_size = flags.mix_size;
   options.settle = std::chrono::milliseconds(flags.settle_ms);
   options.on_group = [&groups, &ballots](const std::string&, std::size_t size) {
@@ -59,7 +86,9 @@ std::unique_ptr<pipeline::Mixer> StartMixer(const core::Ballot& ballot, core::Ba
     mixer->Wake();
   }
   LogEvent(LogLevel::kInfo, "mixer_started",
-           {{"mix_size", flags.mix_size}, {"settle_ms", flags.settle_ms}});
+           {{"mix_size", flags.mix_size},
+            {"settle_ms", flags.settle_ms},
+            {"record_public_key", public_key}});
   return mixer;
 }
 

@@ -96,6 +96,8 @@ void Serve(const ServeOptions& opt) {
           "cannot restore the recorded attempts");
   LogEvent(LogLevel::kInfo, "votes_restored", {{"accepted", ledger.claimed_count()}});
   core::BallotSealer sealer = LoadOrCreateServeBallotKey(opt.mix.ballot_key_file, opt.data);
+  std::shared_ptr<const core::RecordSigner> record_signer =
+      LoadOrCreateServeRecordKey(opt.mix.record_key_file, opt.data);
 
   // 3. Metrics, intake, HTTP.
   metrics::Registry registry;
@@ -136,7 +138,8 @@ void Serve(const ServeOptions& opt) {
   // its connection: a round after each batch (so a group is counted before its last vote is
   // answered) and one after each idle second (laws that closed, votes recorded before a restart).
   std::unique_ptr<pipeline::Mixer> mixer =
-      StartMixer(ballot, sealer, store->ballot_box(), opt.mix, registry, /*own_thread=*/false);
+      StartMixer(ballot, sealer, record_signer, store->ballot_box(), opt.mix, registry,
+                 /*own_thread=*/false);
   intake_options.on_idle = [&mixer] { mixer->RunNow(); };
   intake_options.idle_tick = std::chrono::milliseconds(1000);
 

@@ -91,6 +91,26 @@ core::BallotSealer LoadBallotSealer(const std::string& key_file) {
   return Require(core::BallotSealer::Create(key.span()), "cannot use the ballot key");
 }
 
+std::string WriteNewSecretFile(const std::string& path, std::string_view text) {
+  // O_EXCL: never replace an existing key. The umask can only remove bits from 0600; set it
+  // explicitly all the same.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return errno == EEXIST ? "it already exists" : std::strerror(errno);
+  bool ok = ::fchmod(fd, 0600) == 0;
+  for (std::size_t off = 0; ok && off < text.size();) {
+    const ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) off += static_cast<std::size_t>(n);
+  }
+  ok = ok && ::fsync(fd) == 0;
+  const int err = errno;
+  ok = ::close(fd) == 0 && ok;
+  if (ok) return {};
+  ::unlink(path.c_str());
+  return std::strerror(err);
+}
+
 core::BallotSealer LoadOrCreateServeBallotKey(const std::string& key_file,
                                              const std::string& data_dir) {
   if (!key_file.empty()) return LoadBallotSealer(key_file);
@@ -104,19 +124,10 @@ core::BallotSealer LoadOrCreateServeBallotKey(const std::string& key_file,
     std::string text = core::HexEncode(key, sizeof key) + "\n";
     OPENSSL_cleanse(key, sizeof key);
     fs::create_directories(data_dir, ec);
-    const int fd =
-        ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    const bool written = fd >= 0 && ::fchmod(fd, 0600) == 0 &&
-                         ::write(fd, text.data(), text.size()) ==
-                             static_cast<ssize_t>(text.size()) &&
-                         ::fsync(fd) == 0;
-    const int err = errno;
-    if (fd >= 0) ::close(fd);
+    const std::string error = WriteNewSecretFile(path.string(), text);
     OPENSSL_cleanse(text.data(), text.size());
-    if (!written) {
-      ::unlink(path.c_str());
-      throw CommandError(fmt::format("cannot create the ballot key {}: {}", path.string(),
-                                     std::strerror(err)));
+    if (!error.empty()) {
+      throw CommandError(fmt::format("cannot create the ballot key {}: {}", path.string(), error));
     }
     LogEvent(LogLevel::kWarn, "ballot_key_created",
              {{"file", path.string()},
@@ -126,6 +137,47 @@ core::BallotSealer LoadOrCreateServeBallotKey(const std::string& key_file,
                "--ballot-key` and pass --ballot-key-file"}});
   }
   return LoadBallotSealer(path.string());
+}
+
+std::shared_ptr<const core::RecordSigner> LoadRecordSigner(const std::string& key_file) {
+  if (key_file.empty()) {
+    throw CommandError(
+        "give the record key with --record-key-file (or SCRUTIN_RECORD_KEY_FILE); create one "
+        "with `scrutin keygen --record-key --out FILE`");
+  }
+  struct stat st {};
+  if (::stat(key_file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    throw CommandError(fmt::format(
+        "the record key file '{}' can be read by other users (mode {:o}): anyone who reads it "
+        "can sign a false record; run chmod 600 on it",
+        key_file, st.st_mode & 0777));
+  }
+  return std::make_shared<const core::RecordSigner>(
+      Require(core::RecordSigner::Load(key_file), "cannot load the record key"));
+}
+
+std::shared_ptr<const core::RecordSigner> LoadOrCreateServeRecordKey(const std::string& key_file,
+                                                                     const std::string& data_dir) {
+  if (!key_file.empty()) return LoadRecordSigner(key_file);
+  const fs::path path = fs::path(data_dir) / "record.key";
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    auto signer = Require(core::RecordSigner::Generate(), "cannot generate a record key");
+    std::string pem = Require(signer.PrivatePem(), "cannot write the record key");
+    fs::create_directories(data_dir, ec);
+    const std::string error = WriteNewSecretFile(path.string(), pem);
+    OPENSSL_cleanse(pem.data(), pem.size());
+    if (!error.empty()) {
+      throw CommandError(fmt::format("cannot create the record key {}: {}", path.string(), error));
+    }
+    LogEvent(LogLevel::kWarn, "record_key_created",
+             {{"file", path.string()},
+              {"public_key", signer.PublicKeyHex()},
+              {"advice",
+               "for an election, create the record key with `scrutin keygen --record-key`, "
+               "publish its public key before the poll opens, and pass --record-key-file"}});
+  }
+  return LoadRecordSigner(path.string());
 }
 
 void AddHttpFlags(CLI::App* cmd, HttpFlags& flags) {

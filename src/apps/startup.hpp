@@ -16,6 +16,7 @@
 
 #include "apps/commands.hpp"
 #include "core/credential.hpp"
+#include "core/record.hpp"
 #include "core/sealed_ballot.hpp"
 #include "core/result.hpp"
 #include "http/api.hpp"
@@ -59,6 +60,19 @@ core::BallotSealer LoadBallotSealer(const std::string& key_file);
 // data directory.
 core::BallotSealer LoadOrCreateServeBallotKey(const std::string& key_file,
                                              const std::string& data_dir);
+
+// Creates `path` (0600, O_EXCL: never replacing a file) holding `text`, synced. Returns "" on
+// success, else why not (the file is then removed).
+std::string WriteNewSecretFile(const std::string& path, std::string_view text);
+
+// The record key in `key_file` (`scrutin keygen --record-key`: an Ed25519 PKCS#8 PEM file, which
+// must not be readable by other users). The mixer signs each closed law's record with it.
+std::shared_ptr<const core::RecordSigner> LoadRecordSigner(const std::string& key_file);
+
+// `serve`'s record key: `key_file` when given, else <data_dir>/record.key, created (0600) at the
+// first start with a warning naming its public key.
+std::shared_ptr<const core::RecordSigner> LoadOrCreateServeRecordKey(const std::string& key_file,
+                                                                     const std::string& data_dir);
 
 // The flags of an HTTP front door, shared by `serve` and `api`. The defaults of the limits, and
 // why, are in the README ("Limits at the front door").

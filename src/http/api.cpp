@@ -26,13 +26,15 @@ constexpr std::string_view kVotePath = "/api/v1/vote";
 constexpr std::string_view kVoteStatusPrefix = "/api/v1/vote/";
 constexpr std::string_view kResultsPrefix = "/api/v1/results/";
 constexpr std::string_view kReceiptsPrefix = "/api/v1/receipts/";
+constexpr std::string_view kRecordPrefix = "/api/v1/record/";
+constexpr std::string_view kRecordReceiptsSuffix = "/receipts";
 constexpr std::string_view kLawsPath = "/api/v1/laws";
 constexpr std::string_view kHealthPath = "/api/v1/health";
 constexpr std::string_view kMetricsPath = "/metrics";
 
 constexpr std::array<std::string_view, static_cast<std::size_t>(Api::Route::kCount)> kRouteNames = {
-    "vote", "vote_status", "receipt", "results", "laws", "health", "metrics", "static",
-    "not_found"};
+    "vote", "vote_status", "receipt", "results", "record", "laws", "health", "metrics",
+    "static", "not_found"};
 
 // Status codes with their own api_request_duration_seconds{code} label; anything else is "other".
 constexpr std::array<unsigned, 15> kKnownStatuses = {200, 202, 304, 400, 403, 404, 405, 413,
@@ -144,6 +146,34 @@ Response ReceiptAnswer(ports::VoteQueries& queries, std::string_view text) {
       .Bool("counted", true)
       .Close();
   r.AddHeader("Cache-Control", "no-store");
+  return r;
+}
+
+constexpr std::string_view kRecordBusy = "The record cannot be read right now; please retry shortly.";
+
+// 403 poll_open: the law's record is not published yet; `available_at` says when to look again.
+Response PollOpen(const core::Law& law, core::Timestamp available_at, std::string_view message) {
+  std::string body;
+  JsonObject(body)
+      .Str("error", "poll_open")
+      .Str("message", message)
+      .Str("law_id", law.id)
+      .Str("available_at", core::FormatTimestamp(available_at))
+      .Close();
+  return Json(403, std::move(body));
+}
+
+// A sealed record (or its receipts list), as stored. It never changes once sealed.
+Response RecordResponse(const core::PublishedRecord& record, bool receipts_list) {
+  Response r;
+  r.status = 200;
+  if (receipts_list) {
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = record.receipts;
+  } else {
+    r.body = record.record;
+  }
+  r.AddHeader("Cache-Control", "public, max-age=300");
   return r;
 }
 
@@ -292,6 +322,11 @@ void Api::Handle(Request& request, Responder responder) {
     if (!IsGetOrHead(method)) return ex.Send(MethodNotAllowed("GET, HEAD"));
     return HandleReceipt(ex, path.substr(kReceiptsPrefix.size()));
   }
+  if (path.starts_with(kRecordPrefix)) {
+    ex.route = Route::kRecord;
+    if (!IsGetOrHead(method)) return ex.Send(MethodNotAllowed("GET, HEAD"));
+    return HandleRecord(ex, path.substr(kRecordPrefix.size()));
+  }
   if (path.starts_with(kResultsPrefix)) {
     ex.route = Route::kResults;
     if (!IsGetOrHead(method)) return ex.Send(MethodNotAllowed("GET, HEAD"));
@@ -436,49 +471,88 @@ void Api::OnIntakeResult(PendingVote& pending, const ports::IntakeResult& result
   pending.responder.Send(std::move(r));
 }
 
+void Api::Lookup(Exchange& ex, std::string_view busy, std::function<Response()> answer) {
+  if (config_.lookups == nullptr) return ex.Send(answer());
+  // The store is remote: read it on the lookup pool, never on this server thread. The answer is
+  // sent from the pool's thread (Responder::Send is thread-safe).
+  struct Pending {
+    Responder responder;
+    SteadyClock::time_point start;
+    Route route;
+  };
+  auto pending = std::make_shared<Pending>(Pending{ex.TakeResponder(), ex.start, ex.route});
+  auto finish = [this, pending](Response r) {
+    DurationHistogram(pending->route, r.status)
+        .Observe(std::chrono::duration<double>(SteadyClock::now() - pending->start).count());
+    pending->responder.Send(std::move(r));
+  };
+  const bool queued =
+      config_.lookups->TrySubmit([finish, busy, answer = std::move(answer)](bool expired) {
+        finish(expired ? Unavailable(busy, std::chrono::seconds(1)) : answer());
+      });
+  if (!queued) finish(Unavailable(busy, std::chrono::seconds(1)));
+}
+
 void Api::HandleVoteStatus(Exchange& ex, std::string_view id_text) {
   auto id = core::RequestId::Parse(id_text);
   if (!id) return ex.Send(NotFound("There is no vote request with this id."));
-  if (config_.lookups == nullptr) return ex.Send(StatusAnswer(config_.queries, *id));
-
-  // The status store is remote: read it on the lookup pool, never on this server thread. The
-  // answer is sent from the pool's thread (Responder::Send is thread-safe).
-  struct Lookup {
-    Responder responder;
-    SteadyClock::time_point start;
-  };
-  auto lookup = std::make_shared<Lookup>(Lookup{ex.TakeResponder(), ex.start});
-  auto finish = [this, lookup](Response r) {
-    DurationHistogram(Route::kVoteStatus, r.status)
-        .Observe(std::chrono::duration<double>(SteadyClock::now() - lookup->start).count());
-    lookup->responder.Send(std::move(r));
-  };
-  const bool queued = config_.lookups->TrySubmit([this, finish, rid = *id](bool expired) {
-    finish(expired ? Unavailable(kStatusBusy, std::chrono::seconds(1))
-                   : StatusAnswer(config_.queries, rid));
-  });
-  if (!queued) finish(Unavailable(kStatusBusy, std::chrono::seconds(1)));
+  Lookup(ex, kStatusBusy, [this, rid = *id] { return StatusAnswer(config_.queries, rid); });
 }
 
 void Api::HandleReceipt(Exchange& ex, std::string_view text) {
-  if (config_.lookups == nullptr) return ex.Send(ReceiptAnswer(config_.queries, text));
-  // The receipts are in a remote store: read on the lookup pool, as statuses are.
-  struct Lookup {
-    Responder responder;
-    SteadyClock::time_point start;
-  };
-  auto lookup = std::make_shared<Lookup>(Lookup{ex.TakeResponder(), ex.start});
-  auto finish = [this, lookup](Response r) {
-    DurationHistogram(Route::kReceipt, r.status)
-        .Observe(std::chrono::duration<double>(SteadyClock::now() - lookup->start).count());
-    lookup->responder.Send(std::move(r));
-  };
-  const bool queued =
-      config_.lookups->TrySubmit([this, finish, receipt = std::string(text)](bool expired) {
-        finish(expired ? Unavailable(kReceiptBusy, std::chrono::seconds(1))
-                       : ReceiptAnswer(config_.queries, receipt));
-      });
-  if (!queued) finish(Unavailable(kReceiptBusy, std::chrono::seconds(1)));
+  Lookup(ex, kReceiptBusy, [this, receipt = std::string(text)] {
+    return ReceiptAnswer(config_.queries, receipt);
+  });
+}
+
+void Api::HandleRecord(Exchange& ex, std::string_view rest) {
+  std::string_view law_id = rest;
+  bool receipts_list = false;
+  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+    if (rest.substr(slash) != kRecordReceiptsSuffix) {
+      return ex.Send(NotFound("There is no such API endpoint; see /api/v1/laws."));
+    }
+    law_id = rest.substr(0, slash);
+    receipts_list = true;
+  }
+  const core::Law* law = config_.ballot.Find(law_id);
+  if (law == nullptr) {
+    return ex.Send(Error(404, "unknown_law", "There is no law with this id on the ballot."));
+  }
+  if (!law->IsClosed(Now())) {
+    return ex.Send(PollOpen(*law, law->closes_at,
+                            "The record of " + law->id +
+                                " is published a few seconds after its poll closes."));
+  }
+  {
+    core::MutexLock lock(records_mu_);
+    if (auto it = records_.find(law->id); it != records_.end()) {
+      return ex.Send(RecordResponse(*it->second, receipts_list));
+    }
+  }
+  Lookup(ex, kRecordBusy, [this, law, receipts_list] { return RecordAnswer(*law, receipts_list); });
+}
+
+Response Api::RecordAnswer(const core::Law& law, bool receipts_list) {
+  auto found = config_.queries.FindRecord(law.id);
+  if (!found) return Unavailable(kRecordBusy, std::chrono::seconds(1));
+  if (!found->has_value()) {
+    // Closed, not sealed yet: the mixer counts the last group and seals the record seconds after
+    // the close (docs/ballot-secrecy.md).
+    constexpr auto kRetry = std::chrono::seconds(5);
+    Response r = PollOpen(law, Now() + kRetry,
+                          "The poll of " + law.id +
+                              " has closed; its last ballots are being counted and its record "
+                              "sealed. It is published within seconds.");
+    r.AddHeader("Retry-After", std::to_string(kRetry.count()));
+    return r;
+  }
+  auto record = std::make_shared<const core::PublishedRecord>(std::move(**found));
+  {
+    core::MutexLock lock(records_mu_);
+    records_.emplace(law.id, record);  // sealed records never change: kept for every later read
+  }
+  return RecordResponse(*record, receipts_list);
 }
 
 void Api::HandleResults(Exchange& ex, std::string_view law_id) {

@@ -6,6 +6,8 @@
 //   GET  /api/v1/vote/{id}        a request's status (and receipt when accepted)
 //   GET  /api/v1/receipts/{r}     whether a ballot with that receipt is counted (not its choice)
 //   GET  /api/v1/results/{law}    a law's tally (403 while embargoed)
+//   GET  /api/v1/record/{law}     the signed record of a closed law (403 poll_open before it is
+//                                 sealed), and /api/v1/record/{law}/receipts its receipts list
 //   GET  /api/v1/laws             the ballot
 //   GET  /api/v1/health           the dependency checks, "ok" or "failing" each (503 when one
 //                                 fails); the details are for the admin port (http/admin.hpp)
@@ -29,12 +31,15 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/ballot.hpp"
 #include "core/credential.hpp"
+#include "core/mutex.hpp"
+#include "core/record.hpp"
 #include "core/result.hpp"
 #include "core/sealed_ballot.hpp"
 #include "core/vote.hpp"
@@ -98,6 +103,7 @@ class Api final : public Handler {
     kVoteStatus,
     kReceipt,
     kResults,
+    kRecord,
     kLaws,
     kHealth,
     kMetrics,
@@ -116,6 +122,11 @@ class Api final : public Handler {
   void HandleVoteStatus(Exchange& ex, std::string_view id);
   void HandleReceipt(Exchange& ex, std::string_view receipt);
   void HandleResults(Exchange& ex, std::string_view law_id);
+  void HandleRecord(Exchange& ex, std::string_view law_and_rest);
+  Response RecordAnswer(const core::Law& law, bool receipts_list);
+  // Answers ex with `answer()`: inline without ApiConfig::lookups, else on that pool (503 with
+  // `busy` when it refuses or the deadline passes).
+  void Lookup(Exchange& ex, std::string_view busy, std::function<Response()> answer);
   void HandleLaws(Exchange& ex);
   void HandleHealth(Exchange& ex);
   void HandleMetrics(Exchange& ex);
@@ -131,6 +142,10 @@ class Api final : public Handler {
   RateLimiter limiter_;
   CredentialLimiter credentials_;
   std::string laws_json_;  // the ballot never changes: rendered once
+  // Sealed records read so far (they never change once sealed), by law.
+  core::Mutex records_mu_;
+  std::map<std::string, std::shared_ptr<const core::PublishedRecord>, std::less<>> records_
+      GUARDED_BY(records_mu_);
   // api_request_duration_seconds children, resolved on first use (the family lookup locks).
   std::array<std::array<std::atomic<metrics::Histogram*>, kStatusSlots>,
              static_cast<std::size_t>(Route::kCount)>

@@ -141,6 +141,11 @@ core::Result<std::optional<std::string>> CachedTallies::FindReceipt(const std::s
   return source_.FindReceipt(receipt);
 }
 
+core::Result<std::optional<core::PublishedRecord>> CachedTallies::FindRecord(
+    const std::string& law_id) {
+  return source_.FindRecord(law_id);
+}
+
 core::Result<ports::Tally> CachedTallies::FindTally(const std::string& law_id) {
   const auto now = Now();
   core::MutexLock lock(mu_);

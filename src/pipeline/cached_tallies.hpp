@@ -84,6 +84,9 @@ class CachedTallies final : public ports::VoteQueries {
   // From the source. Thread-safe if the source is.
   core::Result<std::optional<ports::StatusRecord>> FindStatus(const core::RequestId& id) override;
   core::Result<std::optional<std::string>> FindReceipt(const std::string& receipt) override;
+  // Records are not cached here (the api keeps sealed ones: they never change); forwarded.
+  core::Result<std::optional<core::PublishedRecord>> FindRecord(
+      const std::string& law_id) override;
 
   // The last tally read for the law. Error when the law is not one of law_ids, was never read, or
   // its last successful read is older than max_age (the error says how old). Never touches the

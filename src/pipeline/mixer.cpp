@@ -63,9 +63,11 @@ void Mixer::RunIfDue() {
   const std::size_t due_at = k > 1 ? 2 * k : 1;
   bool due = false;
   for (const core::Law& law : ballot_.laws()) {
+    if (sealed_records_.contains(law.id)) continue;
+    const bool settled = now >= law.closes_at + options_.settle;
     auto it = waiting_.find(law.id);
-    due |= it == waiting_.end() || it->second >= due_at ||
-           (now >= law.closes_at + options_.settle && it->second > 0);
+    due |= it == waiting_.end() || it->second >= due_at || (settled && it->second > 0) ||
+           (settled && options_.record_signer);
   }
   if (due) Report(RunLocked());
 }
@@ -75,6 +77,7 @@ core::Result<std::size_t> Mixer::RunLocked() {
   const std::size_t k = std::max<std::size_t>(options_.group_size, 1);
   std::size_t mixed = 0;
   for (const core::Law& law : ballot_.laws()) {
+    if (sealed_records_.contains(law.id)) continue;
     auto open = [&](std::span<const core::SealedBallot> sealed) { return Open(law.id, sealed); };
     // The last group (and any late one) once the law has been closed for `settle`; groups of k
     // keeping k back before that.
@@ -89,14 +92,56 @@ core::Result<std::size_t> Mixer::RunLocked() {
         waiting_.erase(law.id);  // unknown again: the next round asks the store
         return core::Fail(r.code(), fmt::format("cannot mix law {}: {}", law.id, r.error()));
       }
+      if (r->record_sealed) {
+        sealed_records_.insert(law.id);
+        waiting_.erase(law.id);
+        break;
+      }
       waiting_[law.id] = r->waiting - r->mixed;
       if (r->mixed == 0) break;
       mixed += r->mixed;
       if (options_.on_group) options_.on_group(law.id, r->mixed);
       if (last) break;
     }
+    if (last && options_.record_signer && !sealed_records_.contains(law.id)) {
+      if (auto st = SealRecord(law, now); !st) return core::Fail(st.code(), st.error());
+    }
   }
   return mixed;
+}
+
+core::Status Mixer::SealRecord(const core::Law& law, core::Timestamp now) {
+  auto source = box_.ReadRecordSource(law.id);
+  if (!source) {
+    return core::Fail(source.code(),
+                      fmt::format("cannot seal the record of law {}: {}", law.id, source.error()));
+  }
+  core::RecordContent content;
+  content.law_id = law.id;
+  content.opens_at = law.opens_at;
+  content.closes_at = law.closes_at;
+  content.sealed_at = now;
+  content.oui = source->oui;
+  content.non = source->non;
+  content.reconciliation = source->counts;
+  content.receipt_count = source->receipt_lines;
+  content.receipts_sha256 = core::Sha256Hex(source->receipts_text);
+  auto signed_record = core::SignedRecord(content, *options_.record_signer);
+  if (!signed_record) {
+    return core::Fail(fmt::format("cannot sign the record of law {}: {}", law.id,
+                                  signed_record.error()));
+  }
+  auto stored = box_.SaveRecord(
+      law.id, core::PublishedRecord{core::CanonicalJson(*signed_record),
+                                    std::move(source->receipts_text)});
+  if (!stored) {
+    return core::Fail(stored.code(),
+                      fmt::format("cannot store the record of law {}: {}", law.id, stored.error()));
+  }
+  sealed_records_.insert(law.id);
+  waiting_.erase(law.id);
+  if (options_.on_record) options_.on_record(law.id, *stored);
+  return {};
 }
 
 void Mixer::Start() {

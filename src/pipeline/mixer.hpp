@@ -9,8 +9,14 @@
 //   - once the law has been closed for `settle` (time for votes already answered 202 to reach the
 //     store), everything that waits is mixed as the last group: between k and 2k-1 ballots, or all
 //     of them when the whole law had fewer than k;
-//   - a ballot recorded after that (a vote the pipeline held longer than `settle`) is mixed in a
-//     late group of its own, which BoxCounts::smallest_group and the record show.
+//   - right after that last group, the law's record is sealed (with a record key configured): the
+//     tally, the reconciliation and the receipts list read from the box in one snapshot, signed
+//     (core/record.hpp), stored once (the first of several mixers wins); from then on the law is
+//     never mixed again, so the published record and receipts list never change;
+//   - a ballot recorded after the record (a vote the pipeline held longer than `settle`) stays
+//     sealed and uncounted: the results show it as uncounted, the record's reconciliation (if it
+//     was claimed before the seal) as a difference. Without a record key, such a ballot is mixed
+//     in a late group of its own, which BoxCounts::smallest_group shows.
 // Each group is opened with the ballot key, its choices and its receipts are shuffled separately
 // (a CSPRNG Fisher-Yates), and the box writes them in a transaction that holds no claim, so a store
 // reader sees a choice only as one of a group of at least k.
@@ -23,11 +29,14 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
+#include <set>
 #include <string>
 #include <thread>
 
 #include "core/ballot.hpp"
 #include "core/mutex.hpp"
+#include "core/record.hpp"
 #include "core/result.hpp"
 #include "core/sealed_ballot.hpp"
 #include "ports/ballot_box.hpp"
@@ -49,6 +58,11 @@ struct MixerOptions {
   std::function<core::Timestamp()> clock;
   // Called after each group mixed (law, size), from the mixer's thread.
   std::function<void(const std::string& law_id, std::size_t size)> on_group;
+  // Signs each closed law's record; empty: no records are sealed (tests of the mixing alone).
+  std::shared_ptr<const core::RecordSigner> record_signer;
+  // Called once per law when its record is sealed (or found sealed by another mixer), from the
+  // mixer's thread.
+  std::function<void(const std::string& law_id, const core::PublishedRecord& record)> on_record;
   // Called when a round fails (the error names the law), from the mixer's thread; the thread
   // retries at the next interval.
   std::function<void(core::ErrorCode code, const std::string& error)> on_error;
@@ -89,6 +103,7 @@ class Mixer {
  private:
   void Loop();
   core::Result<std::size_t> RunLocked() REQUIRES(run_mu_);
+  core::Status SealRecord(const core::Law& law, core::Timestamp now) REQUIRES(run_mu_);
   void Report(const core::Result<std::size_t>& round);
 
   const core::Ballot& ballot_;
@@ -100,6 +115,8 @@ class Mixer {
   // Sealed ballots waiting per law, as the last Mix() saw them plus Recorded() since; absent
   // until a Mix() looked.
   std::map<std::string, std::size_t, std::less<>> waiting_ GUARDED_BY(run_mu_);
+  // Laws whose record is sealed: never mixed again.
+  std::set<std::string, std::less<>> sealed_records_ GUARDED_BY(run_mu_);
   core::Mutex mu_;
   core::CondVar cv_;
   bool woken_ GUARDED_BY(mu_) = false;

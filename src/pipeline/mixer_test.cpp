@@ -241,5 +241,73 @@ TEST_F(MixerTest, TheThreadMixesWhenWokenAndReportsFailures) {
   mixer.Stop();  // idempotent
 }
 
+TEST_F(MixerTest, AfterTheLastGroupTheRecordIsSealedOnceAndVerifies) {
+  auto signer = std::make_shared<const core::RecordSigner>(core::RecordSigner::Generate().value());
+  MixerOptions o = Options(3);
+  o.record_signer = signer;
+  int records = 0;
+  o.on_record = [&](const std::string& law, const core::PublishedRecord&) {
+    EXPECT_EQ(law, kLaw);
+    ++records;
+  };
+  Mixer mixer(ballot_, ports::testing::TestSealer(), box_, o);
+  Cast(8, 5);
+  ASSERT_TRUE(mixer.RunOnce().ok());
+  EXPECT_FALSE(box_.FindRecord(kLaw).value().has_value()) << "no record while the law is open";
+  now_ = ballot_.laws()[0].closes_at + seconds(5);
+  ASSERT_TRUE(mixer.RunOnce().ok());
+  auto stored = box_.FindRecord(kLaw).value();
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(records, 1);
+  auto record = nlohmann::json::parse(stored->record);
+  EXPECT_EQ(core::VerifyRecord(record, stored->receipts, signer->PublicKeyHex()),
+            std::vector<std::string>{});
+  EXPECT_EQ(record["tally"], (nlohmann::json{{"oui", 5}, {"non", 3}, {"total", 8}}));
+  EXPECT_EQ(record["reconciliation"]["accepted"], 8);
+  EXPECT_EQ(record["receipts"]["count"], 8);
+  EXPECT_EQ(record["closes_at"], core::FormatTimestamp(ballot_.laws()[0].closes_at));
+
+  // A ballot recorded after the seal stays sealed: the record and its receipts never change.
+  Cast(1, 1);
+  ASSERT_TRUE(mixer.RunOnce().ok());
+  EXPECT_EQ(Tally().sealed, 1u);
+  EXPECT_EQ(box_.FindRecord(kLaw).value()->record, stored->record);
+  EXPECT_EQ(records, 1);
+
+  // Another mixer (a restart, another aggregator) neither mixes it nor seals a second record.
+  Mixer other(ballot_, ports::testing::TestSealer(), box_, o);
+  ASSERT_TRUE(other.RunOnce().ok());
+  EXPECT_EQ(Tally().sealed, 1u);
+  EXPECT_EQ(box_.FindRecord(kLaw).value()->record, stored->record);
+}
+
+TEST_F(MixerTest, ALawWithNoVoteGetsARecordOfZeroes) {
+  MixerOptions o = Options(3);
+  o.record_signer =
+      std::make_shared<const core::RecordSigner>(core::RecordSigner::Generate().value());
+  Mixer mixer(ballot_, ports::testing::TestSealer(), box_, o);
+  now_ = ballot_.laws()[0].closes_at + seconds(6);
+  mixer.RunIfDue();
+  auto stored = box_.FindRecord(kLaw).value();
+  ASSERT_TRUE(stored.has_value()) << "RunIfDue seals a settled law even with nothing to mix";
+  EXPECT_EQ(stored->receipts, "");
+  EXPECT_TRUE(core::VerifyRecord(nlohmann::json::parse(stored->record), "").empty());
+}
+
+TEST_F(MixerTest, AStoreThatCannotBeReadDelaysTheRecordAndLosesNothing) {
+  MixerOptions o = Options(1);
+  o.record_signer =
+      std::make_shared<const core::RecordSigner>(core::RecordSigner::Generate().value());
+  Mixer mixer(ballot_, ports::testing::TestSealer(), box_, o);
+  Cast(2, 1);
+  now_ = ballot_.laws()[0].closes_at + seconds(6);
+  box_.set_fail(true);
+  EXPECT_FALSE(mixer.RunOnce().ok());
+  box_.set_fail(false);
+  ASSERT_TRUE(mixer.RunOnce().ok());
+  auto record = nlohmann::json::parse(box_.FindRecord(kLaw).value()->record);
+  EXPECT_EQ(record["tally"]["total"], 2);
+}
+
 }  // namespace
 }  // namespace scrutin::pipeline

@@ -29,6 +29,10 @@ class SplitVoteQueries final : public ports::VoteQueries {
   core::Result<std::optional<std::string>> FindReceipt(const std::string& receipt) override {
     return tallies_.FindReceipt(receipt);
   }
+  core::Result<std::optional<core::PublishedRecord>> FindRecord(
+      const std::string& law_id) override {
+    return tallies_.FindRecord(law_id);
+  }
 
  private:
   ports::VoteQueries& statuses_;

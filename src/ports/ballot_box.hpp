@@ -13,10 +13,12 @@
 #include <limits>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "core/record.hpp"
 #include "core/result.hpp"
 #include "core/vote.hpp"
 
@@ -51,6 +53,18 @@ inline std::size_t GroupSize(const MixRule& rule, std::size_t waiting) {
 struct MixResult {
   std::size_t mixed = 0;
   std::size_t waiting = 0;  // before the mix; waiting - mixed remain
+  // The law's record is sealed: nothing is mixed any more (late ballots stay sealed, uncounted,
+  // and the results say how many).
+  bool record_sealed = false;
+};
+
+// What a law's record is built from, read in one consistent snapshot of the store.
+struct RecordSource {
+  core::Reconciliation counts;  // each from its own table
+  std::uint64_t oui = 0;
+  std::uint64_t non = 0;
+  std::string receipts_text;  // core::ReceiptsText of the law's receipts
+  std::uint64_t receipt_lines = 0;
 };
 
 // A law's counts as the box holds them (the record's reconciliation reads them).
@@ -72,7 +86,7 @@ class BallotBox {
       std::function<core::Result<OpenedGroup>(std::span<const core::SealedBallot> sealed)>;
 
   // One mix, in one transaction of its own: takes the GroupSize(rule, waiting) oldest sealed
-  // ballots of `law_id` (none: nothing changes), hands them to `open`, writes what it returns (ballots and receipts in the order
+  // ballots of `law_id` (none: nothing changes; nor when the law's record is sealed), hands them to `open`, writes what it returns (ballots and receipts in the order
   // given, the tally moved by the group's counts) and deletes the sealed ballots; then commits.
   // Returns how many ballots were mixed (0: the rule did not allow a mix, nothing changed) and
   // how many were waiting.
@@ -88,6 +102,21 @@ class BallotBox {
 
   // The law's counts. Thread-safety and blocking: as Mix.
   virtual core::Result<BoxCounts> Counts(const std::string& law_id) = 0;
+
+  // The law's record: nullopt while none is sealed. Thread-safety and blocking: as Mix.
+  virtual core::Result<std::optional<core::PublishedRecord>> FindRecord(
+      const std::string& law_id) = 0;
+
+  // Everything the law's record states, read in one snapshot: the tally, the reconciliation's
+  // counts (accepted statuses, claims, ballots, receipts, the tally's total) and the receipts list.
+  // Thread-safety and blocking: as Mix (the receipts list of a whole electorate is read).
+  virtual core::Result<RecordSource> ReadRecordSource(const std::string& law_id) = 0;
+
+  // Stores the law's record unless one is stored already (several mixers may race at the close:
+  // the first one wins), and returns the one stored. Once a record is stored, Mix() never mixes
+  // that law again. Thread-safety and blocking: as Mix.
+  virtual core::Result<core::PublishedRecord> SaveRecord(const std::string& law_id,
+                                                         const core::PublishedRecord& record) = 0;
 };
 
 using BallotBoxPtr = std::unique_ptr<BallotBox>;

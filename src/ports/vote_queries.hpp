@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/record.hpp"
 #include "core/request_id.hpp"
 #include "core/result.hpp"
 #include "core/vote.hpp"
@@ -51,6 +52,13 @@ class VoteQueries {
   virtual core::Result<std::optional<std::string>> FindReceipt(const std::string& receipt) {
     (void)receipt;
     return core::Fail(core::ErrorCode::kRefused, std::string("this store keeps no receipts"));
+  }
+
+  // The sealed record of a closed law (docs/ballot-secrecy.md); nullopt while none is sealed. A
+  // store that keeps no records answers kRefused. Thread-safe; blocks as FindStatus.
+  virtual core::Result<std::optional<core::PublishedRecord>> FindRecord(const std::string& law_id) {
+    (void)law_id;
+    return core::Fail(core::ErrorCode::kRefused, std::string("this store keeps no records"));
   }
 
   // The tally of one law (zeroes when no vote was counted yet). A store that keeps no tallies

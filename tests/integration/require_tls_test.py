@@ -39,6 +39,8 @@ class RequireTlsTest(unittest.TestCase):
                                             [ballot["open_a"].law_id], count=50)
         cls.ballot_key = os.path.join(cls.tmp, "ballot.key")
         harness.run([cls.binary, "keygen", "--ballot-key", "--out", cls.ballot_key])
+        cls.record_key = os.path.join(cls.tmp, "record.key")
+        harness.run([cls.binary, "keygen", "--record-key", "--out", cls.record_key])
 
     @classmethod
     def tearDownClass(cls):
@@ -71,7 +73,7 @@ class RequireTlsTest(unittest.TestCase):
         if pg is not None:
             args += ["--pg", pg]
         if kind == "aggregator":
-            args += ["--ballot-key-file", self.ballot_key]
+            args += ["--ballot-key-file", self.ballot_key, "--record-key-file", self.record_key]
         return args
 
     def test_each_plain_link_is_refused_and_named(self):

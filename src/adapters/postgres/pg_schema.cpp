@@ -141,11 +141,23 @@ UPDATE vote_results SET groups = 1, smallest_group = oui_count + non_count
   WHERE oui_count + non_count > 0;
 )sql";
 
+// Version 4: the record of each closed law (docs/ballot-secrecy.md "The record at the close"),
+// written once by the first mixer to seal it.
+constexpr std::string_view kSchemaV4 = R"sql(
+CREATE TABLE records (
+  law_id   TEXT PRIMARY KEY,
+  record   TEXT NOT NULL,
+  receipts TEXT NOT NULL
+);
+
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "vote tables of docs/schema.md", kSchemaV1},
     Migration{2, "hex checks without bounded regex repetition (same strings, ~10x cheaper)",
               kSchemaV2},
     Migration{3, "sealed ballots, mixed in groups; receipts apart from ballots", kSchemaV3},
+    Migration{4, "records of closed laws", kSchemaV4},
 };
 
 core::Status Rollback(PgConnection& conn, core::Status st) {

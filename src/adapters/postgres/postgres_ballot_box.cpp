@@ -18,6 +18,23 @@ constexpr int kMixLockClass = 0x4d495852;
 
 constexpr std::string_view kLockLaw =
     "SELECT pg_advisory_xact_lock($1::integer, hashtext(current_schema() || '/' || $2))";
+constexpr std::string_view kHasRecord = "SELECT count(*) FROM records WHERE law_id = $1";
+constexpr std::string_view kFindRecord = "SELECT record, receipts FROM records WHERE law_id = $1";
+constexpr std::string_view kSaveRecord =
+    "INSERT INTO records (law_id, record, receipts) VALUES ($1, $2, $3) "
+    "ON CONFLICT (law_id) DO NOTHING";
+// Each count from its own table: statuses, claims, ballots, receipts, the tally.
+constexpr std::string_view kRecordCounts =
+    "SELECT (SELECT count(*) FROM request_status WHERE law_id = $1 AND status = 'accepted'), "
+    "(SELECT count(*) FROM accepted_credentials WHERE law_id = $1), "
+    "(SELECT count(*) FROM ballots WHERE law_id = $1), "
+    "(SELECT count(*) FROM receipts WHERE law_id = $1), "
+    "coalesce((SELECT oui_count FROM vote_results WHERE law_id = $1), 0), "
+    "coalesce((SELECT non_count FROM vote_results WHERE law_id = $1), 0)";
+// Bytewise order (COLLATE "C"), whatever the database's collation: the record's list is sorted so.
+constexpr std::string_view kLawReceipts =
+    "SELECT coalesce(string_agg(receipt || E'\\n', '' ORDER BY receipt COLLATE \"C\"), ''), "
+    "count(*) FROM receipts WHERE law_id = $1";
 constexpr std::string_view kCountSealed = "SELECT count(*) FROM sealed_ballots WHERE law_id = $1";
 constexpr std::string_view kTakeSealed =
     "DELETE FROM sealed_ballots WHERE id IN ("
@@ -52,6 +69,12 @@ core::Result<ports::MixResult, PgError> MixOnce(PgConnection& conn, const std::s
   if (auto r = conn.ExecScript("BEGIN"); !r) return core::Fail(r.error());
   if (auto r = conn.Exec(kLockLaw, Params{std::to_string(kMixLockClass), law_id}); !r) {
     return core::Fail(r.error());
+  }
+  auto has_record = conn.Exec(kHasRecord, Params{law_id});
+  if (!has_record) return core::Fail(has_record.error());
+  if (has_record->Int(0, 0) > 0) {
+    if (auto r = conn.ExecScript("ROLLBACK"); !r) return core::Fail(r.error());
+    return ports::MixResult{.record_sealed = true};
   }
   auto counted = conn.Exec(kCountSealed, Params{law_id});
   if (!counted) return core::Fail(counted.error());
@@ -149,6 +172,92 @@ core::Result<ports::BoxCounts> PostgresBallotBox::Counts(const std::string& law_
   c.groups = static_cast<std::uint64_t>(res->Int(0, 3));
   c.smallest_group = static_cast<std::uint64_t>(res->Int(0, 4));
   return c;
+}
+
+namespace {
+
+// Runs `body` on a pooled connection, once more on a fresh one when the pooled one turns out to be
+// dead (nothing was committed on it); rolls back whatever `body` left open on failure.
+template <typename T, typename Body>
+core::Result<T> WithConnection(PgPool& pool, std::string_view what, Body body) {
+  core::Status last;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto lease = pool.Acquire(/*verify=*/attempt > 0);
+    if (!lease) {
+      return core::Fail(core::ErrorCode::kUnavailable, fmt::format("{}: {}", what, lease.error()));
+    }
+    core::Result<T, PgError> r = body(**lease);
+    if (r) return std::move(*r);
+    last = ToStatus(what, r.error());
+    if (r.error().connection_lost) {
+      lease->Discard();
+      continue;
+    }
+    (void)(*lease)->ExecScript("ROLLBACK");
+    break;
+  }
+  return core::Fail(last.code(), last.error());
+}
+
+}  // namespace
+
+core::Result<std::optional<core::PublishedRecord>> PostgresBallotBox::FindRecord(
+    const std::string& law_id) {
+  return WithConnection<std::optional<core::PublishedRecord>>(
+      *pool_, "cannot read the record",
+      [&](PgConnection& conn) -> core::Result<std::optional<core::PublishedRecord>, PgError> {
+        auto res = conn.Exec(kFindRecord, Params{law_id});
+        if (!res) return core::Fail(res.error());
+        if (res->rows() == 0) return std::optional<core::PublishedRecord>();
+        return std::optional<core::PublishedRecord>(core::PublishedRecord{
+            std::string(res->Text(0, 0)), std::string(res->Text(0, 1))});
+      });
+}
+
+core::Result<ports::RecordSource> PostgresBallotBox::ReadRecordSource(const std::string& law_id) {
+  return WithConnection<ports::RecordSource>(
+      *pool_, "cannot read the record's counts",
+      [&](PgConnection& conn) -> core::Result<ports::RecordSource, PgError> {
+        // One snapshot for every count and the receipts list.
+        if (auto r = conn.ExecScript("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); !r) {
+          return core::Fail(r.error());
+        }
+        auto counts = conn.Exec(kRecordCounts, Params{law_id});
+        if (!counts) return core::Fail(counts.error());
+        auto receipts = conn.Exec(kLawReceipts, Params{law_id});
+        if (!receipts) return core::Fail(receipts.error());
+        if (auto r = conn.ExecScript("COMMIT"); !r) return core::Fail(r.error());
+        auto n = [&](int i) { return static_cast<std::uint64_t>(counts->Int(0, i)); };
+        ports::RecordSource out;
+        out.counts = {.accepted = n(0), .claims = n(1), .ballots = n(2), .receipts = n(3),
+                      .tallied = n(4) + n(5)};
+        out.oui = n(4);
+        out.non = n(5);
+        out.receipts_text = std::string(receipts->Text(0, 0));
+        out.receipt_lines = static_cast<std::uint64_t>(receipts->Int(0, 1));
+        return out;
+      });
+}
+
+core::Result<core::PublishedRecord> PostgresBallotBox::SaveRecord(
+    const std::string& law_id, const core::PublishedRecord& record) {
+  return WithConnection<core::PublishedRecord>(
+      *pool_, "cannot store the record",
+      [&](PgConnection& conn) -> core::Result<core::PublishedRecord, PgError> {
+        // The mix lock: no mix of this law is between its count and its commit while the record
+        // is stored, and none starts after (Mix() checks for the record under the same lock).
+        if (auto r = conn.ExecScript("BEGIN"); !r) return core::Fail(r.error());
+        if (auto r = conn.Exec(kLockLaw, Params{std::to_string(kMixLockClass), law_id}); !r) {
+          return core::Fail(r.error());
+        }
+        if (auto r = conn.Exec(kSaveRecord, Params{law_id, record.record, record.receipts}); !r) {
+          return core::Fail(r.error());
+        }
+        auto res = conn.Exec(kFindRecord, Params{law_id});
+        if (!res) return core::Fail(res.error());
+        if (auto r = conn.ExecScript("COMMIT"); !r) return core::Fail(r.error());
+        return core::PublishedRecord{std::string(res->Text(0, 0)), std::string(res->Text(0, 1))};
+      });
 }
 
 }  // namespace scrutin::postgres

@@ -4,6 +4,7 @@
 //   BEGIN
 //   pg_advisory_xact_lock(law)    mixers of one law (several aggregators) take turns, so the
 //                                 count below holds until COMMIT and the hold-back rule is exact
+//   stop here if the law's record is sealed (SaveRecord takes the same lock)
 //   count the law's sealed ballots; stop here (ROLLBACK) if the rule does not allow a mix
 //   DELETE the oldest `take` of them RETURNING the ciphertext
 //   open and shuffle (the mixer, holding the ballot key)
@@ -17,6 +18,7 @@
 // Thread-safety: one Mix or Counts at a time per instance (each borrows a pool connection).
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "adapters/postgres/pg_pool.hpp"
@@ -33,6 +35,10 @@ class PostgresBallotBox final : public ports::BallotBox {
   core::Result<ports::MixResult> Mix(const std::string& law_id, ports::MixRule rule,
                                      const Opener& open) override;
   core::Result<ports::BoxCounts> Counts(const std::string& law_id) override;
+  core::Result<std::optional<core::PublishedRecord>> FindRecord(const std::string& law_id) override;
+  core::Result<ports::RecordSource> ReadRecordSource(const std::string& law_id) override;
+  core::Result<core::PublishedRecord> SaveRecord(const std::string& law_id,
+                                                 const core::PublishedRecord& record) override;
 
  private:
   PgPoolPtr pool_;

@@ -50,6 +50,16 @@ core::Result<std::optional<std::string>> PostgresVoteQueries::FindReceipt(
   return std::optional<std::string>(std::string(res->Text(0, 0)));
 }
 
+core::Result<std::optional<core::PublishedRecord>> PostgresVoteQueries::FindRecord(
+    const std::string& law_id) {
+  auto res = ReadOnce(*pool_, "SELECT record, receipts FROM records WHERE law_id = $1",
+                      Params{law_id}, "cannot read the record");
+  if (!res) return core::Fail(res.code(), res.error());
+  if (res->rows() == 0) return std::optional<core::PublishedRecord>();
+  return std::optional<core::PublishedRecord>(
+      core::PublishedRecord{std::string(res->Text(0, 0)), std::string(res->Text(0, 1))});
+}
+
 core::Result<ports::Tally> PostgresVoteQueries::FindTally(const std::string& law_id) {
   auto res = ReadOnce(*pool_,
                       "SELECT oui_count, non_count, "

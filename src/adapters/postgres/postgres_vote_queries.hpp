@@ -24,6 +24,8 @@ class PostgresVoteQueries final : public ports::VoteQueries {
   // PostgreSQL cannot be read. Thread-safe.
   core::Result<ports::Tally> FindTally(const std::string& law_id) override;
   core::Result<std::optional<std::string>> FindReceipt(const std::string& receipt) override;
+  core::Result<std::optional<core::PublishedRecord>> FindRecord(
+      const std::string& law_id) override;
 
   // Every law's tally in one query (zeroes for a law without a row). Error when PostgreSQL cannot
   // be read. Thread-safe.

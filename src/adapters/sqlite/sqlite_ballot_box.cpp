@@ -14,6 +14,7 @@ core::Status SqliteBallotBox::Prepare() {
     std::string_view sql;
   } all[] = {
       {&begin_, "BEGIN IMMEDIATE"},
+      {&begin_read_, "BEGIN"},
       {&commit_, "COMMIT"},
       {&rollback_, "ROLLBACK"},
       {&count_, "SELECT count(*) FROM sealed_ballots WHERE law_id = ?1"},
@@ -31,6 +32,21 @@ core::Status SqliteBallotBox::Prepare() {
        "(SELECT count(*) FROM receipts WHERE law_id = ?1), "
        "coalesce((SELECT groups FROM vote_results WHERE law_id = ?1), 0), "
        "coalesce((SELECT smallest_group FROM vote_results WHERE law_id = ?1), 0)"},
+      {&has_record_, "SELECT count(*) FROM records WHERE law_id = ?1"},
+      {&find_record_, "SELECT record, receipts FROM records WHERE law_id = ?1"},
+      {&save_record_,
+       "INSERT INTO records (law_id, record, receipts) VALUES (?1, ?2, ?3) "
+       "ON CONFLICT (law_id) DO NOTHING"},
+      // Each count from its own table: statuses, claims (the accepted audit rows), ballots,
+      // receipts, the tally.
+      {&record_counts_,
+       "SELECT (SELECT count(*) FROM request_status WHERE law_id = ?1 AND status = 'accepted'), "
+       "(SELECT count(*) FROM accepted_credentials WHERE law_id = ?1), "
+       "(SELECT count(*) FROM ballots WHERE law_id = ?1), "
+       "(SELECT count(*) FROM receipts WHERE law_id = ?1), "
+       "coalesce((SELECT oui_count FROM vote_results WHERE law_id = ?1), 0), "
+       "coalesce((SELECT non_count FROM vote_results WHERE law_id = ?1), 0)"},
+      {&law_receipts_, "SELECT receipt FROM receipts WHERE law_id = ?1 ORDER BY receipt"},
   };
   for (auto& s : all) {
     auto st = conn_.Prepare(s.sql);
@@ -55,6 +71,12 @@ core::Result<ports::MixResult> SqliteBallotBox::Mix(const std::string& law_id,
 core::Result<ports::MixResult> SqliteBallotBox::MixInTransaction(const std::string& law_id,
                                                                  ports::MixRule rule,
                                                                  const Opener& open) {
+  has_record_.Bind(1, law_id);
+  auto sealed_record = has_record_.Step();
+  const bool has_record = sealed_record && *sealed_record && has_record_.Int(0) > 0;
+  has_record_.Reset();
+  if (!sealed_record) return core::Fail(sealed_record.code(), "cannot mix ballots: " + sealed_record.error());
+  if (has_record) return ports::MixResult{.record_sealed = true};
   count_.Bind(1, law_id);
   auto row = count_.Step();
   const auto waiting = row && *row ? static_cast<std::size_t>(count_.Int(0)) : 0;
@@ -128,6 +150,75 @@ core::Result<ports::BoxCounts> SqliteBallotBox::Counts(const std::string& law_id
   counts_.Reset();
   if (!row) return core::Fail(row.code(), "cannot count ballots: " + row.error());
   return c;
+}
+
+core::Result<std::optional<core::PublishedRecord>> SqliteBallotBox::FindRecord(
+    const std::string& law_id) {
+  find_record_.Bind(1, law_id);
+  auto row = find_record_.Step();
+  std::optional<core::PublishedRecord> out;
+  if (row && *row) {
+    out = core::PublishedRecord{std::string(find_record_.Text(0)),
+                                std::string(find_record_.Text(1))};
+  }
+  find_record_.Reset();
+  if (!row) return core::Fail(row.code(), "cannot read the record: " + row.error());
+  return out;
+}
+
+core::Result<ports::RecordSource> SqliteBallotBox::ReadRecordSource(const std::string& law_id) {
+  // One read transaction: every count and the receipts list from the same snapshot.
+  if (auto st = begin_read_.Run(); !st) {
+    return core::Fail(st.code(), "cannot read the record's counts: " + st.error());
+  }
+  auto source = ReadRecordSourceInTransaction(law_id);
+  (void)rollback_.Run();
+  return source;
+}
+
+core::Result<ports::RecordSource> SqliteBallotBox::ReadRecordSourceInTransaction(
+    const std::string& law_id) {
+  ports::RecordSource out;
+  record_counts_.Bind(1, law_id);
+  auto row = record_counts_.Step();
+  if (row && *row) {
+    auto n = [&](int i) { return static_cast<std::uint64_t>(record_counts_.Int(i)); };
+    out.counts = {.accepted = n(0), .claims = n(1), .ballots = n(2), .receipts = n(3),
+                  .tallied = n(4) + n(5)};
+    out.oui = n(4);
+    out.non = n(5);
+  }
+  record_counts_.Reset();
+  if (!row) return core::Fail(row.code(), "cannot read the record's counts: " + row.error());
+  // Sorted by the primary key's order (BINARY: bytewise), as the record's list must be.
+  law_receipts_.Bind(1, law_id);
+  for (;;) {
+    auto next = law_receipts_.Step();
+    if (!next) {
+      law_receipts_.Reset();
+      return core::Fail(next.code(), "cannot read the receipts: " + next.error());
+    }
+    if (!*next) break;
+    out.receipts_text += law_receipts_.Text(0);
+    out.receipts_text += '\n';
+    ++out.receipt_lines;
+  }
+  law_receipts_.Reset();
+  return out;
+}
+
+core::Result<core::PublishedRecord> SqliteBallotBox::SaveRecord(
+    const std::string& law_id, const core::PublishedRecord& record) {
+  save_record_.Bind(1, law_id).Bind(2, record.record).Bind(3, record.receipts);
+  if (auto st = save_record_.Run(); !st) {
+    return core::Fail(st.code(), "cannot store the record: " + st.error());
+  }
+  auto stored = FindRecord(law_id);
+  if (!stored) return core::Fail(stored.code(), stored.error());
+  if (!stored->has_value()) {
+    return core::Fail(core::ErrorCode::kCorrupt, "the record of " + law_id + " was not stored");
+  }
+  return std::move(**stored);
 }
 
 }  // namespace scrutin::adapters::sqlite

@@ -17,6 +17,7 @@
 // Private to src/adapters/sqlite: other modules use its public headers.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "adapters/sqlite/sqlite_db.hpp"
@@ -34,13 +35,20 @@ class SqliteBallotBox final : public ports::BallotBox {
   core::Result<ports::MixResult> Mix(const std::string& law_id, ports::MixRule rule,
                                      const Opener& open) override;
   core::Result<ports::BoxCounts> Counts(const std::string& law_id) override;
+  core::Result<std::optional<core::PublishedRecord>> FindRecord(const std::string& law_id) override;
+  core::Result<ports::RecordSource> ReadRecordSource(const std::string& law_id) override;
+  core::Result<core::PublishedRecord> SaveRecord(const std::string& law_id,
+                                                 const core::PublishedRecord& record) override;
 
  private:
+  core::Result<ports::RecordSource> ReadRecordSourceInTransaction(const std::string& law_id);
+
   core::Result<ports::MixResult> MixInTransaction(const std::string& law_id, ports::MixRule rule,
                                                   const Opener& open);
 
   Connection& conn_;
-  Statement begin_, commit_, rollback_, count_, take_, ballot_, receipt_, delete_, tally_, counts_;
+  Statement begin_, begin_read_, commit_, rollback_, count_, take_, ballot_, receipt_, delete_, tally_,
+      counts_, has_record_, find_record_, save_record_, record_counts_, law_receipts_;
 };
 
 }  // namespace scrutin::adapters::sqlite

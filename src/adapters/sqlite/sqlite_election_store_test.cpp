@@ -312,7 +312,7 @@ CREATE TABLE request_status (
   }
   auto store = Open();
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(Count("PRAGMA user_version"), 3);
+  EXPECT_EQ(Count("PRAGMA user_version"), 4);
   EXPECT_EQ(Count("SELECT count(*) FROM receipts"), 2);
   EXPECT_EQ(Count("SELECT count(*) FROM ballots WHERE choice = 'oui'"), 1);
   EXPECT_EQ(Count("SELECT count(*) FROM pragma_table_info('ballots') WHERE name = 'receipt'"), 0);

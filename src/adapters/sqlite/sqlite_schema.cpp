@@ -5,11 +5,12 @@
 namespace scrutin::adapters::sqlite {
 namespace {
 
-// Version 3: sealed ballots and the mixer's tables (docs/ballot-secrecy.md). A version 2 file is
-// migrated (kMigrate2To3); version 1 was a pre-release layout with random-keyed indexes, replaced
-// before any release; such files are refused with a clear message rather than migrated. Digests
-// are lowercase hex TEXT, as in PostgreSQL, so auditors query both alike.
-constexpr int kSchemaVersion = 3;
+// Version 4: the records of closed laws; version 3 added sealed ballots and the mixer's tables
+// (docs/ballot-secrecy.md). Version 2 and 3 files are migrated (kMigrate2To3, kMigrate3To4);
+// version 1 was a pre-release layout with random-keyed indexes, replaced before any release; such
+// files are refused with a clear message rather than migrated. Digests are lowercase hex TEXT, as
+// in PostgreSQL, so auditors query both alike.
+constexpr int kSchemaVersion = 4;
 constexpr std::string_view kSchema = R"sql(
 CREATE TABLE scrutin_meta (
   key   TEXT PRIMARY KEY,
@@ -88,6 +89,15 @@ CREATE TABLE request_status (
   attempt_count INTEGER NOT NULL,
   expires_at    TEXT NOT NULL
 ) WITHOUT ROWID;
+
+-- The record of each closed law (docs/ballot-secrecy.md "The record at the close"), written once
+-- by the mixer after the law's last group: the signed JSON and the receipts list, as served.
+CREATE TABLE records (
+  law_id   TEXT PRIMARY KEY,
+  record   TEXT NOT NULL,
+  receipts TEXT NOT NULL
+);
+
 )sql";
 
 // From version 2 (ballots keyed by receipt, beside their choice, written with the claim).
@@ -114,6 +124,18 @@ ALTER TABLE vote_results ADD COLUMN groups INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE vote_results ADD COLUMN smallest_group INTEGER NOT NULL DEFAULT 0;
 UPDATE vote_results SET groups = 1, smallest_group = oui_count + non_count
   WHERE oui_count + non_count > 0;
+)sql";
+
+// From version 3.
+constexpr std::string_view kMigrate3To4 = R"sql(
+-- The record of each closed law (docs/ballot-secrecy.md "The record at the close"), written once
+-- by the mixer after the law's last group: the signed JSON and the receipts list, as served.
+CREATE TABLE records (
+  law_id   TEXT PRIMARY KEY,
+  record   TEXT NOT NULL,
+  receipts TEXT NOT NULL
+);
+
 )sql";
 
 }  // namespace
@@ -149,7 +171,7 @@ core::Status Migrate(Connection& conn) {
                                   current, kSchemaVersion));
   }
   if (current == kSchemaVersion) return {};
-  if (current != 0 && current != 2) {
+  if (current != 0 && current != 2 && current != 3) {
     return core::Fail(
         core::ErrorCode::kRefused,
         fmt::format(
@@ -158,13 +180,14 @@ core::Status Migrate(Connection& conn) {
             current));
   }
   if (auto st = conn.Exec("BEGIN IMMEDIATE"); !st) return st;
-  core::Status st = conn.Exec(current == 0 ? kSchema : kMigrate2To3);
+  core::Status st = conn.Exec(current == 0 ? kSchema : current == 2 ? kMigrate2To3 : kMigrate3To4);
+  if (st && current == 2) st = conn.Exec(kMigrate3To4);
   if (st) st = conn.Exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion));
   if (st) st = conn.Exec("COMMIT");
   if (!st) {
     (void)conn.Exec("ROLLBACK");
     return core::Fail(current == 0 ? "cannot create the schema: " + st.error()
-                                   : "cannot upgrade the schema to version 3: " + st.error());
+                                   : "cannot upgrade the schema to version 4: " + st.error());
   }
   return {};
 }

@@ -57,6 +57,21 @@ core::Result<std::optional<std::string>> SqliteVoteQueries::FindReceipt(
   return law;
 }
 
+core::Result<std::optional<core::PublishedRecord>> SqliteVoteQueries::FindRecord(
+    const std::string& law_id) {
+  auto lease = Acquire();
+  if (!lease) return core::Fail(lease.code(), lease.error());
+  auto& s = (*lease)->find_record;
+  s.Bind(1, law_id);
+  auto row = s.Step();
+  std::optional<core::PublishedRecord> record;
+  if (row && *row) record = core::PublishedRecord{std::string(s.Text(0)), std::string(s.Text(1))};
+  s.Reset();
+  Release(std::move(*lease));
+  if (!row) return core::Fail(row.code(), row.error());
+  return record;
+}
+
 core::Result<ports::Tally> SqliteVoteQueries::FindTally(const std::string& law_id) {
   auto lease = Acquire();
   if (!lease) return core::Fail(lease.code(), lease.error());
@@ -99,8 +114,11 @@ core::Result<SqliteVoteQueries::ReaderPtr> SqliteVoteQueries::Acquire() {
       "(SELECT count(*) FROM sealed_ballots s WHERE s.law_id = r.law_id) "
       "FROM vote_results r WHERE law_id = ?1");
   if (!tally) return core::Fail(tally.code(), tally.error());
-  return std::make_unique<Reader>(
-      Reader{std::move(*conn), std::move(*status), std::move(*receipt), std::move(*tally)});
+  auto record = conn->Prepare("SELECT record, receipts FROM records WHERE law_id = ?1");
+  if (!record) return core::Fail(record.code(), record.error());
+  return std::make_unique<Reader>(Reader{std::move(*conn), std::move(*status),
+                                         std::move(*receipt), std::move(*tally),
+                                         std::move(*record)});
 }
 
 void SqliteVoteQueries::Release(ReaderPtr r) {

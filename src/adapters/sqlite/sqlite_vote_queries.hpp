@@ -33,6 +33,8 @@ class SqliteVoteQueries final : public ports::VoteQueries {
 
   core::Result<ports::Tally> FindTally(const std::string& law_id) override;
   core::Result<std::optional<std::string>> FindReceipt(const std::string& receipt) override;
+  core::Result<std::optional<core::PublishedRecord>> FindRecord(
+      const std::string& law_id) override;
 
  private:
   struct Reader {
@@ -40,6 +42,7 @@ class SqliteVoteQueries final : public ports::VoteQueries {
     Statement find_status;
     Statement find_receipt;
     Statement find_tally;
+    Statement find_record;
   };
   using ReaderPtr = std::unique_ptr<Reader>;
 

@@ -95,6 +95,7 @@ class FakeVoteRecorder : public VoteRecorder, public VoteQueries, public BallotB
                               const Opener& open) override {
     core::MutexLock lock(mu_);
     if (fail_) return core::Fail(fail_code_, std::string("disk full"));
+    if (records_.contains(law_id)) return MixResult{.record_sealed = true};
     auto& waiting = sealed_[law_id];
     const std::size_t before = waiting.size();
     const std::size_t take = GroupSize(rule, before);
@@ -126,6 +127,50 @@ class FakeVoteRecorder : public VoteRecorder, public VoteQueries, public BallotB
     BoxCounts c = counts_[law_id];
     c.sealed = sealed_[law_id].size();
     return c;
+  }
+
+  core::Result<std::optional<core::PublishedRecord>> FindRecord(
+      const std::string& law_id) override {
+    core::MutexLock lock(mu_);
+    if (fail_) return core::Fail(fail_code_, std::string("disk full"));
+    auto it = records_.find(law_id);
+    if (it == records_.end()) return std::optional<core::PublishedRecord>();
+    return std::optional<core::PublishedRecord>(it->second);
+  }
+
+  core::Result<RecordSource> ReadRecordSource(const std::string& law_id) override {
+    core::MutexLock lock(mu_);
+    if (fail_) return core::Fail(fail_code_, std::string("disk full"));
+    RecordSource out;
+    const Tally& t = tallies_[law_id];
+    const BoxCounts& c = counts_[law_id];
+    for (const auto& [request, status] : statuses_) {
+      if (status.law_id == law_id && status.status == core::VoteStatus::kAccepted) {
+        ++out.counts.accepted;
+      }
+    }
+    for (const auto& [key, request] : holders_) {
+      if (key.starts_with(law_id + "/")) ++out.counts.claims;
+    }
+    out.counts.ballots = c.ballots;
+    out.counts.receipts = c.receipts;
+    out.counts.tallied = t.oui + t.non;
+    out.oui = t.oui;
+    out.non = t.non;
+    std::vector<std::string> receipts;
+    for (const auto& [r, law] : receipts_) {
+      if (law == law_id) receipts.push_back(r);
+    }
+    out.receipt_lines = receipts.size();
+    out.receipts_text = core::ReceiptsText(std::move(receipts));
+    return out;
+  }
+
+  core::Result<core::PublishedRecord> SaveRecord(const std::string& law_id,
+                                                 const core::PublishedRecord& record) override {
+    core::MutexLock lock(mu_);
+    if (fail_) return core::Fail(fail_code_, std::string("disk full"));
+    return records_.try_emplace(law_id, record).first->second;
   }
 
   // The store holds `digest` (for `law`) for a request the test never sent: one accepted audit
@@ -217,6 +262,7 @@ class FakeVoteRecorder : public VoteRecorder, public VoteQueries, public BallotB
   bool fail_sync_ GUARDED_BY(mu_) = false;
   bool syncs_open_ GUARDED_BY(mu_) = false;
   std::map<std::string, Tally> tallies_ GUARDED_BY(mu_);
+  std::map<std::string, core::PublishedRecord> records_ GUARDED_BY(mu_);
   std::map<std::string, std::vector<core::SealedBallot>> sealed_ GUARDED_BY(mu_);
   std::map<std::string, BoxCounts> counts_ GUARDED_BY(mu_);
   std::map<std::string, std::string> receipts_ GUARDED_BY(mu_);  // receipt -> law, once mixed

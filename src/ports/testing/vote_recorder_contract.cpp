@@ -334,3 +334,66 @@ TEST_P(VoteRecorderContract, ABallotSealedForAnotherLawDoesNotOpen) {
 }
 
 }  // namespace scrutin::ports::testing
+
+namespace scrutin::ports::testing {
+
+// The record's inputs are counted each from its own store, the first record stored wins, and a
+// law whose record is stored is never mixed again.
+TEST_P(VoteRecorderContract, TheRecordIsReadFromEveryStoreAndStoredOnce) {
+  auto d = RandomDigests(4);
+  std::vector<core::VoteEnvelope> votes = {
+      Vote(d[0], kLawA, Choice::kOui), Vote(d[1], kLawA, Choice::kNon),
+      Vote(d[2], kLawA, Choice::kOui), Vote(d[0], kLawA, Choice::kNon),
+      Vote(d[3], kLawB, Choice::kOui)};
+  std::vector<core::Decision> decisions = {
+      Decided(VoteStatus::kAccepted), Decided(VoteStatus::kAccepted),
+      Decided(VoteStatus::kAccepted), Decided(VoteStatus::kDuplicate, 2),
+      Decided(VoteStatus::kAccepted)};
+  ASSERT_TRUE(store_->recorder().Record(votes, decisions).ok());
+  ASSERT_EQ(TallyOf(kLawA), std::make_pair(2LL, 1LL));
+
+  auto source = store_->box().ReadRecordSource(kLawA);
+  ASSERT_TRUE(source.ok()) << source.error();
+  EXPECT_EQ(source->counts.accepted, 3u);
+  EXPECT_EQ(source->counts.claims, 3u);
+  EXPECT_EQ(source->counts.ballots, 3u);
+  EXPECT_EQ(source->counts.receipts, 3u);
+  EXPECT_EQ(source->counts.tallied, 3u);
+  EXPECT_EQ(source->oui, 2u);
+  EXPECT_EQ(source->non, 1u);
+  EXPECT_EQ(source->receipt_lines, 3u);
+  std::vector<std::string> receipts;
+  for (int i = 0; i < 3; ++i) receipts.push_back(core::Receipt(votes[i].request_id));
+  EXPECT_EQ(source->receipts_text, core::ReceiptsText(receipts)) << "sorted bytewise, one a line";
+
+  auto none = store_->box().FindRecord(kLawA);
+  ASSERT_TRUE(none.ok()) << none.error();
+  EXPECT_FALSE(none->has_value());
+  auto first = store_->box().SaveRecord(kLawA, core::PublishedRecord{"{\"first\":1}", "A\n"});
+  ASSERT_TRUE(first.ok()) << first.error();
+  auto second = store_->box().SaveRecord(kLawA, core::PublishedRecord{"{\"second\":2}", "B\n"});
+  ASSERT_TRUE(second.ok()) << second.error();
+  EXPECT_EQ(second->record, "{\"first\":1}") << "the first record stored wins";
+  auto served = store_->queries().FindRecord(kLawA);
+  ASSERT_TRUE(served.ok()) << served.error();
+  ASSERT_TRUE(served->has_value());
+  EXPECT_EQ((*served)->record, "{\"first\":1}");
+  EXPECT_EQ((*served)->receipts, "A\n");
+  auto other = store_->queries().FindRecord(kLawB);
+  ASSERT_TRUE(other.ok()) << other.error();
+  EXPECT_FALSE(other->has_value());
+
+  // A ballot recorded after the record stays sealed.
+  auto late = RandomDigests(1);
+  std::vector<core::VoteEnvelope> after = {Vote(late[0], kLawA, Choice::kOui)};
+  std::vector<core::Decision> accepted = {Decided(VoteStatus::kAccepted)};
+  ASSERT_TRUE(store_->recorder().Record(after, accepted).ok());
+  auto mixed = store_->box().Mix(kLawA, MixRule{}, TestOpener(kLawA));
+  ASSERT_TRUE(mixed.ok()) << mixed.error();
+  EXPECT_TRUE(mixed->record_sealed);
+  EXPECT_EQ(mixed->mixed, 0u);
+  EXPECT_EQ(UnmixedTallyOf(kLawA), std::make_pair(2LL, 1LL));
+  EXPECT_EQ(store_->queries().FindTally(kLawA)->sealed, 1u);
+}
+
+}  // namespace scrutin::ports::testing
