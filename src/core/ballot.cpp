@@ -197,6 +197,22 @@ Result<Ballot> Ballot::Load(const std::filesystem::path& path) {
   return ballot;
 }
 
+Ballot::Ballot(std::vector<Law> laws) : laws_(std::move(laws)) {
+  for (Law& law : laws_) {
+    if (!law.schedule) {
+      law.schedule = std::make_shared<std::atomic<Timestamp::rep>>(
+          law.closes_at.time_since_epoch().count());
+    }
+  }
+}
+
+bool Ballot::SetClosesAt(std::string_view law_id, Timestamp closes_at) const {
+  const Law* law = Find(law_id);
+  if (law == nullptr) return false;
+  law->schedule->store(closes_at.time_since_epoch().count(), std::memory_order_release);
+  return true;
+}
+
 const Law* Ballot::Find(std::string_view law_id) const {
   for (const Law& law : laws_) {
     if (law.id == law_id) return &law;

@@ -137,5 +137,25 @@ TEST(BallotTest, Errors) {
   ExpectError(WithLine("closes_at = \"2026-11-02T00:00:00Z\"", ""), {"L2025-001", "closes_at"});
 }
 
+TEST(BallotTest, AMovedCloseIsSeenByEveryCopyAndEveryLawTakenFromIt) {
+  auto b = Ballot::Parse(kGood);
+  ASSERT_TRUE(b.ok()) << b.error();
+  const Ballot copy = *b;
+  const Law taken = *b->Find("L2025-001");
+  const Timestamp early = At("2026-11-01T12:00:00Z");
+  EXPECT_TRUE(b->SetClosesAt("L2025-001", early));
+  EXPECT_FALSE(b->SetClosesAt("L2099-001", early));
+  EXPECT_EQ(copy.Find("L2025-001")->ClosesAt(), early);
+  EXPECT_EQ(taken.ClosesAt(), early);
+  EXPECT_EQ(taken.closes_at, At("2026-11-02T00:00:00Z")) << "the configured time stays";
+  EXPECT_TRUE(taken.IsClosed(At("2026-11-01T12:00:00Z")));
+  EXPECT_TRUE(taken.IsOpen(At("2026-11-01T11:59:59Z")));
+  EXPECT_EQ(copy.Find("L2025-002")->ClosesAt(), At("2026-11-02T12:30:00.5Z")) << "others stay";
+  // A law made on its own closes when it says.
+  Law alone;
+  alone.closes_at = early;
+  EXPECT_EQ(alone.ClosesAt(), early);
+}
+
 }  // namespace
 }  // namespace scrutin::core

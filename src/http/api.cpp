@@ -265,22 +265,20 @@ Api::Api(ApiConfig config, StaticFiles files)
       files_(std::move(files)),
       limiter_(config_.rate_limit, config_.rate_burst),
       credentials_(config_.credential_limits) {
-  laws_json_.push_back('[');
-  bool first = true;
-  for (const auto& law : config_.ballot.laws()) {
-    if (!first) laws_json_.push_back(',');
-    first = false;
-    std::string title;
-    JsonObject(title).Str("fr", law.title_fr).Str("en", law.title_en).Close();
-    JsonObject(laws_json_)
-        .Str("law_id", law.id)
-        .Raw("title", title)
-        .Str("opens_at", core::FormatTimestamp(law.opens_at))
-        .Str("closes_at", core::FormatTimestamp(law.closes_at))
-        .Str("results", core::ToString(law.results))
-        .Close();
-  }
-  laws_json_.push_back(']');
+}
+
+std::string LawJson(const core::Law& law) {
+  std::string title;
+  JsonObject(title).Str("fr", law.title_fr).Str("en", law.title_en).Close();
+  std::string out;
+  JsonObject(out)
+      .Str("law_id", law.id)
+      .Raw("title", title)
+      .Str("opens_at", core::FormatTimestamp(law.opens_at))
+      .Str("closes_at", core::FormatTimestamp(law.ClosesAt()))
+      .Str("results", core::ToString(law.results))
+      .Close();
+  return out;
 }
 
 core::Timestamp Api::Now() const { return config_.clock ? config_.clock() : core::Clock::now(); }
@@ -385,7 +383,7 @@ void Api::HandleVote(Exchange& ex) {
     // ParseVoteRequest guarantees the law is on the ballot; a null law is treated as closed.
     std::string body;
     std::string opens = law ? core::FormatTimestamp(law->opens_at) : "";
-    std::string closes = law ? core::FormatTimestamp(law->closes_at) : "";
+    std::string closes = law ? core::FormatTimestamp(law->ClosesAt()) : "";
     std::string message =
         law && now < law->opens_at
             ? "Voting on " + law->id + " has not opened yet; it opens at " + opens + "."
@@ -520,7 +518,7 @@ void Api::HandleRecord(Exchange& ex, std::string_view rest) {
     return ex.Send(Error(404, "unknown_law", "There is no law with this id on the ballot."));
   }
   if (!law->IsClosed(Now())) {
-    return ex.Send(PollOpen(*law, law->closes_at,
+    return ex.Send(PollOpen(*law, law->ClosesAt(),
                             "The record of " + law->id +
                                 " is published a few seconds after its poll closes."));
   }
@@ -567,7 +565,7 @@ void Api::HandleResults(Exchange& ex, std::string_view law_id) {
         .Str("error", "results_embargoed")
         .Str("message", "The results of " + law->id + " are published when its poll closes.")
         .Str("law_id", law->id)
-        .Str("available_at", core::FormatTimestamp(law->closes_at))
+        .Str("available_at", core::FormatTimestamp(law->ClosesAt()))
         .Close();
     return ex.Send(Json(403, std::move(body)));
   }
@@ -590,8 +588,14 @@ void Api::HandleResults(Exchange& ex, std::string_view law_id) {
 }
 
 void Api::HandleLaws(Exchange& ex) {
+  // Rendered per request: a law's closing time moves with an emergency close or an extension.
   Response r;
-  r.body = laws_json_;
+  r.body.push_back('[');
+  for (const auto& law : config_.ballot.laws()) {
+    if (r.body.size() > 1) r.body.push_back(',');
+    r.body += LawJson(law);
+  }
+  r.body.push_back(']');
   r.AddHeader("Cache-Control", "no-cache");
   ex.Send(std::move(r));
 }

@@ -90,6 +90,10 @@ struct ApiConfig {
   CredentialLimits credential_limits{};
 };
 
+// A law as GET /api/v1/laws lists it (and the admin port answers it), with its closing time in
+// force.
+std::string LawJson(const core::Law& law);
+
 class Api final : public Handler {
  public:
   // Error (one sentence) when the web root cannot be loaded.
@@ -141,7 +145,6 @@ class Api final : public Handler {
   StaticFiles files_;
   RateLimiter limiter_;
   CredentialLimiter credentials_;
-  std::string laws_json_;  // the ballot never changes: rendered once
   // Sealed records read so far (they never change once sealed), by law.
   core::Mutex records_mu_;
   std::map<std::string, std::shared_ptr<const core::PublishedRecord>, std::less<>> records_

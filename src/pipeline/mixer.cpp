@@ -64,7 +64,7 @@ void Mixer::RunIfDue() {
   bool due = false;
   for (const core::Law& law : ballot_.laws()) {
     if (sealed_records_.contains(law.id)) continue;
-    const bool settled = now >= law.closes_at + options_.settle;
+    const bool settled = now >= law.ClosesAt() + options_.settle;
     auto it = waiting_.find(law.id);
     due |= it == waiting_.end() || it->second >= due_at || (settled && it->second > 0) ||
            (settled && options_.record_signer);
@@ -81,7 +81,7 @@ core::Result<std::size_t> Mixer::RunLocked() {
     auto open = [&](std::span<const core::SealedBallot> sealed) { return Open(law.id, sealed); };
     // The last group (and any late one) once the law has been closed for `settle`; groups of k
     // keeping k back before that.
-    const bool last = now >= law.closes_at + options_.settle;
+    const bool last = now >= law.ClosesAt() + options_.settle;
     // Open: everything but k, in one group of at least k (at most kMaxGroup). Last: everything.
     const ports::MixRule rule =
         last ? ports::MixRule{}
@@ -119,7 +119,7 @@ core::Status Mixer::SealRecord(const core::Law& law, core::Timestamp now) {
   core::RecordContent content;
   content.law_id = law.id;
   content.opens_at = law.opens_at;
-  content.closes_at = law.closes_at;
+  content.closes_at = law.ClosesAt();
   content.sealed_at = now;
   content.oui = source->oui;
   content.non = source->non;
@@ -132,15 +132,18 @@ core::Status Mixer::SealRecord(const core::Law& law, core::Timestamp now) {
                                   signed_record.error()));
   }
   auto stored = box_.SaveRecord(
-      law.id, core::PublishedRecord{core::CanonicalJson(*signed_record),
-                                    std::move(source->receipts_text)});
+      law.id, content.closes_at,
+      core::PublishedRecord{core::CanonicalJson(*signed_record), std::move(source->receipts_text)});
   if (!stored) {
     return core::Fail(stored.code(),
                       fmt::format("cannot store the record of law {}: {}", law.id, stored.error()));
   }
+  // Not stored: the admin port moved the close since this round read it (an extension reopened
+  // the law); the next round, with the ballot refreshed, sees the new close.
+  if (!stored->has_value()) return {};
   sealed_records_.insert(law.id);
   waiting_.erase(law.id);
-  if (options_.on_record) options_.on_record(law.id, *stored);
+  if (options_.on_record) options_.on_record(law.id, **stored);
   return {};
 }
 

@@ -112,11 +112,15 @@ class BallotBox {
   // Thread-safety and blocking: as Mix (the receipts list of a whole electorate is read).
   virtual core::Result<RecordSource> ReadRecordSource(const std::string& law_id) = 0;
 
-  // Stores the law's record unless one is stored already (several mixers may race at the close:
-  // the first one wins), and returns the one stored. Once a record is stored, Mix() never mixes
-  // that law again. Thread-safety and blocking: as Mix.
-  virtual core::Result<core::PublishedRecord> SaveRecord(const std::string& law_id,
-                                                         const core::PublishedRecord& record) = 0;
+  // Stores the law's record, built for a law closing at `closes_at`, unless one is stored already
+  // (several mixers may race at the close: the first one wins), and returns the one stored.
+  // nullopt, nothing stored, when the law's closing time was moved to another time on the admin
+  // port (a LawSchedule in the same store) since the mixer looked: the record would describe a
+  // window that is no longer the law's. Once a record is stored, Mix() never mixes that law again
+  // and LawSchedule::Set refuses to move its close. Thread-safety and blocking: as Mix.
+  virtual core::Result<std::optional<core::PublishedRecord>> SaveRecord(
+      const std::string& law_id, core::Timestamp closes_at,
+      const core::PublishedRecord& record) = 0;
 };
 
 using BallotBoxPtr = std::unique_ptr<BallotBox>;

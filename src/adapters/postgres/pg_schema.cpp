@@ -142,12 +142,29 @@ UPDATE vote_results SET groups = 1, smallest_group = oui_count + non_count
 )sql";
 
 // Version 4: the record of each closed law (docs/ballot-secrecy.md "The record at the close"),
-// written once by the first mixer to seal it.
+// written once by the first mixer to seal it; the closing time in force of a law closed early or
+// extended on an api's admin port (every api and aggregator reads it), and the audit of those
+// actions.
 constexpr std::string_view kSchemaV4 = R"sql(
 CREATE TABLE records (
   law_id   TEXT PRIMARY KEY,
   record   TEXT NOT NULL,
   receipts TEXT NOT NULL
+);
+
+CREATE TABLE law_schedule (
+  law_id     TEXT PRIMARY KEY,
+  closes_at  TIMESTAMPTZ NOT NULL,
+  changed_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+CREATE TABLE admin_audit (
+  id                 BIGSERIAL PRIMARY KEY,
+  action             TEXT NOT NULL CHECK (action IN ('close', 'extend')),
+  law_id             TEXT NOT NULL,
+  previous_closes_at TIMESTAMPTZ NOT NULL,
+  closes_at          TIMESTAMPTZ NOT NULL,
+  "timestamp"        TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 
 )sql";
@@ -157,7 +174,8 @@ constexpr std::array kMigrations = {
     Migration{2, "hex checks without bounded regex repetition (same strings, ~10x cheaper)",
               kSchemaV2},
     Migration{3, "sealed ballots, mixed in groups; receipts apart from ballots", kSchemaV3},
-    Migration{4, "records of closed laws", kSchemaV4},
+    Migration{4, "records of closed laws; emergency close and extension with their audit",
+              kSchemaV4},
 };
 
 core::Status Rollback(PgConnection& conn, core::Status st) {

@@ -20,8 +20,10 @@ constexpr std::string_view kLockLaw =
     "SELECT pg_advisory_xact_lock($1::integer, hashtext(current_schema() || '/' || $2))";
 constexpr std::string_view kHasRecord = "SELECT count(*) FROM records WHERE law_id = $1";
 constexpr std::string_view kFindRecord = "SELECT record, receipts FROM records WHERE law_id = $1";
+// Not when the admin port moved the close elsewhere since the mixer looked.
 constexpr std::string_view kSaveRecord =
-    "INSERT INTO records (law_id, record, receipts) VALUES ($1, $2, $3) "
+    "INSERT INTO records (law_id, record, receipts) SELECT $1, $2, $3 WHERE NOT EXISTS "
+    "(SELECT 1 FROM law_schedule WHERE law_id = $1 AND closes_at <> $4::timestamptz) "
     "ON CONFLICT (law_id) DO NOTHING";
 // Each count from its own table: statuses, claims, ballots, receipts, the tally.
 constexpr std::string_view kRecordCounts =
@@ -239,25 +241,95 @@ core::Result<ports::RecordSource> PostgresBallotBox::ReadRecordSource(const std:
       });
 }
 
-core::Result<core::PublishedRecord> PostgresBallotBox::SaveRecord(
-    const std::string& law_id, const core::PublishedRecord& record) {
-  return WithConnection<core::PublishedRecord>(
-      *pool_, "cannot store the record",
-      [&](PgConnection& conn) -> core::Result<core::PublishedRecord, PgError> {
+core::Result<std::optional<core::PublishedRecord>> PostgresBallotBox::SaveRecord(
+    const std::string& law_id, core::Timestamp closes_at, const core::PublishedRecord& record) {
+  using Out = std::optional<core::PublishedRecord>;
+  return WithConnection<Out>(
+      *pool_, "cannot store the record", [&](PgConnection& conn) -> core::Result<Out, PgError> {
         // The mix lock: no mix of this law is between its count and its commit while the record
-        // is stored, and none starts after (Mix() checks for the record under the same lock).
+        // is stored, and none starts after (Mix() checks for the record under the same lock);
+        // LawSchedule::Set takes it too, so a close moved concurrently is seen here or refused
+        // there.
         if (auto r = conn.ExecScript("BEGIN"); !r) return core::Fail(r.error());
         if (auto r = conn.Exec(kLockLaw, Params{std::to_string(kMixLockClass), law_id}); !r) {
           return core::Fail(r.error());
         }
-        if (auto r = conn.Exec(kSaveRecord, Params{law_id, record.record, record.receipts}); !r) {
+        if (auto r = conn.Exec(kSaveRecord, Params{law_id, record.record, record.receipts,
+                                                   core::FormatTimestamp(closes_at)});
+            !r) {
           return core::Fail(r.error());
         }
         auto res = conn.Exec(kFindRecord, Params{law_id});
         if (!res) return core::Fail(res.error());
         if (auto r = conn.ExecScript("COMMIT"); !r) return core::Fail(r.error());
-        return core::PublishedRecord{std::string(res->Text(0, 0)), std::string(res->Text(0, 1))};
+        if (res->rows() == 0) return Out();  // the close was moved
+        return Out(core::PublishedRecord{std::string(res->Text(0, 0)),
+                                         std::string(res->Text(0, 1))});
       });
+}
+
+core::Result<std::vector<ports::ScheduledClose>> PostgresLawSchedule::Load() {
+  using Out = std::vector<ports::ScheduledClose>;
+  auto rows = WithConnection<PgResult>(
+      *pool_, "cannot read the schedule", [&](PgConnection& conn) -> core::Result<PgResult, PgError> {
+        return conn.Exec(
+            "SELECT law_id, to_char(closes_at AT TIME ZONE 'UTC', "
+            "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') FROM law_schedule ORDER BY law_id",
+            Params{});
+      });
+  if (!rows) return core::Fail(rows.code(), rows.error());
+  Out out;
+  for (int i = 0; i < rows->rows(); ++i) {
+    auto at = core::ParseTimestamp(rows->Text(i, 1));
+    if (!at) {
+      return core::Fail(core::ErrorCode::kCorrupt,
+                        fmt::format("law_schedule holds a malformed time for {}", rows->Text(i, 0)));
+    }
+    out.push_back({std::string(rows->Text(i, 0)), *at});
+  }
+  return out;
+}
+
+core::Status PostgresLawSchedule::Set(const std::string& law_id, ports::AdminAction action,
+                                      core::Timestamp previous, core::Timestamp closes_at) {
+  bool sealed = false;
+  auto done = WithConnection<bool>(
+      *pool_, "cannot change the schedule", [&](PgConnection& conn) -> core::Result<bool, PgError> {
+        if (auto r = conn.ExecScript("BEGIN"); !r) return core::Fail(r.error());
+        if (auto r = conn.Exec(kLockLaw, Params{std::to_string(kMixLockClass), law_id}); !r) {
+          return core::Fail(r.error());
+        }
+        auto has = conn.Exec(kHasRecord, Params{law_id});
+        if (!has) return core::Fail(has.error());
+        if (has->Int(0, 0) > 0) {
+          sealed = true;
+          if (auto r = conn.ExecScript("ROLLBACK"); !r) return core::Fail(r.error());
+          return false;
+        }
+        const std::string at = core::FormatTimestamp(closes_at);
+        if (auto r = conn.Exec("INSERT INTO law_schedule (law_id, closes_at) "
+                               "VALUES ($1, $2::timestamptz) ON CONFLICT (law_id) DO UPDATE "
+                               "SET closes_at = excluded.closes_at, changed_at = now()",
+                               Params{law_id, at});
+            !r) {
+          return core::Fail(r.error());
+        }
+        if (auto r = conn.Exec("INSERT INTO admin_audit (action, law_id, previous_closes_at, "
+                               "closes_at) VALUES ($1, $2, $3::timestamptz, $4::timestamptz)",
+                               Params{ports::ToString(action), law_id,
+                                      core::FormatTimestamp(previous), at});
+            !r) {
+          return core::Fail(r.error());
+        }
+        if (auto r = conn.ExecScript("COMMIT"); !r) return core::Fail(r.error());
+        return true;
+      });
+  if (!done) return core::Fail(done.code(), done.error());
+  if (sealed) {
+    return core::Fail(core::ErrorCode::kRefused,
+                      "the record of " + law_id + " is sealed: its close cannot move");
+  }
+  return {};
 }
 
 }  // namespace scrutin::postgres

@@ -20,10 +20,12 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "adapters/postgres/pg_pool.hpp"
 #include "core/result.hpp"
 #include "ports/ballot_box.hpp"
+#include "ports/law_schedule.hpp"
 
 namespace scrutin::postgres {
 
@@ -37,8 +39,28 @@ class PostgresBallotBox final : public ports::BallotBox {
   core::Result<ports::BoxCounts> Counts(const std::string& law_id) override;
   core::Result<std::optional<core::PublishedRecord>> FindRecord(const std::string& law_id) override;
   core::Result<ports::RecordSource> ReadRecordSource(const std::string& law_id) override;
-  core::Result<core::PublishedRecord> SaveRecord(const std::string& law_id,
-                                                 const core::PublishedRecord& record) override;
+  core::Result<std::optional<core::PublishedRecord>> SaveRecord(
+      const std::string& law_id, core::Timestamp closes_at,
+      const core::PublishedRecord& record) override;
+
+ private:
+  PgPoolPtr pool_;
+};
+
+// PostgresLawSchedule: the distributed shape's LawSchedule (ports/law_schedule.hpp), tables
+// law_schedule and admin_audit. Set is one transaction under the law's mix lock (the one Mix and
+// SaveRecord take): it refuses a law whose record is sealed, and a record being sealed at the same
+// moment sees the moved close or makes the move refused, never both. Every api and aggregator
+// Load()s it every half second (pipeline/law_control.hpp).
+// Thread-safety: every method is (each borrows a pool connection).
+class PostgresLawSchedule final : public ports::LawSchedule {
+ public:
+  // REQUIRES: Migrate() has run on the pool's database.
+  explicit PostgresLawSchedule(PgPoolPtr pool) : pool_(std::move(pool)) {}
+
+  core::Result<std::vector<ports::ScheduledClose>> Load() override;
+  core::Status Set(const std::string& law_id, ports::AdminAction action, core::Timestamp previous,
+                   core::Timestamp closes_at) override;
 
  private:
   PgPoolPtr pool_;

@@ -616,6 +616,7 @@ class PostgresUnderTest final : public ports::testing::RecorderUnderTest {
     self->recorder_ = std::make_unique<PostgresVoteRecorder>(*pool, ballot);
     self->queries_ = std::make_unique<PostgresVoteQueries>(*pool);
     self->box_ = std::make_unique<PostgresBallotBox>(*pool);
+    self->schedule_ = std::make_unique<PostgresLawSchedule>(*pool);
     return self;
   }
   ~PostgresUnderTest() override {
@@ -627,6 +628,7 @@ class PostgresUnderTest final : public ports::testing::RecorderUnderTest {
   ports::VoteRecorder& recorder() override { return *recorder_; }
   ports::VoteQueries& queries() override { return *queries_; }
   ports::BallotBox& box() override { return *box_; }
+  ports::LawSchedule* schedule() override { return schedule_.get(); }
 
  private:
   bool AdminExec(const std::string& sql) { return testing::ExecAsAdmin(*admin_, sql); }
@@ -636,6 +638,7 @@ class PostgresUnderTest final : public ports::testing::RecorderUnderTest {
   std::unique_ptr<PostgresVoteRecorder> recorder_;
   std::unique_ptr<PostgresVoteQueries> queries_;
   std::unique_ptr<PostgresBallotBox> box_;
+  std::unique_ptr<PostgresLawSchedule> schedule_;
 };
 
 using ports::testing::VoteRecorderContract;

@@ -34,8 +34,10 @@ core::Status SqliteBallotBox::Prepare() {
        "coalesce((SELECT smallest_group FROM vote_results WHERE law_id = ?1), 0)"},
       {&has_record_, "SELECT count(*) FROM records WHERE law_id = ?1"},
       {&find_record_, "SELECT record, receipts FROM records WHERE law_id = ?1"},
+      // Not when the admin port moved the close elsewhere since the mixer looked.
       {&save_record_,
-       "INSERT INTO records (law_id, record, receipts) VALUES (?1, ?2, ?3) "
+       "INSERT INTO records (law_id, record, receipts) SELECT ?1, ?2, ?3 WHERE NOT EXISTS "
+       "(SELECT 1 FROM law_schedule WHERE law_id = ?1 AND closes_at <> ?4) "
        "ON CONFLICT (law_id) DO NOTHING"},
       // Each count from its own table: statuses, claims (the accepted audit rows), ballots,
       // receipts, the tally.
@@ -207,18 +209,13 @@ core::Result<ports::RecordSource> SqliteBallotBox::ReadRecordSourceInTransaction
   return out;
 }
 
-core::Result<core::PublishedRecord> SqliteBallotBox::SaveRecord(
-    const std::string& law_id, const core::PublishedRecord& record) {
+core::Result<std::optional<core::PublishedRecord>> SqliteBallotBox::SaveRecord(
+    const std::string& law_id, core::Timestamp closes_at, const core::PublishedRecord& record) {
   save_record_.Bind(1, law_id).Bind(2, record.record).Bind(3, record.receipts);
-  if (auto st = save_record_.Run(); !st) {
+  if (auto st = save_record_.Bind(4, core::FormatTimestamp(closes_at)).Run(); !st) {
     return core::Fail(st.code(), "cannot store the record: " + st.error());
   }
-  auto stored = FindRecord(law_id);
-  if (!stored) return core::Fail(stored.code(), stored.error());
-  if (!stored->has_value()) {
-    return core::Fail(core::ErrorCode::kCorrupt, "the record of " + law_id + " was not stored");
-  }
-  return std::move(**stored);
+  return FindRecord(law_id);  // absent: the close was moved
 }
 
 }  // namespace scrutin::adapters::sqlite

@@ -37,8 +37,9 @@ class SqliteBallotBox final : public ports::BallotBox {
   core::Result<ports::BoxCounts> Counts(const std::string& law_id) override;
   core::Result<std::optional<core::PublishedRecord>> FindRecord(const std::string& law_id) override;
   core::Result<ports::RecordSource> ReadRecordSource(const std::string& law_id) override;
-  core::Result<core::PublishedRecord> SaveRecord(const std::string& law_id,
-                                                 const core::PublishedRecord& record) override;
+  core::Result<std::optional<core::PublishedRecord>> SaveRecord(
+      const std::string& law_id, core::Timestamp closes_at,
+      const core::PublishedRecord& record) override;
 
  private:
   core::Result<ports::RecordSource> ReadRecordSourceInTransaction(const std::string& law_id);

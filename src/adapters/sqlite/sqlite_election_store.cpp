@@ -9,6 +9,7 @@
 #include "adapters/sqlite/sqlite_checkpointer.hpp"
 #include "adapters/sqlite/sqlite_data_lock.hpp"
 #include "adapters/sqlite/sqlite_db.hpp"
+#include "adapters/sqlite/sqlite_law_schedule.hpp"
 #include "adapters/sqlite/sqlite_schema.hpp"
 #include "adapters/sqlite/sqlite_vote_queries.hpp"
 #include "adapters/sqlite/sqlite_vote_recorder.hpp"
@@ -21,6 +22,7 @@ struct SqliteElectionStore::Impl {
   std::unique_ptr<SqliteVoteRecorder> recorder;
   std::unique_ptr<SqliteVoteQueries> queries;
   std::unique_ptr<SqliteBallotBox> box;
+  std::unique_ptr<SqliteLawSchedule> schedule;
   std::unique_ptr<Checkpointer> checkpointer;  // destroyed first: stops before the recorder closes
 };
 
@@ -75,7 +77,7 @@ core::Result<std::unique_ptr<SqliteElectionStore>> SqliteElectionStore::Open(
 
   auto impl =
       std::make_unique<Impl>(
-      Impl{std::move(*lock), std::move(*conn), nullptr, nullptr, nullptr, nullptr});
+      Impl{std::move(*lock), std::move(*conn), nullptr, nullptr, nullptr, nullptr, nullptr});
   auto writer = Connection::Open(options.file, Connection::Mode::kReadWrite);
   if (!writer) return core::Fail(writer.code(), writer.error());
   // An 8 MiB page cache: a large one makes every commit slower as the file grows, because SQLite
@@ -100,6 +102,9 @@ core::Result<std::unique_ptr<SqliteElectionStore>> SqliteElectionStore::Open(
   impl->queries = std::make_unique<SqliteVoteQueries>(options.file, std::move(expires_at));
   impl->box = std::make_unique<SqliteBallotBox>(impl->recorder->connection());
   if (auto st = impl->box->Prepare(); !st) return core::Fail(st.code(), st.error());
+  auto schedule = SqliteLawSchedule::Open(options.file);
+  if (!schedule) return core::Fail(schedule.code(), schedule.error());
+  impl->schedule = std::move(*schedule);
   auto checkpoint_conn = Connection::Open(options.file, Connection::Mode::kReadWrite);
   if (!checkpoint_conn) return core::Fail(checkpoint_conn.code(), checkpoint_conn.error());
   impl->checkpointer = std::make_unique<Checkpointer>(std::move(*checkpoint_conn));
@@ -112,6 +117,7 @@ core::Result<std::unique_ptr<SqliteElectionStore>> SqliteElectionStore::Open(
 ports::VoteRecorder& SqliteElectionStore::recorder() { return *impl_->recorder; }
 ports::VoteQueries& SqliteElectionStore::queries() { return *impl_->queries; }
 ports::BallotBox& SqliteElectionStore::ballot_box() { return *impl_->box; }
+ports::LawSchedule& SqliteElectionStore::law_schedule() { return *impl_->schedule; }
 
 core::Status SqliteElectionStore::ForEachClaim(
     const std::function<core::Status(const core::Digest&, std::string_view)>& fn) {

@@ -8,8 +8,8 @@
 // the mixer, docs/ballot-secrecy.md) and request_status (keyed by core::StatusKey, with an
 // expiry). No table holds a NAS, a code or a request id.
 //
-// It provides the VoteRecorder (one writer), VoteQueries (a pool of read-only connections) and
-// BallotBox (the mixer's connection) ports, and the start-up recovery reads that rebuild the
+// It provides the VoteRecorder (one writer), VoteQueries (a pool of read-only connections),
+// BallotBox (the mixer's connection) and LawSchedule (the admin port's) ports, and the start-up recovery reads that rebuild the
 // in-memory ledger.
 #pragma once
 
@@ -25,6 +25,7 @@
 #include "core/digest.hpp"
 #include "core/result.hpp"
 #include "ports/ballot_box.hpp"
+#include "ports/law_schedule.hpp"
 #include "ports/vote_queries.hpp"
 #include "ports/vote_recorder.hpp"
 
@@ -53,6 +54,8 @@ class SqliteElectionStore {
   ports::VoteQueries& queries();
   // On the recorder's connection: the writer thread only, between Record() calls.
   ports::BallotBox& ballot_box();
+  // The closing times moved on the admin port and their audit. Thread-safe (its own connection).
+  ports::LawSchedule& law_schedule();
 
   // Start-up recovery: every accepted credential with its claim tag, and every credential's
   // attempt count beyond the first. Not thread-safe with recorder().

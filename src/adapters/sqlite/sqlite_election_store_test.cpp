@@ -396,6 +396,7 @@ class SqliteUnderTest final : public ports::testing::RecorderUnderTest {
   ports::VoteRecorder& recorder() override { return store_->recorder(); }
   ports::VoteQueries& queries() override { return store_->queries(); }
   ports::BallotBox& box() override { return store_->ballot_box(); }
+  ports::LawSchedule* schedule() override { return &store_->law_schedule(); }
 
  private:
   fs::path dir_;

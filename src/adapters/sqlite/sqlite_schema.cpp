@@ -5,7 +5,8 @@
 namespace scrutin::adapters::sqlite {
 namespace {
 
-// Version 4: the records of closed laws; version 3 added sealed ballots and the mixer's tables
+// Version 4: the records of closed laws, the closing times moved on the admin port and their
+// audit; version 3 added sealed ballots and the mixer's tables
 // (docs/ballot-secrecy.md). Version 2 and 3 files are migrated (kMigrate2To3, kMigrate3To4);
 // version 1 was a pre-release layout with random-keyed indexes, replaced before any release; such
 // files are refused with a clear message rather than migrated. Digests are lowercase hex TEXT, as
@@ -98,6 +99,24 @@ CREATE TABLE records (
   receipts TEXT NOT NULL
 );
 
+-- The closing time in force of each law closed early or extended on the admin port (absent: the
+-- ballot's closes_at).
+CREATE TABLE law_schedule (
+  law_id     TEXT PRIMARY KEY,
+  closes_at  TEXT NOT NULL,
+  changed_at TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Every action taken on the admin port, in order.
+CREATE TABLE admin_audit (
+  id                 INTEGER PRIMARY KEY,
+  action             TEXT NOT NULL CHECK (action IN ('close', 'extend')),
+  law_id             TEXT NOT NULL,
+  previous_closes_at TEXT NOT NULL,
+  closes_at          TEXT NOT NULL,
+  timestamp          TEXT NOT NULL
+);
+
 )sql";
 
 // From version 2 (ballots keyed by receipt, beside their choice, written with the claim).
@@ -134,6 +153,24 @@ CREATE TABLE records (
   law_id   TEXT PRIMARY KEY,
   record   TEXT NOT NULL,
   receipts TEXT NOT NULL
+);
+
+-- The closing time in force of each law closed early or extended on the admin port (absent: the
+-- ballot's closes_at).
+CREATE TABLE law_schedule (
+  law_id     TEXT PRIMARY KEY,
+  closes_at  TEXT NOT NULL,
+  changed_at TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Every action taken on the admin port, in order.
+CREATE TABLE admin_audit (
+  id                 INTEGER PRIMARY KEY,
+  action             TEXT NOT NULL CHECK (action IN ('close', 'extend')),
+  law_id             TEXT NOT NULL,
+  previous_closes_at TEXT NOT NULL,
+  closes_at          TEXT NOT NULL,
+  timestamp          TEXT NOT NULL
 );
 
 )sql";

@@ -29,6 +29,7 @@
 #include "core/vote.hpp"
 #include "ports/ballot_box.hpp"
 #include "ports/testing/contract_votes.hpp"
+#include "ports/testing/fake_law_schedule.hpp"
 #include "ports/vote_queries.hpp"
 #include "ports/vote_recorder.hpp"
 
@@ -166,11 +167,26 @@ class FakeVoteRecorder : public VoteRecorder, public VoteQueries, public BallotB
     return out;
   }
 
-  core::Result<core::PublishedRecord> SaveRecord(const std::string& law_id,
-                                                 const core::PublishedRecord& record) override {
+  core::Result<std::optional<core::PublishedRecord>> SaveRecord(
+      const std::string& law_id, core::Timestamp closes_at,
+      const core::PublishedRecord& record) override {
     core::MutexLock lock(mu_);
     if (fail_) return core::Fail(fail_code_, std::string("disk full"));
-    return records_.try_emplace(law_id, record).first->second;
+    if (schedule_ != nullptr && !schedule_->Matches(law_id, closes_at)) {
+      return std::optional<core::PublishedRecord>();
+    }
+    return std::optional<core::PublishedRecord>(records_.try_emplace(law_id, record).first->second);
+  }
+
+  // The schedule whose moved closes SaveRecord checks (as the real stores check their own table);
+  // must outlive this fake.
+  void set_schedule(const FakeLawSchedule* schedule) {
+    core::MutexLock lock(mu_);
+    schedule_ = schedule;
+  }
+  bool HasRecord(const std::string& law_id) const {
+    core::MutexLock lock(mu_);
+    return records_.contains(law_id);
   }
 
   // The store holds `digest` (for `law`) for a request the test never sent: one accepted audit
@@ -263,6 +279,7 @@ class FakeVoteRecorder : public VoteRecorder, public VoteQueries, public BallotB
   bool syncs_open_ GUARDED_BY(mu_) = false;
   std::map<std::string, Tally> tallies_ GUARDED_BY(mu_);
   std::map<std::string, core::PublishedRecord> records_ GUARDED_BY(mu_);
+  const FakeLawSchedule* schedule_ GUARDED_BY(mu_) = nullptr;
   std::map<std::string, std::vector<core::SealedBallot>> sealed_ GUARDED_BY(mu_);
   std::map<std::string, BoxCounts> counts_ GUARDED_BY(mu_);
   std::map<std::string, std::string> receipts_ GUARDED_BY(mu_);  // receipt -> law, once mixed

@@ -369,11 +369,16 @@ TEST_P(VoteRecorderContract, TheRecordIsReadFromEveryStoreAndStoredOnce) {
   auto none = store_->box().FindRecord(kLawA);
   ASSERT_TRUE(none.ok()) << none.error();
   EXPECT_FALSE(none->has_value());
-  auto first = store_->box().SaveRecord(kLawA, core::PublishedRecord{"{\"first\":1}", "A\n"});
+  const core::Timestamp closes = ballot_.Find(kLawA)->ClosesAt();
+  auto first =
+      store_->box().SaveRecord(kLawA, closes, core::PublishedRecord{"{\"first\":1}", "A\n"});
   ASSERT_TRUE(first.ok()) << first.error();
-  auto second = store_->box().SaveRecord(kLawA, core::PublishedRecord{"{\"second\":2}", "B\n"});
+  ASSERT_TRUE(first->has_value());
+  auto second =
+      store_->box().SaveRecord(kLawA, closes, core::PublishedRecord{"{\"second\":2}", "B\n"});
   ASSERT_TRUE(second.ok()) << second.error();
-  EXPECT_EQ(second->record, "{\"first\":1}") << "the first record stored wins";
+  ASSERT_TRUE(second->has_value());
+  EXPECT_EQ((*second)->record, "{\"first\":1}") << "the first record stored wins";
   auto served = store_->queries().FindRecord(kLawA);
   ASSERT_TRUE(served.ok()) << served.error();
   ASSERT_TRUE(served->has_value());
@@ -394,6 +399,42 @@ TEST_P(VoteRecorderContract, TheRecordIsReadFromEveryStoreAndStoredOnce) {
   EXPECT_EQ(mixed->mixed, 0u);
   EXPECT_EQ(UnmixedTallyOf(kLawA), std::make_pair(2LL, 1LL));
   EXPECT_EQ(store_->queries().FindTally(kLawA)->sealed, 1u);
+}
+
+}  // namespace scrutin::ports::testing
+
+namespace scrutin::ports::testing {
+
+// A close moved on the admin port and the record agree: a record built for another closing time
+// is not stored, and once a record is stored the close no longer moves.
+TEST_P(VoteRecorderContract, ARecordAndAMovedCloseAgree) {
+  LawSchedule* schedule = store_->schedule();
+  if (schedule == nullptr) GTEST_SKIP() << GetParam().name << " keeps no schedule";
+  const core::Timestamp configured = ballot_.Find(kLawA)->ClosesAt();
+  const core::Timestamp moved = *core::ParseTimestamp(
+      core::FormatTimestamp(core::Clock::now() - std::chrono::seconds(30)));
+  ASSERT_TRUE(schedule->Set(kLawA, AdminAction::kClose, configured, moved).ok());
+  auto loaded = schedule->Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.error();
+  ASSERT_EQ(loaded->size(), 1u);
+  EXPECT_EQ((*loaded)[0].law_id, kLawA);
+  EXPECT_EQ((*loaded)[0].closes_at, moved);
+
+  auto stale = store_->box().SaveRecord(kLawA, configured, core::PublishedRecord{"{}", ""});
+  ASSERT_TRUE(stale.ok()) << stale.error();
+  EXPECT_FALSE(stale->has_value()) << "a record for the configured close, after the close moved";
+  auto fresh = store_->box().SaveRecord(kLawA, moved, core::PublishedRecord{"{\"r\":1}", ""});
+  ASSERT_TRUE(fresh.ok()) << fresh.error();
+  ASSERT_TRUE(fresh->has_value());
+
+  auto refused = schedule->Set(kLawA, AdminAction::kExtend, moved,
+                               core::Clock::now() + std::chrono::hours(1));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.code(), core::ErrorCode::kRefused);
+  EXPECT_EQ((*schedule->Load())[0].closes_at, moved) << "the sealed law's close did not move";
+  // Another law still moves.
+  EXPECT_TRUE(schedule->Set(kLawB, AdminAction::kExtend, configured,
+                            configured + std::chrono::hours(1)).ok());
 }
 
 }  // namespace scrutin::ports::testing

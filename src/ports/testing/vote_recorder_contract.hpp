@@ -22,6 +22,7 @@
 #include "core/ballot.hpp"
 #include "ports/testing/credential_ledger_contract.hpp"
 #include "ports/ballot_box.hpp"
+#include "ports/law_schedule.hpp"
 #include "ports/vote_queries.hpp"
 #include "ports/vote_recorder.hpp"
 
@@ -36,6 +37,9 @@ class RecorderUnderTest {
   virtual VoteQueries& queries() = 0;
   // Mixes what recorder() sealed.
   virtual BallotBox& box() = 0;
+  // The closing times moved on the admin port, kept in the same store (SaveRecord checks them);
+  // nullptr when the store keeps none.
+  virtual LawSchedule* schedule() { return nullptr; }
 };
 
 // Builds an empty store for `ballot` (its laws seeded with zero tallies), or reports a failure
