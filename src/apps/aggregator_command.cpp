@@ -24,6 +24,7 @@
 #include "adapters/redis/ledger_layout.hpp"
 #include "adapters/redis/redis_claim_mirror.hpp"
 #include "adapters/redis/redis_status_writer.hpp"
+#include "apps/administration.hpp"
 #include "apps/commands.hpp"
 #include "apps/distributed.hpp"
 #include "apps/log.hpp"
@@ -33,6 +34,7 @@
 #include "core/failpoint.hpp"
 #include "metrics/vote_metrics.hpp"
 #include "pipeline/aggregation_stage.hpp"
+#include "pipeline/law_control.hpp"
 
 namespace scrutin::apps {
 namespace {
@@ -59,10 +61,10 @@ void RunAggregator(const AggregatorOptions& opt) {
       LoadRecordSigner(opt.mix.record_key_file);
 
   // PostgreSQL: one connection per batch in flight, one for the review queue, one for reads, one
-  // for the mixer.
+  // for the mixer, one for the schedule's poll.
   postgres::PgPoolOptions pool_options;
   pool_options.url = opt.pg;
-  pool_options.max_connections = static_cast<std::size_t>(opt.in_flight) + 3;
+  pool_options.max_connections = static_cast<std::size_t>(opt.in_flight) + 4;
   pool_options.session.application_name = "scrutin-aggregator";
   auto pool = Require(postgres::PgPool::Create(pool_options), "invalid --pg");
   CheckPostgres(pool->target());
@@ -74,6 +76,15 @@ void RunAggregator(const AggregatorOptions& opt) {
   postgres::PostgresVoteRecorder recorder(pool, ballot, recorder_options);
   postgres::PostgresVoteQueries queries(pool);
   postgres::PostgresBallotBox box(pool);
+  // A law closed early or extended on an api's admin port: the mixer must act at the close in force
+  // (read at start, then every half second).
+  postgres::PostgresLawSchedule schedule(pool);
+  pipeline::LawControl law_control(ballot, schedule);
+  Require(law_control.Refresh(), "cannot read the laws' schedule");
+  pipeline::SchedulePoller schedule_poller(
+      law_control, std::chrono::milliseconds(500), [](const std::string& error) {
+        LogEvent(LogLevel::kWarn, "schedule_unreadable", {{"error", error}});
+      });
 
   // Redis: the voters' statuses, written once PostgreSQL holds the decision.
   auto redis_target = Require(redis::ParseRedisTarget(opt.redis), "invalid --redis");
@@ -173,13 +184,17 @@ void RunAggregator(const AggregatorOptions& opt) {
   for (const auto& c : consumers) watched.push_back(c.get());
   dist::AddHoldingGauge(registry, std::move(watched));
 
-  dist::AdminServer admin(registry,
-                          [&] {
-                            return std::vector<ports::HealthCheck>{
-                                dist::BrokerProbe(monitor, "queue"), dist::PgProbe(*pool, "store"),
-                                dist::RedisProbe(*redis_pool, "statuses")};
-                          },
-                          "aggregator", opt.worker.admin_listen,
+  dist::AdminServer admin({.registry = registry,
+                           .health =
+                               [&] {
+                                 return std::vector<ports::HealthCheck>{
+                                     dist::BrokerProbe(monitor, "queue"),
+                                     dist::PgProbe(*pool, "store"),
+                                     dist::RedisProbe(*redis_pool, "statuses")};
+                               },
+                           .role = "aggregator",
+                           .token = LoadAdminToken(opt.worker.admin_token_file)},
+                          opt.worker.admin_listen,
                           {{"postgres", pool->display()},
                            {"redis", dist::DisplayRedis(redis_target)},
                            {"amqp", endpoint.ToString()},
@@ -230,6 +245,7 @@ void RunAggregator(const AggregatorOptions& opt) {
   for (auto& c : consumers) c->Stop();
   for (auto& w : workers) w.join();
   mixer->Stop();
+  schedule_poller.Stop();
   admin.Stop();
   std::uint64_t delivered = 0, acked = 0;
   for (auto& c : consumers) {

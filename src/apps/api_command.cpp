@@ -28,10 +28,12 @@
 #include <vector>
 
 #include "adapters/postgres/pg_schema.hpp"
+#include "adapters/postgres/postgres_ballot_box.hpp"
 #include "adapters/postgres/postgres_vote_queries.hpp"
 #include "adapters/rabbitmq/rabbit_publisher.hpp"
 #include "adapters/redis/ledger_layout.hpp"
 #include "adapters/redis/redis_status_writer.hpp"
+#include "apps/administration.hpp"
 #include "apps/commands.hpp"
 #include "apps/distributed.hpp"
 #include "apps/log.hpp"
@@ -46,6 +48,7 @@
 #include "metrics/vote_metrics.hpp"
 #include "pipeline/cached_tallies.hpp"
 #include "pipeline/health_monitor.hpp"
+#include "pipeline/law_control.hpp"
 #include "pipeline/pending_status_intake.hpp"
 #include "pipeline/split_vote_queries.hpp"
 
@@ -80,6 +83,7 @@ struct ApiOptions {
   int publish_linger_us = 1000;
   std::string prefix{redis::kDefaultPrefix};
   std::string admin_listen;  // empty: no admin port
+  std::string admin_token_file;
 };
 
 void RunApi(const ApiOptions& opt) {
@@ -97,6 +101,7 @@ void RunApi(const ApiOptions& opt) {
   auto redis_target = Require(redis::ParseRedisTarget(opt.redis), "invalid --redis");
   CheckRedis(redis_target);
   CheckAdminListener(opt.admin_listen);
+  const std::string admin_token = LoadAdminToken(opt.admin_token_file);
   // Every wait on Redis is bounded: connect, each read and write, and the wait for a free client.
   redis::ClientOptions redis_options;
   redis_options.connect_timeout = milliseconds(1000);
@@ -109,7 +114,7 @@ void RunApi(const ApiOptions& opt) {
 
   postgres::PgPoolOptions pg_options;
   pg_options.url = opt.pg;
-  pg_options.max_connections = 4;
+  pg_options.max_connections = 5;  // the tally cache, the lookups, the schedule's poll
   pg_options.session.application_name = "scrutin-api";
   auto pg_pool = Require(postgres::PgPool::Create(pg_options), "invalid --pg");
   CheckPostgres(pg_pool->target());
@@ -123,6 +128,15 @@ void RunApi(const ApiOptions& opt) {
       pg_tallies, law_ids, {.refresh_period = kTallyRefresh, .max_age = kTallyMaxAge, .clock = {}});
   tallies.Start();
   pipeline::SplitVoteQueries queries(status_store, tallies);
+  // Emergency closes and extensions, from any api's admin port: this api enforces the close in
+  // force within half a second of the action (docs/operations.md "Emergency close and extension").
+  postgres::PostgresLawSchedule schedule(pg_pool);
+  pipeline::LawControl law_control(ballot, schedule);
+  Require(law_control.Refresh(), "cannot read the laws' schedule");
+  pipeline::SchedulePoller schedule_poller(
+      law_control, milliseconds(500), [](const std::string& error) {
+        LogEvent(LogLevel::kWarn, "schedule_unreadable", {{"error", error}});
+      });
 
   const dist::Broker broker = dist::ResolveBroker(opt.amqp, opt.queue_type);
   CheckAmqp(broker.endpoint);
@@ -165,9 +179,14 @@ void RunApi(const ApiOptions& opt) {
   // before the public port's, which is the one scripts/cluster waits for.
   std::optional<dist::AdminServer> admin;
   if (!opt.admin_listen.empty()) {
-    admin.emplace(
-        registry, [&] { return health.Checks(); }, "api", opt.admin_listen,
-        nlohmann::json{{"listener", "admin"}});
+    admin.emplace(http::AdminConfig{.registry = registry,
+                                    .health = [&] { return health.Checks(); },
+                                    .role = "api",
+                                    .token = admin_token,
+                                    .actions = admin_token.empty()
+                                                   ? http::LawActions{}
+                                                   : MakeLawActions(law_control, "api")},
+                  opt.admin_listen, nlohmann::json{{"listener", "admin"}});
   }
   FrontDoor door = StartFrontDoor(
       opt.http,
@@ -209,6 +228,7 @@ void RunApi(const ApiOptions& opt) {
   door.server->Stop();
   lookups.Stop();  // answers the lookups still queued
   if (admin) admin->Stop();
+  schedule_poller.Stop();
   health.Stop();
   queue_depths.Stop();
   tallies.Stop();
@@ -272,9 +292,12 @@ void AddApiCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--admin-listen", opt->admin_listen,
                   "Address of the operator port, host:port (port 0 picks a free one, logged): "
-                  "/health with each failing check's detail, and /metrics; never expose it "
-                  "publicly. Empty: no admin port (the public /api/v1/health says only ok/failing)")
+                  "/health with each failing check's detail, /metrics, and with "
+                  "--admin-token-file the emergency close and extension of a law; never expose "
+                  "it publicly. Empty: no admin port (the public /api/v1/health says only "
+                  "ok/failing)")
       ->envname("SCRUTIN_ADMIN_LISTEN");
+  AddAdminTokenFlag(cmd, opt->admin_token_file);
   dist::AddQueueTypeOption(cmd, opt->queue_type);
   AddRequireTlsFlag(cmd);
   cmd->callback([opt] { RunApi(*opt); });

@@ -1,5 +1,7 @@
 #include "apps/distributed.hpp"
 
+#include "apps/administration.hpp"
+
 #include <thread>
 
 #include "adapters/rabbitmq/rabbit_batch_publisher.hpp"
@@ -149,10 +151,9 @@ void BackgroundQueueDepthGauge::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-AdminServer::AdminServer(metrics::Registry& registry,
-                         std::function<std::vector<ports::HealthCheck>()> health, std::string role,
-                         const std::string& listen, nlohmann::json extra_log_fields)
-    : handler_({registry, std::move(health), role}),
+AdminServer::AdminServer(http::AdminConfig config, const std::string& listen,
+                         nlohmann::json extra_log_fields)
+    : handler_(config),
       server_(
           [] {
             http::ServerOptions o;
@@ -165,8 +166,10 @@ AdminServer::AdminServer(metrics::Registry& registry,
   auto bound = Require(server_.Start(endpoint), "cannot listen on the admin address");
   nlohmann::json fields = {
       {"address", fmt::format("{}:{}", bound.address().to_string(), bound.port())},
-      {"role", role},
-      {"shape", "distributed"}};
+      {"role", config.role},
+      {"shape", config.shape},
+      {"token", !config.token.empty()},
+      {"law_actions", static_cast<bool>(config.actions.close)}};
   for (auto& [k, v] : extra_log_fields.items()) fields[k] = v;
   LogEvent(LogLevel::kInfo, "listening", std::move(fields));
 }
@@ -214,6 +217,7 @@ void AddWorkerFlags(CLI::App* cmd, WorkerFlags& flags, const std::string& batch_
                   "a free one (logged)")
       ->envname("SCRUTIN_ADMIN_LISTEN")
       ->capture_default_str();
+  AddAdminTokenFlag(cmd, flags.admin_token_file);
   cmd->add_option("--batch", flags.batch, batch_help)
       ->envname("SCRUTIN_BATCH")
       ->check(CLI::Range(1, 10000))

@@ -91,15 +91,16 @@ class BackgroundQueueDepthGauge {
 
 // ---- the admin port -----------------------------------------------------------------------------
 
-// An http::Server with an AdminHandler (GET /health with details, GET /metrics), started on
-// `listen` ("host:port", port 0 = any free one). Logs
+// An http::Server with an AdminHandler (GET /health with details, GET /metrics, and the law actions
+// when config.actions has them), started on `listen` ("host:port", port 0 = any free one). Logs
 // {"event":"listening","address":...,"role":...} (plus extra_log_fields) once bound. Throws
 // CommandError when the address is malformed or cannot be bound. Used by the workers and, with
-// --admin-listen, by the api.
+// --admin-listen, by the api and serve.
 class AdminServer {
  public:
-  AdminServer(metrics::Registry& registry, std::function<std::vector<ports::HealthCheck>()> health,
-              std::string role, const std::string& listen,
+  // `config.shape` and `config.role` name the process in /health; `config.token` (from
+  // --admin-token-file) is required on every request when not empty.
+  AdminServer(http::AdminConfig config, const std::string& listen,
               nlohmann::json extra_log_fields = nlohmann::json::object());
   ~AdminServer() { Stop(); }
   void Stop() { server_.Stop(std::chrono::milliseconds(2000)); }
@@ -133,6 +134,7 @@ struct WorkerFlags {
   std::string laws;
   std::string amqp;
   std::string admin_listen = "127.0.0.1:0";
+  std::string admin_token_file;  // empty: /metrics and /health answer without a token
   int batch = 100;
   int batch_wait_ms = 20;
   int retention_days = 30;

@@ -12,11 +12,14 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "adapters/memory/memory_credential_ledger.hpp"
 #include "adapters/sqlite/sqlite_election_store.hpp"
+#include "apps/administration.hpp"
 #include "apps/commands.hpp"
+#include "apps/distributed.hpp"
 #include "apps/log.hpp"
 #include "apps/mixing.hpp"
 #include "apps/startup.hpp"
@@ -29,6 +32,7 @@
 #include "metrics/registry.hpp"
 #include "metrics/vote_metrics.hpp"
 #include "pipeline/batching_intake.hpp"
+#include "pipeline/law_control.hpp"
 
 namespace scrutin::apps {
 namespace {
@@ -44,6 +48,8 @@ struct ServeOptions {
   MixFlags mix;
   int max_batch = 1024;
   int max_queue = 100000;
+  std::string admin_listen;  // empty: no admin port
+  std::string admin_token_file;
 };
 
 // Identifies an eligibility database by its scheme and shard checksums: a data directory keeps
@@ -95,6 +101,11 @@ void Serve(const ServeOptions& opt) {
               [&](const core::Digest& d, std::uint32_t n) { return ledger.RestoreAttempts(d, n); }),
           "cannot restore the recorded attempts");
   LogEvent(LogLevel::kInfo, "votes_restored", {{"accepted", ledger.claimed_count()}});
+  // Closes moved on the admin port before a restart stay moved.
+  pipeline::LawControl law_control(ballot, store->law_schedule());
+  Require(law_control.Refresh(), "cannot read the laws' schedule");
+  CheckAdminListener(opt.admin_listen);
+  const std::string admin_token = LoadAdminToken(opt.admin_token_file);
   core::BallotSealer sealer = LoadOrCreateServeBallotKey(opt.mix.ballot_key_file, opt.data);
   std::shared_ptr<const core::RecordSigner> record_signer =
       LoadOrCreateServeRecordKey(opt.mix.record_key_file, opt.data);
@@ -178,6 +189,20 @@ void Serve(const ServeOptions& opt) {
                                                             .clock = {}});
   const auto& bound = door.bound;
   const std::string& web_root = door.web_root;
+  // The operator port: /health with details, /metrics, and with a token the emergency close and
+  // extension (docs/operations.md "Emergency close and extension").
+  std::optional<dist::AdminServer> admin;
+  if (!opt.admin_listen.empty()) {
+    admin.emplace(http::AdminConfig{.registry = registry,
+                                    .health = [&] { return intake.Health(); },
+                                    .role = "serve",
+                                    .shape = "embedded",
+                                    .token = admin_token,
+                                    .actions = admin_token.empty()
+                                                   ? http::LawActions{}
+                                                   : MakeLawActions(law_control, "serve")},
+                  opt.admin_listen, nlohmann::json{{"listener", "admin"}});
+  }
 
   auto ready_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - started)
@@ -195,6 +220,7 @@ void Serve(const ServeOptions& opt) {
   LogEvent(LogLevel::kInfo, "stopping",
            {{"signal", WaitForStopSignal(stop_signals, [&] { ReloadTls(door); })}});
   door.server->Stop();
+  if (admin) admin->Stop();
   intake.Stop();
   mixer->Stop();
   registry.RemoveCollector(depth_collector);
@@ -235,6 +261,12 @@ void AddServeCommand(CLI::App& app) {
       ->envname("SCRUTIN_MAX_QUEUE")
       ->check(CLI::Range(1, 10000000))
       ->capture_default_str();
+  cmd->add_option("--admin-listen", opt->admin_listen,
+                  "Address of the operator port, host:port (port 0 picks a free one, logged): "
+                  "/health with details, /metrics, and with --admin-token-file the emergency "
+                  "close and extension of a law; never expose it publicly. Empty: none")
+      ->envname("SCRUTIN_ADMIN_LISTEN");
+  AddAdminTokenFlag(cmd, opt->admin_token_file);
   AddRequireTlsFlag(cmd);
   cmd->callback([opt] { Serve(*opt); });
 }

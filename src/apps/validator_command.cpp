@@ -16,6 +16,7 @@
 #include "adapters/rabbitmq/rabbit_decision_publisher.hpp"
 #include "adapters/redis/ledger_layout.hpp"
 #include "adapters/redis/redis_credential_ledger.hpp"
+#include "apps/administration.hpp"
 #include "apps/commands.hpp"
 #include "apps/distributed.hpp"
 #include "apps/log.hpp"
@@ -91,13 +92,17 @@ void RunValidator(const ValidatorOptions& opt) {
   rabbitmq::RabbitConsumer consumer(consumer_options);
   dist::AddHoldingGauge(registry, {&consumer});
 
-  dist::AdminServer admin(registry,
-                          [&] {
-                            return std::vector<ports::HealthCheck>{
-                                dist::BrokerProbe(monitor, "queue"),
-                                dist::LedgerProbe(*pool, opt.prefix, &ledger->layout(), "ledger")};
-                          },
-                          "validator", opt.worker.admin_listen,
+  dist::AdminServer admin({.registry = registry,
+                           .health =
+                               [&] {
+                                 return std::vector<ports::HealthCheck>{
+                                     dist::BrokerProbe(monitor, "queue"),
+                                     dist::LedgerProbe(*pool, opt.prefix, &ledger->layout(),
+                                                       "ledger")};
+                               },
+                           .role = "validator",
+                           .token = LoadAdminToken(opt.worker.admin_token_file)},
+                          opt.worker.admin_listen,
                           {{"redis", dist::DisplayRedis(target)},
                            {"amqp", endpoint.ToString()},
                            {"failpoint", std::string(core::ArmedFailpoint())}});
