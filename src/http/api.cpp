@@ -151,8 +151,10 @@ Response ReceiptAnswer(ports::VoteQueries& queries, std::string_view text) {
 
 constexpr std::string_view kRecordBusy = "The record cannot be read right now; please retry shortly.";
 
-// 403 poll_open: the law's record is not published yet; `available_at` says when to look again.
-Response PollOpen(const core::Law& law, core::Timestamp available_at, std::string_view message) {
+// 403 poll_open: the law's record is not published yet; `available_at` says when to look again,
+// and Retry-After the same in seconds (at least 1).
+Response PollOpen(const core::Law& law, core::Timestamp now, core::Timestamp available_at,
+                  std::string_view message) {
   std::string body;
   JsonObject(body)
       .Str("error", "poll_open")
@@ -160,7 +162,10 @@ Response PollOpen(const core::Law& law, core::Timestamp available_at, std::strin
       .Str("law_id", law.id)
       .Str("available_at", core::FormatTimestamp(available_at))
       .Close();
-  return Json(403, std::move(body));
+  Response r = Json(403, std::move(body));
+  const auto wait = std::chrono::ceil<std::chrono::seconds>(available_at - now);
+  r.AddHeader("Retry-After", std::to_string(std::max<std::int64_t>(1, wait.count())));
+  return r;
 }
 
 // A sealed record (or its receipts list), as stored. It never changes once sealed.
@@ -518,7 +523,7 @@ void Api::HandleRecord(Exchange& ex, std::string_view rest) {
     return ex.Send(Error(404, "unknown_law", "There is no law with this id on the ballot."));
   }
   if (!law->IsClosed(Now())) {
-    return ex.Send(PollOpen(*law, law->ClosesAt(),
+    return ex.Send(PollOpen(*law, Now(), law->ClosesAt(),
                             "The record of " + law->id +
                                 " is published a few seconds after its poll closes."));
   }
@@ -538,11 +543,11 @@ Response Api::RecordAnswer(const core::Law& law, bool receipts_list) {
     // Closed, not sealed yet: the mixer counts the last group and seals the record seconds after
     // the close (docs/ballot-secrecy.md).
     constexpr auto kRetry = std::chrono::seconds(5);
-    Response r = PollOpen(law, Now() + kRetry,
+    const core::Timestamp now = Now();
+    Response r = PollOpen(law, now, now + kRetry,
                           "The poll of " + law.id +
                               " has closed; its last ballots are being counted and its record "
                               "sealed. It is published within seconds.");
-    r.AddHeader("Retry-After", std::to_string(kRetry.count()));
     return r;
   }
   auto record = std::make_shared<const core::PublishedRecord>(std::move(**found));
