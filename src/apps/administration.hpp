@@ -1,7 +1,7 @@
-// The admin port's flags and actions, shared by `serve` and `api` (API.md "Administration"):
-// --admin-listen and --admin-token-file; the emergency close and extension wired to
-// pipeline::LawControl, each action logged (`admin_action`) after the store wrote its audit row.
-// docs/operations.md "Emergency close and extension" is the operator's side.
+// The admin port's flags and actions, shared by `serve` and `api` (docs/operations.md "Emergency
+// close and extension"): --admin-listen and --admin-token-file; the emergency close and extension
+// wired to pipeline::LawControl, each action logged (`admin_action`) after the store wrote its
+// audit row. docs/operations.md "Emergency close and extension" is the operator's side.
 #pragma once
 
 #include <CLI/CLI.hpp>

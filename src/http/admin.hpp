@@ -1,5 +1,6 @@
-// AdminHandler: the HTTP surface of the --admin-listen ports (API.md "Administration"): serve's and
-// each api's operator port, and the validators' and aggregators' only port.
+// AdminHandler: the HTTP surface of the --admin-listen ports (docs/openapi.yaml, the admin tag;
+// docs/operations.md "Emergency close and extension"): serve's and each api's operator port, and
+// the validators' and aggregators' only port.
 //
 //   GET  /metrics         Prometheus exposition of the process's registry
 //   GET  /health          {"status":"ok"|"degraded","shape":...,"role":...,"checks":{...}}

@@ -1,8 +1,8 @@
-// LawControl: the emergency close and the extension of API.md "Administration", decided once for
-// both shapes. The admin port calls Close/Extend; every process that enforces a law's window or acts
-// at its close keeps its Ballot's closing times in step with the shared LawSchedule (Refresh, from
-// a thread every half second: SchedulePoller), so an action takes effect on every instance within
-// a second.
+// LawControl: the emergency close and the extension (docs/operations.md "Emergency close and
+// extension"), decided once for both shapes. The admin port calls Close/Extend; every process that
+// enforces a law's window or acts at its close keeps its Ballot's closing times in step with the
+// shared LawSchedule (Refresh, from a thread every half second: SchedulePoller), so an action takes
+// effect on every instance within a second.
 //
 //   Close(law)          the law closes now. Refused when it has closed already.
 //   Extend(law, t)      the law closes at t instead. Refused unless t is later than both now and

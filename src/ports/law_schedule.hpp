@@ -1,5 +1,5 @@
 // LawSchedule: where the closing times moved on the admin port are kept, with the audit of every
-// such action (API.md "Administration": emergency close, extension). Every process that enforces a
+// such action (docs/operations.md "Emergency close and extension"). Every process that enforces a
 // law's window (the api instances, serve) or acts at its close (the mixers) reads it; the admin
 // port writes it (pipeline/law_control.hpp decides what may be written).
 //

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Emergency close and extension on the admin port (API.md "Administration"), in both shapes, as
-an election authority's operator, a voter and an auditor see them:
+"""Emergency close and extension on the admin port (docs/operations.md "Emergency close and
+extension"), in both shapes, as an election authority's operator, a voter and an auditor see them:
 
   - every request to the admin port needs the bearer token (none, a wrong one, Basic: 401, and
     nothing changes); the public port has no admin route;
