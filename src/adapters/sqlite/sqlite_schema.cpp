@@ -12,6 +12,7 @@ namespace {
 // files are refused with a clear message rather than migrated. Digests are lowercase hex TEXT, as
 // in PostgreSQL, so auditors query both alike.
 constexpr int kSchemaVersion = 4;
+// Version 3's tables; a new file gets them and then kMigrate3To4, as an upgraded one does.
 constexpr std::string_view kSchema = R"sql(
 CREATE TABLE scrutin_meta (
   key   TEXT PRIMARY KEY,
@@ -90,32 +91,6 @@ CREATE TABLE request_status (
   attempt_count INTEGER NOT NULL,
   expires_at    TEXT NOT NULL
 ) WITHOUT ROWID;
-
--- The record of each closed law (docs/ballot-secrecy.md "The record at the close"), written once
--- by the mixer after the law's last group: the signed JSON and the receipts list, as served.
-CREATE TABLE records (
-  law_id   TEXT PRIMARY KEY,
-  record   TEXT NOT NULL,
-  receipts TEXT NOT NULL
-);
-
--- The closing time in force of each law closed early or extended on the admin port (absent: the
--- ballot's closes_at).
-CREATE TABLE law_schedule (
-  law_id     TEXT PRIMARY KEY,
-  closes_at  TEXT NOT NULL,
-  changed_at TEXT NOT NULL
-) WITHOUT ROWID;
-
--- Every action taken on the admin port, in order.
-CREATE TABLE admin_audit (
-  id                 INTEGER PRIMARY KEY,
-  action             TEXT NOT NULL CHECK (action IN ('close', 'extend')),
-  law_id             TEXT NOT NULL,
-  previous_closes_at TEXT NOT NULL,
-  closes_at          TEXT NOT NULL,
-  timestamp          TEXT NOT NULL
-);
 
 )sql";
 
@@ -217,8 +192,10 @@ core::Status Migrate(Connection& conn) {
             current));
   }
   if (auto st = conn.Exec("BEGIN IMMEDIATE"); !st) return st;
-  core::Status st = conn.Exec(current == 0 ? kSchema : current == 2 ? kMigrate2To3 : kMigrate3To4);
-  if (st && current == 2) st = conn.Exec(kMigrate3To4);
+  core::Status st = current == 0   ? conn.Exec(kSchema)
+                    : current == 2 ? conn.Exec(kMigrate2To3)
+                                   : core::Status{};
+  if (st) st = conn.Exec(kMigrate3To4);
   if (st) st = conn.Exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion));
   if (st) st = conn.Exec("COMMIT");
   if (!st) {
