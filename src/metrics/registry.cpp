@@ -313,6 +313,17 @@ Family<Gauge>& Registry::AddGauge(std::string name, std::string help,
   return ref;
 }
 
+Family<Gauge>& Registry::AddCounterFromSource(std::string name, std::string help,
+                                              std::vector<std::string> label_names,
+                                              std::size_t max_children) {
+  auto f = std::make_unique<Family<Gauge>>(std::move(name), std::move(help), std::move(label_names),
+                                           MetricType::kCounter, max_children,
+                                           [] { return std::make_unique<Gauge>(); });
+  auto& ref = *f;
+  Insert(std::move(f));
+  return ref;
+}
+
 Family<Histogram>& Registry::AddHistogram(std::string name, std::string help,
                                           std::vector<double> bounds,
                                           std::vector<std::string> label_names,

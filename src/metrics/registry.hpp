@@ -161,6 +161,13 @@ class Registry {
   Family<Gauge>& AddGauge(std::string name, std::string help,
                           std::vector<std::string> label_names = {},
                           std::size_t max_children = kDefaultMaxChildren);
+  // A counter whose value is read from a source that already counts (CPU seconds from /proc,
+  // totals kept by another component): rendered with TYPE counter, but its children are Gauges
+  // that a collector Set()s, with fractional values allowed. The caller must only ever set
+  // non-decreasing values (a reset is the process restarting, as for any counter).
+  Family<Gauge>& AddCounterFromSource(std::string name, std::string help,
+                                      std::vector<std::string> label_names = {},
+                                      std::size_t max_children = kDefaultMaxChildren);
   Family<Histogram>& AddHistogram(std::string name, std::string help, std::vector<double> bounds,
                                   std::vector<std::string> label_names = {},
                                   std::size_t max_children = kDefaultMaxChildren);

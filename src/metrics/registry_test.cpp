@@ -22,6 +22,16 @@ TEST(RegistryTest, RendersCounterGolden) {
             "requests_total 42\n");
 }
 
+TEST(RegistryTest, RendersCounterFromSourceAsCounterGolden) {
+  Registry r;
+  auto& c = r.AddCounterFromSource("cpu_seconds_total", "CPU time.").Get();
+  c.Set(1.25);
+  EXPECT_EQ(r.Render(),
+            "# HELP cpu_seconds_total CPU time.\n"
+            "# TYPE cpu_seconds_total counter\n"
+            "cpu_seconds_total 1.25\n");
+}
+
 TEST(RegistryTest, RendersLabelledGaugeInStableOrderGolden) {
   Registry r;
   auto& f = r.AddGauge("queue_depth", "Depth.", {"queue", "node"});

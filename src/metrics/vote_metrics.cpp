@@ -74,7 +74,8 @@ VoteMetrics::VoteMetrics(Registry& r, int rate_window_seconds)
           r.AddCounter("duplicate_attempts_total", "Vote attempts decided as duplicates.").Get()),
       votes_by_law(r.AddGauge("votes_by_law", "Counted ballots per law and choice.",
                               {"law_id", "choice"}, 1024)),
-      rate_(rate_window_seconds) {
+      rate_(rate_window_seconds),
+      process_(r) {
   collector_ = r.AddCollector([this] { RefreshRate(std::chrono::system_clock::now()); });
 }
 

@@ -10,13 +10,27 @@
 //   votes_by_law{law_id,choice}            the counted ballots (set from the tallies at scrape
 //   time)
 //
+//   process_cpu_seconds_total, process_resident_memory_bytes, process_virtual_memory_bytes,
+//   process_start_time_seconds, process_open_fds, process_max_fds
+//                                          the standard process series (metrics/process_metrics.hpp),
+//                                          refreshed from /proc at scrape time
+//
 // Backend series (rabbitmq_queue_depth{queue}, redis_memory_used_bytes, postgres_connections) are
 // registered by the shapes that use them, on the same Registry (Registry::AddGauge, and a collector
 // to refresh them at scrape time).
 //
-// Who records what: in the embedded shape the HTTP API sees each final decision and records the
-// decision series; in the distributed shape the API sees only `pending` and records nothing for
-// them, the validator and the aggregator do. So a process never counts a decision twice.
+// Who records what: every process registers every series above (API.md: each exposes them), but
+// only one kind of process records each, so a process never counts a decision twice:
+//   - embedded (serve): everything, the HTTP API seeing each final decision.
+//   - distributed api: votes_submitted_total, votes_per_second, api_request_duration_seconds.
+//     It sees only `pending`, so its votes_validated_total, duplicate_attempts_total and
+//     validation_latency_seconds stay 0.
+//   - validator: the decision series (votes_validated_total, duplicate_attempts_total,
+//     validation_latency_seconds).
+//   - aggregator: votes_by_law (from the tallies in PostgreSQL).
+//   - the process_* series: each process its own.
+// Dashboards therefore select each series by the `role` of the process that owns it
+// (deploy/grafana/dashboards/README.md has the table).
 #pragma once
 
 #include <array>
@@ -25,6 +39,7 @@
 #include <cstdint>
 
 #include "core/vote.hpp"
+#include "metrics/process_metrics.hpp"
 #include "metrics/registry.hpp"
 
 namespace scrutin::metrics {
@@ -54,7 +69,11 @@ class RateWindow {
 struct VoteMetrics {
   // Registers the series on `registry`. Throws std::invalid_argument if they already exist.
   // Also adds a registry collector that refreshes votes_per_second from the system clock at each
-  // scrape; the destructor removes it.
+  // scrape, and the process_* series with theirs (ProcessMetrics); the destructor removes them.
+  // The process series live here rather than in Registry (whose tests render exact golden text,
+  // and which a process may hold several of) or in each command of src/apps: every scrutin
+  // process (serve, api, validator, aggregator) creates exactly one VoteMetrics on the registry
+  // its /metrics renders, so this is the one place that reaches all of them, once each.
   explicit VoteMetrics(Registry& registry, int rate_window_seconds = 10);
   ~VoteMetrics();
   VoteMetrics(const VoteMetrics&) = delete;
@@ -84,6 +103,7 @@ struct VoteMetrics {
 
  private:
   RateWindow rate_;
+  ProcessMetrics process_;
   Registry::CollectorId collector_ = 0;
 };
 
