@@ -1,17 +1,15 @@
 #include "apps/administration.hpp"
 
-#include <sys/stat.h>
-
-#include <fstream>
-#include <sstream>
-
 #include "apps/commands.hpp"
 #include "apps/log.hpp"
+#include "apps/startup.hpp"
+#include "core/secret_file.hpp"
 
 namespace scrutin::apps {
 namespace {
 
 constexpr std::size_t kMinTokenChars = 32;
+constexpr std::size_t kMaxTokenFileBytes = 4096;
 
 http::AdminRefusal Refusal(const pipeline::ControlError& e) {
   switch (e.refusal) {
@@ -33,23 +31,14 @@ http::AdminRefusal Refusal(const pipeline::ControlError& e) {
 
 std::string LoadAdminToken(const std::string& file) {
   if (file.empty()) return {};
-  struct stat st {};
-  if (::stat(file.c_str(), &st) != 0) {
-    throw CommandError("cannot read the admin token file '" + file + "'");
-  }
-  if ((st.st_mode & 077) != 0) {
-    throw CommandError("the admin token file '" + file +
-                       "' can be read by other users: run chmod 600 on it");
-  }
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  std::string token = text.str();
+  // Who may read it: core::CheckSecretFileMode (owner only, or a root-owned file its group may
+  // read, as a Kubernetes Secret volume with fsGroup is).
+  std::string token = Require(core::ReadSecretFile(file, "admin token", kMaxTokenFileBytes),
+                              "cannot use the admin token");
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
     token.pop_back();
   }
-  if (!in || token.size() < kMinTokenChars ||
-      token.find_first_of(" \t\r\n") != std::string::npos) {
+  if (token.size() < kMinTokenChars || token.find_first_of(" \t\r\n") != std::string::npos) {
     throw CommandError("the admin token in '" + file +
                        "' must be one line of at least 32 characters without spaces (e.g. "
                        "`openssl rand -hex 32`)");

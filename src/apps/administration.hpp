@@ -13,8 +13,8 @@
 namespace scrutin::apps {
 
 // The admin token in `file` (empty path: ""): its content without the trailing newline. Refused
-// (CommandError) when the file cannot be read, is readable by other users, or holds fewer than 32
-// characters (e.g. `openssl rand -hex 32 > admin.token`).
+// (CommandError) when the file cannot be read, is open to others beyond core::CheckSecretFileMode
+// (core/secret_file.hpp), or holds fewer than 32 characters (`openssl rand -hex 32 > admin.token`).
 std::string LoadAdminToken(const std::string& file);
 
 // Registers --admin-token-file (SCRUTIN_ADMIN_TOKEN_FILE).

@@ -24,6 +24,7 @@
 #include "adapters/redis/ledger_layout.hpp"
 #include "adapters/redis/redis_claim_mirror.hpp"
 #include "adapters/redis/redis_status_writer.hpp"
+#include "apps/backend_url.hpp"
 #include "apps/administration.hpp"
 #include "apps/commands.hpp"
 #include "apps/distributed.hpp"
@@ -41,8 +42,8 @@ namespace {
 
 struct AggregatorOptions {
   dist::WorkerFlags worker;
-  std::string pg;
-  std::string redis;
+  BackendUrl pg;
+  BackendUrl redis;
   std::string prefix{redis::kDefaultPrefix};
   int in_flight = 3;
   MixFlags mix;
@@ -63,7 +64,7 @@ void RunAggregator(const AggregatorOptions& opt) {
   // PostgreSQL: one connection per batch in flight, one for the review queue, one for reads, one
   // for the mixer, one for the schedule's poll.
   postgres::PgPoolOptions pool_options;
-  pool_options.url = opt.pg;
+  pool_options.url = opt.pg.Get();
   pool_options.max_connections = static_cast<std::size_t>(opt.in_flight) + 4;
   pool_options.session.application_name = "scrutin-aggregator";
   auto pool = Require(postgres::PgPool::Create(pool_options), "invalid --pg");
@@ -87,7 +88,7 @@ void RunAggregator(const AggregatorOptions& opt) {
       });
 
   // Redis: the voters' statuses, written once PostgreSQL holds the decision.
-  auto redis_target = Require(redis::ParseRedisTarget(opt.redis), "invalid --redis");
+  auto redis_target = Require(redis::ParseRedisTarget(opt.redis.Get()), "invalid --redis");
   CheckRedis(redis_target);
   auto redis_pool = Require(redis::RedisClientPool::Create(redis_target, {}, opt.in_flight + 1),
                             "cannot connect to Redis at " + dist::DisplayRedis(redis_target));
@@ -267,14 +268,11 @@ void AddAggregatorCommand(CLI::App& app) {
   dist::AddWorkerFlags(cmd, opt->worker,
                        "Votes recorded in one transaction (whole messages are taken, so a batch "
                        "may exceed this by less than one message's votes)");
-  cmd->add_option("--pg", opt->pg, "PostgreSQL URL, postgresql://user:password@host:port/db")
-      ->envname("SCRUTIN_PG")
-      ->required();
-  cmd->add_option("--redis", opt->redis,
-                  "Redis where the voters' statuses are written: redis://host:port or "
-                  "redis-cluster://host:port,host:port,...")
-      ->envname("SCRUTIN_REDIS")
-      ->required();
+  AddBackendUrlFlags(cmd, opt->pg, "pg", "PostgreSQL URL",
+                     "PostgreSQL URL, postgresql://user:password@host:port/db");
+  AddBackendUrlFlags(cmd, opt->redis, "redis", "Redis URL",
+                     "Redis where the voters' statuses are written: redis://host:port or "
+                     "redis-cluster://host:port,host:port,...");
   cmd->add_option("--prefix", opt->prefix, "Key prefix of the statuses in Redis")
       ->envname("SCRUTIN_PREFIX")
       ->capture_default_str();

@@ -33,6 +33,7 @@
 #include "adapters/rabbitmq/rabbit_publisher.hpp"
 #include "adapters/redis/ledger_layout.hpp"
 #include "adapters/redis/redis_status_writer.hpp"
+#include "apps/backend_url.hpp"
 #include "apps/administration.hpp"
 #include "apps/commands.hpp"
 #include "apps/distributed.hpp"
@@ -74,9 +75,9 @@ struct ApiOptions {
   std::string hashes;
   std::string key_file;
   std::string ballot_key_file;
-  std::string amqp;
-  std::string redis;
-  std::string pg;
+  BackendUrl amqp;
+  BackendUrl redis;
+  BackendUrl pg;
   HttpFlags http;
   std::string queue_type = dist::kDefaultQueueType;
   int publishers = 2;
@@ -98,7 +99,7 @@ void RunApi(const ApiOptions& opt) {
   const auto retention = std::chrono::seconds(std::chrono::hours(24 * opt.http.retention_days));
 
   // 2. Redis (statuses), PostgreSQL (tallies), RabbitMQ (the intake).
-  auto redis_target = Require(redis::ParseRedisTarget(opt.redis), "invalid --redis");
+  auto redis_target = Require(redis::ParseRedisTarget(opt.redis.Get()), "invalid --redis");
   CheckRedis(redis_target);
   CheckAdminListener(opt.admin_listen);
   const std::string admin_token = LoadAdminToken(opt.admin_token_file);
@@ -113,7 +114,7 @@ void RunApi(const ApiOptions& opt) {
   redis::RedisStatusWriter status_writer(status_store);
 
   postgres::PgPoolOptions pg_options;
-  pg_options.url = opt.pg;
+  pg_options.url = opt.pg.Get();
   pg_options.max_connections = 5;  // the tally cache, the lookups, the schedule's poll
   pg_options.session.application_name = "scrutin-api";
   auto pg_pool = Require(postgres::PgPool::Create(pg_options), "invalid --pg");
@@ -138,7 +139,7 @@ void RunApi(const ApiOptions& opt) {
         LogEvent(LogLevel::kWarn, "schedule_unreadable", {{"error", error}});
       });
 
-  const dist::Broker broker = dist::ResolveBroker(opt.amqp, opt.queue_type);
+  const dist::Broker broker = dist::ResolveBroker(opt.amqp.Get(), opt.queue_type);
   CheckAmqp(broker.endpoint);
   const rabbitmq::AmqpEndpoint& endpoint = broker.endpoint;
   rabbitmq::RabbitPublisherOptions publisher_options;
@@ -262,19 +263,12 @@ void AddApiCommand(CLI::App& app) {
                   "it before it leaves this process")
       ->envname("SCRUTIN_BALLOT_KEY_FILE")
       ->required();
-  cmd->add_option("--amqp", opt->amqp,
-                  "RabbitMQ URL, amqp://user:password@host:port/vhost, or "
-                  "amqps://...?cacertfile=CA.pem for TLS")
-      ->envname("SCRUTIN_AMQP")
-      ->required();
-  cmd->add_option("--redis", opt->redis,
-                  "Redis for request statuses: redis://host:port or "
-                  "redis-cluster://host:port,host:port,...")
-      ->envname("SCRUTIN_REDIS")
-      ->required();
-  cmd->add_option("--pg", opt->pg, "PostgreSQL URL, postgresql://user:password@host:port/db")
-      ->envname("SCRUTIN_PG")
-      ->required();
+  dist::AddAmqpFlags(cmd, opt->amqp);
+  AddBackendUrlFlags(cmd, opt->redis, "redis", "Redis URL",
+                     "Redis for request statuses: redis://host:port or "
+                     "redis-cluster://host:port,host:port,...");
+  AddBackendUrlFlags(cmd, opt->pg, "pg", "PostgreSQL URL",
+                     "PostgreSQL URL, postgresql://user:password@host:port/db");
   AddHttpFlags(cmd, opt->http);
   cmd->add_option("--publishers", opt->publishers,
                   "RabbitMQ publisher connections (each batches votes into one confirm round)")

@@ -6,13 +6,17 @@
 #include "apps/commands.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include "apps/backend_url.hpp"
 
 namespace scrutin::apps {
 namespace {
@@ -42,7 +46,8 @@ class CommandsTest : public ::testing::Test {
   void SetUp() override {
     // Every SCRUTIN_* variable a flag reads could satisfy a required flag: none here.
     for (const char* name : {"SCRUTIN_LAWS", "SCRUTIN_HASHES", "SCRUTIN_DATA", "SCRUTIN_AMQP",
-                             "SCRUTIN_REDIS", "SCRUTIN_PG", "SCRUTIN_KEY_FILE"}) {
+                             "SCRUTIN_REDIS", "SCRUTIN_PG", "SCRUTIN_KEY_FILE", "SCRUTIN_AMQP_FILE",
+                             "SCRUTIN_REDIS_FILE", "SCRUTIN_PG_FILE"}) {
       ::unsetenv(name);
     }
     BuildApp(app_);
@@ -212,6 +217,102 @@ TEST_F(CommandsTest, EachCommandParsesItsDocumentedFlags) {
     StopBeforeRunning(app);
     EXPECT_NO_THROW(ParseOnly(app, line)) << line[0];
   }
+  std::filesystem::remove_all(dir);
+}
+
+// Every command that takes a backend URL takes it from a file too, exactly one of the two.
+TEST_F(CommandsTest, BackendUrlsComeFromAFlagOrAFile) {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> takes = {
+      {"api", {"--amqp", "--redis", "--pg"}},
+      {"validator", {"--amqp", "--redis"}},
+      {"aggregator", {"--amqp", "--redis", "--pg"}},
+      {"load-hashes", {"--redis"}},
+  };
+  for (const auto& [command, flags] : takes) {
+    const std::string help = HelpOf(command);
+    for (const auto& flag : flags) {
+      EXPECT_NE(help.find(flag + "-file"), std::string::npos) << command << " lacks " << flag;
+      std::string env = "SCRUTIN_" + flag.substr(2) + "_FILE";
+      for (char& c : env) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      EXPECT_NE(help.find(env), std::string::npos) << command << " lacks " << env;
+    }
+  }
+  for (const auto* sub : {"list", "replay"}) {
+    EXPECT_NE(app_.get_subcommand("deadletter")->get_subcommand(sub)->help().find("--amqp-file"),
+              std::string::npos);
+  }
+  const std::string rebuild = app_.get_subcommand("ledger")->get_subcommand("rebuild")->help();
+  EXPECT_NE(rebuild.find("--pg-file"), std::string::npos);
+  EXPECT_NE(rebuild.find("--redis-file"), std::string::npos);
+
+  const std::vector<std::string> base = {"validator", "--laws", "l.toml", "--redis",
+                                         "redis://127.0.0.1:6379"};
+  auto with = [&](std::vector<std::string> extra) {
+    auto line = base;
+    line.insert(line.end(), extra.begin(), extra.end());
+    return line;
+  };
+  // The parse does not read the file: the command does, when it starts.
+  Parse(with({"--amqp-file", "/run/secrets/amqp_url"}));
+  try {
+    Parse(with({"--amqp", "amqp://g:secret@h/", "--amqp-file", "/run/secrets/amqp_url"}));
+    FAIL() << "both --amqp and --amqp-file accepted";
+  } catch (const CLI::RequiredError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("--amqp"), std::string::npos) << what;
+    EXPECT_NE(what.find("--amqp-file"), std::string::npos) << what;
+    EXPECT_EQ(what.find("secret"), std::string::npos) << "echoes the URL: " << what;
+  }
+  // The environment counts as given: SCRUTIN_AMQP_FILE alone, or beside --amqp (refused).
+  ::setenv("SCRUTIN_AMQP_FILE", "/run/secrets/amqp_url", 1);
+  Parse(base);
+  EXPECT_THROW(Parse(with({"--amqp", "amqp://g:g@h/"})), CLI::RequiredError);
+  ::unsetenv("SCRUTIN_AMQP_FILE");
+  EXPECT_THROW(Parse(base), CLI::RequiredError);
+}
+
+TEST(BackendUrlTest, ReadsTheFirstLineOfAnOwnerOnlyFile) {
+  const auto dir = std::filesystem::path(::testing::TempDir()) / "scrutin_backend_url_test";
+  std::filesystem::create_directories(dir);
+  const auto write = [&](const std::string& name, const std::string& text, mode_t mode) {
+    const std::string path = (dir / name).string();
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+    EXPECT_EQ(::chmod(path.c_str(), mode), 0);
+    return path;
+  };
+  BackendUrl pg{.url = {}, .file = {}, .flag = "--pg", .what = "PostgreSQL URL"};
+  pg.url = "postgresql://u@h/db";
+  EXPECT_EQ(pg.Get(), "postgresql://u@h/db");
+  for (const std::string text : {"postgresql://u:pw@h/db", "postgresql://u:pw@h/db\n",
+                                 "postgresql://u:pw@h/db \r\n", "postgresql://u:pw@h/db\nmore\n"}) {
+    pg.file = write("pg_url", text, 0600);
+    EXPECT_EQ(pg.Get(), "postgresql://u:pw@h/db") << text;
+  }
+  for (const std::string text : {"", "\n", "  \r\n"}) {
+    pg.file = write("empty", text, 0400);
+    try {
+      pg.Get();
+      FAIL() << "an empty file accepted";
+    } catch (const CommandError& e) {
+      EXPECT_NE(std::string(e.what()).find("--pg-file"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("empty"), std::string::npos) << e.what();
+    }
+  }
+  // Group- or world-readable (owned by this process's user): refused, the URL never echoed.
+  for (mode_t mode : {0640, 0644, 0604}) {
+    pg.file = write("open", "postgresql://u:hunter2@h/db\n", mode);
+    try {
+      pg.Get();
+      FAIL() << "mode " << mode << " accepted";
+    } catch (const CommandError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("too open"), std::string::npos) << what;
+      EXPECT_NE(what.find("--pg-file"), std::string::npos) << what;
+      EXPECT_EQ(what.find("hunter2"), std::string::npos) << what;
+    }
+  }
+  pg.file = (dir / "missing").string();
+  EXPECT_THROW(pg.Get(), CommandError);
   std::filesystem::remove_all(dir);
 }
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "adapters/rabbitmq/dead_letters.hpp"
+#include "apps/backend_url.hpp"
 #include "apps/commands.hpp"
 #include "apps/distributed.hpp"
 #include "apps/tls_policy.hpp"
@@ -12,13 +13,13 @@ namespace scrutin::apps {
 namespace {
 
 struct DeadletterOptions {
-  std::string amqp;
+  BackendUrl amqp;
   std::string queue_type = dist::kDefaultQueueType;
   std::size_t limit = 1000;
 };
 
 std::unique_ptr<rabbitmq::DeadLetters> OpenDeadLetters(const DeadletterOptions& o) {
-  const dist::Broker broker = dist::ResolveBroker(o.amqp, o.queue_type);
+  const dist::Broker broker = dist::ResolveBroker(o.amqp.Get(), o.queue_type);
   CheckAmqp(broker.endpoint);
   return Require(rabbitmq::DeadLetters::Open(broker.endpoint, broker.topology),
                  "cannot open " + broker.topology.dead_queue + " at " + broker.endpoint.ToString());
@@ -59,11 +60,7 @@ void AddDeadletterCommand(CLI::App& app) {
                                  "Inspect votes.dead (distributed shape) and replay its messages");
   cmd->require_subcommand(1);
   auto add_common = [&](CLI::App* sub) {
-    sub->add_option("--amqp", o->amqp,
-                    "RabbitMQ URL, amqp://user:password@host:port/vhost, or "
-                    "amqps://...?cacertfile=CA.pem for TLS")
-        ->envname("SCRUTIN_AMQP")
-        ->required();
+    dist::AddAmqpFlags(sub, o->amqp);
     dist::AddQueueTypeOption(sub, o->queue_type);
     sub->add_option("--limit", o->limit, "Messages to look at, at most")->capture_default_str();
   };

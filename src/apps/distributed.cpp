@@ -185,6 +185,12 @@ void AddQueueTypeOption(CLI::App* cmd, std::string& queue_type) {
       ->capture_default_str();
 }
 
+void AddAmqpFlags(CLI::App* cmd, BackendUrl& amqp) {
+  AddBackendUrlFlags(cmd, amqp, "amqp", "RabbitMQ URL",
+                     "RabbitMQ URL, amqp://user:password@host:port/vhost, or "
+                     "amqps://...?cacertfile=CA.pem for TLS");
+}
+
 Broker ResolveBroker(const std::string& amqp, const std::string& queue_type) {
   Broker broker;
   broker.endpoint = Require(rabbitmq::ParseAmqpUrl(amqp), "invalid --amqp");
@@ -197,7 +203,7 @@ WorkerStart StartWorker(const WorkerFlags& flags) {
   InitLogging();
   const sigset_t stop_signals = BlockStopSignals();
   core::Ballot ballot = Require(core::Ballot::Load(flags.laws), "cannot load the ballot");
-  Broker broker = ResolveBroker(flags.amqp, flags.queue_type);
+  Broker broker = ResolveBroker(flags.amqp.Get(), flags.queue_type);
   CheckAmqp(broker.endpoint);
   CheckAdminListener(flags.admin_listen);
   return WorkerStart{stop_signals, std::move(ballot), std::move(broker)};
@@ -207,11 +213,7 @@ void AddWorkerFlags(CLI::App* cmd, WorkerFlags& flags, const std::string& batch_
   cmd->add_option("--laws", flags.laws, "Ballot configuration (laws.toml)")
       ->envname("SCRUTIN_LAWS")
       ->required();
-  cmd->add_option("--amqp", flags.amqp,
-                  "RabbitMQ URL, amqp://user:password@host:port/vhost, or "
-                  "amqps://...?cacertfile=CA.pem for TLS")
-      ->envname("SCRUTIN_AMQP")
-      ->required();
+  AddAmqpFlags(cmd, flags.amqp);
   cmd->add_option("--admin-listen", flags.admin_listen,
                   "Address of the admin port (/metrics, /api/v1/health), host:port; port 0 picks "
                   "a free one (logged)")

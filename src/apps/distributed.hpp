@@ -23,6 +23,7 @@
 #include "adapters/redis/ledger_layout.hpp"
 #include "adapters/redis/redis_client.hpp"
 #include "adapters/redis/redis_status_store.hpp"
+#include "apps/backend_url.hpp"
 #include "apps/commands.hpp"
 #include "apps/startup.hpp"
 #include "core/ballot.hpp"
@@ -128,11 +129,14 @@ struct Broker {
 };
 Broker ResolveBroker(const std::string& amqp, const std::string& queue_type);
 
+// --amqp / --amqp-file (SCRUTIN_AMQP / SCRUTIN_AMQP_FILE), one of them required: apps/backend_url.hpp.
+void AddAmqpFlags(CLI::App* cmd, BackendUrl& amqp);
+
 // The flags every queue worker (validator, aggregator) takes: the ballot, the broker, how votes
 // are batched, how long statuses are kept, and where /metrics and /api/v1/health are served.
 struct WorkerFlags {
   std::string laws;
-  std::string amqp;
+  BackendUrl amqp;
   std::string admin_listen = "127.0.0.1:0";
   std::string admin_token_file;  // empty: /metrics and /health answer without a token
   int batch = 100;

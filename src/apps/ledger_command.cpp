@@ -15,6 +15,7 @@
 #include "adapters/redis/ledger_layout.hpp"
 #include "adapters/redis/ledger_rebuild.hpp"
 #include "adapters/redis/redis_client.hpp"
+#include "apps/backend_url.hpp"
 #include "apps/commands.hpp"
 #include "apps/distributed.hpp"
 #include "apps/progress.hpp"
@@ -26,9 +27,9 @@ namespace scrutin::apps {
 namespace {
 
 struct LedgerRebuildOptions {
-  std::string redis;
+  BackendUrl redis;
   std::string hashes;
-  std::string pg;
+  BackendUrl pg;
   std::string prefix{redis::kDefaultPrefix};
 };
 
@@ -41,7 +42,7 @@ void RebuildLedger(const LedgerRebuildOptions& o) {
           "the eligibility database is damaged");
 
   postgres::PgPoolOptions pg_options;
-  pg_options.url = o.pg;
+  pg_options.url = o.pg.Get();
   pg_options.max_connections = 1;
   pg_options.session.application_name = "scrutin-ledger-rebuild";
   // The claims' first FETCH joins and sorts the whole voted set.
@@ -50,7 +51,7 @@ void RebuildLedger(const LedgerRebuildOptions& o) {
   CheckPostgres(pg->target());
   Require(pg->Warm(), "cannot connect to PostgreSQL at " + pg->display());
 
-  auto target = Require(redis::ParseRedisTarget(o.redis), "invalid --redis");
+  auto target = Require(redis::ParseRedisTarget(o.redis.Get()), "invalid --redis");
   CheckRedis(target);
   auto client = Require(redis::RedisClient::Connect(target),
                         "cannot connect to Redis at " + dist::DisplayRedis(target));
@@ -114,18 +115,15 @@ void AddLedgerCommand(CLI::App& app) {
       "Restore the ledger (eligibility, claims, attempt counts) and the request statuses in Redis "
       "from the eligibility database and PostgreSQL, after Redis lost them (idempotent; running "
       "validators resume by themselves)");
-  cmd->add_option("--redis", o->redis,
-                  "Redis to restore: redis://host:port for one node, "
-                  "redis-cluster://host:port,host:port,... for a cluster")
-      ->envname("SCRUTIN_REDIS")
-      ->required();
+  AddBackendUrlFlags(cmd, o->redis, "redis", "Redis URL",
+                     "Redis to restore: redis://host:port for one node, "
+                     "redis-cluster://host:port,host:port,... for a cluster");
   cmd->add_option("--hashes", o->hashes,
                   "The election's eligibility database directory (from `scrutin hashgen`)")
       ->envname("SCRUTIN_HASHES")
       ->required();
-  cmd->add_option("--pg", o->pg, "PostgreSQL URL of the election's record (postgresql://...)")
-      ->envname("SCRUTIN_PG")
-      ->required();
+  AddBackendUrlFlags(cmd, o->pg, "pg", "PostgreSQL URL",
+                     "PostgreSQL URL of the election's record (postgresql://...)");
   cmd->add_option("--prefix", o->prefix, "Key prefix of the ledger and statuses in Redis")
       ->envname("SCRUTIN_PREFIX")
       ->capture_default_str();

@@ -10,6 +10,7 @@
 
 #include "adapters/redis/eligibility_loader.hpp"
 #include "adapters/redis/ledger_layout.hpp"
+#include "apps/backend_url.hpp"
 #include "apps/commands.hpp"
 #include "apps/distributed.hpp"
 #include "apps/progress.hpp"
@@ -20,7 +21,7 @@ namespace scrutin::apps {
 namespace {
 
 struct LoadHashesOptions {
-  std::string redis;
+  BackendUrl redis;
   std::string hashes;
   std::string prefix{redis::kDefaultPrefix};
 };
@@ -37,7 +38,7 @@ void LoadHashes(const LoadHashesOptions& o) {
   Require(core::ReadHashDatabase(o.hashes, manifest, digests),
           "the eligibility database is damaged");
 
-  auto target = Require(redis::ParseRedisTarget(o.redis), "invalid --redis");
+  auto target = Require(redis::ParseRedisTarget(o.redis.Get()), "invalid --redis");
   CheckRedis(target);
   auto pool = Require(redis::RedisClientPool::Create(target, {}, 1),
                       "cannot connect to Redis at " + dist::DisplayRedis(target));
@@ -90,11 +91,9 @@ void AddLoadHashesCommand(CLI::App& app) {
       "load-hashes",
       "Load the eligibility database into Redis for the distributed shape's validators "
       "(idempotent: never resets a claim)");
-  cmd->add_option("--redis", o->redis,
-                  "Redis to load: redis://host:port for one node, "
-                  "redis-cluster://host:port,host:port,... for a cluster")
-      ->envname("SCRUTIN_REDIS")
-      ->required();
+  AddBackendUrlFlags(cmd, o->redis, "redis", "Redis URL",
+                     "Redis to load: redis://host:port for one node, "
+                     "redis-cluster://host:port,host:port,... for a cluster");
   cmd->add_option("--hashes", o->hashes, "Eligibility database directory (from `scrutin hashgen`)")
       ->envname("SCRUTIN_HASHES")
       ->required();

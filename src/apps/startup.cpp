@@ -20,6 +20,7 @@
 #include "apps/tls_policy.hpp"
 #include "core/digest.hpp"
 #include "core/hash_database.hpp"
+#include "core/secret_file.hpp"
 #include "core/secure_memory.hpp"
 
 namespace scrutin::apps {
@@ -145,12 +146,11 @@ std::shared_ptr<const core::RecordSigner> LoadRecordSigner(const std::string& ke
         "give the record key with --record-key-file (or SCRUTIN_RECORD_KEY_FILE); create one "
         "with `scrutin keygen --record-key --out FILE`");
   }
-  struct stat st {};
-  if (::stat(key_file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
-    throw CommandError(fmt::format(
-        "the record key file '{}' can be read by other users (mode {:o}): anyone who reads it "
-        "can sign a false record; run chmod 600 on it",
-        key_file, st.st_mode & 0777));
+  // Anyone who reads it can sign a false record: the rule of every secret file.
+  if (const int fd = ::open(key_file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK); fd >= 0) {
+    const core::Status st = core::CheckSecretFile(fd, key_file, "record key");
+    ::close(fd);
+    Require(st, "cannot use the record key");
   }
   return std::make_shared<const core::RecordSigner>(
       Require(core::RecordSigner::Load(key_file), "cannot load the record key"));

@@ -16,6 +16,7 @@
 #include "adapters/rabbitmq/rabbit_decision_publisher.hpp"
 #include "adapters/redis/ledger_layout.hpp"
 #include "adapters/redis/redis_credential_ledger.hpp"
+#include "apps/backend_url.hpp"
 #include "apps/administration.hpp"
 #include "apps/commands.hpp"
 #include "apps/distributed.hpp"
@@ -31,7 +32,7 @@ namespace {
 
 struct ValidatorOptions {
   dist::WorkerFlags worker;
-  std::string redis;
+  BackendUrl redis;
   int prefetch = 200;
   std::string prefix{redis::kDefaultPrefix};
 };
@@ -43,7 +44,7 @@ void RunValidator(const ValidatorOptions& opt) {
   const rabbitmq::Topology& topology = start.broker.topology;
 
   // Redis: the ledger (must have been loaded).
-  auto target = Require(redis::ParseRedisTarget(opt.redis), "invalid --redis");
+  auto target = Require(redis::ParseRedisTarget(opt.redis.Get()), "invalid --redis");
   CheckRedis(target);
   auto pool = Require(redis::RedisClientPool::Create(target, {}, 4),
                       "cannot connect to Redis at " + dist::DisplayRedis(target));
@@ -146,11 +147,9 @@ void AddValidatorCommand(CLI::App& app) {
   dist::AddWorkerFlags(cmd, opt->worker,
                        "Votes decided together (whole messages are taken, so a batch may exceed "
                        "this by less than one message's votes)");
-  cmd->add_option("--redis", opt->redis,
-                  "Redis holding the ledger: redis://host:port or "
-                  "redis-cluster://host:port,host:port,...")
-      ->envname("SCRUTIN_REDIS")
-      ->required();
+  AddBackendUrlFlags(cmd, opt->redis, "redis", "Redis URL",
+                     "Redis holding the ledger: redis://host:port or "
+                     "redis-cluster://host:port,host:port,...");
   cmd->add_option("--prefetch", opt->prefetch,
                   "Unacknowledged messages in flight at most (a message carries up to 1024 votes)")
       ->envname("SCRUTIN_PREFETCH")

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "core/digest.hpp"
+#include "core/secret_file.hpp"
 
 namespace scrutin::core {
 namespace {
@@ -39,26 +40,6 @@ void AbsorbPaddedKey(std::span<const std::uint8_t> key, std::uint8_t pad, std::u
   OPENSSL_cleanse(&ctx, sizeof ctx);
 }
 
-// A key file must be a regular file that only its owner may read or write, as ssh demands of a
-// private key: anyone else who can read it can link every digest in the stores back to credentials.
-Status CheckKeyFile(int fd, const std::string& name, const std::string& what) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    return Fail("cannot examine " + what + " file '" + name + "': " + std::strerror(errno));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    return Fail(what + " file '" + name + "' is not a regular file");
-  }
-  const unsigned mode = st.st_mode & 07777;
-  if ((mode & 077) != 0) {
-    char octal[8];
-    std::snprintf(octal, sizeof octal, "%04o", mode);
-    return Fail("permissions " + std::string(octal) + " for " + what + " file '" + name +
-                "' are too open; it must be readable by its owner only (chmod 600 '" + name + "')");
-  }
-  return {};
-}
-
 }  // namespace
 
 std::string_view ToString(HashScheme s) {
@@ -78,12 +59,12 @@ Result<SecureBuffer> LoadElectionKeySecure(const std::filesystem::path& path) {
 Result<SecureBuffer> LoadSecretKey(const std::filesystem::path& path, std::string_view kind) {
   const std::string name = path.string();
   const std::string what(kind);
-  // O_NONBLOCK: a FIFO put in the key's place must not hang start-up (CheckKeyFile refuses it).
+  // O_NONBLOCK: a FIFO put in the key's place must not hang start-up (CheckSecretFile refuses it).
   int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     return Fail("cannot open " + what + " file '" + name + "': " + std::strerror(errno));
   }
-  if (Status st = CheckKeyFile(fd, name, what); !st) {
+  if (Status st = CheckSecretFile(fd, name, what); !st) {
     ::close(fd);
     return Fail(st.error());
   }

@@ -33,9 +33,9 @@ inline constexpr std::size_t kElectionKeySize = 32;
 
 // Reads a key file written by `scrutin keygen` into memory kept out of core dumps (SecureBuffer,
 // kElectionKeySize bytes). Error (one sentence naming the file, no key material) when the file is
-// missing, unreadable, not a regular file, readable or writable by its group or others (like ssh
-// with a private key: "permissions 0644 for ... are too open", with the chmod that fixes it), or
-// not exactly 64 hex characters (a trailing newline allowed).
+// missing, unreadable, not a regular file, open to its group or others beyond what
+// core::CheckSecretFileMode allows (core/secret_file.hpp: "permissions 0644 for ... are too open",
+// with the chmod that fixes it), or not exactly 64 hex characters (a trailing newline allowed).
 Result<SecureBuffer> LoadElectionKeySecure(const std::filesystem::path& path);
 
 // The same checks and format for another 32-byte secret written by `scrutin keygen` (the ballot
