@@ -123,7 +123,23 @@ void AdminHandler::Handle(Request& request, Responder responder) {
   std::string_view path = target.substr(0, target.find('?'));
   const bool get = request.method() == bhttp::verb::get || request.method() == bhttp::verb::head;
   Response r;
-  if (!Authorized(request)) {
+  if (path == "/livez" || path == "/readyz") {
+    // Token-free (see the header): a status word, no check's name or detail.
+    if (!get) {
+      r.status = 405;
+      r.body = ErrorBody("method_not_allowed", "This method is not allowed here; see Allow.");
+      r.AddHeader("Allow", "GET, HEAD");
+    } else {
+      const bool ready =
+          path == "/livez" ||
+          SummariseHealth(config_.health ? config_.health() : std::vector<ports::HealthCheck>{},
+                          HealthDetail::kPublic)
+              .ok;
+      r.status = ready ? 200 : 503;
+      JsonObject(r.body).Str("status", ready ? "ok" : "degraded").Close();
+      r.AddHeader("Cache-Control", "no-store");
+    }
+  } else if (!Authorized(request)) {
     r = JsonError(401, "unauthorized",
                   "This port needs the admin token: Authorization: Bearer <token>.");
     r.AddHeader("WWW-Authenticate", "Bearer realm=\"scrutin-admin\"");
@@ -146,8 +162,9 @@ void AdminHandler::Handle(Request& request, Responder responder) {
     r.status = 404;
     r.body = ErrorBody("not_found",
                        config_.actions.close
-                           ? "The admin port serves /metrics, /health and /admin/v1/laws/{law}/..."
-                           : "This admin port serves /metrics and /health only.");
+                           ? "The admin port serves /livez, /readyz, /metrics, /health and "
+                             "/admin/v1/laws/{law}/..."
+                           : "This admin port serves /livez, /readyz, /metrics and /health only.");
   }
   responder.Send(std::move(r));
 }

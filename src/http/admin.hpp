@@ -2,6 +2,10 @@
 // docs/operations.md "Emergency close and extension"): serve's and each api's operator port, and
 // the validators' and aggregators' only port.
 //
+//   GET  /livez           {"status":"ok"}, 200 whenever the server's threads answer: consults no
+//                         backend (a Kubernetes liveness probe: restart only a wedged process)
+//   GET  /readyz          {"status":"ok"|"degraded"}, 200 or 503: the same verdict as /health,
+//                         without the checks (a readiness probe, `scrutin health`)
 //   GET  /metrics         Prometheus exposition of the process's registry
 //   GET  /health          {"status":"ok"|"degraded","shape":...,"role":...,"checks":{...}}
 //                         200 when every check passes, 503 otherwise (same body shape as the api's
@@ -10,10 +14,12 @@
 //   POST /admin/v1/laws/{law}/close    the law closes now (emergency)          } serve and api,
 //   POST /admin/v1/laws/{law}/extend   {"closes_at": RFC 3339}: closes later   } with LawActions
 //
-// With a token (--admin-token-file), every request must carry `Authorization: Bearer <token>`
-// (compared in constant time); otherwise 401 unauthorized with WWW-Authenticate. Without one,
-// /metrics and /health answer anyone who reaches the (loopback or private) port, and the actions
-// answer 401: they are never enabled without a token.
+// With a token (--admin-token-file), every request but /livez and /readyz must carry
+// `Authorization: Bearer <token>` (compared in constant time); otherwise 401 unauthorized with
+// WWW-Authenticate. The two probes answer without it because a Kubernetes httpGet probe cannot
+// read a Secret, and they tell nothing but up/ready. Without a token, /metrics and /health answer
+// anyone who reaches the (loopback or private) port, and the actions answer 401: they are never
+// enabled without a token.
 //
 // Anything else is 404 (405 for another method on these paths), with the API's error body.
 //

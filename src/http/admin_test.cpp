@@ -195,6 +195,60 @@ TEST_F(AdminActionsTest, WithoutATokenTheActionsAreDisabled) {
   EXPECT_TRUE(calls_.empty());
 }
 
+// The probes answer without the token (a Kubernetes httpGet probe cannot read a Secret) and say
+// nothing but a status word; everything else keeps requiring it.
+TEST(AdminHandlerTest, ProbesAnswerWithoutTheToken) {
+  metrics::Registry registry;
+  std::atomic<bool> healthy{true};
+  std::atomic<int> health_calls{0};
+  AdminHandler handler(AdminConfig{registry,
+                                   [&] {
+                                     ++health_calls;
+                                     return std::vector<ports::HealthCheck>{
+                                         {"queue", true, "ok"},
+                                         {"store", healthy.load(), "redis 10.0.0.7:6379 refused"}};
+                                   },
+                                   "validator", "distributed", "s3cret-token-0123456789abcdef012",
+                                   {}});
+  Server server({}, handler);
+  auto bound = server.Start({boost::asio::ip::make_address("127.0.0.1"), 0});
+  ASSERT_TRUE(bound.ok());
+  TestClient c(bound->port());
+
+  auto live = c.Request("GET", "/livez");
+  ASSERT_TRUE(live);
+  EXPECT_EQ(live->result_int(), 200u);
+  EXPECT_EQ(live->body(), R"({"status":"ok"})");
+  EXPECT_EQ(health_calls.load(), 0) << "liveness consults no backend";
+  auto ready = c.Request("GET", "/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->result_int(), 200u);
+  EXPECT_EQ(ready->body(), R"({"status":"ok"})");
+  auto head = c.Request("HEAD", "/readyz?verbose=1");
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->result_int(), 200u);
+
+  healthy = false;
+  ready = c.Request("GET", "/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->result_int(), 503u);
+  EXPECT_EQ(ready->body(), R"({"status":"degraded"})") << "no check's name or detail";
+  live = c.Request("GET", "/livez");
+  ASSERT_TRUE(live);
+  EXPECT_EQ(live->result_int(), 200u) << "a failing backend is not a reason to restart";
+
+  for (const char* path : {"/health", "/api/v1/health", "/metrics"}) {
+    auto r = c.Request("GET", path);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->result_int(), 401u) << path << " still needs the token";
+    EXPECT_EQ(r->body().find("10.0.0.7"), std::string::npos);
+  }
+  auto post = c.Request("POST", "/readyz");
+  ASSERT_TRUE(post);
+  EXPECT_EQ(post->result_int(), 405u);
+  server.Stop();
+}
+
 TEST(AdminHandlerTest, NoChecksIsNotHealthy) {
   auto r = AdminHandler::HealthResponse({}, "aggregator");
   EXPECT_EQ(r.status, 503u);
