@@ -22,6 +22,7 @@ void BuildApp(CLI::App& app) {
   AddDeadletterCommand(app);
   AddVerifyRecordCommand(app);
   AddLoadgenCommand(app);
+  AddHealthCommand(app);
 }
 
 }  // namespace scrutin::apps

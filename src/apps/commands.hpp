@@ -40,4 +40,7 @@ void AddVerifyRecordCommand(CLI::App& app);  // verify-record
 // Measurement.
 void AddLoadgenCommand(CLI::App& app);  // loadgen
 
+// Operations.
+void AddHealthCommand(CLI::App& app);  // health (the container's probe)
+
 }  // namespace scrutin::apps

@@ -69,7 +69,8 @@ TEST_F(CommandsTest, EveryCommandIsRegistered) {
   }
   EXPECT_EQ(names, (std::vector<std::string>{"voters", "keygen", "hashgen", "serve", "load-hashes",
                                              "api", "validator", "aggregator", "ledger",
-                                             "deadletter", "verify-record", "loadgen"}));
+                                             "deadletter", "verify-record", "loadgen",
+                                             "health"}));
   EXPECT_NE(app_.get_subcommand("deadletter")->get_subcommand("list"), nullptr);
   EXPECT_NE(app_.get_subcommand("deadletter")->get_subcommand("replay"), nullptr);
   EXPECT_NE(app_.get_subcommand("voters")->get_subcommand("generate"), nullptr);
@@ -122,6 +123,7 @@ TEST_F(CommandsTest, EachCommandsHelpListsItsFlags) {
       {"aggregator",
        {"--laws", "--amqp", "--pg", "--redis", "--prefix", "--in-flight", "--admin-listen",
         "--batch", "--queue-type"}},
+      {"health", {"--url", "--token-file", "--timeout-ms"}},
       {"loadgen",
        {"--target", "--cacert", "--voters", "--rate", "--duration", "--votes", "--connections", "--threads",
         "--mix", "--json", "--verify", "--seed", "--path", "--registry-offset", "--timeout",
@@ -210,6 +212,9 @@ TEST_F(CommandsTest, EachCommandParsesItsDocumentedFlags) {
       {"deadletter", "list", "--amqp", "amqp://g:g@127.0.0.1:5672/", "--limit", "10"},
       {"deadletter", "replay", "--amqp", "amqp://g:g@127.0.0.1:5672/", "--queue-type", "quorum"},
       {"loadgen", "--voters", voters, "--rate", "max", "--votes", "10", "--registry-offset", "3"},
+      {"health"},
+      {"health", "--url", "http://127.0.0.1:9100/livez", "--token-file", "t", "--timeout-ms",
+       "500"},
   };
   for (const auto& line : lines) {
     CLI::App app;
