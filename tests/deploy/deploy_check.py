@@ -18,7 +18,8 @@ binary they deploy:
   ADD, exec-form ENTRYPOINT/CMD/HEALTHCHECK, tagged base images, apt hygiene, no secret copied);
   the runtime packages are exactly those of the binary's shared libraries (readelf + dpkg -S); the
   build packages are scripts/install-deps's; .dockerignore keeps secrets out and what the build
-  copies in; the two helper scripts parse and work.
+  copies in; its HEALTHCHECK is `scrutin health` (exec form, no helper script, no shell), and
+  that subcommand works against a local HTTP server.
 """
 
 import http.server
@@ -26,6 +27,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -186,8 +188,6 @@ class ComposeTest(unittest.TestCase):
                 helps[sub] = out.stdout
             return helps[sub]
 
-        healthcheck = (DEPLOY / "docker" / "healthcheck").read_text()
-        env_from_files = (DEPLOY / "docker" / "env-from-files").read_text()
         checked = 0
         for sname, svc in self.source["services"].items():
             if "<<" not in svc and not is_scrutin_service(svc):
@@ -209,6 +209,12 @@ class ComposeTest(unittest.TestCase):
             self.assertTrue(invocations, f"{sname}: no scrutin command found")
             mounted = {s if isinstance(s, str) else s.get("target", s["source"])
                        for s in svc.get("secrets", [])}
+            # The healthcheck: `scrutin health [flags]`, exec form, its flags in its --help.
+            test = (svc.get("healthcheck") or {}).get("test")
+            if test and not (svc.get("healthcheck") or {}).get("disable"):
+                self.assertEqual(test[:3], ["CMD", "/opt/scrutin/bin/scrutin", "health"],
+                                 f"{sname}: healthcheck")
+                invocations.append(("health", [w for w in test if str(w).startswith("--")]))
             for sub, flags in invocations:
                 text = help_of(sub)
                 for flag in flags:
@@ -216,12 +222,12 @@ class ComposeTest(unittest.TestCase):
                                      f"{sname}: `scrutin {sub}` has no {flag}")
                     checked += 1
                 for key in svc.get("environment") or {}:
+                    if sub == "health":  # the service's environment is its command's
+                        break
                     if not key.startswith("SCRUTIN_") or key == "SCRUTIN_DEMO_VOTERS":
                         continue
                     if key.startswith("SCRUTIN_HEALTH_"):
-                        self.assertIn(key, healthcheck, f"{sname}: {key}")
-                    elif key.endswith("_FILE") and key[:-5] in env_from_files:
-                        self.assertIn(f"(Env:{key[:-5]})", text, f"{sname}: {key}")
+                        self.assertIn(f"(Env:{key})", help_of("health"), f"{sname}: {key}")
                     else:
                         self.assertIn(f"(Env:{key})", text, f"{sname}: `scrutin {sub}`: {key}")
                     checked += 1
@@ -474,34 +480,49 @@ class DockerfileTest(unittest.TestCase):
                        "demo/election/voters.csv"):
             self.assertTrue(dockerignore_excludes(patterns, secret), f"{secret} is in the context")
 
-    def test_helper_scripts(self):
-        for name, shell in (("healthcheck", "bash"), ("env-from-files", "sh")):
-            path = DEPLOY / "docker" / name
-            self.assertTrue(os.access(path, os.X_OK), f"{name} is not executable")
-            out = run([shell, "-n", str(path)])
-            self.assertEqual(out.returncode, 0, out.stderr)
-        with tempfile.TemporaryDirectory() as d:
-            Path(d, "url").write_text("amqp://u:p@rabbitmq:5672/\n")
-            out = run([str(DEPLOY / "docker/env-from-files"), "sh", "-c",
-                       'echo "$SCRUTIN_AMQP|${SCRUTIN_AMQP_FILE-unset}"'],
-                      env=clean_env(SCRUTIN_AMQP_FILE=f"{d}/url"))
-            self.assertEqual(out.stdout.strip(), "amqp://u:p@rabbitmq:5672/|unset", out.stderr)
-            out = run([str(DEPLOY / "docker/env-from-files"), "true"],
-                      env=clean_env(SCRUTIN_PG_FILE=f"{d}/missing"))
-            self.assertNotEqual(out.returncode, 0)
-            Path(d, "token").write_text("t" * 40 + "\n")
-            self.assertEqual(self.probe(None, {}), 0)
-            self.assertEqual(self.probe("t" * 40, {}), 1)
-            self.assertEqual(self.probe("t" * 40, {"SCRUTIN_HEALTH_TOKEN_FILE": f"{d}/token"}), 0)
+    def test_healthcheck_is_the_binary(self):
+        """No helper script and no shell: the HEALTHCHECK runs `scrutin health` (exec form)."""
+        self.assertEqual(sorted(p.name for p in (DEPLOY / "docker").iterdir()), ["Dockerfile"])
+        health = [r for _, w, r in self.final() if w == "HEALTHCHECK"]
+        self.assertEqual(json.loads(health[0].split(" CMD ", 1)[1]),
+                         ["/opt/scrutin/bin/scrutin", "health"])
+        copied = " ".join(r for _, w, r in self.final() if w == "COPY")
+        self.assertNotIn("libexec", copied)
 
-    def probe(self, token, env):
-        """The healthcheck against a local server wanting TOKEN (None: no token): its exit code."""
+    def test_health_subcommand(self):
+        """`scrutin health` against a local server: 200 healthy, anything else (or nothing
+        listening) unhealthy, the token sent from --token-file / SCRUTIN_HEALTH_TOKEN_FILE."""
+        with tempfile.TemporaryDirectory() as d:
+            token_file = Path(d, "token")
+            token_file.write_text("t" * 40 + "\n")
+            token_file.chmod(0o600)
+            self.assertEqual(self.probe(None, "/readyz", []), 0)
+            self.assertEqual(self.probe(None, "/nothing-here", []), 1)
+            self.assertEqual(self.probe("t" * 40, "/health", []), 1)
+            self.assertEqual(self.probe("t" * 40, "/health", ["--token-file", str(token_file)]), 0)
+            self.assertEqual(self.probe("t" * 40, "/health", [],
+                                        {"SCRUTIN_HEALTH_TOKEN_FILE": str(token_file)}), 0)
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            out = run([scrutin_bin(), "health", "--url", f"http://127.0.0.1:{port}/readyz"],
+                      env=clean_env())
+            self.assertEqual(out.returncode, 1)
+            self.assertIn("cannot connect", out.stderr)
+
+    def probe(self, token, path, args, env=None):
+        """`scrutin health` on PATH of a local server wanting TOKEN on /health (None: no
+        token): its exit code."""
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
-                ok = self.path == "/api/v1/health" and (
-                    token is None or self.headers.get("Authorization") == f"Bearer {token}")
-                self.send_response(200 if ok else 401)
+                if self.path == "/readyz":
+                    ok = True
+                elif self.path == "/health":
+                    ok = token is None or self.headers.get("Authorization") == f"Bearer {token}"
+                else:
+                    ok = False
+                self.send_response(200 if ok else 503)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"{}")
@@ -513,8 +534,11 @@ class DockerfileTest(unittest.TestCase):
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
-            out = run([str(DEPLOY / "docker/healthcheck")],
-                      env=clean_env(SCRUTIN_HEALTH_PORT=str(server.server_port), **env))
+            out = run([scrutin_bin(), "health", "--url",
+                       f"http://127.0.0.1:{server.server_port}{path}", *args],
+                      env=clean_env(**(env or {})))
+            if token:
+                self.assertNotIn(token, out.stdout + out.stderr)
             return out.returncode
         finally:
             server.shutdown()
