@@ -319,8 +319,6 @@ def policy(objs, overlay, helps, operator_secrets):
 
     # --- pod security, resources, probes, flags
     scrutin_role = {}  # Deployment/StatefulSet name -> scrutin command of its main container
-    healthcheck = (ROOT / "deploy" / "docker" / "healthcheck").read_text()
-    env_from_files = (ROOT / "deploy" / "docker" / "env-from-files").read_text()
     for o in workloads:
         _, ps, path = pod_template(o)
         psc = ps.get("securityContext") or {}
@@ -374,12 +372,9 @@ def policy(objs, overlay, helps, operator_secrets):
                         key = e.get("name", "")
                         if not key.startswith("SCRUTIN_"):
                             continue
-                        if key.startswith("SCRUTIN_HEALTH_"):
-                            ok = key in healthcheck
-                        elif key.endswith("_FILE") and key[:-5] in env_from_files:
-                            ok = f"(Env:{key[:-5]})" in text
-                        else:
-                            ok = f"(Env:{key})" in text
+                        # `scrutin health` (an exec probe) reads SCRUTIN_HEALTH_*
+                        source = helps("health") if key.startswith("SCRUTIN_HEALTH_") else text
+                        ok = source is not None and f"(Env:{key})" in source
                         if not ok:
                             bad(o, f"{cp}.env.{key}", f"`scrutin {sub}` reads no {key}")
 
