@@ -32,6 +32,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.reply(200 if ok else 401, b"{}")
         elif self.path == "/huge":
             self.reply(200, b"x" * (1 << 20))
+        elif self.path == "/huge-headers":
+            self.send_response(200)
+            for i in range(200):
+                self.send_header(f"X-Filler-{i}", "y" * 100)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif self.path == "/slow":
             time.sleep(3)
             self.reply(200, b"{}")
@@ -128,7 +134,13 @@ class HealthCommandTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertLess(time.monotonic() - start, 2.5)
         self.assertIn("timed out", r.stderr)
+        # Only the status line and headers are read: a huge body changes nothing (200: healthy)
+        start = time.monotonic()
         r = self.health("--url", self.url("/huge"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertLess(time.monotonic() - start, 2.5)
+        # Headers over 8 KiB are refused, in one line
+        r = self.health("--url", self.url("/huge-headers"))
         self.assertEqual(r.returncode, 1)
         self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
 

@@ -301,21 +301,23 @@ std::shared_ptr<void> AddFrontDoorMetrics(metrics::Registry& registry, const htt
                                    "TLS handshakes that failed (plain HTTP on the HTTPS port, old "
                                    "protocols, clients that gave up)")
                          .Get();
-  auto& cert_left = registry
-                        .AddGauge("scrutin_tls_certificate_expiry_seconds",
-                                  "Seconds until the HTTPS certificate in use expires (absent "
-                                  "without HTTPS)")
-                        .Get();
-  auto id = registry.AddCollector([&, s = &server, tls] {
+  // Registered only with HTTPS: a 0 would read as "expired" on a plain-HTTP process.
+  metrics::Gauge* cert_left =
+      tls == nullptr ? nullptr
+                     : &registry
+                            .AddGauge("scrutin_tls_certificate_expiry_seconds",
+                                      "Seconds until the HTTPS certificate in use expires (absent "
+                                      "without HTTPS)")
+                            .Get();
+  auto id = registry.AddCollector([&, s = &server, tls, cert_left] {
     open.Set(static_cast<double>(s->connections()));
     cap.Set(static_cast<double>(s->max_connections()));
     refused.Set(static_cast<double>(s->connections_refused()));
     limited.Set(static_cast<double>(s->requests_rate_limited()));
     shed.Set(static_cast<double>(s->idle_connections_shed()));
     tls_failed.Set(static_cast<double>(s->tls_handshakes_failed()));
-    if (tls != nullptr) {
-      const auto info = tls->certificate();
-      cert_left.Set(static_cast<double>(info.seconds_left));
+    if (cert_left != nullptr) {
+      cert_left->Set(static_cast<double>(tls->certificate().seconds_left));
     }
   });
   return std::shared_ptr<void>(nullptr, [&registry, id](void*) { registry.RemoveCollector(id); });
