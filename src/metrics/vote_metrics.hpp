@@ -19,7 +19,7 @@
 // registered by the shapes that use them, on the same Registry (Registry::AddGauge, and a collector
 // to refresh them at scrape time).
 //
-// Who records what: every process registers every series above (API.md: each exposes them), but
+// Who records what: every process registers every series above (the contract: docs/openapi.yaml, GET /metrics), but
 // only one kind of process records each, so a process never counts a decision twice:
 //   - embedded (serve): everything, the HTTP API seeing each final decision.
 //   - distributed api: votes_submitted_total, votes_per_second, api_request_duration_seconds.

@@ -15,7 +15,8 @@ ValidatorSelfTest proves it rejects wrong bodies.
 Every request here goes to the public port. A path item or response the document marks
 `x-scrutin-listener: admin` (the admin listener's routes, and the 401 only that listener
 answers) is checked as a document only: A0ListenersTest holds the marking to exactly the admin
-routes of API.md, so no public route can hide behind it.
+routes listed below (ADMIN_ROUTES: what docs/operations.md "Emergency close and extension"
+gives the admin port), so no public route can hide behind it.
 
 Like api_contract_test.py: with SCRUTIN_BASE_URL it targets that deployment (SCRUTIN_VOTERS_CSV
 for eligible voters, SCRUTIN_RATE_LIMITED_URL for 429), else it starts its own `scrutin serve`.
@@ -62,7 +63,7 @@ API_MD_ROUTES = [
     ("get", "/api/v1/record/{law_id}/receipts"),
 ]
 
-# The admin listener's routes (API.md "Administration"): (method, path template). The document
+# The admin listener's routes (docs/operations.md "Emergency close and extension"): (method, path template). The document
 # marks their path items `x-scrutin-listener: admin`; GET /metrics is on both listeners.
 ADMIN_ROUTES = [
     ("post", "/admin/v1/laws/{law_id}/close"),
@@ -439,7 +440,7 @@ class A0DocumentTest(unittest.TestCase):
 
 
 class A0ListenersTest(unittest.TestCase):
-    """The marking that lets the live checks leave a route out is held to API.md: exactly the
+    """The marking that lets the live checks leave a route out is held to ADMIN_ROUTES: exactly the
     admin routes are on the admin listener, and every route's security says what its listener
     asks for."""
 
@@ -796,7 +797,7 @@ class B2RecordTest(ConformanceCase):
     def test_200_record_of_a_closed_law_and_its_receipts(self):
         law = T.law("closed", self)
         path = f"/api/v1/record/{law}"
-        # Sealed at most a few seconds after the close (API.md "The record of a closed law").
+        # Sealed at most a few seconds after the close (docs/operations.md "The record key and the record").
         deadline = time.monotonic() + 20
         while True:
             r, body = self.get(path)
@@ -872,7 +873,7 @@ class ZzCoverageTest(unittest.TestCase):
         if T.shared:
             self.skipTest("some responses need our own server (429, coverage is partial)")
         documented = set()
-        for template in public_templates():  # A0ListenersTest holds the others to API.md
+        for template in public_templates():  # A0ListenersTest holds the others to ADMIN_ROUTES
             for method, op in DOC["paths"][template].items():
                 if method in HTTP_METHODS:
                     documented |= {(method, template, s) for s, response in op["responses"].items()
