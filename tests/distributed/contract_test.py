@@ -35,17 +35,6 @@ import harness  # noqa: E402
 from harness import prometheus, server  # noqa: E402
 
 
-def read_env(path):
-    env = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if line and not line.startswith("#") and "=" in line:
-                k, v = line.split("=", 1)
-                env[k] = v
-    return env
-
-
 def redis_cli(port, *args, ca=None):
     """redis-cli on one node; over TLS (its TLS port) when `ca` is given."""
     tls = ["--tls", "--cacert", ca] if ca else []
@@ -153,7 +142,7 @@ def main():
     rc = 1
     try:
         subprocess.run(start, check=True, env=env, timeout=240)
-        cenv = read_env(os.path.join(cluster_dir, "cluster.env"))
+        cenv = harness.read_env_file(os.path.join(cluster_dir, "cluster.env"))
         suite_env = dict(os.environ,
                          SCRUTIN_BIN=binary,
                          SCRUTIN_BASE_URL=cenv["API_URL"],

@@ -296,27 +296,6 @@ def clean_env(extra=None):
     return env
 
 
-def _parse_env_file(path):
-    """KEY=VALUE lines of a shell-sourceable file, as bash sees them after `source`."""
-    names = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            m = re.match(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=", line)
-            if m:
-                names.append(m.group(1))
-    script = 'set -a; source "$1"; for n in "${@:2}"; do printf "%s=%s\\0" "$n" "${!n}"; done'
-    p = subprocess.run(["bash", "-c", script, "env", path, *names], stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=10)
-    if p.returncode != 0:
-        raise harness.HarnessError(f"cannot source {path}: {p.stderr.decode(errors='replace')}")
-    out = {}
-    for item in p.stdout.split(b"\0"):
-        if b"=" in item:
-            k, v = item.split(b"=", 1)
-            out[k.decode()] = v.decode()
-    return out
-
-
 class Cluster:
     """One distributed deployment in a temporary directory. One test thread drives it."""
 
@@ -415,7 +394,7 @@ class Cluster:
         return out
 
     def reload_env(self):
-        self.env = _parse_env_file(os.path.join(self.dir, "cluster.env"))
+        self.env = harness.read_env_file(os.path.join(self.dir, "cluster.env"))
         if self.env.get("API_URL", "").startswith("https://"):
             # `--tls`: every harness.Client of this test (and the suites it runs) verifies the
             # apis against the cluster's CA.

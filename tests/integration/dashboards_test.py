@@ -69,17 +69,6 @@ def log(msg):
     sys.stderr.flush()
 
 
-def read_env(path):
-    env = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if line and not line.startswith("#") and "=" in line:
-                k, v = line.split("=", 1)
-                env[k] = v
-    return env
-
-
 def read(path):
     with open(path, encoding="utf-8") as f:
         return f.read().strip()
@@ -335,7 +324,7 @@ def main():
         env = dict(os.environ, SCRUTIN_RATE_LIMIT="0")
         env.pop("SCRUTIN_FAILPOINT", None)
         subprocess.run(start, check=True, env=env, timeout=240)
-        cenv = read_env(os.path.join(cluster_dir, "cluster.env"))
+        cenv = harness.read_env_file(os.path.join(cluster_dir, "cluster.env"))
         ca = cenv["TLS_CA"]
         log(f"cluster up ({time.monotonic() - t0:.0f} s)")
         serve = harness.Server(

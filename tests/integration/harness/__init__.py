@@ -10,6 +10,6 @@ from .credentials import (  # noqa: F401
     spaced, unregistered_credential, unregistered_nas)
 from .client import Client, KeepAlive, Response  # noqa: F401
 from .server import (  # noqa: F401
-    NO_CLIENT_LIMITS, Electorate, HarnessError, LawSpec, Server, find_binary, free_port, parse_rfc3339, run,
+    NO_CLIENT_LIMITS, Electorate, HarnessError, LawSpec, Server, find_binary, free_port, parse_rfc3339, read_env_file, run,
     standard_ballot, write_laws)
 from .target import FINAL_STATUSES, SNAKE_RE, UUID_RE, Target  # noqa: F401

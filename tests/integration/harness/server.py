@@ -13,6 +13,7 @@ import dataclasses
 import datetime
 import glob
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -42,6 +43,28 @@ def find_binary():
         raise HarnessError("no scrutin binary: build it (cmake --build ... --target scrutin) "
                            "or set SCRUTIN_BIN")
     return max(found, key=os.path.getmtime)
+
+
+def read_env_file(path):
+    """KEY=VALUE lines of a shell-sourceable file (scripts/cluster's cluster.env, scripts/servers'
+    env files), as bash sees them after `source`."""
+    names = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            m = re.match(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=", line)
+            if m:
+                names.append(m.group(1))
+    script = 'set -a; source "$1"; for n in "${@:2}"; do printf "%s=%s\\0" "$n" "${!n}"; done'
+    p = subprocess.run(["bash", "-c", script, "env", path, *names], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=10)
+    if p.returncode != 0:
+        raise HarnessError(f"cannot source {path}: {p.stderr.decode(errors='replace')}")
+    out = {}
+    for item in p.stdout.split(b"\0"):
+        if b"=" in item:
+            k, v = item.split(b"=", 1)
+            out[k.decode()] = v.decode()
+    return out
 
 
 def run(args, timeout=120):
